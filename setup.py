@@ -1,0 +1,39 @@
+"""Packaging for fitbeam: Fitbit / Google Health API data into BigQuery with Apache Beam.
+
+Every third-party version the project depends on is pinned here and only here.
+Apache Beam is pinned to the SDK version of the Flex Template launcher image.
+"""
+
+from setuptools import find_packages, setup
+
+BEAM_VERSION = "2.77.0"  # keep equal to the Flex Template base image's SDK
+
+INSTALL_REQUIRES = [
+    f"apache-beam[gcp]=={BEAM_VERSION}",
+    "requests==2.34.2",
+    "requests-oauthlib==2.0.0",
+    "oauthlib==4.0.1",
+    "google-cloud-secret-manager==2.32.0",
+    "fastavro==1.13.1",
+    "tzdata==2026.6",
+]
+
+TEST_REQUIRES = [
+    "pytest==9.2.0",
+    "ruff==0.17.6",
+    # Ships the Google Health API discovery document (health.v4.json) that the
+    # simulator's responses are validated against.
+    "google-api-python-client==2.202.0",
+]
+
+setup(
+    name="fitbeam",
+    version="0.1.0",
+    description="Move Fitbit data (Google Health API v4) into BigQuery with Apache Beam.",
+    python_requires=">=3.11",
+    packages=find_packages(include=["pipeline*", "transforms*", "schemas*", "simulator*"]),
+    package_data={"schemas": ["*.avsc"]},
+    install_requires=INSTALL_REQUIRES,
+    extras_require={"test": TEST_REQUIRES},
+    entry_points={"console_scripts": ["fitbeam=pipeline.cli:main"]},
+)
