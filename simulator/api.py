@@ -1,0 +1,915 @@
+"""Request handling of the simulator, independent of the HTTP server.
+
+`SimulatorApp.handle` turns one HTTP request into one `Response`. Routes:
+
+- Google Health API v4 under `/v4/`: dataPoints `list`, `:reconcile`, `:rollUp`,
+  `:dailyRollUp`, `get`, `:exportExerciseTcx`; `users/me/identity`, `profile`,
+  `settings`, `pairedDevices`.
+- OAuth 2.0: `/o/oauth2/v2/auth`, `/token`, `/revoke` (see `simulator.oauth`).
+- Administration under `/admin/v1/` (no auth; for tests, benchmarks and demos):
+  users, ground truth, point edits and deletions, statistics, the clock,
+  faults and token expiry.
+
+Order of checks on an API request, as a Google front end does it: route, then
+injected faults, then authentication (401), then the per-user quota (429), then
+scopes (403), then the request itself (400/404).
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import re
+import threading
+import urllib.parse
+from collections.abc import Callable
+
+from simulator import render, timefmt
+from simulator.catalog import (
+    ACTIVITY,
+    DATA_TYPES,
+    LOCATION,
+    NOT_SIMULATED,
+    PROFILE,
+    SETTINGS,
+    DataType,
+    read_scope,
+)
+from simulator.errors import SERVICE, ApiError, invalid
+from simulator.faults import FaultInjector, FaultSpec
+from simulator.filters import FilterError, parse_filter
+from simulator.oauth import AccessToken, AuthServer, OAuthError
+from simulator.store import DataStore, PointNotFound
+from simulator.synth import SOURCE_FAMILIES, Point, User
+
+JSON = "application/json; charset=UTF-8"
+TCX = "application/vnd.garmin.tcx+xml"
+RPC = "google.devicesandservices.health.v4."
+
+
+@dataclasses.dataclass
+class Response:
+    """An HTTP response; `action` asks the server for a transport fault."""
+
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    action: str | None = None  # "reset" or "truncate"
+
+
+def json_response(status: int, payload: object, headers: dict | None = None) -> Response:
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    return Response(status, body, {"Content-Type": JSON, **(headers or {})})
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+    @property
+    def fingerprint(self) -> str:
+        query = urllib.parse.urlencode(sorted(self.query.items()))
+        digest = hashlib.sha256(self.body).hexdigest()[:16]
+        return f"{self.method} {self.path}?{query}#{digest}"
+
+    def json_body(self) -> dict:
+        try:
+            payload = json.loads(self.body or b"{}")
+        except ValueError as err:
+            raise invalid(f"Invalid JSON payload received. {err}") from err
+        if not isinstance(payload, dict):
+            raise invalid("Invalid JSON payload received. Expected an object.")
+        return payload
+
+
+_DATA_POINTS = r"^/v4/users/(?P<user>[^/]+)/dataTypes/(?P<type>[^/:]+)/dataPoints"
+_ROUTES: list[tuple[str, re.Pattern, str, str]] = [
+    ("GET", re.compile(_DATA_POINTS + r"$"), "list", "DataPointsService.ListDataPoints"),
+    (
+        "GET",
+        re.compile(_DATA_POINTS + r":reconcile$"),
+        "reconcile",
+        "DataPointsService.ReconcileDataPoints",
+    ),
+    (
+        "POST",
+        re.compile(_DATA_POINTS + r":rollUp$"),
+        "rollup",
+        "DataPointsService.RollUpDataPoints",
+    ),
+    (
+        "POST",
+        re.compile(_DATA_POINTS + r":dailyRollUp$"),
+        "daily_rollup",
+        "DataPointsService.DailyRollUpDataPoints",
+    ),
+    (
+        "GET",
+        re.compile(_DATA_POINTS + r"/(?P<id>[^/:]+):exportExerciseTcx$"),
+        "tcx",
+        "DataPointsService.ExportExerciseTcx",
+    ),
+    (
+        "GET",
+        re.compile(_DATA_POINTS + r"/(?P<id>[^/:]+)$"),
+        "get",
+        "DataPointsService.GetDataPoint",
+    ),
+    (
+        "GET",
+        re.compile(r"^/v4/users/(?P<user>[^/]+)/identity$"),
+        "identity",
+        "HealthProfileService.GetIdentity",
+    ),
+    (
+        "GET",
+        re.compile(r"^/v4/users/(?P<user>[^/]+)/profile$"),
+        "profile",
+        "HealthProfileService.GetProfile",
+    ),
+    (
+        "GET",
+        re.compile(r"^/v4/users/(?P<user>[^/]+)/settings$"),
+        "settings",
+        "HealthProfileService.GetSettings",
+    ),
+    (
+        "GET",
+        re.compile(r"^/v4/users/(?P<user>[^/]+)/pairedDevices$"),
+        "devices",
+        "HealthProfileService.ListPairedDevices",
+    ),
+]
+
+
+@dataclasses.dataclass
+class AppOptions:
+    quota_per_minute: int = 300
+    retry_after_seconds: int | None = None
+    scan_days_per_page: int = 14
+    unlinked_users: frozenset[str] = frozenset()
+
+
+class SimulatorApp:
+    """The simulator's request handler.
+
+    Args:
+        store: users and their data.
+        auth: the OAuth server state.
+        faults: fault injection for API routes.
+        token_faults: fault injection for the token endpoint.
+        options: quota and behaviour switches.
+        clock_now: simulator time (epoch seconds).
+        clock_advance: moves simulator time (admin route).
+        sleep: real sleep, for slow responses.
+        seed: the data seed (reported by the admin routes).
+    """
+
+    def __init__(
+        self,
+        store: DataStore,
+        auth: AuthServer,
+        faults: FaultInjector,
+        token_faults: FaultInjector,
+        options: AppOptions,
+        clock_now: Callable[[], float],
+        clock_advance: Callable[[float], float],
+        sleep: Callable[[float], None],
+        seed: int,
+    ):
+        self.store = store
+        self.auth = auth
+        self.faults = faults
+        self.token_faults = token_faults
+        self.options = options
+        self.now = clock_now
+        self.advance = clock_advance
+        self.sleep = sleep
+        self.seed = seed
+        self._quota: dict[str, collections.deque] = {}
+        self._lock = threading.Lock()
+        self.requests: collections.Counter = collections.Counter()
+
+    # -- entry point --------------------------------------------------------
+
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Response:
+        split = urllib.parse.urlsplit(raw_path)
+        path = urllib.parse.unquote(split.path)
+        query = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
+        request = Request(method, path, query, {k.lower(): v for k, v in headers.items()}, body)
+        if path.startswith("/v4/"):
+            response = self._api(request)
+            kind = "api"
+        elif path in ("/o/oauth2/v2/auth", "/token", "/revoke"):
+            response = self._oauth(request)
+            kind = path.strip("/").split("/")[-1]
+        elif path.startswith("/admin/v1/"):
+            response = self._admin(request)
+            kind = "admin"
+        else:
+            response = json_response(404, ApiError(404, "Not Found").envelope())
+            kind = "other"
+        with self._lock:
+            self.requests[(kind, response.status)] += 1
+        return response
+
+    # -- API ----------------------------------------------------------------
+
+    def _api(self, request: Request) -> Response:
+        route = None
+        for method, pattern, name, rpc in _ROUTES:
+            match = pattern.match(request.path)
+            if match and method == request.method:
+                route = (name, RPC + rpc, match.groupdict())
+                break
+        if route is None:
+            return json_response(404, ApiError(404, "Requested entity was not found.").envelope())
+        name, rpc, params = route
+        fault = self.faults.choose(request.fingerprint)
+        if fault == "slow":
+            self.sleep(self.faults.spec.slow_seconds)
+        elif fault is not None:
+            return self._fault_response(
+                fault, rpc, lambda: self._dispatch(request, name, rpc, params)
+            )
+        return self._dispatch(request, name, rpc, params)
+
+    def _dispatch(self, request: Request, name: str, rpc: str, params: dict) -> Response:
+        try:
+            token = self._authenticate(request)
+            user = self.store.users[token.grant.user_id]
+            self._take_quota(user)
+            handler = getattr(self, f"_{name}")
+            return handler(request, user, token, params)
+        except ApiError as err:
+            return json_response(err.code, err.envelope(rpc), err.headers)
+
+    def _fault_response(self, fault: str, rpc: str, real: Callable[[], Response]) -> Response:
+        if fault in ("500", "503", "504"):
+            code = int(fault)
+            message = {
+                500: "Internal error encountered.",
+                503: "The service is currently unavailable.",
+                504: "The request timed out. Please try again.",
+            }[code]
+            return json_response(code, ApiError(code, message, reason=None).envelope())
+        if fault == "429":
+            err = self._quota_error()
+            return json_response(429, err.envelope(rpc), err.headers)
+        if fault == "reset":
+            return Response(0, action="reset")
+        if fault == "content-type":
+            html = (
+                b"<html><head><title>502 Bad Gateway</title></head><body>Bad Gateway</body></html>"
+            )
+            return Response(200, html, {"Content-Type": "text/html; charset=UTF-8"})
+        # truncate: the real answer, cut short.
+        response = real()
+        cut = max(1, len(response.body) // 2)
+        return Response(200, response.body[:cut], {"Content-Type": JSON}, action="truncate")
+
+    def _authenticate(self, request: Request) -> AccessToken:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        challenge = {"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/"'}
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(
+                401,
+                "Request is missing required authentication credential. Expected OAuth 2 "
+                "access token, login cookie or other valid authentication credential.",
+                reason="CREDENTIALS_MISSING",
+                domain="googleapis.com",
+                headers=challenge,
+            )
+        held = self.auth.check_access(token.strip())
+        if isinstance(held, AccessToken):
+            user_id = held.grant.user_id
+            if user_id in self.options.unlinked_users:
+                raise ApiError(
+                    400,
+                    "The user's Google account is not linked to a Google Health profile.",
+                    reason="ACCOUNT_NOT_LINKED",
+                    status="FAILED_PRECONDITION",
+                )
+            return held
+        reason = "ACCESS_TOKEN_EXPIRED" if held == "expired" else "ACCESS_TOKEN_TYPE_UNSUPPORTED"
+        raise ApiError(
+            401,
+            "Request had invalid authentication credentials. Expected OAuth 2 access token, "
+            "login cookie or other valid authentication credential.",
+            reason=reason,
+            domain="googleapis.com",
+            headers={
+                "WWW-Authenticate": 'Bearer realm="https://accounts.google.com/", '
+                'error="invalid_token"'
+            },
+        )
+
+    def _quota_error(self) -> ApiError:
+        headers = {}
+        if self.options.retry_after_seconds is not None:
+            headers["Retry-After"] = str(self.options.retry_after_seconds)
+        return ApiError(
+            429,
+            "Quota exceeded for quota metric 'Requests' and limit 'Requests per minute per "
+            f"user' of service '{SERVICE}'.",
+            reason="RATE_LIMIT_EXCEEDED",
+            domain="googleapis.com",
+            metadata={
+                "quota_metric": f"{SERVICE}/default_requests",
+                "quota_limit": "DefaultRequestsPerMinutePerUser",
+                "quota_limit_value": str(self.options.quota_per_minute),
+            },
+            headers=headers,
+        )
+
+    def _take_quota(self, user: User) -> None:
+        """Counts a request against the user's 60-second sliding window.
+
+        Raises:
+            ApiError: 429 RESOURCE_EXHAUSTED when the window is full; a rejected
+                request does not count against the quota.
+        """
+        now = self.now()
+        with self._lock:
+            window = self._quota.setdefault(user.user_id, collections.deque())
+            while window and window[0] <= now - 60:
+                window.popleft()
+            if len(window) >= self.options.quota_per_minute:
+                self.requests[("quota_rejected", user.user_id)] += 1
+                raise self._quota_error()
+            window.append(now)
+
+    @staticmethod
+    def _require(token: AccessToken, *families: str) -> None:
+        missing = [f for f in families if read_scope(f) not in token.scopes]
+        if missing:
+            raise ApiError(
+                403,
+                "Request had insufficient authentication scopes.",
+                reason="ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+                domain="googleapis.com",
+            )
+
+    def _data_type(self, name: str) -> DataType:
+        if name in DATA_TYPES:
+            return DATA_TYPES[name]
+        if name in NOT_SIMULATED:
+            raise invalid(f"Data type {name!r} is not served by this simulator.", "NOT_SIMULATED")
+        raise invalid(
+            f"Invalid data type collection: {name!r}.", "INVALID_PARENT_DATA_TYPE_COLLECTION"
+        )
+
+    @staticmethod
+    def _check_parent(user_segment: str) -> None:
+        """List and rollups accept only `users/me` (a numeric id gives a bare 400)."""
+        if user_segment != "me":
+            raise ApiError(400, "Request contains an invalid argument.")
+
+    @staticmethod
+    def _check_name_user(user_segment: str, user: User) -> None:
+        if user_segment not in ("me", user.health_user_id):
+            raise ApiError(
+                403, "The caller does not have permission.", reason="PERMISSION_DENIED_USER"
+            )
+
+    # -- list / reconcile -----------------------------------------------------
+
+    def _list(self, request, user, token, params, reconciled: bool = False) -> Response:
+        self._check_parent(params["user"])
+        data_type = self._data_type(params["type"])
+        self._require(token, data_type.scope)
+        if not data_type.listable:
+            raise invalid(
+                f"Data type {data_type.name!r} supports only rollUp and dailyRollUp.",
+                "UNSUPPORTED_DATA_TYPE_ACTION",
+            )
+        sources = self._family_sources(request, data_type, reconciled)
+        page_size = self._page_size(
+            request.query.get("pageSize"), data_type.max_page_size, data_type.default_page_size
+        )
+        try:
+            flt = parse_filter(request.query.get("filter"), data_type, user.zone)
+        except FilterError as err:
+            raise invalid(str(err), err.reason) from err
+        fingerprint = json.dumps(
+            [
+                data_type.name,
+                reconciled,
+                request.query.get("filter", ""),
+                request.query.get("dataSourceFamily", ""),
+            ]
+        )
+        cursor = self._decode_token(request.query.get("pageToken"), fingerprint)
+        first_day, last_day = flt.day_range()
+        if cursor and "d" in cursor:
+            resume = dt.date.fromisoformat(cursor["d"])
+            last_day = resume if last_day is None else min(last_day, resume)
+        elif cursor:
+            cursor_day = timefmt.local_datetime(cursor["s"], user.zone).date() + dt.timedelta(
+                days=1
+            )
+            last_day = cursor_day if last_day is None else min(last_day, cursor_day)
+
+        page: list[Point] = []
+        more = False
+        scanned = 0
+        day = min(last_day or self.store.today(user), self.store.today(user))
+        first = max(first_day or user.history_start, user.history_start)
+        next_token = None
+        while day >= first:
+            if scanned >= self.options.scan_days_per_page and len(page) < page_size:
+                # Scan budget spent: hand back what we have, maybe nothing, with a token.
+                next_token = self._encode_token(fingerprint, {"d": day.isoformat()})
+                break
+            scanned += 1
+            points = [
+                p for p in self.store.day_points(user, data_type.name, day) if p.source in sources
+            ]
+            if reconciled:
+                points = self.store.reconcile(points)
+            for p in points:
+                if cursor and "s" in cursor:
+                    key = (p.start, p.point_id)
+                    if cursor.get("tie_drop") and p.start >= cursor["s"]:
+                        continue
+                    if key >= (cursor["s"], cursor["i"]):
+                        continue
+                if not flt.matches(p):
+                    continue
+                if len(page) == page_size:
+                    more = True
+                    break
+                page.append(p)
+            if more:
+                last = page[-1]
+                state = {"s": last.start, "i": last.point_id}
+                if self.faults.drops_ties(request.fingerprint):
+                    state["tie_drop"] = True
+                next_token = self._encode_token(fingerprint, state)
+                break
+            day -= dt.timedelta(days=1)
+
+        payload: dict = {}
+        if page:
+            payload["dataPoints"] = [
+                render.render_point(
+                    user, data_type.name, p, self.store.body(user, data_type.name, p), reconciled
+                )
+                for p in page
+            ]
+        if next_token:
+            payload["nextPageToken"] = next_token
+        return json_response(200, payload)
+
+    def _reconcile(self, request, user, token, params) -> Response:
+        return self._list(request, user, token, params, reconciled=True)
+
+    def _family_sources(self, request: Request, data_type: DataType, reconciled: bool):
+        family = request.query.get("dataSourceFamily")
+        if not family:
+            return SOURCE_FAMILIES["all-sources"]
+        if data_type.name == "sleep" and not reconciled:
+            raise invalid(
+                "dataSourceFamily is not supported for sleep.",
+                "INVALID_DATA_POINT_DATA_SOURCE_FAMILY",
+            )
+        match = re.fullmatch(r"users/[^/]+/dataSourceFamilies/([a-z-]+)", family)
+        if not match or match.group(1) not in SOURCE_FAMILIES:
+            raise invalid(
+                f"Invalid data source family: {family!r}.", "INVALID_DATA_POINT_DATA_SOURCE_FAMILY"
+            )
+        return SOURCE_FAMILIES[match.group(1)]
+
+    @staticmethod
+    def _page_size(text: str | None, maximum: int, default: int) -> int:
+        if text in (None, ""):
+            return default
+        try:
+            size = int(text)
+        except ValueError as err:
+            raise invalid(f"Invalid value for pageSize: {text!r}.") from err
+        if size < 0:
+            raise invalid("pageSize must not be negative.")
+        return min(size or default, maximum)
+
+    @staticmethod
+    def _encode_token(fingerprint: str, state: dict) -> str:
+        raw = json.dumps({"f": hashlib.sha256(fingerprint.encode()).hexdigest()[:16], **state})
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @staticmethod
+    def _decode_token(token: str | None, fingerprint: str) -> dict | None:
+        if not token:
+            return None
+        try:
+            state = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        except ValueError as err:
+            raise invalid("Invalid page token.", "INVALID_PAGE_TOKEN") from err
+        if (
+            not isinstance(state, dict)
+            or state.get("f") != hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
+        ):
+            raise invalid(
+                "The page token does not match the request; other parameters must stay the "
+                "same across pages.",
+                "INVALID_PAGE_TOKEN",
+            )
+        return state
+
+    # -- rollups --------------------------------------------------------------
+
+    def _rollable(self, user_segment: str, type_name: str, token: AccessToken) -> DataType:
+        self._check_parent(user_segment)
+        data_type = self._data_type(type_name)
+        self._require(token, data_type.scope)
+        if data_type.rollup_range_days is None:
+            raise invalid(
+                f"Data type {data_type.name!r} does not support rollups.",
+                "UNSUPPORTED_DATA_TYPE_ACTION",
+            )
+        return data_type
+
+    def _rollup(self, request, user, token, params) -> Response:
+        data_type = self._rollable(params["user"], params["type"], token)
+        body = request.json_body()
+        rng = body.get("range") or {}
+        try:
+            start = timefmt.parse_rfc3339(rng["startTime"])
+            end = timefmt.parse_rfc3339(rng["endTime"])
+        except (KeyError, ValueError) as err:
+            raise invalid("range.startTime and range.endTime must be RFC 3339 timestamps.") from err
+        try:
+            window = timefmt.parse_duration(body.get("windowSize", ""))
+        except ValueError as err:
+            raise invalid('windowSize is required, e.g. "3600s".') from err
+        if window < 1:
+            raise invalid("windowSize must be at least 1 second.")
+        if end <= start:
+            raise invalid("range.endTime must be after range.startTime.")
+        cap = data_type.rollup_range_days * 86400
+        page_size = self._page_size(
+            str(body["pageSize"]) if "pageSize" in body else None, 10000, 1440
+        )
+        if end - start > cap or ("pageSize" in body and page_size * window > cap):
+            raise invalid(
+                f"The rollup query duration exceeds the maximum of "
+                f"{data_type.rollup_range_days} days for {data_type.name!r}.",
+                "INVALID_ROLLUP_QUERY_DURATION",
+            )
+        fingerprint = json.dumps(
+            [data_type.name, rng, body.get("windowSize"), body.get("dataSourceFamily", "")]
+        )
+        cursor = self._decode_token(body.get("pageToken"), fingerprint)
+        offset = cursor["o"] if cursor else 0
+        edges = []
+        t = start + offset * window
+        while t < end and len(edges) < page_size:
+            edges.append((int(t), int(min(end, t + window))))
+            t += window
+        values = self.store.rollup_values(user, data_type.name, edges)
+        payload: dict = {}
+        points = [
+            {
+                "startTime": timefmt.rfc3339(w_start),
+                "endTime": timefmt.rfc3339(w_end),
+                data_type.json_key: value,
+            }
+            for (w_start, w_end), value in zip(edges, values, strict=True)
+            if value is not None
+        ]
+        if points:
+            payload["rollupDataPoints"] = points
+        if t < end:
+            payload["nextPageToken"] = self._encode_token(fingerprint, {"o": offset + len(edges)})
+        return json_response(200, payload)
+
+    def _daily_rollup(self, request, user, token, params) -> Response:
+        data_type = self._rollable(params["user"], params["type"], token)
+        body = request.json_body()
+        rng = body.get("range") or {}
+        start = _civil_date(rng.get("start"), "range.start")
+        end = _civil_date(rng.get("end"), "range.end")
+        if end <= start:
+            raise invalid("range.end must be after range.start.")
+        days = (end - start).days
+        if days > data_type.rollup_range_days:
+            raise invalid(
+                f"The rollup query duration exceeds the maximum of "
+                f"{data_type.rollup_range_days} days for {data_type.name!r}.",
+                "INVALID_ROLLUP_QUERY_DURATION",
+            )
+        window_days = body.get("windowSizeDays", 1)
+        if not isinstance(window_days, int) or isinstance(window_days, bool) or window_days < 1:
+            raise invalid("windowSizeDays must be a positive integer.")
+        windows = -(-days // window_days)
+        maximum = data_type.daily_rollup_page_size
+        page_size = self._page_size(
+            str(body["pageSize"]) if "pageSize" in body else None, maximum, maximum
+        )
+        if page_size < windows:
+            raise invalid(
+                f"pageSize {page_size} is smaller than the {windows} windows of the range.",
+            )
+        values = self.store.daily_values(user, data_type.name, start, days, window_days)
+        out = []
+        for i, value in enumerate(values):
+            if value is None:
+                continue
+            w_start = start + dt.timedelta(days=i * window_days)
+            w_end = min(end, w_start + dt.timedelta(days=window_days))
+            out.append(
+                {
+                    "civilStartTime": {"date": timefmt.date_json(w_start)},
+                    "civilEndTime": {"date": timefmt.date_json(w_end)},
+                    data_type.json_key: value,
+                }
+            )
+        return json_response(200, {"rollupDataPoints": out} if out else {})
+
+    # -- single points ----------------------------------------------------------
+
+    def _find_identifiable(self, params, user, token) -> tuple[DataType, Point]:
+        self._check_name_user(params["user"], user)
+        data_type = self._data_type(params["type"])
+        self._require(token, data_type.scope)
+        if not data_type.identifiable:
+            raise invalid(
+                f"Data type {data_type.name!r} has no identifiable data points.",
+                "UNSUPPORTED_DATA_TYPE_ACTION",
+            )
+        try:
+            return data_type, self.store.find(user, data_type.name, params["id"], None)
+        except PointNotFound as err:
+            raise ApiError(404, "Requested entity was not found.") from err
+
+    def _get(self, request, user, token, params) -> Response:
+        data_type, p = self._find_identifiable(params, user, token)
+        body = self.store.body(user, data_type.name, p)
+        return json_response(200, render.render_point(user, data_type.name, p, body, False))
+
+    def _tcx(self, request, user, token, params) -> Response:
+        if params["type"] != "exercise":
+            self._data_type(params["type"])
+            raise invalid(
+                "Only exercise data points can be exported as TCX.", "UNSUPPORTED_DATA_TYPE_ACTION"
+            )
+        self._require(token, ACTIVITY, LOCATION)
+        _, p = self._find_identifiable(params, user, token)
+        partial = request.query.get("partialData", "false").lower() == "true"
+        tcx = render.render_tcx(user, p, partial)
+        if request.query.get("alt") == "media":
+            return Response(200, tcx.encode(), {"Content-Type": TCX})
+        return json_response(200, {"tcxData": tcx})
+
+    # -- users/me resources -------------------------------------------------------
+
+    def _identity(self, request, user, token, params) -> Response:
+        self._check_name_user(params["user"], user)
+        if not any(s.endswith(".readonly") for s in token.scopes):
+            self._require(token, ACTIVITY)
+        return json_response(
+            200,
+            {
+                "name": "users/me/identity",
+                "healthUserId": user.health_user_id,
+                "legacyUserId": user.legacy_user_id,
+            },
+        )
+
+    def _profile(self, request, user, token, params) -> Response:
+        self._check_name_user(params["user"], user)
+        self._require(token, PROFILE)
+        return json_response(
+            200,
+            {
+                "name": f"users/{user.health_user_id}/profile",
+                "age": user.age,
+                "membershipStartDate": timefmt.date_json(user.history_start),
+                "autoWalkingStrideLengthMm": user.walk_stride_mm,
+                "autoRunningStrideLengthMm": user.run_stride_mm,
+            },
+        )
+
+    def _settings(self, request, user, token, params) -> Response:
+        self._check_name_user(params["user"], user)
+        self._require(token, SETTINGS)
+        payload = {
+            "name": f"users/{user.health_user_id}/settings",
+            "timeZone": user.time_zone,
+            "distanceUnit": "DISTANCE_UNIT_KILOMETERS",
+            "weightUnit": "WEIGHT_UNIT_KILOGRAMS",
+            "heightUnit": "HEIGHT_UNIT_CENTIMETERS",
+            "temperatureUnit": "TEMPERATURE_UNIT_CELSIUS",
+            "waterUnit": "WATER_UNIT_ML",
+            "glucoseUnit": "GLUCOSE_UNIT_MG_DL",
+            "swimUnit": "SWIM_UNIT_METERS",
+            "languageLocale": "en_US",
+            "autoStrideEnabled": True,
+        }
+        offset = timefmt.utc_offset_seconds(self.now(), user.zone)
+        if offset:
+            payload["utcOffset"] = timefmt.duration(offset)
+        return json_response(200, payload)
+
+    def _devices(self, request, user, token, params) -> Response:
+        self._check_name_user(params["user"], user)
+        self._require(token, SETTINGS)
+        now = self.now()
+        devices = [
+            {
+                "name": f"users/{user.health_user_id}/pairedDevices/{user.legacy_user_id}1",
+                "deviceType": "TRACKER",
+                "deviceVersion": "Charge 6",
+                "batteryLevel": 64,
+                "batteryStatus": "Medium",
+                "lastSyncTime": timefmt.rfc3339(int(now) - int(now) % 900),
+                "macAddress": "0A:1B:2C:3D:4E:5F",
+                "features": ["HEART_RATE", "SLEEP", "ACTIVE_ZONE_MINUTES", "GPS"],
+            },
+            {
+                "name": f"users/{user.health_user_id}/pairedDevices/{user.legacy_user_id}2",
+                "deviceType": "SCALE",
+                "deviceVersion": "Aria Air",
+                "batteryLevel": 90,
+                "batteryStatus": "High",
+                "lastSyncTime": timefmt.rfc3339(int(now) - int(now) % 86400),
+            },
+        ]
+        size = self._page_size(request.query.get("pageSize"), 100, 5)
+        fingerprint = "pairedDevices"
+        cursor = self._decode_token(request.query.get("pageToken"), fingerprint)
+        offset = cursor["o"] if cursor else 0
+        payload: dict = {"pairedDevices": devices[offset : offset + size]}
+        if offset + size < len(devices):
+            payload["nextPageToken"] = self._encode_token(fingerprint, {"o": offset + size})
+        return json_response(200, payload)
+
+    # -- OAuth ------------------------------------------------------------------
+
+    def _oauth(self, request: Request) -> Response:
+        try:
+            if request.path == "/o/oauth2/v2/auth" and request.method == "GET":
+                location = self.auth.authorize(request.query)
+                return Response(302, b"", {"Location": location})
+            if request.path == "/token" and request.method == "POST":
+                fault = self.token_faults.choose(request.fingerprint)
+                if fault is not None and fault != "slow":
+                    return self._fault_response(fault, None, lambda: self._token(request))
+                if fault == "slow":
+                    self.sleep(self.token_faults.spec.slow_seconds)
+                return self._token(request)
+            if request.path == "/revoke" and request.method == "POST":
+                form = {**request.query, **_form(request.body)}
+                self.auth.revoke(form.get("token", ""))
+                return json_response(200, {})
+        except OAuthError as err:
+            body = {"error": err.error, "error_description": err.description}
+            return json_response(err.status, body)
+        return json_response(404, ApiError(404, "Not Found").envelope())
+
+    def _token(self, request: Request) -> Response:
+        basic = None
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("basic "):
+            try:
+                raw = base64.b64decode(header[6:]).decode()
+            except ValueError:
+                raw = ""
+            client_id, _, secret = raw.partition(":")
+            basic = (urllib.parse.unquote_plus(client_id), urllib.parse.unquote_plus(secret))
+        try:
+            return json_response(
+                200,
+                self.auth.token(_form(request.body), basic),
+                {"Cache-Control": "no-store", "Pragma": "no-cache"},
+            )
+        except OAuthError as err:
+            return json_response(
+                err.status, {"error": err.error, "error_description": err.description}
+            )
+
+    # -- administration -----------------------------------------------------------
+
+    def _admin(self, request: Request) -> Response:
+        path = request.path[len("/admin/v1/") :]
+        try:
+            if path == "users" and request.method == "GET":
+                return json_response(
+                    200, {"users": [_user_json(u) for u in self.store.users.values()]}
+                )
+            if path == "stats" and request.method == "GET":
+                return json_response(200, self.stats())
+            if path == "clock" and request.method == "GET":
+                return json_response(200, {"now": timefmt.rfc3339(self.now())})
+            if path == "clock:advance" and request.method == "POST":
+                seconds = float(request.json_body().get("seconds", 0))
+                return json_response(200, {"now": timefmt.rfc3339(self.advance(seconds))})
+            if path == "faults" and request.method == "POST":
+                spec = request.json_body().get("spec", "")
+                self.set_faults(spec)
+                return json_response(200, {"spec": spec})
+            if path == "tokens:expire" and request.method == "POST":
+                self.auth.expire_all_access_tokens()
+                return json_response(200, {})
+            match = re.fullmatch(
+                r"users/([^/]+)/dataTypes/([^/]+)/(groundTruth|dataPoints/([^/:]+):(edit|delete))",
+                path,
+            )
+            if match:
+                return self._admin_points(request, *match.groups())
+        except (ValueError, KeyError) as err:
+            return json_response(
+                400, {"error": {"code": 400, "message": str(err), "status": "INVALID_ARGUMENT"}}
+            )
+        return json_response(404, ApiError(404, "Not Found").envelope())
+
+    def _admin_points(self, request, user_id, type_name, what, point_id, verb) -> Response:
+        if user_id not in self.store.users:
+            raise KeyError(f"unknown user {user_id!r}")
+        if type_name not in DATA_TYPES:
+            raise KeyError(f"unknown data type {type_name!r}")
+        if what == "groundTruth":
+            q = request.query
+            start = dt.date.fromisoformat(q["startDate"])
+            end = dt.date.fromisoformat(q.get("endDate", q["startDate"]))
+            points = self.store.ground_truth(
+                user_id, type_name, start, end, reconciled=q.get("view") == "reconciled"
+            )
+            return json_response(200, {"points": points})
+        body = request.json_body()
+        day = dt.date.fromisoformat(body["civilDate"])
+        try:
+            if verb == "edit":
+                new = self.store.edit_point(user_id, type_name, point_id, day, body["patch"])
+                return json_response(200, {"value": new})
+            self.store.delete_point(user_id, type_name, point_id, day)
+            return json_response(200, {})
+        except PointNotFound:
+            return json_response(404, ApiError(404, f"No point {point_id!r} on {day}.").envelope())
+
+    def set_faults(self, spec: str) -> None:
+        """Replaces the fault spec of API routes and the token endpoint."""
+        self.faults.spec = FaultSpec.parse(spec, "api")
+        self.token_faults.spec = FaultSpec.parse(spec, "token")
+
+    def stats(self) -> dict:
+        """Counters for tests and benchmarks."""
+        with self._lock:
+            requests = dict(self.requests)
+        by_route: dict[str, dict[str, int]] = {}
+        rejected: dict[str, int] = {}
+        for (kind, key), n in requests.items():
+            if kind == "quota_rejected":
+                if n:
+                    rejected[key] = n
+            else:
+                by_route.setdefault(kind, {})[str(key)] = n
+        return {
+            "now": timefmt.rfc3339(self.now()),
+            "requests": by_route,
+            "quotaRejectedByUser": rejected,
+            "refreshesByUser": dict(self.auth.refreshes_by_user),
+            "invalidGrants": self.auth.invalid_grants,
+            "faultsInjected": {
+                **self.faults.injected,
+                **{f"token.{k}": v for k, v in self.token_faults.injected.items()},
+            },
+        }
+
+
+def _form(body: bytes) -> dict[str, str]:
+    return dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+def _civil_date(value: object, field: str) -> dt.date:
+    """A CivilDateTime that must fall on a midnight (dailyRollUp alignment)."""
+    if not isinstance(value, dict) or not isinstance(value.get("date"), dict):
+        raise invalid(f"{field} must be a CivilDateTime with a date.")
+    d = value["date"]
+    try:
+        day = dt.date(int(d["year"]), int(d["month"]), int(d["day"]))
+    except (KeyError, TypeError, ValueError) as err:
+        raise invalid(f"{field}.date is not a valid date: {d!r}.") from err
+    clock = value.get("time") or {}
+    if any(clock.get(k) for k in ("hours", "minutes", "seconds", "nanos")):
+        raise invalid(f"{field} must be aligned with the aggregation window (midnight).")
+    return day
+
+
+def _user_json(user: User) -> dict:
+    return {
+        "userId": user.user_id,
+        "healthUserId": user.health_user_id,
+        "legacyUserId": user.legacy_user_id,
+        "timeZone": user.time_zone,
+        "historyStart": user.history_start.isoformat(),
+    }

@@ -1,0 +1,201 @@
+"""What the simulated Google Health API v4 knows about each data type.
+
+This catalogue is the simulator's own reading of the discovery document and
+`../shared/docs/google-health-api.md`. It is deliberately kept apart from the
+pipeline's client-side catalogue: if the client misreads the API, the simulator
+must not silently share the mistake.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+SCOPE_PREFIX = "https://www.googleapis.com/auth/googlehealth."
+
+ACTIVITY = "activity_and_fitness"
+METRICS = "health_metrics_and_measurements"
+SLEEP = "sleep"
+LOCATION = "location"
+PROFILE = "profile"
+SETTINGS = "settings"
+
+# Every scope the simulator's consent screen accepts (read and write families,
+# as listed in the discovery document), plus OpenID scopes Google also accepts.
+KNOWN_SCOPES = frozenset(
+    [
+        *(
+            f"{SCOPE_PREFIX}{family}.{mode}"
+            for family in (
+                ACTIVITY,
+                METRICS,
+                SLEEP,
+                PROFILE,
+                SETTINGS,
+                "nutrition",
+                "reproductive_health",
+                "logged_symptoms",
+                "mindfulness",
+            )
+            for mode in ("readonly", "writeonly")
+        ),
+        f"{SCOPE_PREFIX}ecg.readonly",
+        f"{SCOPE_PREFIX}irn.readonly",
+        f"{SCOPE_PREFIX}location.readonly",
+        "openid",
+        "email",
+        "profile",
+    ]
+)
+
+
+def read_scope(family: str) -> str:
+    """Returns the read-only scope URL of a scope family."""
+    return f"{SCOPE_PREFIX}{family}.readonly"
+
+
+class Kind(enum.Enum):
+    """How a data type places its points in time."""
+
+    INTERVAL = "interval"  # interval{startTime,endTime,...}
+    SAMPLE = "sample"  # sampleTime{physicalTime,utcOffset,civilTime}
+    DAILY = "daily"  # date{year,month,day} in the user's zone
+    SESSION = "session"  # interval as INTERVAL, but one identifiable point per session
+    ROLLUP_ONLY = "rollup_only"  # no points; only rollUp / dailyRollUp
+
+
+@dataclasses.dataclass(frozen=True)
+class DataType:
+    """One data type of the API, as the simulator serves it.
+
+    Attributes:
+        name: URL name, kebab-case (`heart-rate`).
+        kind: how points are placed in time.
+        scope: scope family needed to read it.
+        filter_members: filter members accepted after `{snake_name}.`.
+        identifiable: points have a `name` and can be fetched with `get`.
+        max_page_size: list/reconcile page cap (also the default for sessions).
+        rollup_range_days: maximum rollUp/dailyRollUp range, None if not rollable.
+        or_allowed: filter may use OR (sleep only).
+    """
+
+    name: str
+    kind: Kind
+    scope: str
+    filter_members: tuple[str, ...]
+    identifiable: bool = False
+    max_page_size: int = 10000
+    rollup_range_days: int | None = None
+    or_allowed: bool = False
+
+    @property
+    def json_key(self) -> str:
+        """camelCase union key used in DataPoint bodies (`heartRate`)."""
+        head, *rest = self.name.split("-")
+        return head + "".join(part.capitalize() for part in rest)
+
+    @property
+    def filter_name(self) -> str:
+        """snake_case name used as the filter prefix (`heart_rate`)."""
+        return self.name.replace("-", "_")
+
+    @property
+    def default_page_size(self) -> int:
+        return min(self.max_page_size, 1440)
+
+    @property
+    def listable(self) -> bool:
+        return self.kind is not Kind.ROLLUP_ONLY
+
+    @property
+    def daily_rollup_page_size(self) -> int:
+        """dailyRollUp default and maximum page size (14 for the 14-day types)."""
+        return 14 if self.rollup_range_days == 14 else 90
+
+
+_INTERVAL_MEMBERS = ("interval.start_time", "interval.civil_start_time")
+_SAMPLE_MEMBERS = ("sample_time.physical_time", "sample_time.civil_time")
+_DAILY_MEMBERS = ("date",)
+
+DATA_TYPES: dict[str, DataType] = {
+    t.name: t
+    for t in (
+        DataType("steps", Kind.INTERVAL, ACTIVITY, _INTERVAL_MEMBERS, rollup_range_days=90),
+        DataType("distance", Kind.INTERVAL, ACTIVITY, _INTERVAL_MEMBERS, rollup_range_days=90),
+        DataType("floors", Kind.INTERVAL, ACTIVITY, _INTERVAL_MEMBERS, rollup_range_days=90),
+        DataType(
+            "active-zone-minutes", Kind.INTERVAL, ACTIVITY, _INTERVAL_MEMBERS, rollup_range_days=90
+        ),
+        DataType("heart-rate", Kind.SAMPLE, METRICS, _SAMPLE_MEMBERS, rollup_range_days=14),
+        DataType("heart-rate-variability", Kind.SAMPLE, METRICS, _SAMPLE_MEMBERS),
+        DataType("daily-resting-heart-rate", Kind.DAILY, METRICS, _DAILY_MEMBERS),
+        DataType("daily-heart-rate-zones", Kind.DAILY, METRICS, _DAILY_MEMBERS),
+        DataType("daily-heart-rate-variability", Kind.DAILY, METRICS, _DAILY_MEMBERS),
+        DataType("daily-oxygen-saturation", Kind.DAILY, METRICS, _DAILY_MEMBERS),
+        DataType("daily-respiratory-rate", Kind.DAILY, METRICS, _DAILY_MEMBERS),
+        DataType("daily-vo2-max", Kind.DAILY, ACTIVITY, _DAILY_MEMBERS),
+        DataType(
+            "sleep",
+            Kind.SESSION,
+            SLEEP,
+            ("interval.end_time", "interval.civil_end_time"),
+            identifiable=True,
+            max_page_size=25,
+            or_allowed=True,
+        ),
+        DataType(
+            "exercise",
+            Kind.SESSION,
+            ACTIVITY,
+            ("interval.civil_start_time",),
+            identifiable=True,
+            max_page_size=25,
+        ),
+        DataType(
+            "weight",
+            Kind.SAMPLE,
+            METRICS,
+            _SAMPLE_MEMBERS,
+            identifiable=True,
+            rollup_range_days=90,
+        ),
+        DataType(
+            "body-fat",
+            Kind.SAMPLE,
+            METRICS,
+            _SAMPLE_MEMBERS,
+            identifiable=True,
+            rollup_range_days=90,
+        ),
+        DataType("total-calories", Kind.ROLLUP_ONLY, ACTIVITY, (), rollup_range_days=14),
+    )
+}
+
+# Data types the real API documents but the simulator does not serve. Asking for
+# one gives a clear 400 rather than the "unknown data type" error, so a test can
+# tell "not simulated" from "misspelt".
+NOT_SIMULATED = frozenset(
+    [
+        "active-energy-burned",
+        "active-minutes",
+        "activity-level",
+        "altitude",
+        "basal-energy-burned",
+        "blood-glucose",
+        "calories-in-heart-rate-zone",
+        "core-body-temperature",
+        "daily-sleep-temperature-derivations",
+        "electrocardiogram",
+        "height",
+        "hydration-log",
+        "irregular-rhythm-notification",
+        "nutrition-log",
+        "oxygen-saturation",
+        "respiratory-rate-sleep-summary",
+        "run-vo2-max",
+        "sedentary-period",
+        "swim-lengths-data",
+        "time-in-heart-rate-zone",
+        "vo2-max",
+    ]
+)

@@ -1,0 +1,339 @@
+"""Renders simulated points as Google Health API v4 JSON (proto3 JSON) and TCX.
+
+proto3 JSON rules followed throughout: camelCase keys, int64 values as JSON
+strings, durations as `"Ns"`, timestamps in UTC with `Z`, and fields holding
+their default value (0, "", false, the `*_UNSPECIFIED` enum) omitted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from xml.sax.saxutils import escape
+
+from simulator import synth, timefmt
+from simulator.catalog import DATA_TYPES
+from simulator.points import ExerciseValues
+from simulator.synth import Point, SleepPlan, User
+
+STAGE_ORDER = ("AWAKE", "LIGHT", "DEEP", "REM", "ASLEEP", "RESTLESS")
+
+
+def _nonzero(**fields) -> dict:
+    """Drops proto3 default values."""
+    return {k: v for k, v in fields.items() if v not in (None, 0, 0.0, "", "0", False)}
+
+
+def _interval(user: User, p: Point) -> dict:
+    return timefmt.interval_json(p.start, p.end, user.zone)
+
+
+def _sample(user: User, p: Point) -> dict:
+    return timefmt.sample_time_json(p.start, user.zone)
+
+
+def _sleep_body(user: User, p: Point) -> dict:
+    sleep: SleepPlan = p.values
+    zone = user.zone
+    stamp = timefmt.rfc3339(sleep.end + 600)
+    stages = [
+        {
+            "type": kind,
+            **timefmt.segment_json(start, end, zone),
+            "createTime": stamp,
+            "updateTime": stamp,
+        }
+        for kind, start, end in sleep.stages
+    ]
+    minutes: dict[str, int] = {}
+    counts: dict[str, int] = {}
+    for kind, start, end in sleep.stages:
+        minutes[kind] = minutes.get(kind, 0) + (end - start) // 60
+        counts[kind] = counts.get(kind, 0) + 1
+    awake_kinds = {"AWAKE", "RESTLESS"}
+    asleep = sum(v for k, v in minutes.items() if k not in awake_kinds)
+    in_period = (sleep.end - sleep.start) // 60
+    first_asleep = next((s for k, s, _ in sleep.stages if k not in awake_kinds), sleep.start)
+    # SleepSummary fields have explicit presence: zeros are sent, not omitted.
+    summary = {
+        "minutesAsleep": str(asleep),
+        "minutesAwake": str(minutes.get("AWAKE", 0)),
+        "minutesInSleepPeriod": str(in_period),
+        "minutesToFallAsleep": str((first_asleep - sleep.start) // 60),
+        "minutesAfterWakeUp": str(
+            (sleep.stages[-1][2] - sleep.stages[-1][1]) // 60
+            if sleep.stages[-1][0] == "AWAKE"
+            else 0
+        ),
+    }
+    summary["stagesSummary"] = [
+        {"type": kind, "minutes": str(minutes[kind]), "count": str(counts[kind])}
+        for kind in STAGE_ORDER
+        if kind in minutes
+    ]
+    if sleep.classic:
+        status = "REJECTED_NAP" if not sleep.main else "REJECTED_COVERAGE"
+    else:
+        status = "SUCCEEDED"
+    return {
+        "interval": _interval(user, p),
+        "type": "CLASSIC" if sleep.classic else "STAGES",
+        "stages": stages,
+        "metadata": _nonzero(
+            mainSleep=sleep.main, nap=not sleep.main, processed=True, stagesStatus=status
+        ),
+        "summary": summary,
+        "createTime": stamp,
+        "updateTime": stamp,
+    }
+
+
+def _exercise_body(user: User, p: Point) -> dict:
+    v: ExerciseValues = p.values
+    ex = v.plan
+    zone = user.zone
+    end = ex.start + ex.minutes * 60
+    paused = sum(resume - pause for pause, resume in ex.pauses)
+    active = ex.minutes * 60 - paused
+    events = [{"exerciseEventType": "START", "eventTime": timefmt.rfc3339(ex.start)}]
+    for pause, resume in ex.pauses:
+        events.append({"exerciseEventType": "PAUSE", "eventTime": timefmt.rfc3339(pause)})
+        events.append({"exerciseEventType": "RESUME", "eventTime": timefmt.rfc3339(resume)})
+    events.append({"exerciseEventType": "STOP", "eventTime": timefmt.rfc3339(end)})
+    for event in events:
+        offset = timefmt.utc_offset_seconds(timefmt.parse_rfc3339(event["eventTime"]), zone)
+        if offset:
+            event["eventUtcOffset"] = timefmt.duration(offset)
+    summary = _nonzero(
+        caloriesKcal=v.calories_kcal,
+        distanceMillimeters=float(v.distance_mm),
+        steps=str(v.steps),
+        averageHeartRateBeatsPerMinute=str(v.average_bpm),
+        activeZoneMinutes=str(v.active_zone_minutes),
+        elevationGainMillimeters=float(v.elevation_gain_mm),
+    )
+    if v.distance_mm:
+        summary["averageSpeedMillimetersPerSecond"] = round(v.distance_mm / active, 3)
+        summary["averagePaceSecondsPerMeter"] = round(active / (v.distance_mm / 1000), 4)
+    zones = {field: timefmt.duration(sec) for field, sec in v.zone_seconds if sec}
+    if zones:
+        summary["heartRateZoneDurations"] = zones
+    body = {
+        "interval": _interval(user, p),
+        "exerciseType": ex.exercise_type,
+        "displayName": ex.display_name,
+        "activeDuration": timefmt.duration(active),
+        "metricsSummary": summary,
+        "exerciseEvents": events,
+        "createTime": timefmt.rfc3339(end + 300),
+        "updateTime": timefmt.rfc3339(end + 300),
+    }
+    if ex.gps:
+        body["exerciseMetadata"] = {"hasGps": True}
+        splits = []
+        for lap_start, lap_end, lap_mm in _laps(v):
+            splits.append(
+                {
+                    **timefmt.segment_json(lap_start, lap_end, zone),
+                    "splitType": "DISTANCE",
+                    "metricsSummary": {"distanceMillimeters": float(lap_mm)},
+                }
+            )
+        if splits:
+            body["splits"] = splits
+    return body
+
+
+def _laps(v: ExerciseValues) -> list[tuple[int, int, int]]:
+    """Kilometre laps (start, end, millimetres) of a GPS exercise; the last is partial."""
+    ex = v.plan
+    total = ex.minutes * 60
+    if not v.distance_mm:
+        return []
+    per_second = v.distance_mm / total
+    laps, t, done = [], 0, 0
+    while done < v.distance_mm:
+        length = min(1_000_000, v.distance_mm - done)
+        seconds = max(1, round(length / per_second))
+        stop = min(total, t + seconds)
+        laps.append((ex.start + t, ex.start + stop, length))
+        t, done = stop, done + length
+    return laps
+
+
+def render_body(user: User, data_type: str, p: Point) -> dict:
+    """The type-specific value object of a point (what sits under its union key)."""
+    v = p.values
+    match data_type:
+        case "steps" | "floors":
+            return {"interval": _interval(user, p), "count": str(v)}
+        case "distance":
+            return {"interval": _interval(user, p), "millimeters": str(v)}
+        case "active-zone-minutes":
+            zone, amount = v
+            return {
+                "interval": _interval(user, p),
+                "heartRateZone": zone,
+                "activeZoneMinutes": str(amount),
+            }
+        case "heart-rate":
+            bpm, motion = v
+            sensor = "CHEST" if p.source == "chest" else "WRIST"
+            return {
+                "sampleTime": _sample(user, p),
+                "beatsPerMinute": str(bpm),
+                "metadata": {"motionContext": motion, "sensorLocation": sensor},
+            }
+        case "heart-rate-variability":
+            rmssd, sdnn = v
+            return {
+                "sampleTime": _sample(user, p),
+                "rootMeanSquareOfSuccessiveDifferencesMilliseconds": rmssd,
+                "standardDeviationMilliseconds": sdnn,
+            }
+        case "daily-resting-heart-rate":
+            bpm, method = v
+            return {
+                "date": timefmt.date_json(p.day),
+                "beatsPerMinute": str(bpm),
+                "dailyRestingHeartRateMetadata": {"calculationMethod": method},
+            }
+        case "daily-heart-rate-zones":
+            return {
+                "date": timefmt.date_json(p.day),
+                "heartRateZones": [
+                    {
+                        "heartRateZoneType": kind,
+                        "minBeatsPerMinute": str(lo),
+                        "maxBeatsPerMinute": str(hi),
+                    }
+                    for kind, lo, hi in v
+                ],
+            }
+        case "daily-heart-rate-variability":
+            average, deep, entropy, non_rem = v
+            return {
+                "date": timefmt.date_json(p.day),
+                "averageHeartRateVariabilityMilliseconds": average,
+                "deepSleepRootMeanSquareOfSuccessiveDifferencesMilliseconds": deep,
+                "entropy": entropy,
+                "nonRemHeartRateBeatsPerMinute": str(non_rem),
+            }
+        case "daily-oxygen-saturation":
+            average, lower, upper, stddev = v
+            return {
+                "date": timefmt.date_json(p.day),
+                "averagePercentage": average,
+                "lowerBoundPercentage": lower,
+                "upperBoundPercentage": upper,
+                "standardDeviationPercentage": stddev,
+            }
+        case "daily-respiratory-rate":
+            return {"date": timefmt.date_json(p.day), "breathsPerMinute": v}
+        case "daily-vo2-max":
+            vo2, level, estimated, covariance = v
+            return {
+                "date": timefmt.date_json(p.day),
+                "vo2Max": vo2,
+                "cardioFitnessLevel": level,
+                **({"estimated": True} if estimated else {}),
+                "vo2MaxCovariance": covariance,
+            }
+        case "sleep":
+            return _sleep_body(user, p)
+        case "exercise":
+            return _exercise_body(user, p)
+        case "weight":
+            grams, notes = v
+            body = {"sampleTime": _sample(user, p), "weightGrams": grams}
+            if notes:
+                body["notes"] = notes
+            return body
+        case "body-fat":
+            return {"sampleTime": _sample(user, p), "percentage": v}
+    raise KeyError(data_type)
+
+
+def point_name(user: User, data_type: str, p: Point) -> str:
+    """Resource name of an identifiable point; names carry the numeric user id."""
+    return f"users/{user.health_user_id}/dataTypes/{data_type}/dataPoints/{p.point_id}"
+
+
+def render_point(user: User, data_type: str, p: Point, body: dict, reconciled: bool) -> dict:
+    """A DataPoint (list/get) or ReconciledDataPoint (reconcile) around a rendered body."""
+    out: dict = {}
+    identifiable = DATA_TYPES[data_type].identifiable
+    if reconciled:
+        if identifiable:
+            out["dataPointName"] = point_name(user, data_type, p)
+    else:
+        if identifiable:
+            out["name"] = point_name(user, data_type, p)
+        out["dataSource"] = synth.SOURCES[p.source]
+    out[DATA_TYPES[data_type].json_key] = body
+    return out
+
+
+def _tcx_time(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def render_tcx(user: User, p: Point, partial_data: bool, hr_spacing_seconds: int = 5) -> str:
+    """Garmin TCX v2 document of an exercise, as `:exportExerciseTcx?alt=media` returns it.
+
+    Exercises without GPS carry no trackpoints unless `partial_data` is true, in
+    which case trackpoints carry time, heart rate and distance but no position.
+    """
+    v: ExerciseValues = p.values
+    ex = v.plan
+    sport = {"RUNNING": "Running", "WALKING": "Walking"}.get(ex.exercise_type, "Other")
+    minutes = synth.day_minutes(user, p.day)
+    plan = synth.day_plan(user, p.day)
+    laps = _laps(v) or [(ex.start, ex.start + ex.minutes * 60, 0)]
+    per_second = v.distance_mm / 1000 / (ex.minutes * 60)
+    parts = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<TrainingCenterDatabase xmlns="http://www.garmin.com/xmlschemas/'
+        'TrainingCenterDatabase/v2">',
+        "<Activities>",
+        f'<Activity Sport="{sport}">',
+        f"<Id>{_tcx_time(ex.start)}</Id>",
+    ]
+    with_points = ex.gps or partial_data
+    for lap_start, lap_end, lap_mm in laps:
+        share = (lap_end - lap_start) / (ex.minutes * 60)
+        parts.append(f'<Lap StartTime="{_tcx_time(lap_start)}">')
+        parts.append(f"<TotalTimeSeconds>{lap_end - lap_start:.1f}</TotalTimeSeconds>")
+        parts.append(f"<DistanceMeters>{lap_mm / 1000:.1f}</DistanceMeters>")
+        parts.append(f"<Calories>{round(v.calories_kcal * share)}</Calories>")
+        parts.append("<Intensity>Active</Intensity>")
+        parts.append(
+            "<TriggerMethod>Distance</TriggerMethod>"
+            if ex.gps
+            else "<TriggerMethod>Manual</TriggerMethod>"
+        )
+        if with_points:
+            parts.append("<Track>")
+            for t in range(lap_start, lap_end, hr_spacing_seconds):
+                m = (t - plan.span_start) // 60
+                bpm = synth.heart_rate_at(user, minutes, m, 0.0) if 0 <= m < plan.minutes else 0
+                elapsed = t - ex.start
+                parts.append("<Trackpoint>")
+                parts.append(f"<Time>{_tcx_time(t)}</Time>")
+                if ex.gps:
+                    lat, lon = synth.track_position(user, ex, elapsed)
+                    parts.append(
+                        f"<Position><LatitudeDegrees>{lat}</LatitudeDegrees>"
+                        f"<LongitudeDegrees>{lon}</LongitudeDegrees></Position>"
+                    )
+                    parts.append(
+                        f"<AltitudeMeters>{30 + 5 * ((elapsed // 60) % 7):.1f}</AltitudeMeters>"
+                    )
+                parts.append(f"<DistanceMeters>{elapsed * per_second:.1f}</DistanceMeters>")
+                if bpm:
+                    parts.append(f"<HeartRateBpm><Value>{bpm}</Value></HeartRateBpm>")
+                parts.append("</Trackpoint>")
+            parts.append("</Track>")
+        parts.append("</Lap>")
+    parts.append(f"<Notes>{escape(ex.display_name)}</Notes>")
+    parts += ["</Activity>", "</Activities>", "</TrainingCenterDatabase>"]
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,313 @@
+"""The simulator's view of its users' data: what is visible now, edits, deletions.
+
+Generated points (`simulator.points`) are immutable; this store lays the
+simulator clock (points in the future are not there yet), edits and deletions
+on top, reconciles sources, rolls data up, and answers ground-truth questions.
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import datetime as dt
+import threading
+from collections.abc import Callable, Iterator
+
+from simulator import points as points_mod
+from simulator import render, synth, timefmt
+from simulator.catalog import DATA_TYPES, Kind
+from simulator.synth import Point, User
+
+DAY = dt.timedelta(days=1)
+_DELETED = object()
+
+
+def _deep_merge(base: dict, patch: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        elif value is None:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
+
+
+class PointNotFound(KeyError):
+    pass
+
+
+class DataStore:
+    """Thread-safe access to the synthetic data of all users.
+
+    Args:
+        users: synthetic users by user id.
+        hr_spacing_seconds: heart-rate sample spacing.
+        now: callable returning the simulator's current epoch seconds.
+    """
+
+    def __init__(self, users: dict[str, User], hr_spacing_seconds: int, now: Callable[[], float]):
+        self.users = users
+        self.hr_spacing_seconds = hr_spacing_seconds
+        self.now = now
+        self._overrides: dict[tuple[str, str, str], object] = {}
+        self._lock = threading.Lock()
+
+    # -- points -------------------------------------------------------------
+
+    def today(self, user: User) -> dt.date:
+        return timefmt.local_datetime(self.now(), user.zone).date()
+
+    def _visible(self, user: User, data_type: str, p: Point, now: float) -> bool:
+        kind = DATA_TYPES[data_type].kind
+        if kind is Kind.DAILY:
+            return timefmt.civil_midnight(p.day + DAY, user.zone) <= now
+        if kind is Kind.SAMPLE:
+            return p.start <= now
+        return p.end <= now
+
+    def day_points(self, user: User, data_type: str, day: dt.date) -> list[Point]:
+        """Visible, undeleted points of one civil day, newest first."""
+        if day < user.history_start or day > self.today(user):
+            return []
+        now = self.now()
+        generated = points_mod.points_for_day(user, data_type, day, self.hr_spacing_seconds)
+        overrides = self._overrides
+        return [
+            p
+            for p in generated
+            if self._visible(user, data_type, p, now)
+            and overrides.get((user.user_id, data_type, p.point_id)) is not _DELETED
+        ]
+
+    def iter_points(
+        self, user: User, data_type: str, first_day: dt.date | None, last_day: dt.date | None
+    ) -> Iterator[Point]:
+        """Visible points between two civil days (inclusive, None = open), newest first."""
+        first = max(first_day or user.history_start, user.history_start)
+        day = min(last_day or self.today(user), self.today(user))
+        while day >= first:
+            yield from self.day_points(user, data_type, day)
+            day -= DAY
+
+    def body(self, user: User, data_type: str, p: Point) -> dict:
+        """The rendered value object of a point, with any edit applied."""
+        body = render.render_body(user, data_type, p)
+        patch = self._overrides.get((user.user_id, data_type, p.point_id))
+        if isinstance(patch, dict):
+            body = _deep_merge(body, patch)
+        return body
+
+    def edited(self, user: User, data_type: str, p: Point) -> bool:
+        return isinstance(self._overrides.get((user.user_id, data_type, p.point_id)), dict)
+
+    @staticmethod
+    def reconcile(points: list[Point]) -> list[Point]:
+        """Keeps one point per start instant: the first source in SOURCE_PRIORITY."""
+        best: dict[int, Point] = {}
+        rank = {s: i for i, s in enumerate(synth.SOURCE_PRIORITY)}
+        for p in points:
+            held = best.get(p.start)
+            if held is None or rank[p.source] < rank[held.source]:
+                best[p.start] = p
+        keep = {id(p) for p in best.values()}
+        return [p for p in points if id(p) in keep]
+
+    def find(self, user: User, data_type: str, point_id: str, day: dt.date | None) -> Point:
+        """A visible point by id; searches backwards from today when `day` is None.
+
+        Raises:
+            PointNotFound: no such visible point.
+        """
+        days = [day] if day else None
+        if days is None:
+            days = []
+            d = self.today(user)
+            while d >= user.history_start:
+                days.append(d)
+                d -= DAY
+        for d in days:
+            for p in self.day_points(user, data_type, d):
+                if p.point_id == point_id:
+                    return p
+        raise PointNotFound(point_id)
+
+    # -- edits --------------------------------------------------------------
+
+    def edit_point(
+        self, user_id: str, data_type: str, point_id: str, day: dt.date, patch: dict
+    ) -> dict:
+        """Changes values of a point upstream (a later fetch sees the new values).
+
+        Args:
+            patch: merged into the point's value object; a None value removes a field.
+
+        Returns:
+            The point's new value object.
+        """
+        user = self.users[user_id]
+        p = self.find(user, data_type, point_id, day)
+        with self._lock:
+            key = (user_id, data_type, point_id)
+            held = self._overrides.get(key)
+            self._overrides[key] = _deep_merge(held if isinstance(held, dict) else {}, patch)
+        return self.body(user, data_type, p)
+
+    def delete_point(self, user_id: str, data_type: str, point_id: str, day: dt.date) -> None:
+        """Deletes a point upstream (later fetches and rollups no longer see it)."""
+        user = self.users[user_id]
+        self.find(user, data_type, point_id, day)
+        with self._lock:
+            self._overrides[(user_id, data_type, point_id)] = _DELETED
+
+    # -- rollups ------------------------------------------------------------
+
+    def _measure(self, user: User, data_type: str, p: Point) -> object:
+        """The quantity a rollup aggregates for one point (edits included)."""
+        if self.edited(user, data_type, p):
+            body = self.body(user, data_type, p)
+            match data_type:
+                case "steps" | "floors":
+                    return int(body.get("count", "0"))
+                case "distance":
+                    return int(body.get("millimeters", "0"))
+                case "active-zone-minutes":
+                    return (body.get("heartRateZone"), int(body.get("activeZoneMinutes", "0")))
+                case "heart-rate":
+                    return int(body.get("beatsPerMinute", "0"))
+                case "weight":
+                    return body.get("weightGrams", 0.0)
+                case "body-fat":
+                    return body.get("percentage", 0.0)
+        v = p.values
+        if data_type in ("heart-rate", "weight"):
+            return v[0]
+        return v
+
+    def rollup_values(
+        self, user: User, data_type: str, windows: list[tuple[int, int]]
+    ) -> list[dict | None]:
+        """Aggregates reconciled data per physical window [start, end); None = no data."""
+        if not windows:
+            return []
+        lo, hi = windows[0][0], windows[-1][1]
+        first = timefmt.local_datetime(lo, user.zone).date() - DAY
+        last = timefmt.local_datetime(hi, user.zone).date() + DAY
+        buckets: list[list] = [[] for _ in windows]
+        starts = [w[0] for w in windows]
+        if data_type == "total-calories":
+            now = self.now()
+            day = max(first, user.history_start)
+            while day <= min(last, self.today(user)):
+                for start, kcal in points_mod.calorie_minutes(user, day):
+                    if lo <= start < hi and start + 60 <= now:
+                        i = bisect.bisect_right(starts, start) - 1
+                        if start < windows[i][1]:
+                            buckets[i].append(kcal)
+                day += DAY
+        else:
+            for d in range((last - first).days + 1):
+                day = first + dt.timedelta(days=d)
+                for p in self.reconcile(self.day_points(user, data_type, day)):
+                    if lo <= p.start < hi:
+                        i = bisect.bisect_right(starts, p.start) - 1
+                        if p.start < windows[i][1]:
+                            buckets[i].append(self._measure(user, data_type, p))
+        return [aggregate(data_type, b) if b else None for b in buckets]
+
+    # -- ground truth -------------------------------------------------------
+
+    def ground_truth(
+        self,
+        user_id: str,
+        data_type: str,
+        start_date: dt.date,
+        end_date: dt.date,
+        reconciled: bool = False,
+    ) -> list[dict]:
+        """Exactly the points the API holds now for a user, type and civil-day window.
+
+        Args:
+            start_date, end_date: inclusive civil dates (the attribution day of each point).
+            reconciled: the reconciled stream instead of every source's points.
+
+        Returns:
+            `{"id", "civilDate", "dataPoint"}` dicts, oldest first; `dataPoint` is
+            exactly what `list` (or `reconcile`) returns for the point. For
+            `total-calories` (rollup-only) one `{"civilDate", "kcal"}` per day.
+        """
+        user = self.users[user_id]
+        out = []
+        day = start_date
+        while day <= end_date:
+            if data_type == "total-calories":
+                values = self.daily_values(user, data_type, day, 1, 1)
+                if values[0] is not None:
+                    out.append({"civilDate": day.isoformat(), "kcal": values[0]["kcalSum"]})
+            else:
+                pts = self.day_points(user, data_type, day)
+                if reconciled:
+                    pts = self.reconcile(pts)
+                for p in reversed(pts):
+                    body = self.body(user, data_type, p)
+                    out.append(
+                        {
+                            "id": p.point_id,
+                            "civilDate": day.isoformat(),
+                            "dataPoint": render.render_point(user, data_type, p, body, reconciled),
+                        }
+                    )
+            day += DAY
+        return out
+
+    def daily_values(
+        self, user: User, data_type: str, start: dt.date, days: int, window_days: int
+    ) -> list[dict | None]:
+        """dailyRollUp aggregation: civil windows of `window_days` from `start`."""
+        windows = []
+        for i in range(0, days, window_days):
+            w_start = start + dt.timedelta(days=i)
+            w_end = start + dt.timedelta(days=min(days, i + window_days))
+            windows.append(
+                (
+                    timefmt.civil_midnight(w_start, user.zone),
+                    timefmt.civil_midnight(w_end, user.zone),
+                )
+            )
+        return self.rollup_values(user, data_type, windows)
+
+
+def aggregate(data_type: str, values: list) -> dict:
+    """Rollup value object of a window from its points' measures.
+
+    Rollup sums have explicit presence in the API's protos, so a zero is sent.
+    """
+    match data_type:
+        case "steps" | "floors":
+            return {"countSum": str(sum(values))}
+        case "distance":
+            return {"millimetersSum": str(sum(values))}
+        case "active-zone-minutes":
+            sums = {"FAT_BURN": 0, "CARDIO": 0, "PEAK": 0}
+            for zone, amount in values:
+                sums[zone] = sums.get(zone, 0) + amount
+            fields = {
+                "sumInFatBurnHeartZone": sums["FAT_BURN"],
+                "sumInCardioHeartZone": sums["CARDIO"],
+                "sumInPeakHeartZone": sums["PEAK"],
+            }
+            return {k: str(v) for k, v in fields.items()}
+        case "heart-rate":
+            return {
+                "beatsPerMinuteAvg": round(sum(values) / len(values), 3),
+                "beatsPerMinuteMax": float(max(values)),
+                "beatsPerMinuteMin": float(min(values)),
+            }
+        case "weight":
+            return {"weightGramsAvg": round(sum(values) / len(values), 3)}
+        case "body-fat":
+            return {"bodyFatPercentageAvg": round(sum(values) / len(values), 3)}
+        case "total-calories":
+            return {"kcalSum": round(sum(values), 3)}
+    raise KeyError(data_type)

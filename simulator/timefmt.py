@@ -1,0 +1,133 @@
+"""proto3-JSON renderings of time values, as the Google Health API sends them.
+
+Physical instants are epoch seconds (UTC) inside the simulator; civil values are
+derived from them with the user's IANA zone, the way the real server computes
+`civil*` fields from the per-point UTC offset.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+UTC = dt.UTC
+
+
+def rfc3339(epoch: float) -> str:
+    """Formats an instant as RFC 3339 in UTC (`2026-11-20T02:03:05Z`), fraction if any."""
+    moment = dt.datetime.fromtimestamp(epoch, UTC)
+    if moment.microsecond:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0") + "Z"
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_rfc3339(text: str) -> float:
+    """Parses an RFC 3339 timestamp with `Z` or an offset into epoch seconds.
+
+    Raises:
+        ValueError: if the text is not RFC 3339 with an explicit zone.
+    """
+    if not isinstance(text, str) or "T" not in text:
+        raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
+    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"RFC 3339 timestamp needs a zone: {text!r}")
+    return moment.timestamp()
+
+
+def duration(seconds: float) -> str:
+    """proto3 Duration string: `"-18000s"`, `"1722.5s"`."""
+    if float(seconds).is_integer():
+        return f"{int(seconds)}s"
+    return f"{seconds:.9f}".rstrip("0") + "s"
+
+
+def parse_duration(text: str) -> float:
+    """Parses a proto3 Duration string (`"3600s"`) into seconds.
+
+    Raises:
+        ValueError: if the text is not a duration.
+    """
+    if not isinstance(text, str) or not text.endswith("s"):
+        raise ValueError(f"not a duration: {text!r}")
+    return float(text[:-1])
+
+
+def utc_offset_seconds(epoch: float, zone: ZoneInfo) -> int:
+    """Seconds east of UTC of `zone` at the instant `epoch`."""
+    return int(dt.datetime.fromtimestamp(epoch, zone).utcoffset().total_seconds())
+
+
+def local_datetime(epoch: float, zone: ZoneInfo) -> dt.datetime:
+    """Naive wall-clock time in `zone` at the instant `epoch`."""
+    return dt.datetime.fromtimestamp(epoch, zone).replace(tzinfo=None)
+
+
+def civil_datetime_json(civil: dt.datetime) -> dict:
+    """CivilDateTime message; zero fields (and a midnight `time`) omitted."""
+    out: dict = {"date": date_json(civil.date())}
+    clock = {
+        key: value
+        for key, value in (
+            ("hours", civil.hour),
+            ("minutes", civil.minute),
+            ("seconds", civil.second),
+            ("nanos", civil.microsecond * 1000),
+        )
+        if value
+    }
+    if clock:
+        out["time"] = clock
+    return out
+
+
+def date_json(day: dt.date) -> dict:
+    return {"year": day.year, "month": day.month, "day": day.day}
+
+
+def offset_fields(prefix: str, epoch: float, zone: ZoneInfo) -> dict:
+    """`{prefix}UtcOffset` entry, omitted when the offset is zero (proto3 default)."""
+    offset = utc_offset_seconds(epoch, zone)
+    return {f"{prefix}UtcOffset": duration(offset)} if offset else {}
+
+
+def interval_json(start: float, end: float, zone: ZoneInfo) -> dict:
+    """ObservationTimeInterval / SessionTimeInterval with server-computed civil times."""
+    return {
+        "startTime": rfc3339(start),
+        **offset_fields("start", start, zone),
+        "endTime": rfc3339(end),
+        **offset_fields("end", end, zone),
+        "civilStartTime": civil_datetime_json(local_datetime(start, zone)),
+        "civilEndTime": civil_datetime_json(local_datetime(end, zone)),
+    }
+
+
+def sample_time_json(epoch: float, zone: ZoneInfo) -> dict:
+    """ObservationSampleTime with its server-computed civil time."""
+    offset = utc_offset_seconds(epoch, zone)
+    out = {"physicalTime": rfc3339(epoch)}
+    if offset:
+        out["utcOffset"] = duration(offset)
+    out["civilTime"] = civil_datetime_json(local_datetime(epoch, zone))
+    return out
+
+
+def segment_json(start: float, end: float, zone: ZoneInfo) -> dict:
+    """start/end times with offsets, as in SleepStage, SplitSummary and similar."""
+    return {
+        "startTime": rfc3339(start),
+        **offset_fields("start", start, zone),
+        "endTime": rfc3339(end),
+        **offset_fields("end", end, zone),
+    }
+
+
+def civil_midnight(day: dt.date, zone: ZoneInfo) -> int:
+    """Epoch seconds of the first instant of civil `day` in `zone`."""
+    return int(dt.datetime.combine(day, dt.time(0), tzinfo=zone).timestamp())
+
+
+def civil_to_epoch(civil: dt.datetime, zone: ZoneInfo) -> int:
+    """Epoch seconds of a wall-clock time (first occurrence when it repeats)."""
+    return int(civil.replace(tzinfo=zone).timestamp())
