@@ -1,0 +1,100 @@
+"""The `fitbeam` command.
+
+Subcommands:
+    demo       a synthetic user's steps through a real OAuth flow (local only)
+    simulate   serve the Google Health API simulator
+    ddl        print non-destructive BigQuery DDL for every table
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+
+from pipeline import demo
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from simulator import Simulator, SimulatorConfig
+
+    start = None
+    if args.start_time:
+        start = dt.datetime.fromisoformat(args.start_time.replace("Z", "+00:00")).timestamp()
+    try:
+        config = SimulatorConfig(
+            seed=args.seed,
+            users=args.users,
+            client_id=args.client_id,
+            client_secret=args.client_secret,
+            quota_per_minute=args.quota_per_minute,
+            clock_speed=args.clock_speed,
+            start_time=start,
+            faults=args.faults,
+            rotating_refresh_tokens=args.rotating_refresh_tokens,
+            hr_spacing_seconds=args.hr_spacing_seconds,
+        )
+    except ValueError as err:
+        raise SystemExit(f"fitbeam simulate: {err}") from err
+    sim = Simulator(config, host=args.host, port=args.port)
+    sim.start()
+    print(f"Google Health API simulator on {sim.base_url} ({args.users} users, seed {args.seed})")
+    print(f"  API:   {sim.base_url}/v4/users/me/...")
+    print(f"  OAuth: {sim.authorization_url}  {sim.token_url}  {sim.revoke_url}")
+    print(f"  admin: {sim.base_url}/admin/v1/users")
+    sim.stop()
+    sim.serve_forever()
+    return 0
+
+
+def _ddl(args: argparse.Namespace) -> int:
+    from schemas import bigquery
+
+    argv = ["--project", args.project, "--dataset", args.dataset]
+    for table in args.table or ():
+        argv += ["--table", table]
+    return bigquery.main(argv) or 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from simulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+
+    parser = argparse.ArgumentParser(prog="fitbeam", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="show a synthetic user's steps through a real OAuth flow")
+    demo.add_arguments(p)
+    p.set_defaults(func=demo.main)
+
+    p = sub.add_parser("simulate", help="serve the Google Health API simulator")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8180)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--users", type=int, default=5)
+    p.add_argument("--client-id", default=DEFAULT_CLIENT_ID)
+    p.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET)
+    p.add_argument("--quota-per-minute", type=int, default=300)
+    p.add_argument("--clock-speed", type=float, default=1.0, help="simulator s per real s")
+    p.add_argument("--start-time", help="simulator time at start, e.g. 2026-11-28T12:00:00Z")
+    p.add_argument("--faults", default="", help="e.g. 503=0.02,reset=0.01,page-drop=1")
+    p.add_argument("--rotating-refresh-tokens", action="store_true")
+    p.add_argument("--hr-spacing-seconds", type=int, default=5)
+    p.set_defaults(func=_simulate)
+
+    p = sub.add_parser("ddl", help="print non-destructive BigQuery DDL")
+    p.add_argument("--project", required=True, help="e.g. my-project")
+    p.add_argument("--dataset", required=True, help="e.g. fitbit")
+    p.add_argument("--table", action="append", help="only this table (repeatable)")
+    p.set_defaults(func=_ddl)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

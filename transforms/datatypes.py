@@ -1,0 +1,200 @@
+"""The pipeline's catalogue of Google Health API v4 data types.
+
+One declarative entry per supported data type: how its points sit in time,
+which OAuth scope reads it, which filter member bounds a time window, the
+API's page and rollup caps, and the BigQuery table its rows go to. Facts come
+from the API's discovery document (`health.v4.json`); see
+`../shared/docs/google-health-api.md` for the quirks behind each choice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+SCOPE_PREFIX = "https://www.googleapis.com/auth/googlehealth."
+
+
+class Kind(enum.Enum):
+    INTERVAL = "interval"
+    SAMPLE = "sample"
+    DAILY = "daily"
+    SESSION = "session"
+    ROLLUP_ONLY = "rollup_only"
+
+
+@dataclasses.dataclass(frozen=True)
+class DataTypeSpec:
+    """How fitbeam reads one data type.
+
+    Attributes:
+        name: the API's URL name (`heart-rate`).
+        kind: how points are placed in time.
+        scope_family: OAuth scope family that grants read access.
+        window_member: filter member used to select a civil-day window, or None
+            for rollup-only types.
+        page_size: the largest page the API serves for list/reconcile.
+        rollup_days: the API's maximum rollUp/dailyRollUp range, None if not rollable.
+        identifiable: points carry a `name` (id) and can be fetched one by one.
+        table: BigQuery table of its rows, None when it has no table of its own.
+    """
+
+    name: str
+    kind: Kind
+    scope_family: str
+    window_member: str | None
+    page_size: int = 10000
+    rollup_days: int | None = None
+    identifiable: bool = False
+    table: str | None = None
+
+    @property
+    def json_key(self) -> str:
+        """The DataPoint union key (`heartRate`)."""
+        head, *rest = self.name.split("-")
+        return head + "".join(part.capitalize() for part in rest)
+
+    @property
+    def filter_name(self) -> str:
+        """The snake_case prefix filters use (`heart_rate`)."""
+        return self.name.replace("-", "_")
+
+    @property
+    def scope(self) -> str:
+        return f"{SCOPE_PREFIX}{self.scope_family}.readonly"
+
+
+ACTIVITY = "activity_and_fitness"
+METRICS = "health_metrics_and_measurements"
+SLEEP = "sleep"
+LOCATION_SCOPE = f"{SCOPE_PREFIX}location.readonly"
+SETTINGS_SCOPE = f"{SCOPE_PREFIX}settings.readonly"
+PROFILE_SCOPE = f"{SCOPE_PREFIX}profile.readonly"
+
+_CIVIL_START = "interval.civil_start_time"
+_CIVIL_SAMPLE = "sample_time.civil_time"
+
+SPECS: dict[str, DataTypeSpec] = {
+    s.name: s
+    for s in (
+        DataTypeSpec("steps", Kind.INTERVAL, ACTIVITY, _CIVIL_START, rollup_days=90, table="steps"),
+        DataTypeSpec(
+            "distance", Kind.INTERVAL, ACTIVITY, _CIVIL_START, rollup_days=90, table="distance"
+        ),
+        DataTypeSpec(
+            "floors", Kind.INTERVAL, ACTIVITY, _CIVIL_START, rollup_days=90, table="floors"
+        ),
+        DataTypeSpec(
+            "active-zone-minutes",
+            Kind.INTERVAL,
+            ACTIVITY,
+            _CIVIL_START,
+            rollup_days=90,
+            table="active_zone_minutes",
+        ),
+        DataTypeSpec(
+            "heart-rate", Kind.SAMPLE, METRICS, _CIVIL_SAMPLE, rollup_days=14, table="heart_rate"
+        ),
+        DataTypeSpec(
+            "heart-rate-variability",
+            Kind.SAMPLE,
+            METRICS,
+            _CIVIL_SAMPLE,
+            table="heart_rate_variability",
+        ),
+        DataTypeSpec(
+            "daily-resting-heart-rate",
+            Kind.DAILY,
+            METRICS,
+            "date",
+            table="daily_resting_heart_rate",
+        ),
+        DataTypeSpec(
+            "daily-heart-rate-zones", Kind.DAILY, METRICS, "date", table="daily_heart_rate_zones"
+        ),
+        DataTypeSpec(
+            "daily-heart-rate-variability",
+            Kind.DAILY,
+            METRICS,
+            "date",
+            table="daily_heart_rate_variability",
+        ),
+        DataTypeSpec(
+            "daily-oxygen-saturation",
+            Kind.DAILY,
+            METRICS,
+            "date",
+            table="daily_oxygen_saturation",
+        ),
+        DataTypeSpec(
+            "daily-respiratory-rate", Kind.DAILY, METRICS, "date", table="daily_respiratory_rate"
+        ),
+        DataTypeSpec("daily-vo2-max", Kind.DAILY, ACTIVITY, "date", table="daily_vo2_max"),
+        # Sleep is filtered on its end: a sleep belongs to the civil day it ends on.
+        DataTypeSpec(
+            "sleep",
+            Kind.SESSION,
+            SLEEP,
+            "interval.civil_end_time",
+            page_size=25,
+            identifiable=True,
+            table="sleep",
+        ),
+        DataTypeSpec(
+            "exercise",
+            Kind.SESSION,
+            ACTIVITY,
+            _CIVIL_START,
+            page_size=25,
+            identifiable=True,
+            table="exercise",
+        ),
+        DataTypeSpec(
+            "weight",
+            Kind.SAMPLE,
+            METRICS,
+            _CIVIL_SAMPLE,
+            rollup_days=90,
+            identifiable=True,
+            table="weight",
+        ),
+        DataTypeSpec(
+            "body-fat",
+            Kind.SAMPLE,
+            METRICS,
+            _CIVIL_SAMPLE,
+            rollup_days=90,
+            identifiable=True,
+            table="body_fat",
+        ),
+        DataTypeSpec("total-calories", Kind.ROLLUP_ONLY, ACTIVITY, None, rollup_days=14),
+    )
+}
+
+DEFAULT_DATA_TYPES = tuple(SPECS)
+
+
+def spec(name: str) -> DataTypeSpec:
+    """The spec of a data type by its API name.
+
+    Raises:
+        ValueError: naming the unknown type and listing the supported ones.
+    """
+    try:
+        return SPECS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown data type {name[:60]!r}; supported: {', '.join(SPECS)}"
+        ) from None
+
+
+def scopes_for(data_types: list[str] | tuple[str, ...], exercise_tcx: bool = True) -> list[str]:
+    """The read scopes needed for these data types, sorted.
+
+    Settings are always asked for (the user's time zone decides their civil
+    "yesterday"); exporting exercise TCX also needs the location scope.
+    """
+    scopes = {spec(name).scope for name in data_types} | {SETTINGS_SCOPE}
+    if exercise_tcx and "exercise" in data_types:
+        scopes.add(LOCATION_SCOPE)
+    return sorted(scopes)

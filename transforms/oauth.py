@@ -1,0 +1,188 @@
+"""Google OAuth 2.0 for fitbeam: the consent flow and authorised sessions.
+
+Built on requests-oauthlib. The consent flow is the one Google documents for
+installed apps: authorization code with PKCE (S256), a loopback redirect on
+127.0.0.1 with a random port, a random `state` checked on return, and
+`access_type=offline` so that a refresh token is issued.
+
+`refresh` keeps the previous refresh token when the provider does not send a
+new one (Google) and returns the rotated one when it does (legacy Fitbit);
+callers store the result durably before using it.
+
+Plain-http endpoints are allowed only on loopback addresses (the local
+simulator); anything else must be https.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import http.server
+import logging
+import os
+import threading
+import urllib.parse
+import webbrowser
+from collections.abc import Callable
+
+from requests_oauthlib import OAuth2Session
+
+_LOGGER = logging.getLogger(__name__)
+
+GOOGLE_AUTHORIZATION_URL = "https://accounts.google.com/o/oauth2/v2/auth"
+GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
+GOOGLE_REVOKE_URL = "https://oauth2.googleapis.com/revoke"
+
+# requests-oauthlib logs token dicts at DEBUG; keep its loggers quieter than that.
+for _name in ("requests_oauthlib", "oauthlib"):
+    logging.getLogger(_name).setLevel(logging.INFO)
+
+
+@dataclasses.dataclass(frozen=True)
+class OAuthClient:
+    """An OAuth client registration and the endpoints it talks to.
+
+    The secret never appears in `repr`.
+    """
+
+    client_id: str
+    client_secret: str = dataclasses.field(repr=False)
+    authorization_url: str = GOOGLE_AUTHORIZATION_URL
+    token_url: str = GOOGLE_TOKEN_URL
+
+    @classmethod
+    def for_base_url(cls, client_id: str, client_secret: str, base_url: str) -> OAuthClient:
+        """A client whose endpoints live under one base URL (the local simulator)."""
+        base = base_url.rstrip("/")
+        return cls(client_id, client_secret, base + "/o/oauth2/v2/auth", base + "/token")
+
+
+def _is_loopback(url: str) -> bool:
+    host = urllib.parse.urlsplit(url).hostname
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+def check_transport(*urls: str) -> None:
+    """Refuses plain http except on loopback, where it lets oauthlib use it.
+
+    oauthlib insists on https. The local simulator is served over plain http on
+    127.0.0.1, so for loopback URLs (only) the process opts out of that check.
+
+    Raises:
+        ValueError: for a plain-http URL that is not a loopback address.
+    """
+    insecure = [u for u in urls if urllib.parse.urlsplit(u).scheme != "https"]
+    bad = [u for u in insecure if not _is_loopback(u)]
+    if bad:
+        raise ValueError(
+            "OAuth and API endpoints must use https (plain http is allowed on 127.0.0.1 "
+            "only); got " + ", ".join(u[:80] for u in bad)
+        )
+    if insecure:
+        os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+
+
+class _CallbackHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.server.callback_path = self.path
+        body = b"fitbeam: authorisation received. You can close this window.\n"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.server.received.set()
+
+    def log_message(self, format, *args):
+        pass  # the callback URL carries the authorization code
+
+
+class ConsentError(RuntimeError):
+    """The user or the provider did not complete the consent flow."""
+
+
+def authorize(
+    client: OAuthClient,
+    scopes: list[str],
+    login_hint: str | None = None,
+    open_url: Callable[[str], object] = webbrowser.open,
+    timeout_seconds: float = 300.0,
+) -> dict:
+    """Runs Google's consent flow and returns the new token.
+
+    Args:
+        client: the OAuth client and endpoints.
+        scopes: scopes to ask for.
+        login_hint: account to pre-select (the simulator consents for it).
+        open_url: shows the consent page to the user: a browser by default.
+        timeout_seconds: how long to wait for the redirect back.
+
+    Returns:
+        The token dict (access_token, refresh_token, expires_at, scope, ...).
+
+    Raises:
+        ConsentError: on a provider error, a missing refresh token or a timeout.
+    """
+    server = http.server.HTTPServer(("127.0.0.1", 0), _CallbackHandler)
+    server.received = threading.Event()
+    server.callback_path = None
+    thread = threading.Thread(target=server.handle_request, daemon=True)
+    thread.start()
+    redirect_uri = f"http://127.0.0.1:{server.server_port}/oauth2callback"
+    try:
+        check_transport(client.authorization_url, client.token_url)
+        session = OAuth2Session(
+            client.client_id, redirect_uri=redirect_uri, scope=scopes, pkce="S256"
+        )
+        url, _state = session.authorization_url(
+            client.authorization_url,
+            access_type="offline",
+            prompt="consent",
+            **({"login_hint": login_hint} if login_hint else {}),
+        )
+        open_url(url)
+        if not server.received.wait(timeout_seconds):
+            raise ConsentError(f"no answer from the consent page within {timeout_seconds} s")
+        callback = urllib.parse.urljoin(redirect_uri, server.callback_path)
+        error = urllib.parse.parse_qs(urllib.parse.urlsplit(callback).query).get("error")
+        if error:
+            raise ConsentError(f"consent was not given: {error[0]}")
+        # oauthlib checks `state` against the one it sent (MismatchingStateError). The
+        # loopback redirect is plain http by design (RFC 8252) and never leaves this
+        # machine; oauthlib only parses it, so it is handed over as https.
+        try:
+            token = session.fetch_token(
+                client.token_url,
+                authorization_response=callback.replace("http://", "https://", 1),
+                client_secret=client.client_secret,
+                include_client_id=True,
+            )
+        except Warning as changed:
+            # Google's granular consent lets users untick scopes; oauthlib raises
+            # this warning with the token attached. Keep the token, report below.
+            token = changed.token
+    finally:
+        server.server_close()
+    if not token.get("refresh_token"):
+        raise ConsentError("the provider issued no refresh token (offline access refused)")
+    granted = set(token.get("scope") or [])
+    missing = sorted(set(scopes) - granted)
+    if missing:
+        # Google lets users untick scopes; data needing them will answer 403.
+        _LOGGER.warning("consent granted without these scopes: %s", ", ".join(missing))
+    return dict(token)
+
+
+def refresh(client: OAuthClient, token: dict) -> dict:
+    """Exchanges the token's refresh token for a new access token."""
+    check_transport(client.token_url)
+    session = OAuth2Session(client.client_id, token=token)
+    new = session.refresh_token(
+        client.token_url,
+        refresh_token=token["refresh_token"],
+        client_id=client.client_id,
+        client_secret=client.client_secret,
+    )
+    new = dict(new)
+    # Google keeps the refresh token unless it rotates it; never drop the old one.
+    new.setdefault("refresh_token", token["refresh_token"])
+    return new
