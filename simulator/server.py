@@ -36,7 +36,7 @@ _LOGGER = logging.getLogger(__name__)
 # Credentials of the simulator's one OAuth client. They protect nothing: the
 # simulator only listens on loopback and holds synthetic data.
 DEFAULT_CLIENT_ID = "fitbeam-local.apps.googleusercontent.com"
-DEFAULT_CLIENT_SECRET = "fitbeam-local-secret"  # noqa: S105
+DEFAULT_CLIENT_SECRET = "fitbeam-local-secret"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,7 +85,9 @@ class SimulatorConfig:
         if self.users < 1:
             raise ValueError(f"users must be at least 1, got {self.users}")
         if self.hr_spacing_seconds < 1:
-            raise ValueError(f"hr_spacing_seconds must be at least 1, got {self.hr_spacing_seconds}")
+            raise ValueError(
+                f"hr_spacing_seconds must be at least 1, got {self.hr_spacing_seconds}"
+            )
         if self.quota_per_minute < 1:
             raise ValueError(f"quota_per_minute must be at least 1, got {self.quota_per_minute}")
         FaultSpec.parse(self.faults)  # raises on a bad spec
@@ -102,9 +104,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         response = self.server.app.handle(self.command, self.path, dict(self.headers), body)
         if response.action == "reset":
             # SO_LINGER 0: close with RST, so the client sees a connection reset.
-            self.connection.setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-            )
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
             self.connection.close()
             return
@@ -119,7 +119,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     do_POST = _serve
     do_DELETE = _serve
 
-    def log_message(self, format, *args):  # noqa: A002 - BaseHTTPRequestHandler's signature
+    def log_message(self, format, *args):  # BaseHTTPRequestHandler's signature
         # Request lines can carry authorization codes; keep them out of logs.
         pass
 
