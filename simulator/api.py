@@ -413,7 +413,7 @@ class SimulatorApp:
         if cursor and "d" in cursor:
             resume = dt.date.fromisoformat(cursor["d"])
             last_day = resume if last_day is None else min(last_day, resume)
-        elif cursor:
+        if cursor and "s" in cursor:
             cursor_day = timefmt.local_datetime(cursor["s"], user.zone).date() + dt.timedelta(
                 days=1
             )
@@ -428,7 +428,10 @@ class SimulatorApp:
         while day >= first:
             if scanned >= self.options.scan_days_per_page and len(page) < page_size:
                 # Scan budget spent: hand back what we have, maybe nothing, with a token.
-                next_token = self._encode_token(fingerprint, {"d": day.isoformat()})
+                # The position of the last point already returned travels along: the day
+                # to resume from may still hold points that an earlier page returned.
+                state = {k: v for k, v in (cursor or {}).items() if k in ("s", "i", "tie_drop")}
+                next_token = self._encode_token(fingerprint, {"d": day.isoformat(), **state})
                 break
             scanned += 1
             points = [
