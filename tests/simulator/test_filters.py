@@ -1,0 +1,215 @@
+"""The list/reconcile `filter` language: errors, physical and civil bounds, per-type members."""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+
+import pytest
+
+from tests.simulator.conftest import canonical, civil_filter, error_of
+
+D = dt.date
+STEPS_FROM = 'steps.interval.start_time >= "2026-11-01T00:00:00Z"'
+
+
+@pytest.mark.parametrize(
+    ("data_type", "text", "reason"),
+    [
+        ("steps", 'steps.interval.start_time >= "2026-11-01T00:00:00Z', "SYNTAX"),
+        ("steps", 'steps.interval.start_time >= "2026-11-01" # x', "SYNTAX"),
+        ("steps", "steps.interval.start_time >=", "MISSING_TOKEN"),
+        ("steps", STEPS_FROM + " AND", "MISSING_TOKEN"),
+        ("steps", 'steps.interval.start_time > "2026-11-01T00:00:00Z"', "UNEXPECTED_TOKEN"),
+        ("steps", 'steps.interval.start_time <= "2026-11-01T00:00:00Z"', "UNEXPECTED_TOKEN"),
+        (
+            "steps",
+            STEPS_FROM + ' OR steps.interval.start_time < "2026-10-01T00:00:00Z"',
+            "UNEXPECTED_TOKEN",
+        ),
+        ("steps", STEPS_FROM + " " + STEPS_FROM, "UNEXPECTED_TOKEN"),
+        (
+            "heart-rate",
+            'heartRate.sample_time.physical_time >= "2026-11-01T00:00:00Z"',
+            "DATA_TYPE_RESTRICTION",
+        ),
+        (
+            "steps",
+            'distance.interval.start_time >= "2026-11-01T00:00:00Z"',
+            "DATA_TYPE_RESTRICTION",
+        ),
+        (
+            "exercise",
+            'exercise.interval.start_time >= "2026-11-01T00:00:00Z"',
+            "DATA_TYPE_MEMBER",
+        ),
+        ("sleep", 'sleep.interval.civil_start_time >= "2026-11-01"', "DATA_TYPE_MEMBER"),
+        ("steps", 'steps.sample_time.physical_time >= "2026-11-01T00:00:00Z"', "DATA_TYPE_MEMBER"),
+    ],
+)
+def test_filter_errors_carry_the_api_reasons(api, data_type, text, reason):
+    for verb in ("", ":reconcile"):
+        response = api().list(data_type, verb=verb, filter=text)
+        error = error_of(response, 400, "INVALID_DATA_POINT_FILTER_" + reason)
+        assert error["status"] == "INVALID_ARGUMENT"
+
+
+@pytest.mark.parametrize(
+    ("data_type", "text"),
+    [
+        ("steps", 'steps.interval.start_time >= "2026-11-01"'),
+        ("steps", 'steps.interval.civil_start_time >= "2026-11-01T00:00:00Z"'),
+        ("steps", 'steps.interval.civil_start_time >= "2026-11-01T00:00"'),
+        ("daily-resting-heart-rate", 'daily_resting_heart_rate.date >= "2026-11-01T00:00:00"'),
+        ("weight", 'weight.sample_time.physical_time >= "yesterday"'),
+    ],
+)
+def test_literal_that_does_not_fit_its_member_is_invalid_filter_format(api, data_type, text):
+    error_of(api().list(data_type, filter=text), 400, "INVALID_FILTER_FORMAT")
+
+
+def counter(points) -> collections.Counter:
+    return collections.Counter(map(canonical, points))
+
+
+def truth(sim, user, data_type, first, last, keep=lambda p: True):
+    points = sim.ground_truth(user, data_type, first, last)
+    return counter(t["dataPoint"] for t in points if keep(t["dataPoint"]))
+
+
+def test_civil_day_and_utc_day_differ_for_a_utc_plus_13_user(sim, api):
+    """user-2 lives in Pacific/Tongatapu: civil 2026-11-10 is 2026-11-09T11:00Z..11-10T11:00Z."""
+    civil = api("user-2").all_points(
+        "steps",
+        filter=civil_filter("steps", "interval.civil_start_time", "2026-11-10", "2026-11-11"),
+        pageSize=10000,
+    )
+    physical = api("user-2").all_points(
+        "steps",
+        filter=civil_filter(
+            "steps", "interval.start_time", "2026-11-10T00:00:00Z", "2026-11-11T00:00:00Z"
+        ),
+        pageSize=10000,
+    )
+    assert counter(civil) == truth(sim, "user-2", "steps", D(2026, 11, 10), D(2026, 11, 10))
+
+    def in_utc_day(point):
+        return "2026-11-10T" <= point["steps"]["interval"]["startTime"] < "2026-11-11T"
+
+    expected = truth(sim, "user-2", "steps", D(2026, 11, 10), D(2026, 11, 11), in_utc_day)
+    assert counter(physical) == expected
+    assert len(civil) > 100
+    assert len(physical) > 100
+    assert counter(civil) != counter(physical)
+    # The UTC day starts at 13:00 civil time on 2026-11-10.
+    earliest = min(p["steps"]["interval"]["startTime"] for p in physical)
+    assert earliest.startswith("2026-11-10T")
+    first = next(p for p in physical if p["steps"]["interval"]["startTime"] == earliest)
+    assert first["steps"]["interval"]["civilStartTime"]["date"] == {
+        "year": 2026,
+        "month": 11,
+        "day": 10,
+    }
+    assert first["steps"]["interval"]["civilStartTime"]["time"]["hours"] >= 13
+
+
+def test_civil_bounds_with_a_time_of_day(sim, api):
+    points = api().all_points(
+        "heart-rate",
+        filter=civil_filter(
+            "heart-rate", "sample_time.civil_time", "2026-11-27T12:00:00", "2026-11-27T12:01:00"
+        ),
+    )
+    times = sorted(p["heartRate"]["sampleTime"]["physicalTime"] for p in points)
+    # user-1 is at UTC-5 in late November; one sample every 5 seconds.
+    assert times == [f"2026-11-27T17:00:{s:02d}Z" for s in range(0, 60, 5)]
+
+
+def test_sleep_filters_on_end_time(sim, api):
+    by_end = api().all_points(
+        "sleep",
+        filter=civil_filter(
+            "sleep", "interval.end_time", "2026-11-02T05:00:00Z", "2026-11-05T05:00:00Z"
+        ),
+    )
+
+    def ends_inside(point):
+        return "2026-11-02T05:00:00Z" <= point["sleep"]["interval"]["endTime"] < "2026-11-05T05"
+
+    expected = truth(sim, "user-1", "sleep", D(2026, 11, 1), D(2026, 11, 5), ends_inside)
+    assert counter(by_end) == expected
+    assert len(by_end) >= 3
+
+
+def test_sleep_accepts_or(sim, api):
+    text = (
+        civil_filter("sleep", "interval.civil_end_time", "2026-11-02", "2026-11-03")
+        + " OR "
+        + civil_filter("sleep", "interval.civil_end_time", "2026-11-06", "2026-11-07")
+    )
+    # AIP-160: OR binds tighter than AND, so a bare `a AND b OR c AND d` is `a AND (b OR c) AND d`.
+    assert api().list("sleep", filter=text).status_code == 200
+    grouped = "(" + text.replace(" OR ", ") OR (") + ")"
+    points = api().all_points("sleep", filter=grouped)
+    expected = truth(sim, "user-1", "sleep", D(2026, 11, 2), D(2026, 11, 2)) + truth(
+        sim, "user-1", "sleep", D(2026, 11, 6), D(2026, 11, 6)
+    )
+    assert counter(points) == expected
+    assert len(points) >= 3  # 2026-11-06 has a nap as well as the night
+
+
+def test_or_binds_tighter_than_and(sim, api):
+    text = (
+        'sleep.interval.civil_end_time >= "2026-11-02" AND '
+        'sleep.interval.civil_end_time < "2026-11-03" OR '
+        'sleep.interval.civil_end_time >= "2026-11-27"'
+    )
+    # = from 2026-11-02 AND (before 2026-11-03 OR from 2026-11-27)
+    points = api().all_points("sleep", filter=text)
+    expected = truth(sim, "user-1", "sleep", D(2026, 11, 2), D(2026, 11, 2)) + truth(
+        sim, "user-1", "sleep", D(2026, 11, 27), D(2026, 11, 28)
+    )
+    assert counter(points) == expected
+
+
+def civil_datetime(civil: dict) -> dt.datetime:
+    day, clock = civil["date"], civil.get("time", {})
+    return dt.datetime(
+        day["year"],
+        day["month"],
+        day["day"],
+        clock.get("hours", 0),
+        clock.get("minutes", 0),
+        clock.get("seconds", 0),
+    )
+
+
+@pytest.mark.parametrize(
+    ("bound", "count"),
+    [("2026-10-30T09:05:00", 3), ("2026-10-30T09:05:01", 2), ("2026-10-31T18:16:00", 1)],
+)
+def test_exercise_filters_on_civil_start_time(sim, api, bound, count):
+    """user-1 exercises at 2026-10-30 09:05, 10-31 18:15 and 11-03 09:11 (civil)."""
+    points = api().all_points(
+        "exercise",
+        filter=civil_filter("exercise", "interval.civil_start_time", bound, "2026-11-08"),
+    )
+    lower = dt.datetime.fromisoformat(bound)
+
+    def starts_inside(point):
+        return civil_datetime(point["exercise"]["interval"]["civilStartTime"]) >= lower
+
+    expected = truth(sim, "user-1", "exercise", D(2026, 10, 30), D(2026, 11, 7), starts_inside)
+    assert counter(points) == expected
+    assert len(points) == count
+
+
+def test_daily_types_filter_on_date(sim, api):
+    points = api().all_points(
+        "daily-resting-heart-rate",
+        filter=civil_filter("daily-resting-heart-rate", "date", "2026-11-02", "2026-11-05"),
+    )
+    assert [p["dailyRestingHeartRate"]["date"]["day"] for p in points] == [4, 3, 2]
+    assert counter(points) == truth(
+        sim, "user-1", "daily-resting-heart-rate", D(2026, 11, 2), D(2026, 11, 4)
+    )
