@@ -691,16 +691,16 @@ class SimulatorApp:
     def _profile(self, request, user, token, params) -> Response:
         self._check_name_user(params["user"], user)
         self._require(token, PROFILE)
-        return json_response(
-            200,
-            {
-                "name": f"users/{user.health_user_id}/profile",
-                "age": user.age,
-                "membershipStartDate": timefmt.date_json(user.history_start),
-                "autoWalkingStrideLengthMm": user.walk_stride_mm,
-                "autoRunningStrideLengthMm": user.run_stride_mm,
-            },
-        )
+        payload = {
+            "name": f"users/{user.health_user_id}/profile",
+            "age": user.age,
+            "membershipStartDate": timefmt.date_json(user.history_start),
+        }
+        # The discovery document: the stride lengths need the activity scope as well.
+        if read_scope(ACTIVITY) in token.scopes:
+            payload["autoWalkingStrideLengthMm"] = user.walk_stride_mm
+            payload["autoRunningStrideLengthMm"] = user.run_stride_mm
+        return json_response(200, payload)
 
     def _settings(self, request, user, token, params) -> Response:
         self._check_name_user(params["user"], user)
