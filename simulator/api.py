@@ -392,7 +392,13 @@ class SimulatorApp:
                 f"Data type {data_type.name!r} supports only rollUp and dailyRollUp.",
                 "UNSUPPORTED_DATA_TYPE_ACTION",
             )
-        sources = self._family_sources(request, data_type, reconciled)
+        family = request.query.get("dataSourceFamily")
+        if family and data_type.name == "sleep" and not reconciled:
+            raise invalid(
+                "dataSourceFamily is not supported for sleep.",
+                "INVALID_DATA_POINT_DATA_SOURCE_FAMILY",
+            )
+        sources = self._family_sources(family)
         page_size = self._page_size(
             request.query.get("pageSize"), data_type.max_page_size, data_type.default_page_size
         )
@@ -476,15 +482,11 @@ class SimulatorApp:
     def _reconcile(self, request, user, token, params) -> Response:
         return self._list(request, user, token, params, reconciled=True)
 
-    def _family_sources(self, request: Request, data_type: DataType, reconciled: bool):
-        family = request.query.get("dataSourceFamily")
+    @staticmethod
+    def _family_sources(family: str | None) -> frozenset[str]:
+        """The sources a `dataSourceFamily` value selects (all of them when empty)."""
         if not family:
             return SOURCE_FAMILIES["all-sources"]
-        if data_type.name == "sleep" and not reconciled:
-            raise invalid(
-                "dataSourceFamily is not supported for sleep.",
-                "INVALID_DATA_POINT_DATA_SOURCE_FAMILY",
-            )
         match = re.fullmatch(r"users/[^/]+/dataSourceFamilies/([a-z-]+)", family)
         if not match or match.group(1) not in SOURCE_FAMILIES:
             raise invalid(
@@ -578,7 +580,8 @@ class SimulatorApp:
         while t < end and len(edges) < page_size:
             edges.append((int(t), int(min(end, t + window))))
             t += window
-        values = self.store.rollup_values(user, data_type.name, edges)
+        sources = self._family_sources(body.get("dataSourceFamily"))
+        values = self.store.rollup_values(user, data_type.name, edges, sources)
         payload: dict = {}
         points = [
             {
@@ -622,7 +625,8 @@ class SimulatorApp:
             raise invalid(
                 f"pageSize {page_size} is smaller than the {windows} windows of the range.",
             )
-        values = self.store.daily_values(user, data_type.name, start, days, window_days)
+        sources = self._family_sources(body.get("dataSourceFamily"))
+        values = self.store.daily_values(user, data_type.name, start, days, window_days, sources)
         out = []
         for i, value in enumerate(values):
             if value is None:

@@ -186,11 +186,21 @@ class DataStore:
         return v
 
     def rollup_values(
-        self, user: User, data_type: str, windows: list[tuple[int, int]]
+        self,
+        user: User,
+        data_type: str,
+        windows: list[tuple[int, int]],
+        sources: frozenset[str] = synth.SOURCE_FAMILIES["all-sources"],
     ) -> list[dict | None]:
-        """Aggregates reconciled data per physical window [start, end); None = no data."""
+        """Aggregates reconciled data per physical window [start, end); None = no data.
+
+        Args:
+            sources: the sources of the request's data source family.
+        """
         if not windows:
             return []
+        if data_type == "total-calories" and "watch" not in sources:
+            return [None] * len(windows)  # derived from the watch's data only
         lo, hi = windows[0][0], windows[-1][1]
         first = timefmt.local_datetime(lo, user.zone).date() - DAY
         last = timefmt.local_datetime(hi, user.zone).date() + DAY
@@ -209,7 +219,8 @@ class DataStore:
         else:
             for d in range((last - first).days + 1):
                 day = first + dt.timedelta(days=d)
-                for p in self.reconcile(self.day_points(user, data_type, day)):
+                points = [p for p in self.day_points(user, data_type, day) if p.source in sources]
+                for p in self.reconcile(points):
                     if lo <= p.start < hi:
                         i = bisect.bisect_right(starts, p.start) - 1
                         if p.start < windows[i][1]:
@@ -262,7 +273,13 @@ class DataStore:
         return out
 
     def daily_values(
-        self, user: User, data_type: str, start: dt.date, days: int, window_days: int
+        self,
+        user: User,
+        data_type: str,
+        start: dt.date,
+        days: int,
+        window_days: int,
+        sources: frozenset[str] = synth.SOURCE_FAMILIES["all-sources"],
     ) -> list[dict | None]:
         """dailyRollUp aggregation: civil windows of `window_days` from `start`."""
         windows = []
@@ -275,7 +292,7 @@ class DataStore:
                     timefmt.civil_midnight(w_end, user.zone),
                 )
             )
-        return self.rollup_values(user, data_type, windows)
+        return self.rollup_values(user, data_type, windows, sources)
 
 
 def aggregate(data_type: str, values: list) -> dict:
