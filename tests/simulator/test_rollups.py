@@ -1,0 +1,304 @@
+"""rollUp and dailyRollUp: values against the ground truth, caps, windows and paging."""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+
+import pytest
+
+from simulator import timefmt
+from tests.simulator.conftest import day_filter, error_of
+
+D = dt.date
+DAY = dt.timedelta(days=1)
+WEARABLES = "users/me/dataSourceFamilies/google-wearables"
+
+
+def daily_sums(sim, user, data_type, field, first, last, reconciled=True, source=None):
+    """Per civil day, the sum of `field` over the ground truth (int64 strings)."""
+    sums: dict[str, int] = collections.Counter()
+    key = data_type.replace("-", " ").title().replace(" ", "")
+    key = key[0].lower() + key[1:]
+    for entry in sim.ground_truth(user, data_type, first, last, reconciled=reconciled):
+        point = entry["dataPoint"]
+        if source and point["dataSource"]["device"]["displayName"] != source:
+            continue
+        sums[entry["civilDate"]] += int(point[key][field])
+    return sums
+
+
+def rollup_by_day(body: dict, key: str, field: str) -> dict[str, int]:
+    out = {}
+    for point in body.get("rollupDataPoints", []):
+        day = point["civilStartTime"]["date"]
+        out[f"{day['year']:04d}-{day['month']:02d}-{day['day']:02d}"] = int(point[key][field])
+    return out
+
+
+@pytest.mark.parametrize("user", ["user-1", "user-2"])
+def test_daily_steps_equal_the_reconciled_ground_truth(sim, api, user):
+    first, end = D(2026, 10, 20), D(2026, 11, 3)  # user-1: unworn 10-20, DST change 11-01
+    response = api(user).daily_rollup("steps", first, end)
+    assert response.status_code == 200
+    body = response.json()
+    assert "nextPageToken" not in body
+    got = rollup_by_day(body, "steps", "countSum")
+    assert got == daily_sums(sim, user, "steps", "count", first, end - DAY)
+    assert len(got) >= 13
+    windows = [(p["civilStartTime"], p["civilEndTime"]) for p in body["rollupDataPoints"]]
+    for start, stop in windows:
+        start_day = D(**start["date"])
+        assert D(**stop["date"]) == start_day + DAY
+        assert "time" not in start and "time" not in stop
+
+
+def test_reconcile_and_rollups_do_not_double_count_two_sources(sim, api):
+    day = D(2026, 11, 10)
+    text = day_filter("steps", day, day + DAY)
+    listed = api().all_points("steps", filter=text, pageSize=10000)
+    reconciled = api().all_points("steps", verb=":reconcile", filter=text, pageSize=10000)
+    by_start = collections.defaultdict(set)
+    for p in listed:
+        by_start[p["steps"]["interval"]["startTime"]].add(p["dataSource"]["device"]["displayName"])
+    both = [t for t, devices in by_start.items() if devices == {"Charge 6", "Pixel 9"}]
+    assert len(both) > 30
+    assert len(reconciled) == len(by_start)
+    naive = sum(int(p["steps"]["count"]) for p in listed)
+    merged = sum(int(p["steps"]["count"]) for p in reconciled)
+    daily = rollup_by_day(api().daily_rollup("steps", day, day + DAY).json(), "steps", "countSum")
+    assert daily == {day.isoformat(): merged}
+    assert naive > merged
+    hourly = (
+        api()
+        .rollup(
+            "steps",
+            timefmt.rfc3339(timefmt.civil_midnight(day, sim.users["user-1"].zone)),
+            timefmt.rfc3339(timefmt.civil_midnight(day + DAY, sim.users["user-1"].zone)),
+            "3600s",
+        )
+        .json()
+    )
+    assert sum(int(p["steps"]["countSum"]) for p in hourly["rollupDataPoints"]) == merged
+
+
+def test_hourly_heart_rate_matches_the_reconciled_samples(sim, api):
+    """2026-11-27 has a run with a chest strap: its samples duplicate the watch's instants."""
+    truth = sim.ground_truth("user-1", "heart-rate", D(2026, 11, 27), D(2026, 11, 27), True)
+    by_hour = collections.defaultdict(list)
+    for entry in truth:
+        sample = entry["dataPoint"]["heartRate"]
+        by_hour[sample["sampleTime"]["physicalTime"][:13]].append(int(sample["beatsPerMinute"]))
+    response = api().rollup("heart-rate", "2026-11-27T05:00:00Z", "2026-11-28T05:00:00Z", "3600s")
+    got = {p["startTime"][:13]: p["heartRate"] for p in response.json()["rollupDataPoints"]}
+    assert got == {
+        hour: {
+            "beatsPerMinuteAvg": round(sum(v) / len(v), 3),
+            "beatsPerMinuteMax": float(max(v)),
+            "beatsPerMinuteMin": float(min(v)),
+        }
+        for hour, v in by_hour.items()
+    }
+    assert len(got) >= 20
+
+
+def test_windows_without_data_are_left_out(api):
+    """Unconfirmed: the simulator omits empty windows rather than sending zero sums."""
+    body = api().rollup("steps", "2026-11-10T05:00:00Z", "2026-11-11T05:00:00Z", "3600s").json()
+    hours = [p["startTime"] for p in body["rollupDataPoints"]]
+    assert 0 < len(hours) < 24  # nobody walks while asleep
+    assert "2026-11-10T08:00:00Z" not in hours  # 03:00 in New York
+
+
+@pytest.mark.parametrize(
+    ("data_type", "days"), [("heart-rate", 14), ("total-calories", 14), ("steps", 90)]
+)
+def test_range_caps(api, data_type, days):
+    start = dt.datetime(2026, 8, 1, tzinfo=dt.UTC)
+    at_cap = api().rollup(
+        data_type,
+        timefmt.rfc3339(start.timestamp()),
+        timefmt.rfc3339((start + dt.timedelta(days=days)).timestamp()),
+        "86400s",
+    )
+    assert at_cap.status_code == 200
+    over = api().rollup(
+        data_type,
+        timefmt.rfc3339(start.timestamp()),
+        timefmt.rfc3339((start + dt.timedelta(days=days, seconds=1)).timestamp()),
+        "86400s",
+    )
+    error_of(over, 400, "INVALID_ROLLUP_QUERY_DURATION")
+    daily_at_cap = api().daily_rollup(data_type, D(2026, 8, 1), D(2026, 8, 1) + days * DAY)
+    assert daily_at_cap.status_code == 200
+    daily_over = api().daily_rollup(data_type, D(2026, 8, 1), D(2026, 8, 2) + days * DAY)
+    error_of(daily_over, 400, "INVALID_ROLLUP_QUERY_DURATION")
+
+
+def test_page_size_times_window_is_held_to_the_cap(api):
+    """Observed [NET]: pageSize x windowSize beyond the range cap is refused."""
+    response = api().rollup(
+        "heart-rate", "2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z", "3600s", pageSize=400
+    )
+    error_of(response, 400, "INVALID_ROLLUP_QUERY_DURATION")
+    fits = api().rollup(
+        "heart-rate", "2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z", "3600s", pageSize=336
+    )
+    assert fits.status_code == 200
+
+
+def test_last_window_is_truncated(api):
+    body = (
+        api()
+        .rollup("total-calories", "2026-11-10T00:00:00Z", "2026-11-10T05:30:00Z", "7200s")
+        .json()
+    )
+    assert [(p["startTime"], p["endTime"]) for p in body["rollupDataPoints"]] == [
+        ("2026-11-10T00:00:00Z", "2026-11-10T02:00:00Z"),
+        ("2026-11-10T02:00:00Z", "2026-11-10T04:00:00Z"),
+        ("2026-11-10T04:00:00Z", "2026-11-10T05:30:00Z"),
+    ]
+    assert "nextPageToken" not in body
+
+
+def test_last_daily_window_is_truncated(sim, api):
+    body = api().daily_rollup("steps", D(2026, 11, 2), D(2026, 11, 9), windowSizeDays=3).json()
+    assert [
+        (D(**p["civilStartTime"]["date"]), D(**p["civilEndTime"]["date"]))
+        for p in body["rollupDataPoints"]
+    ] == [
+        (D(2026, 11, 2), D(2026, 11, 5)),
+        (D(2026, 11, 5), D(2026, 11, 8)),
+        (D(2026, 11, 8), D(2026, 11, 9)),
+    ]
+    sums = daily_sums(sim, "user-1", "steps", "count", D(2026, 11, 2), D(2026, 11, 8))
+    assert [int(p["steps"]["countSum"]) for p in body["rollupDataPoints"]] == [
+        sum(sums[str(D(2026, 11, 2) + i * DAY)] for i in range(0, 3)),
+        sum(sums[str(D(2026, 11, 2) + i * DAY)] for i in range(3, 6)),
+        sums["2026-11-08"],
+    ]
+
+
+def test_roll_up_pages_follow_tokens(api):
+    args = ("steps", "2026-11-10T00:00:00Z", "2026-11-12T00:00:00Z", "3600s")
+    whole = api().rollup(*args).json()
+    assert "nextPageToken" not in whole
+    points, token, pages = [], None, 0
+    while True:
+        extra = {"pageToken": token} if token else {}
+        body = api().rollup(*args, pageSize=10, **extra).json()
+        pages += 1
+        points += body.get("rollupDataPoints", [])
+        token = body.get("nextPageToken")
+        if not token:
+            break
+    assert pages == 5  # 48 windows, 10 a page
+    assert points == whole["rollupDataPoints"]
+    changed = api().rollup(
+        "steps", "2026-11-10T00:00:00Z", "2026-11-12T00:00:00Z", "1800s", pageToken=body_token(api)
+    )
+    error_of(changed, 400, "INVALID_PAGE_TOKEN")
+
+
+def body_token(api) -> str:
+    body = (
+        api()
+        .rollup("steps", "2026-11-10T00:00:00Z", "2026-11-12T00:00:00Z", "3600s", pageSize=10)
+        .json()
+    )
+    return body["nextPageToken"]
+
+
+def test_daily_roll_up_page_size_must_cover_every_window(api):
+    """Observed [NET]: dailyRollUp never pages; a pageSize below its window count is refused."""
+    error_of(api().daily_rollup("steps", D(2026, 11, 1), D(2026, 11, 11), pageSize=9), 400, None)
+    ok = api().daily_rollup("steps", D(2026, 11, 1), D(2026, 11, 11), pageSize=10)
+    assert ok.status_code == 200
+    assert len(ok.json()["rollupDataPoints"]) == 10
+    assert "nextPageToken" not in ok.json()
+    # The 14-day types default to (and allow at most) 14 windows.
+    error_of(
+        api().daily_rollup("heart-rate", D(2026, 11, 1), D(2026, 11, 11), pageSize=9), 400, None
+    )
+
+
+def test_daily_roll_up_start_must_be_midnight(api):
+    body = {
+        "range": {
+            "start": {"date": {"year": 2026, "month": 11, "day": 1}, "time": {"hours": 6}},
+            "end": {"date": {"year": 2026, "month": 11, "day": 3}},
+        }
+    }
+    response = api().post("me/dataTypes/steps/dataPoints:dailyRollUp", body)
+    error_of(response, 400, None)
+
+
+def test_total_calories_daily_values_equal_the_ground_truth(sim, api):
+    first, end = D(2026, 10, 28), D(2026, 11, 11)
+    body = api().daily_rollup("total-calories", first, end).json()
+    got = {
+        str(D(**p["civilStartTime"]["date"])): p["totalCalories"]["kcalSum"]
+        for p in body["rollupDataPoints"]
+    }
+    truth = sim.ground_truth("user-1", "total-calories", first, end - DAY)
+    assert got == {t["civilDate"]: t["kcal"] for t in truth}
+    assert len(got) == 14
+    # 2026-11-01 has 25 hours in New York.
+    assert got["2026-11-01"] > 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"range": {"startTime": "2026-11-01T00:00:00Z", "endTime": "2026-11-02T00:00:00Z"}},
+        {
+            "range": {"startTime": "2026-11-01T00:00:00Z", "endTime": "2026-11-02T00:00:00Z"},
+            "windowSize": "0.5s",
+        },
+        {
+            "range": {"startTime": "2026-11-02T00:00:00Z", "endTime": "2026-11-01T00:00:00Z"},
+            "windowSize": "3600s",
+        },
+        {"range": {"startTime": "2026-11-01", "endTime": "2026-11-02"}, "windowSize": "3600s"},
+    ],
+)
+def test_bad_roll_up_requests(api, body):
+    error_of(api().post("me/dataTypes/steps/dataPoints:rollUp", body), 400, None)
+
+
+def test_roll_ups_honour_the_data_source_family(sim, api):
+    """With google-wearables, the phone's steps (e.g. while the watch charges) are left out."""
+    first, end = D(2026, 11, 10), D(2026, 11, 17)
+    everything = rollup_by_day(api().daily_rollup("steps", first, end).json(), "steps", "countSum")
+    wearables = rollup_by_day(
+        api().daily_rollup("steps", first, end, dataSourceFamily=WEARABLES).json(),
+        "steps",
+        "countSum",
+    )
+    watch = daily_sums(
+        sim, "user-1", "steps", "count", first, end - DAY, reconciled=False, source="Charge 6"
+    )
+    assert wearables == watch
+    assert everything == daily_sums(sim, "user-1", "steps", "count", first, end - DAY)
+    assert all(wearables[d] <= everything[d] for d in everything)
+    assert wearables != everything
+    hourly = (
+        api()
+        .rollup(
+            "steps",
+            "2026-11-10T05:00:00Z",
+            "2026-11-11T05:00:00Z",
+            "86400s",
+            dataSourceFamily=WEARABLES,
+        )
+        .json()
+    )
+    assert int(hourly["rollupDataPoints"][0]["steps"]["countSum"]) == wearables["2026-11-10"]
+    bad = api().rollup(
+        "steps",
+        "2026-11-10T05:00:00Z",
+        "2026-11-11T05:00:00Z",
+        "86400s",
+        dataSourceFamily="users/me/dataSourceFamilies/nope",
+    )
+    error_of(bad, 400, "INVALID_DATA_POINT_DATA_SOURCE_FAMILY")
