@@ -95,6 +95,9 @@ class SimulatorConfig:
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle's algorithm the body then waits
+    # for the client's delayed ACK, which costs about 40 ms on every keep-alive request.
+    disable_nagle_algorithm = True
     server_version = "fitbeam-simulator"
     sys_version = ""
 
@@ -193,8 +196,12 @@ class Simulator:
         """Starts serving in a background thread; returns the base URL."""
         self._server = _Server((self._host, self._port), _Handler)
         self._server.app = self.app
+        # A short poll interval lets stop() return quickly (tests start many simulators).
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="fitbeam-simulator", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fitbeam-simulator",
+            daemon=True,
         )
         self._thread.start()
         _LOGGER.info("simulator listening on %s", self.base_url)
