@@ -34,6 +34,17 @@ def _deep_merge(base: dict, patch: dict) -> dict:
     return out
 
 
+def _merge_patches(held: dict, patch: dict) -> dict:
+    """Combines two edits of a point; unlike `_deep_merge` it keeps None (a removal)."""
+    out = copy.deepcopy(held)
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge_patches(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
 class PointNotFound(KeyError):
     pass
 
@@ -151,7 +162,7 @@ class DataStore:
         with self._lock:
             key = (user_id, data_type, point_id)
             held = self._overrides.get(key)
-            self._overrides[key] = _deep_merge(held if isinstance(held, dict) else {}, patch)
+            self._overrides[key] = _merge_patches(held if isinstance(held, dict) else {}, patch)
         return self.body(user, data_type, p)
 
     def delete_point(self, user_id: str, data_type: str, point_id: str, day: dt.date) -> None:
