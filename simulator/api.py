@@ -233,7 +233,7 @@ class SimulatorApp:
         if route is None:
             return json_response(404, ApiError(404, "Requested entity was not found.").envelope())
         name, rpc, params = route
-        fault = self.faults.choose(request.fingerprint)
+        fault = self.faults.choose(self._fault_key(request))
         if fault == "slow":
             self.sleep(self.faults.spec.slow_seconds)
         elif fault is not None:
@@ -241,6 +241,22 @@ class SimulatorApp:
                 fault, rpc, lambda: self._dispatch(request, name, rpc, params)
             )
         return self._dispatch(request, name, rpc, params)
+
+    def _fault_key(self, request: Request) -> str:
+        """What fault decisions on an API request depend on: the request and whose it is.
+
+        Several users send identical `users/me` requests; without the user, which of
+        them meets a fault would depend on the order they arrive in. Access tokens are
+        random, so the user they stand for is used, not the token.
+        """
+        _, _, token = request.headers.get("authorization", "").partition(" ")
+        return f"{self.auth.user_of(token.strip())} {request.fingerprint}"
+
+    def _token_fault_key(self, request: Request) -> str:
+        """The token endpoint's fault key: grant type and user, never the random secrets."""
+        form = _form(request.body)
+        user = self.auth.user_of(form.get("code") or form.get("refresh_token") or "")
+        return f"{user} POST /token {form.get('grant_type')}"
 
     def _dispatch(self, request: Request, name: str, rpc: str, params: dict) -> Response:
         try:
@@ -461,7 +477,7 @@ class SimulatorApp:
             if more:
                 last = page[-1]
                 state = {"s": last.start, "i": last.point_id}
-                if self.faults.drops_ties(request.fingerprint):
+                if self.faults.drops_ties(self._fault_key(request)):
                     state["tie_drop"] = True
                 next_token = self._encode_token(fingerprint, state)
                 break
@@ -768,7 +784,7 @@ class SimulatorApp:
                 location = self.auth.authorize(request.query)
                 return Response(302, b"", {"Location": location})
             if request.path == "/token" and request.method == "POST":
-                fault = self.token_faults.choose(request.fingerprint)
+                fault = self.token_faults.choose(self._token_fault_key(request))
                 if fault is not None and fault != "slow":
                     return self._fault_response(fault, None, lambda: self._token(request))
                 if fault == "slow":

@@ -18,8 +18,9 @@ Entries apply to API routes (`/v4/...`); prefix a kind with `token.` to aim it
 at the token endpoint instead (`token.503=0.2`).
 
 Whether a request is hit depends only on the seed, the request itself (method,
-path, query, body) and how many times that same request has been seen, never
-on timing or thread order, so a run can be reproduced exactly.
+path, query, body; at the token endpoint the grant type), the user it is for and
+how many times that user's same request has been seen, never on timing, thread
+order or random token values, so a run can be reproduced exactly.
 """
 
 from __future__ import annotations

@@ -277,6 +277,15 @@ class AuthServer:
             return "expired"
         return held
 
+    def user_of(self, token: str) -> str | None:
+        """The user an access token, refresh token or code was issued for, live or not."""
+        with self._lock:
+            held = self._access.get(token) or self._refresh.get(token)
+            if held is not None:
+                return held.grant.user_id
+            code = self._codes.get(token)
+            return code.user_id if code else None
+
     def expire_all_access_tokens(self) -> None:
         """Makes every access token expired now (for refresh-race tests)."""
         with self._lock:
