@@ -156,3 +156,39 @@ def test_a_retry_is_drawn_afresh(make_sim):
     assert any(s[0] == 503 and 200 in s for s in tries.values())
     assert any(s[0] == 200 and 503 in s for s in tries.values())
     assert all(set(s) <= {200, 503} for s in tries.values())
+
+
+def test_decisions_do_not_depend_on_the_order_of_users(make_sim):
+    """Concurrent users send identical `users/me` requests; each user's faults stay the same."""
+    outcomes = []
+    for order in (("user-1", "user-2"), ("user-2", "user-1")):
+        sim = make_sim(seed=4)
+        apis = {user: Api(sim, authorize(sim, user).access_token) for user in order}
+        sim.set_faults("503=0.5")
+        seen = {user: [] for user in order}
+        for path in PATHS:
+            for user in order:
+                seen[user].append(apis[user].get(path).status_code)
+        outcomes.append(seen)
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0]["user-1"] != outcomes[0]["user-2"]
+
+
+def test_token_endpoint_decisions_are_reproducible(make_sim):
+    """Codes and refresh tokens are random, so they cannot decide which token call fails."""
+    runs = []
+    for _ in range(2):
+        sim = make_sim(seed=6)
+        grants = {user: authorize(sim, user) for user in ("user-1", "user-2")}
+        sim.set_faults("token.503=0.5")
+        statuses = []
+        for _ in range(8):
+            for grant in grants.values():
+                response = token_request(
+                    sim,
+                    {"grant_type": "refresh_token", "refresh_token": grant.token["refresh_token"]},
+                )
+                statuses.append(response.status_code)
+        runs.append(statuses)
+    assert runs[0] == runs[1]
+    assert set(runs[0]) == {200, 503}
