@@ -35,6 +35,7 @@ from simulator.catalog import (
     LOCATION,
     NOT_SIMULATED,
     PROFILE,
+    SCOPE_PREFIX,
     SETTINGS,
     DataType,
     read_scope,
@@ -697,7 +698,8 @@ class SimulatorApp:
 
     def _identity(self, request, user, token, params) -> Response:
         self._check_name_user(params["user"], user)
-        if not any(s.endswith(".readonly") for s in token.scopes):
+        # The discovery document accepts any Google Health scope here, write-only ones too.
+        if not any(s.startswith(SCOPE_PREFIX) for s in token.scopes):
             self._require(token, ACTIVITY)
         return json_response(
             200,
