@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from simulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from simulator.catalog import SCOPE_PREFIX
 from tests.simulator.conftest import (
     ACTIVITY,
     ALL_SCOPES,
@@ -280,11 +281,18 @@ def test_scopes_denied_at_consent_are_not_granted(make_sim):
     assert LOCATION in authorize(sim, "user-1").token["scope"].split()
 
 
-def test_identity_accepts_any_read_scope(sim):
-    api = Api(sim, authorize(sim, scopes=(LOCATION,)).access_token)
+@pytest.mark.parametrize("scope", [LOCATION, SCOPE_PREFIX + "sleep.writeonly"])
+def test_identity_accepts_any_health_scope(sim, scope):
+    """The discovery document lists every read and write scope for users.getIdentity."""
+    api = Api(sim, authorize(sim, scopes=(scope,)).access_token)
     response = api.get("me/identity")
     assert response.status_code == 200
     assert response.json()["name"] == "users/me/identity"
+
+
+def test_identity_needs_a_health_scope(sim):
+    api = Api(sim, authorize(sim, scopes=("openid", "email")).access_token)
+    error_of(api.get("me/identity"), 403, "ACCESS_TOKEN_SCOPE_INSUFFICIENT")
 
 
 def test_unlinked_user_gets_account_not_linked(make_sim):
