@@ -303,3 +303,19 @@ def test_unlinked_user_gets_account_not_linked(make_sim):
         assert error["status"] == "FAILED_PRECONDITION"
     linked = Api(sim, authorize(sim, "user-1").access_token)
     assert linked.get("me/identity").status_code == 200
+
+
+def test_admin_routes_expire_tokens_and_move_the_clock(make_sim):
+    sim = make_sim()
+    grant = authorize(sim)
+    admin = sim.base_url + "/admin/v1/"
+    assert requests.post(admin + "tokens:expire", timeout=10).json() == {}
+    error_of(steps_status(sim, grant.access_token), 401, "ACCESS_TOKEN_EXPIRED")
+    fresh = authorize(sim)
+    moved = requests.post(admin + "clock:advance", json={"seconds": 3600}, timeout=10)
+    assert moved.json() == {"now": "2026-11-28T13:00:00Z"}
+    assert requests.get(admin + "clock", timeout=10).json() == {"now": "2026-11-28T13:00:00Z"}
+    error_of(steps_status(sim, fresh.access_token), 401, "ACCESS_TOKEN_EXPIRED")
+    users = requests.get(admin + "users", timeout=10).json()["users"]
+    assert [u["userId"] for u in users] == ["user-1", "user-2", "user-3", "user-4"]
+    assert users[0]["healthUserId"] == sim.users["user-1"].health_user_id
