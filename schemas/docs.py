@@ -189,8 +189,18 @@ For example, a raw `steps` row of participant `p-0042` for the minute starting
 ```python
 import hashlib
 
-parts = ["p-0042", "steps", "raw", "FITBIT", "PASSIVELY_MEASURED", "Charge 6",
-         "FITNESS_BAND", "", "com.google.fitbit", "2026-11-20T02:03:00.000000Z"]
+parts = [
+    "p-0042",
+    "steps",
+    "raw",
+    "FITBIT",
+    "PASSIVELY_MEASURED",
+    "Charge 6",
+    "FITNESS_BAND",
+    "",
+    "com.google.fitbit",
+    "2026-11-20T02:03:00.000000Z",
+]
 hashlib.sha256("\\x1f".join(parts).encode("utf-8")).hexdigest()
 # '{example_key}'
 ```
