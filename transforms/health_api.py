@@ -31,12 +31,20 @@ class HealthApiError(Exception):
     The message never includes request headers; the body excerpt is truncated.
     """
 
-    def __init__(self, status: int, reason: str | None, message: str, body_excerpt: str = ""):
+    def __init__(
+        self,
+        status: int,
+        reason: str | None,
+        message: str,
+        body_excerpt: str = "",
+        retry_after_seconds: float | None = None,
+    ):
         super().__init__(f"HTTP {status} {reason or ''}: {message}".strip())
         self.status = status
         self.reason = reason
         self.message = message
         self.body_excerpt = body_excerpt
+        self.retry_after_seconds = retry_after_seconds
 
 
 def error_from_response(response: requests.Response) -> HealthApiError:
@@ -53,7 +61,53 @@ def error_from_response(response: requests.Response) -> HealthApiError:
                 reason = detail["reason"]
                 break
         reason = reason or error.get("status")
-    return HealthApiError(response.status_code, reason, str(message), response.text[:500])
+    return HealthApiError(
+        response.status_code,
+        reason,
+        str(message),
+        response.text[:500],
+        _retry_after(response.headers.get("Retry-After")),
+    )
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds form only)."""
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
+def json_body(response: requests.Response) -> dict:
+    """The JSON object of a 2xx response.
+
+    Raises:
+        HealthApiError: status 200 with reason UNEXPECTED_CONTENT_TYPE or
+            MALFORMED_RESPONSE when the body is not a JSON object (an HTML
+            error page from a proxy, or a body cut short).
+    """
+    content_type = response.headers.get("Content-Type", "")
+    if "json" not in content_type:
+        raise HealthApiError(
+            response.status_code,
+            "UNEXPECTED_CONTENT_TYPE",
+            f"expected JSON, got {content_type[:80]!r}",
+            response.text[:500],
+        )
+    try:
+        body = response.json()
+    except ValueError as err:
+        raise HealthApiError(
+            response.status_code, "MALFORMED_RESPONSE", f"invalid JSON: {err}", response.text[:500]
+        ) from err
+    if not isinstance(body, dict):
+        raise HealthApiError(
+            response.status_code,
+            "MALFORMED_RESPONSE",
+            "expected a JSON object",
+            response.text[:500],
+        )
+    return body
 
 
 def civil_date_json(day: dt.date) -> dict:
@@ -109,9 +163,11 @@ class HealthApiClient:
         if page_size:
             params["pageSize"] = str(page_size)
         suffix = ":reconcile" if reconcile else ""
-        body = self._call(
-            "GET", f"users/me/dataTypes/{data_type}/dataPoints{suffix}", token, params=params
-        ).json()
+        body = json_body(
+            self._call(
+                "GET", f"users/me/dataTypes/{data_type}/dataPoints{suffix}", token, params=params
+            )
+        )
         return Page(tuple(body.get("dataPoints", ())), body.get("nextPageToken") or None)
 
     def list_all(self, token: str, data_type: str, **kwargs) -> Iterator[dict]:
@@ -135,7 +191,25 @@ class HealthApiClient:
         response = self._call(
             "POST", f"users/me/dataTypes/{data_type}/dataPoints:dailyRollUp", token, json=body
         )
-        return list(response.json().get("rollupDataPoints", ()))
+        return list(json_body(response).get("rollupDataPoints", ()))
+
+    def export_tcx(self, token: str, exercise_id: str, partial_data: bool = True) -> str:
+        """The TCX document of one exercise (`:exportExerciseTcx?alt=media`)."""
+        response = self._call(
+            "GET",
+            f"users/me/dataTypes/exercise/dataPoints/{exercise_id}:exportExerciseTcx",
+            token,
+            params={"alt": "media", "partialData": "true" if partial_data else "false"},
+        )
+        content_type = response.headers.get("Content-Type", "")
+        if "xml" not in content_type:
+            raise HealthApiError(
+                response.status_code,
+                "UNEXPECTED_CONTENT_TYPE",
+                f"expected TCX (XML), got {content_type[:80]!r}",
+                response.text[:500],
+            )
+        return response.text
 
     def settings(self, token: str) -> dict:
-        return self._call("GET", "users/me/settings", token).json()
+        return json_body(self._call("GET", "users/me/settings", token))

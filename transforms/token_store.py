@@ -45,6 +45,13 @@ class TokenStore(Protocol):
 
     def save(self, user_key: str, token: dict) -> None: ...
 
+    def load_client(self) -> tuple[str, str]: ...
+
+    def save_client(self, client_id: str, client_secret: str) -> None: ...
+
+
+CLIENT_FILE = "_oauth_client.json"  # cannot clash with a user key (they start alphanumeric)
+
 
 class LocalFileTokenStore:
     """Tokens as `<root>/<user_key>.json`, readable by the owner only."""
@@ -59,19 +66,44 @@ class LocalFileTokenStore:
         return self.root / f"{check_user_key(user_key)}.json"
 
     def load(self, user_key: str) -> dict | None:
+        return self._read(self._path(user_key))
+
+    def save(self, user_key: str, token: dict) -> None:
+        self._write(self._path(user_key), token)
+
+    def load_client(self) -> tuple[str, str]:
+        """The OAuth client (id, secret) kept beside the tokens.
+
+        Raises:
+            ValueError: when it has not been stored (say how to store it).
+        """
+        client = self._read(self.root / CLIENT_FILE)
+        if not client:
+            raise ValueError(
+                f"no OAuth client in {self.root}; store it with `fitbeam authorize` "
+                "or LocalFileTokenStore.save_client(client_id, client_secret)"
+            )
+        return client["client_id"], client["client_secret"]
+
+    def save_client(self, client_id: str, client_secret: str) -> None:
+        self._write(
+            self.root / CLIENT_FILE, {"client_id": client_id, "client_secret": client_secret}
+        )
+
+    @staticmethod
+    def _read(path: Path) -> dict | None:
         try:
-            with open(self._path(user_key), encoding="utf-8") as f:
+            with open(path, encoding="utf-8") as f:
                 return json.load(f)
         except FileNotFoundError:
             return None
 
-    def save(self, user_key: str, token: dict) -> None:
-        path = self._path(user_key)
+    def _write(self, path: Path, payload: dict) -> None:
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{user_key}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{path.stem}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(token, f, sort_keys=True)
+                json.dump(payload, f, sort_keys=True)
                 f.flush()
                 os.fsync(f.fileno())
             os.chmod(tmp, 0o600)

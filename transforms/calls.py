@@ -1,0 +1,202 @@
+"""Carrying out planned API calls, Beam-free: tokens, quota, retries, pages.
+
+`CallRunner` wraps every HTTP request of a call in the same discipline: a
+token from the broker, a slot from the user's quota, the retry policy of
+`transforms.retry`, one token refresh after a 401. `run_call` then does what
+each kind of `ApiCall` needs:
+
+- `list`: follows page tokens to the end, empty pages included; after every
+  page boundary it re-reads the points that share the timestamp of the page's
+  last point (the API can drop them) and merges them in without duplicates;
+- `summary`: one dailyRollUp per summary type over the call's civil days;
+- `tcx`: one exercise's TCX export.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+
+from transforms import datatypes, planning
+from transforms.elements import STREAM_RECONCILED, ApiCall, ApiPage
+from transforms.health_api import HealthApiClient
+from transforms.quota import UserRateLimiter
+from transforms.retry import RetryPolicy, Verdict, classify
+from transforms.tokens import NeedsConsent, TokenBroker, TokenRefreshFailed
+
+
+class CallFailed(Exception):
+    """A call that cannot complete; carries what the dead letter needs."""
+
+    def __init__(self, verdict: Verdict, attempts: int, replayable: bool = True):
+        super().__init__(f"{verdict.reason}: {verdict.message}")
+        self.verdict = verdict
+        self.attempts = attempts
+        self.replayable = replayable
+
+
+@dataclasses.dataclass
+class CallRunner:
+    """Runs single HTTP requests for a user under the project's discipline.
+
+    Attributes:
+        broker: hands out access tokens.
+        limiter: per-user quota.
+        policy: the retry policy.
+        sleep: waits between attempts (injectable).
+        on_status: called with each answer's HTTP status (0 for no answer).
+        on_retry: called before each retry.
+    """
+
+    broker: TokenBroker
+    limiter: UserRateLimiter
+    policy: RetryPolicy = dataclasses.field(default_factory=RetryPolicy)
+    sleep: Callable[[float], None] = time.sleep
+    on_status: Callable[[int], None] = lambda status: None
+    on_retry: Callable[[], None] = lambda: None
+
+    def request(self, user_key: str, send: Callable[[str], object]) -> object:
+        """Calls `send(access_token)` until it succeeds or the policy gives up.
+
+        Raises:
+            CallFailed: permanent failure, or retries exhausted.
+        """
+        attempt = 0
+        refreshed = False
+        while True:
+            attempt += 1
+            token = None
+            try:
+                token = self.broker.access_token(user_key)
+                self.limiter.acquire(user_key)
+                result = send(token)
+                self.on_status(200)
+                return result
+            except NeedsConsent as err:
+                verdict = Verdict(False, False, 0, "NEEDS_CONSENT", str(err))
+                raise CallFailed(verdict, attempt, replayable=True) from err
+            except TokenRefreshFailed as err:
+                verdict = Verdict(True, False, 0, "TOKEN_REFRESH_FAILED", str(err))
+            except Exception as err:  # classified below; nothing is swallowed
+                verdict = classify(err)
+                self.on_status(verdict.status)
+            if verdict.refresh_token and not refreshed and token is not None:
+                refreshed = True
+                try:
+                    self.broker.after_unauthorized(user_key, token)
+                except NeedsConsent as err:
+                    verdict = Verdict(False, False, 401, "NEEDS_CONSENT", str(err))
+                    raise CallFailed(verdict, attempt) from err
+                except TokenRefreshFailed:
+                    pass  # counts as a failed attempt; the loop decides
+                continue
+            if not verdict.retriable or attempt >= self.policy.max_attempts:
+                raise CallFailed(verdict, attempt, replayable=verdict.retriable)
+            self.on_retry()
+            self.sleep(self.policy.delay(attempt, verdict))
+
+
+def _point_key(point: dict, data_type: str) -> str:
+    """Identity of a point within one response stream (for merging tie re-reads)."""
+    name = point.get("name") or point.get("dataPointName")
+    if name:
+        return name
+    return json.dumps(point, sort_keys=True, separators=(",", ":"))
+
+
+def fetch_list(runner: CallRunner, client: HealthApiClient, call: ApiCall) -> tuple[dict, ...]:
+    """Every point of a list call's window, all pages, tie re-reads merged in."""
+    spec = datatypes.spec(call.data_type)
+    reconcile = call.stream == STREAM_RECONCILED
+    filter_text = planning.window_filter(call)
+    points: list[dict] = []
+    seen: set[str] | None = None  # built lazily: only windows that span pages need it
+    page_token = None
+    while True:
+        page = runner.request(
+            call.user_key,
+            lambda token, pt=page_token: client.list_page(
+                token,
+                spec.name,
+                filter_text=filter_text,
+                page_token=pt,
+                page_size=spec.page_size,
+                reconcile=reconcile,
+            ),
+        )
+        if seen is None:
+            points.extend(page.points)
+        else:
+            for p in page.points:
+                key = _point_key(p, spec.name)
+                if key not in seen:
+                    seen.add(key)
+                    points.append(p)
+        if not page.next_page_token:
+            return tuple(points)
+        if seen is None:
+            seen = {_point_key(p, spec.name) for p in points}
+        if page.points:
+            ties = planning.tie_filter(spec.name, page.points[-1])
+            if ties:
+                for p in _read_all(runner, client, call, ties, spec, reconcile):
+                    key = _point_key(p, spec.name)
+                    if key not in seen:
+                        seen.add(key)
+                        points.append(p)
+        page_token = page.next_page_token
+
+
+def _read_all(runner, client, call, filter_text, spec, reconcile) -> list[dict]:
+    out, page_token = [], None
+    while True:
+        page = runner.request(
+            call.user_key,
+            lambda token, pt=page_token: client.list_page(
+                token,
+                spec.name,
+                filter_text=filter_text,
+                page_token=pt,
+                page_size=spec.page_size,
+                reconcile=reconcile,
+            ),
+        )
+        out.extend(page.points)
+        if not page.next_page_token:
+            return out
+        page_token = page.next_page_token
+
+
+def fetch_summary(runner: CallRunner, client: HealthApiClient, call: ApiCall) -> tuple:
+    """dailyRollUp of each summary type over the call's days: ((type, windows), ...)."""
+    start = dt.date.fromisoformat(call.start)
+    end = dt.date.fromisoformat(call.end)
+    out = []
+    for data_type in planning.SUMMARY_TYPES:
+        windows = runner.request(
+            call.user_key,
+            lambda token, t=data_type: client.daily_rollup(token, t, start, end),
+        )
+        out.append((data_type, tuple(windows)))
+    return tuple(out)
+
+
+def run_call(runner: CallRunner, client: HealthApiClient, call: ApiCall) -> ApiPage:
+    """Carries out one planned call.
+
+    Raises:
+        CallFailed: when the call cannot complete.
+    """
+    if call.kind == "list":
+        return ApiPage(call, points=fetch_list(runner, client, call))
+    if call.kind == "summary":
+        return ApiPage(call, rollups=fetch_summary(runner, client, call))
+    if call.kind == "tcx":
+        tcx = runner.request(
+            call.user_key, lambda token: client.export_tcx(token, call.data_point_id)
+        )
+        return ApiPage(call, tcx=tcx)
+    raise ValueError(f"unknown call kind {call.kind!r}")

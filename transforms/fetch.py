@@ -1,0 +1,166 @@
+"""Beam steps that plan and carry out API calls.
+
+`PlanCalls` turns requests into calls; `FetchPages` carries them out with
+`FetchFn`, whose clients live for the DoFn's lifetime (built in `setup`,
+closed in `teardown`). Calls that cannot complete become dead letters
+carrying the call, the last HTTP status and reason, and the attempt count.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import apache_beam as beam
+import requests
+from apache_beam import pvalue
+from apache_beam.metrics import Metrics
+
+from transforms import calls, oauth, planning
+from transforms.elements import ApiCall, ApiPage, DeadLetter, FetchRequest, utc_now_rfc3339
+from transforms.health_api import HealthApiClient
+from transforms.quota import shared_limiter
+from transforms.retry import RetryPolicy
+from transforms.token_store import token_store_from_uri
+from transforms.tokens import TokenBroker, shared_broker
+
+NAMESPACE = "fitbeam"
+
+
+class PlanCalls(beam.PTransform):
+    """FetchRequest -> ApiCall: the fewest calls the API's caps allow."""
+
+    def expand(self, requests_pc):
+        return requests_pc | "PlanCallsFn" >> beam.FlatMap(planning.plan_calls).with_output_types(
+            ApiCall
+        )
+
+
+class FetchFn(beam.DoFn):
+    """Carries out ApiCalls; dead-letters the ones that cannot complete.
+
+    Retry policy: see `transforms.retry` (bounded, jittered exponential backoff
+    for 429/5xx/timeouts/resets/garbled bodies; one token refresh after a 401;
+    other 4xx permanent). Quota: at most `quota_per_minute` calls per user per
+    minute from this process.
+
+    Args:
+        api_base_url: API root.
+        token_store_uri: where users' tokens and the OAuth client live.
+        token_url: the OAuth token endpoint.
+        quota_per_minute: per-user call budget.
+        policy: retry policy.
+        stage: the dead-letter stage name (`fetch`, `fetch_detail`).
+        broker_factory: test seam: builds the token broker.
+        sleep: waits between retries (test seam).
+    """
+
+    DEAD_LETTER = "dead_letter"
+
+    def __init__(
+        self,
+        api_base_url: str,
+        token_store_uri: str,
+        token_url: str,
+        quota_per_minute: int,
+        policy: RetryPolicy,
+        stage: str = "fetch",
+        broker_factory: Callable[[], TokenBroker] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.api_base_url = api_base_url
+        self.token_store_uri = token_store_uri
+        self.token_url = token_url
+        self.quota_per_minute = quota_per_minute
+        self.policy = policy
+        self.stage = stage
+        self.broker_factory = broker_factory
+        self.sleep = sleep
+        self.retries = Metrics.counter(NAMESPACE, "api_retries")
+        self.refreshes = Metrics.counter(NAMESPACE, "token_refreshes")
+        self.latency = Metrics.distribution(NAMESPACE, f"{stage}_call_ms")
+
+    def _make_broker(self) -> TokenBroker:
+        store = token_store_from_uri(self.token_store_uri)
+        client_id, client_secret = store.load_client()
+        client = oauth.OAuthClient(client_id, client_secret, token_url=self.token_url)
+        return TokenBroker(store, client)
+
+    def setup(self):
+        oauth.check_transport(self.api_base_url, self.token_url)
+        self.session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.client = HealthApiClient(self.session, self.api_base_url)
+        broker = shared_broker(
+            (self.token_store_uri, self.token_url),
+            self.broker_factory or self._make_broker,
+        )
+        broker.on_refresh = lambda user_key: self.refreshes.inc()
+        self.runner = calls.CallRunner(
+            broker=broker,
+            limiter=shared_limiter(self.quota_per_minute),
+            policy=self.policy,
+            sleep=self.sleep,
+            on_status=lambda status: Metrics.counter(
+                NAMESPACE, f"api_calls_{status or 'no_answer'}"
+            ).inc(),
+            on_retry=self.retries.inc,
+        )
+
+    def teardown(self):
+        session = getattr(self, "session", None)
+        if session is not None:
+            session.close()
+
+    def process(self, call: ApiCall) -> Iterator[ApiPage]:
+        started = time.monotonic()
+        try:
+            page = calls.run_call(self.runner, self.client, call)
+        except calls.CallFailed as failed:
+            v = failed.verdict
+            Metrics.counter(NAMESPACE, f"dead_letters_{self.stage}").inc()
+            yield pvalue.TaggedOutput(
+                self.DEAD_LETTER,
+                DeadLetter(
+                    stage=self.stage,
+                    original=call,
+                    error_class=v.reason,
+                    message=v.message[:1000],
+                    timestamp=utc_now_rfc3339(),
+                    http_status=v.status,
+                    body=v.body,
+                    attempts=failed.attempts,
+                    user_key=call.user_key,
+                    replayable=failed.replayable,
+                ),
+            )
+            return
+        finally:
+            self.latency.update(int((time.monotonic() - started) * 1000))
+        yield page
+
+
+class FetchPages(beam.PTransform):
+    """ApiCall -> ApiPage, with a `dead_letter` output; spreads calls over workers first."""
+
+    def __init__(self, fetch_fn: FetchFn, label_prefix: str = "Fetch"):
+        super().__init__()
+        self.fetch_fn = fetch_fn
+        self.label_prefix = label_prefix
+
+    def expand(self, calls_pc):
+        return (
+            calls_pc
+            | f"{self.label_prefix}Reshuffle" >> beam.Reshuffle()
+            | f"{self.label_prefix}Fn"
+            >> beam.ParDo(self.fetch_fn).with_outputs(FetchFn.DEAD_LETTER, main="pages")
+        )
+
+
+def requests_for(
+    users: list[str], data_types: list[str], start, end, stream: str
+) -> list[FetchRequest]:
+    """One request per (user, data type) over the same civil dates."""
+    return [FetchRequest(u, t, start, end, stream) for u in users for t in data_types]

@@ -1,0 +1,161 @@
+"""Beam steps at the end of the graph: row validation, BigQuery, dead letters.
+
+- `ValidateRows` checks every row against its table's Avro schema
+  (`schemas/*.avsc`, the single source of truth) before BigQuery sees it.
+- `WriteTables` writes one BigQuery table per data type through BigQueryIO,
+  with the schema derived from Avro, partitioned by civil date and clustered
+  by user. STREAMING_INSERTS returns per-row failures, which become dead
+  letters; FILE_LOADS loads JSON files and fails the run on a bad load (rows
+  were validated before, so a failure there is not a data problem).
+- `WriteDeadLetters` writes every dead letter as one JSON line under
+  `<root>/<run_id>/`, local or gs://.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import apache_beam as beam
+import fastavro
+from apache_beam import pvalue
+from apache_beam.io.gcp.bigquery_tools import RetryStrategy
+from apache_beam.metrics import Metrics
+from fastavro.validation import ValidationError
+
+from schemas import bigquery as bq_schemas
+from transforms import rows
+from transforms.elements import DeadLetter, utc_now_rfc3339
+
+NAMESPACE = "fitbeam"
+STREAMING_INSERTS = "STREAMING_INSERTS"
+FILE_LOADS = "FILE_LOADS"
+
+
+class ValidateRowsFn(beam.DoFn):
+    """(table, row) -> the same pair if it fits the table's Avro schema, else a dead letter."""
+
+    DEAD_LETTER = "dead_letter"
+
+    def setup(self):
+        self.schemas = {
+            t: fastavro.parse_schema(bq_schemas.load_avro_schema(t)) for t in bq_schemas.TABLES
+        }
+
+    def process(self, element: tuple[str, dict]) -> Iterator[tuple[str, dict]]:
+        table, row = element
+        try:
+            fastavro.validation.validate(row, self.schemas[table], raise_errors=True)
+        except (ValidationError, KeyError) as err:
+            Metrics.counter(NAMESPACE, "dead_letters_schema").inc()
+            yield pvalue.TaggedOutput(
+                self.DEAD_LETTER,
+                DeadLetter(
+                    stage="schema",
+                    original=row,
+                    error_class=type(err).__name__,
+                    message=str(err)[:1000],
+                    timestamp=utc_now_rfc3339(),
+                    user_key=str(row.get("user_key", "")),
+                    table=table,
+                ),
+            )
+            return
+        Metrics.counter(NAMESPACE, f"rows_valid_{table}").inc()
+        yield element
+
+
+class ValidateRows(beam.PTransform):
+    def expand(self, pairs):
+        return pairs | "ValidateRowsFn" >> beam.ParDo(ValidateRowsFn()).with_outputs(
+            ValidateRowsFn.DEAD_LETTER, main="rows"
+        )
+
+
+def _bigquery_json(pair: tuple[str, dict], table: str) -> dict:
+    return rows.to_bigquery_json(table, pair[1])
+
+
+def _bigquery_failure(element, table: str) -> DeadLetter:
+    """A failed streaming insert `(destination, row, errors)` as a dead letter."""
+    _destination, row, errors = element
+    Metrics.counter(NAMESPACE, "dead_letters_bigquery").inc()
+    Metrics.counter(NAMESPACE, f"bigquery_failed_{table}").inc()
+    return DeadLetter(
+        stage="bigquery",
+        original=row,
+        error_class="BigQueryInsertError",
+        message=json.dumps(errors, default=str)[:1000],
+        timestamp=utc_now_rfc3339(),
+        user_key=str(row.get("user_key", "")),
+        table=table,
+    )
+
+
+class WriteTables(beam.PTransform):
+    """(table, row) -> BigQuery, one table per data type; returns BigQuery dead letters.
+
+    Args:
+        dataset: `project:dataset`.
+        method: STREAMING_INSERTS or FILE_LOADS.
+        gcs_temp_location: gs:// folder for FILE_LOADS temporary files.
+    """
+
+    def __init__(self, dataset: str, method: str, gcs_temp_location: str | None = None):
+        super().__init__()
+        self.dataset = dataset
+        self.method = method
+        self.gcs_temp_location = gcs_temp_location
+
+    def expand(self, pairs):
+        tables = bq_schemas.TABLES
+        index = {t: i for i, t in enumerate(tables)}
+        branches = pairs | "SplitByTable" >> beam.Partition(
+            lambda pair, n: index[pair[0]], len(tables)
+        )
+        failures = []
+        for table, branch in zip(tables, branches, strict=True):
+            common = {
+                "table": f"{self.dataset}.{table}",
+                "schema": bq_schemas.bigquery_table_schema(table),
+                "create_disposition": beam.io.BigQueryDisposition.CREATE_IF_NEEDED,
+                "write_disposition": beam.io.BigQueryDisposition.WRITE_APPEND,
+                "additional_bq_parameters": bq_schemas.additional_bq_parameters(table),
+            }
+            as_json = branch | f"ToJson[{table}]" >> beam.Map(_bigquery_json, table)
+            if self.method == STREAMING_INSERTS:
+                result = as_json | f"Write[{table}]" >> beam.io.WriteToBigQuery(
+                    method=beam.io.WriteToBigQuery.Method.STREAMING_INSERTS,
+                    insert_retry_strategy=RetryStrategy.RETRY_ON_TRANSIENT_ERROR,
+                    **common,
+                )
+                failures.append(
+                    result.failed_rows_with_errors
+                    | f"Failed[{table}]" >> beam.Map(_bigquery_failure, table)
+                )
+            else:
+                _ = as_json | f"Write[{table}]" >> beam.io.WriteToBigQuery(
+                    method=beam.io.WriteToBigQuery.Method.FILE_LOADS,
+                    temp_file_format="NEWLINE_DELIMITED_JSON",
+                    custom_gcs_temp_location=self.gcs_temp_location,
+                    **common,
+                )
+        if not failures:
+            return pairs.pipeline | "NoBigQueryFailures" >> beam.Create([])
+        return failures | "FlattenBigQueryFailures" >> beam.Flatten()
+
+
+class WriteDeadLetters(beam.PTransform):
+    """DeadLetter -> JSON lines under `<root>/<run_id>/dead-letters-*.jsonl`."""
+
+    def __init__(self, root: str, run_id: str):
+        super().__init__()
+        self.prefix = f"{root.rstrip('/')}/{run_id}/dead-letters"
+
+    def expand(self, dead_letters):
+        return (
+            dead_letters
+            | "DeadLetterToJson" >> beam.Map(DeadLetter.to_json)
+            | "WriteDeadLetterFiles"
+            >> beam.io.WriteToText(self.prefix, file_name_suffix=".jsonl", num_shards=1)
+        )
