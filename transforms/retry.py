@@ -88,5 +88,7 @@ class RetryPolicy:
         """Seconds to wait after failed attempt number `attempt` (1-based)."""
         if verdict.wait_hint_seconds is not None:
             return min(self.max_delay_seconds, max(0.0, verdict.wait_hint_seconds))
-        ceiling = min(self.max_delay_seconds, self.base_delay_seconds * 2 ** (attempt - 1))
+        # The exponent is bounded so that long policies reach the cap instead of overflowing.
+        growth = 2.0 ** min(attempt - 1, 1000)
+        ceiling = min(self.max_delay_seconds, self.base_delay_seconds * growth)
         return ceiling * rand()
