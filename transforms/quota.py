@@ -48,7 +48,10 @@ class UserRateLimiter:
             with self._lock:
                 now = self.clock()
                 calls = self._calls.setdefault(user_key, collections.deque())
-                while calls and calls[0] <= now - self.window_seconds:
+                # Leaving the window and the wait use the same sum, calls[0] + window:
+                # with `now - window` instead, rounding could leave a call in the window
+                # while the wait for it came out as 0.0, and the loop would never end.
+                while calls and calls[0] + self.window_seconds <= now:
                     calls.popleft()
                 if len(calls) < self.per_window:
                     calls.append(now)
