@@ -84,15 +84,18 @@ class CallRunner:
                 verdict = classify(err)
                 self.on_status(verdict.status)
             if verdict.refresh_token and not refreshed and token is not None:
-                refreshed = True
                 try:
                     self.broker.after_unauthorized(user_key, token)
                 except NeedsConsent as err:
                     verdict = Verdict(False, False, 401, "NEEDS_CONSENT", str(err))
                     raise CallFailed(verdict, attempt) from err
-                except TokenRefreshFailed:
-                    pass  # counts as a failed attempt; the loop decides
-                continue
+                except TokenRefreshFailed as err:
+                    # The token endpoint may come back: back off like any transient
+                    # failure, and refresh again if the API still answers 401.
+                    verdict = Verdict(True, False, 401, "TOKEN_REFRESH_FAILED", str(err))
+                else:
+                    refreshed = True
+                    continue
             if not verdict.retriable or attempt >= self.policy.max_attempts:
                 raise CallFailed(verdict, attempt, replayable=verdict.retriable)
             self.on_retry()
