@@ -1,7 +1,8 @@
 """The `fitbeam` command.
 
 Subcommands:
-    demo       a synthetic user's steps through a real OAuth flow (local only)
+    run        a batch load into BigQuery (`fitbeam run --help`)
+    demo       a whole batch load on this machine: simulator and emulators
     simulate   serve the Google Health API simulator
     ddl        print non-destructive BigQuery DDL for every table
 """
@@ -63,7 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fitbeam", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("demo", help="show a synthetic user's steps through a real OAuth flow")
+    p = sub.add_parser("run", help="a batch load into BigQuery", add_help=False)
+    p.add_argument("flags", nargs=argparse.REMAINDER)
+
+    p = sub.add_parser("demo", help="a whole batch load on the simulator and local emulators")
     demo.add_arguments(p)
     p.set_defaults(func=demo.main)
 
@@ -91,7 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["run"]:
+        from pipeline import main as batch
+
+        return batch.main(argv[1:])
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apache_beam").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     return args.func(args)
 

@@ -1,30 +1,41 @@
-"""`fitbeam demo`: a synthetic user's steps, fetched through a real OAuth flow.
+"""`fitbeam demo`: a whole batch load on this machine, no cloud account needed.
 
-Runs entirely on this machine: it starts the Google Health API simulator,
-authorises a synthetic user with Google's installed-app flow (PKCE, loopback
-redirect, state check; the simulator consents on the user's behalf), stores
-the token in a local token store, lets the access token expire and refreshes
-it, then reads the user's step counts for the last complete days two ways:
-every minute point of the reconciled stream, summed per civil day, and the
-API's own daily rollup. The two must agree.
+It starts the Google Health API simulator, the BigQuery emulator and the GCS
+emulator; authorises synthetic users with Google's installed-app flow (PKCE,
+loopback redirect, state check; the simulator consents on each user's
+behalf) into a local token store; runs `fitbeam run` for the last complete
+days into the BigQuery emulator, dead letters to the GCS emulator; prints the
+run report and an example query with its answer; and leaves the report's
+JSON at `<state_dir>/demo-report.json`.
 
-Run: `make demo` (or `fitbeam demo --days 7 --user user-1`).
+Run: `make demo` (or `fitbeam demo --days 14 --users 3`).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import time
+import json
+import os
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import requests
 
+from pipeline import emulators
+from pipeline import main as batch
+from pipeline.report import RunReport
 from simulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Simulator, SimulatorConfig
 from transforms import datatypes, oauth
-from transforms.health_api import HealthApiClient
 from transforms.token_store import LocalFileTokenStore
+
+DATASET = "fitbeam"
+
+EXAMPLE_QUERY = """\
+SELECT user_key, civil_date, step_count, ROUND(distance_millimeters / 1e6, 2) AS km,
+       ROUND(total_calories_kcal) AS kcal, active_zone_minutes_total AS azm
+FROM `fitbeam-local.fitbeam.daily_activity_summary`
+WHERE civil_date >= DATE_SUB(@last_day, INTERVAL 2 DAY)
+ORDER BY user_key, civil_date"""
 
 
 def _visit(url: str) -> None:
@@ -32,82 +43,115 @@ def _visit(url: str) -> None:
     requests.get(url, timeout=30)
 
 
-def _civil_date(point_body: dict) -> dt.date:
-    d = point_body["interval"]["civilStartTime"]["date"]
-    return dt.date(d["year"], d["month"], d["day"])
+def authorise_users(sim: Simulator, users: list[str], store: LocalFileTokenStore) -> None:
+    """Runs the consent flow for each user and stores the client and the tokens."""
+    client = oauth.OAuthClient.for_base_url(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, sim.base_url)
+    store.save_client(client.client_id, client.client_secret)
+    scopes = datatypes.scopes_for(list(datatypes.DEFAULT_DATA_TYPES))
+    for user in users:
+        store.save(user, oauth.authorize(client, scopes, login_hint=user, open_url=_visit))
 
 
-def run_demo(days: int, user: str, state_dir: Path, out=print) -> dict[str, tuple[int, int]]:
-    """Runs the demo and returns {civil date: (sum of minute points, daily rollup)}."""
-    with Simulator(SimulatorConfig(users=3)) as sim:
-        zone = sim.users[user].time_zone
-        out(f"Google Health API simulator listening on {sim.base_url}")
-        client = oauth.OAuthClient.for_base_url(
-            DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, sim.base_url
-        )
-        scopes = datatypes.scopes_for(["steps"])
-        token = oauth.authorize(client, scopes, login_hint=user, open_url=_visit)
+def example_query(last_day: dt.date) -> list[dict]:
+    """Runs `EXAMPLE_QUERY` on the BigQuery emulator."""
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import bigquery
+
+    client = bigquery.Client(
+        project=emulators.PROJECT,
+        credentials=AnonymousCredentials(),
+        client_options=ClientOptions(api_endpoint=os.environ["BIGQUERY_EMULATOR_HOST"]),
+    )
+    config = bigquery.QueryJobConfig(
+        query_parameters=[bigquery.ScalarQueryParameter("last_day", "DATE", last_day)]
+    )
+    return [dict(row) for row in client.query(EXAMPLE_QUERY, job_config=config).result()]
+
+
+def create_dataset() -> None:
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import bigquery
+
+    client = bigquery.Client(
+        project=emulators.PROJECT,
+        credentials=AnonymousCredentials(),
+        client_options=ClientOptions(api_endpoint=os.environ["BIGQUERY_EMULATOR_HOST"]),
+    )
+    client.create_dataset(f"{emulators.PROJECT}.{DATASET}", exists_ok=True)
+
+
+def run_demo(days: int, users: int, state_dir: Path, out=print) -> RunReport:
+    """Runs the demo; returns the run report."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    names = [f"user-{i}" for i in range(1, users + 1)]
+    out("starting the BigQuery and GCS emulators (first run installs them, about 30 s)")
+    with (
+        emulators.LocalEmulators(state_dir / "demo-emulators") as emu,
+        Simulator(SimulatorConfig(users=max(users, 3))) as sim,
+    ):
+        os.environ.update(emu.env)
+        out(f"Google Health API simulator on {sim.base_url}")
         store = LocalFileTokenStore(state_dir / "tokens")
-        store.save(user, token)
-        out(f"authorised {user} (time zone {zone}) with PKCE; token stored in {store.root}")
+        authorise_users(sim, names, store)
+        zones = ", ".join(f"{u} ({sim.users[u].time_zone})" for u in names)
+        out(f"authorised through the OAuth consent flow: {zones}")
+        out(f"tokens stored in {store.root}")
+        create_dataset()
+        now = dt.datetime.fromtimestamp(sim.clock.now(), dt.UTC)
+        # The last day complete everywhere: the day before yesterday in UTC-12 terms.
+        last_day = (now - dt.timedelta(hours=12)).date() - dt.timedelta(days=1)
+        first_day = last_day - dt.timedelta(days=days - 1)
+        report_path = state_dir / "demo-report.json"
+        argv = [
+            f"--users={','.join(names)}",
+            f"--start_date={first_day}",
+            f"--end_date={last_day}",
+            f"--api_base_url={sim.base_url}",
+            f"--token_store={store.root}",
+            f"--dataset={emulators.PROJECT}:{DATASET}",
+            f"--dead_letter_root=gs://{emulators.DEFAULT_BUCKET}/dead-letters",
+            f"--report_json={report_path}",
+            f"--temp_location=gs://{emulators.DEFAULT_BUCKET}/bigquery-loads",
+            f"--project={emulators.PROJECT}",
+        ]
+        out(f"running: fitbeam run {' '.join(argv)}")
+        out("")
+        run_report = batch.run(argv, out=out)
+        out("")
+        out(f"report JSON: {report_path}")
+        out("")
+        out("example query (BigQuery emulator):")
+        out(EXAMPLE_QUERY.replace("@last_day", f"DATE '{last_day}'"))
+        out("")
+        rows = example_query(last_day)
+        out(json_table(rows))
+    return run_report
 
-        sim.advance(3600)  # the access token is now expired
-        token = oauth.refresh(client, store.load(user))
-        store.save(user, token)
-        out("access token expired after an hour of simulator time; refreshed and stored")
 
-        api = HealthApiClient(requests.Session(), sim.base_url)
-        access = token["access_token"]
-        # "Today" is the user's civil date, in the zone their settings name.
-        zone_name = api.settings(access)["timeZone"]
-        today = dt.datetime.fromtimestamp(sim.clock.now(), ZoneInfo(zone_name)).date()
-        first = today - dt.timedelta(days=days)
-        flt = (
-            f'steps.interval.civil_start_time >= "{first.isoformat()}" AND '
-            f'steps.interval.civil_start_time < "{today.isoformat()}"'
-        )
-        totals: dict[dt.date, int] = {}
-        minutes: dict[dt.date, int] = {}
-        for point in api.list_all(access, "steps", filter_text=flt, reconcile=True):
-            body = point["steps"]
-            day = _civil_date(body)
-            totals[day] = totals.get(day, 0) + int(body.get("count", "0"))
-            minutes[day] = minutes.get(day, 0) + 1
-        rollup = {}
-        for window in api.daily_rollup(access, "steps", first, today):
-            d = window["civilStartTime"]["date"]
-            rollup[dt.date(d["year"], d["month"], d["day"])] = int(
-                window["steps"].get("countSum", "0")
-            )
-
-    out("")
-    out(f"steps of {user}, last {days} complete days (civil dates in {zone})")
-    out(f"{'civil date':<12} {'minute points':>13} {'steps (sum)':>12} {'dailyRollUp':>12}")
-    result = {}
-    for i in range(days):
-        day = first + dt.timedelta(days=i)
-        summed, rolled = totals.get(day, 0), rollup.get(day, 0)
-        mark = "" if summed == rolled else "  MISMATCH"
-        out(f"{day.isoformat():<12} {minutes.get(day, 0):>13} {summed:>12,} {rolled:>12,}{mark}")
-        result[day.isoformat()] = (summed, rolled)
-    agree = all(a == b for a, b in result.values())
-    out("")
-    out("sums of minute points match the API's daily rollup" if agree else "MISMATCH found")
-    return result
+def json_table(rows: list[dict]) -> str:
+    """A small fixed-width table of query rows."""
+    if not rows:
+        return "(no rows)"
+    columns = list(rows[0])
+    cells = [[json.dumps(r[c], default=str).strip('"') for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(lines)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--days", type=int, default=7, help="complete days to show (default 7)")
-    parser.add_argument("--user", default="user-1", help="synthetic user (default user-1)")
-    parser.add_argument(
-        "--state_dir", default=".local", help="where the token store lives (default .local)"
-    )
+    parser.add_argument("--days", type=int, default=14, help="complete days to load (default 14)")
+    parser.add_argument("--users", type=int, default=3, help="synthetic users (default 3)")
+    parser.add_argument("--state_dir", default=".local", help="local state (default .local)")
 
 
 def main(args: argparse.Namespace) -> int:
     if not 1 <= args.days <= 90:
-        raise SystemExit(f"--days must be between 1 and 90, got {args.days}; e.g. --days 7")
-    started = time.monotonic()
-    result = run_demo(args.days, args.user, Path(args.state_dir))
-    print(f"done in {time.monotonic() - started:.1f} s")
-    return 0 if all(a == b for a, b in result.values()) else 1
+        raise SystemExit(f"--days must be between 1 and 90, got {args.days}; e.g. --days 14")
+    if not 1 <= args.users <= 20:
+        raise SystemExit(f"--users must be between 1 and 20, got {args.users}; e.g. --users 3")
+    run_report = run_demo(args.days, args.users, Path(args.state_dir).resolve())
+    return 0 if run_report.state == "DONE" else 1

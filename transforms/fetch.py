@@ -9,7 +9,7 @@ carrying the call, the last HTTP status and reason, and the attempt count.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import apache_beam as beam
 import requests
@@ -17,7 +17,7 @@ from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
 from transforms import calls, oauth, planning
-from transforms.elements import ApiCall, ApiPage, DeadLetter, FetchRequest, utc_now_rfc3339
+from transforms.elements import ApiCall, DeadLetter, FetchRequest, utc_now_rfc3339
 from transforms.health_api import HealthApiClient
 from transforms.quota import shared_limiter
 from transforms.retry import RetryPolicy
@@ -114,7 +114,7 @@ class FetchFn(beam.DoFn):
         if session is not None:
             session.close()
 
-    def process(self, call: ApiCall) -> Iterator[ApiPage]:
+    def process(self, call: ApiCall):
         started = time.monotonic()
         try:
             page = calls.run_call(self.runner, self.client, call)

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import apache_beam as beam
 import fastavro
@@ -42,7 +41,7 @@ class ValidateRowsFn(beam.DoFn):
             t: fastavro.parse_schema(bq_schemas.load_avro_schema(t)) for t in bq_schemas.TABLES
         }
 
-    def process(self, element: tuple[str, dict]) -> Iterator[tuple[str, dict]]:
+    def process(self, element):
         table, row = element
         try:
             fastavro.validation.validate(row, self.schemas[table], raise_errors=True)
@@ -72,18 +71,37 @@ class ValidateRows(beam.PTransform):
         )
 
 
-def _bigquery_json(pair: tuple[str, dict], table: str) -> dict:
-    return rows.to_bigquery_json(table, pair[1])
+class TableRow(dict):
+    """A BigQuery JSON row that knows its table (the write's dynamic destination)."""
+
+    def __init__(self, table: str, row: dict):
+        super().__init__(row)
+        self.table = table
+
+    def __reduce__(self):
+        return TableRow, (self.table, dict(self))
 
 
-def _bigquery_failure(element, table: str) -> DeadLetter:
+def _bigquery_json(pair: tuple[str, dict]) -> TableRow:
+    table, row = pair
+    return TableRow(table, rows.to_bigquery_json(table, row))
+
+
+def _table_name(destination: object) -> str:
+    """`project:dataset.table` (or a TableReference) -> `table`."""
+    text = destination if isinstance(destination, str) else str(destination.tableId)
+    return text.rsplit(".", 1)[-1]
+
+
+def _bigquery_failure(element) -> DeadLetter:
     """A failed streaming insert `(destination, row, errors)` as a dead letter."""
-    _destination, row, errors = element
+    destination, row, errors = element
+    table = _table_name(destination)
     Metrics.counter(NAMESPACE, "dead_letters_bigquery").inc()
     Metrics.counter(NAMESPACE, f"bigquery_failed_{table}").inc()
     return DeadLetter(
         stage="bigquery",
-        original=row,
+        original=dict(row),
         error_class="BigQueryInsertError",
         message=json.dumps(errors, default=str)[:1000],
         timestamp=utc_now_rfc3339(),
@@ -94,6 +112,10 @@ def _bigquery_failure(element, table: str) -> DeadLetter:
 
 class WriteTables(beam.PTransform):
     """(table, row) -> BigQuery, one table per data type; returns BigQuery dead letters.
+
+    One BigQueryIO write serves every table (dynamic destinations): the table
+    comes from the element, the schema and the partitioning and clustering
+    from the table's Avro schema.
 
     Args:
         dataset: `project:dataset`.
@@ -108,41 +130,44 @@ class WriteTables(beam.PTransform):
         self.gcs_temp_location = gcs_temp_location
 
     def expand(self, pairs):
-        tables = bq_schemas.TABLES
-        index = {t: i for i, t in enumerate(tables)}
-        branches = pairs | "SplitByTable" >> beam.Partition(
-            lambda pair, n: index[pair[0]], len(tables)
+        dataset = self.dataset
+        schemas = {f"{dataset}.{t}": bq_schemas.bigquery_table_schema(t) for t in bq_schemas.TABLES}
+        extra = {
+            f"{dataset}.{t}": bq_schemas.additional_bq_parameters(t) for t in bq_schemas.TABLES
+        }
+        common = {
+            "table": lambda row: f"{dataset}.{row.table}",
+            "schema": lambda destination: schemas[bigquery_destination(destination)],
+            "additional_bq_parameters": lambda destination: extra[
+                bigquery_destination(destination)
+            ],
+            "create_disposition": beam.io.BigQueryDisposition.CREATE_IF_NEEDED,
+            "write_disposition": beam.io.BigQueryDisposition.WRITE_APPEND,
+        }
+        as_json = pairs | "ToBigQueryJson" >> beam.Map(_bigquery_json)
+        if self.method == STREAMING_INSERTS:
+            result = as_json | "WriteStreamingInserts" >> beam.io.WriteToBigQuery(
+                method=beam.io.WriteToBigQuery.Method.STREAMING_INSERTS,
+                insert_retry_strategy=RetryStrategy.RETRY_ON_TRANSIENT_ERROR,
+                **common,
+            )
+            return result.failed_rows_with_errors | "BigQueryFailures" >> beam.Map(
+                _bigquery_failure
+            )
+        _ = as_json | "WriteFileLoads" >> beam.io.WriteToBigQuery(
+            method=beam.io.WriteToBigQuery.Method.FILE_LOADS,
+            temp_file_format="NEWLINE_DELIMITED_JSON",
+            custom_gcs_temp_location=self.gcs_temp_location,
+            **common,
         )
-        failures = []
-        for table, branch in zip(tables, branches, strict=True):
-            common = {
-                "table": f"{self.dataset}.{table}",
-                "schema": bq_schemas.bigquery_table_schema(table),
-                "create_disposition": beam.io.BigQueryDisposition.CREATE_IF_NEEDED,
-                "write_disposition": beam.io.BigQueryDisposition.WRITE_APPEND,
-                "additional_bq_parameters": bq_schemas.additional_bq_parameters(table),
-            }
-            as_json = branch | f"ToJson[{table}]" >> beam.Map(_bigquery_json, table)
-            if self.method == STREAMING_INSERTS:
-                result = as_json | f"Write[{table}]" >> beam.io.WriteToBigQuery(
-                    method=beam.io.WriteToBigQuery.Method.STREAMING_INSERTS,
-                    insert_retry_strategy=RetryStrategy.RETRY_ON_TRANSIENT_ERROR,
-                    **common,
-                )
-                failures.append(
-                    result.failed_rows_with_errors
-                    | f"Failed[{table}]" >> beam.Map(_bigquery_failure, table)
-                )
-            else:
-                _ = as_json | f"Write[{table}]" >> beam.io.WriteToBigQuery(
-                    method=beam.io.WriteToBigQuery.Method.FILE_LOADS,
-                    temp_file_format="NEWLINE_DELIMITED_JSON",
-                    custom_gcs_temp_location=self.gcs_temp_location,
-                    **common,
-                )
-        if not failures:
-            return pairs.pipeline | "NoBigQueryFailures" >> beam.Create([])
-        return failures | "FlattenBigQueryFailures" >> beam.Flatten()
+        return pairs.pipeline | "NoBigQueryFailures" >> beam.Create([])
+
+
+def bigquery_destination(destination: object) -> str:
+    """A destination as `project:dataset.table`, whichever form Beam hands over."""
+    if isinstance(destination, str):
+        return destination
+    return f"{destination.projectId}:{destination.datasetId}.{destination.tableId}"
 
 
 class WriteDeadLetters(beam.PTransform):

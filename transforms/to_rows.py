@@ -9,7 +9,6 @@ cannot become rows go to the `dead_letter` output with the point itself.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -50,7 +49,7 @@ class ToRowsFn(beam.DoFn):
             replayable=False,
         )
 
-    def process(self, page: ApiPage) -> Iterator[tuple[str, dict]]:
+    def process(self, page: ApiPage):
         call = page.call
         ctx = rows.RowContext(call.user_key, self.run_id, self.ingest_time)
         if call.kind == "list":

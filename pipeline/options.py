@@ -1,0 +1,292 @@
+"""The options of `fitbeam run`, and their validation.
+
+`FitbeamOptions` is a Beam `PipelineOptions` view, so the same flags work on
+the DirectRunner, on Dataflow and as Flex Template parameters. `resolve`
+checks every value before anything runs and turns the flags into a
+`RunConfig`; a bad value raises `OptionsError` naming the flag, the value and
+an example of a good one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+import secrets
+import urllib.parse
+
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
+
+from transforms import datatypes
+from transforms.elements import STREAM_RAW, STREAM_RECONCILED
+from transforms.oauth import GOOGLE_TOKEN_URL
+from transforms.sinks import FILE_LOADS, STREAMING_INSERTS
+from transforms.token_store import check_user_key, token_store_from_uri
+
+GOOGLE_HEALTH_API = "https://health.googleapis.com"
+MAX_RANGE_DAYS = 366 * 5
+_DATASET = re.compile(
+    r"^(?P<project>[a-z][-a-z0-9.:]{4,61}[a-z0-9]):(?P<dataset>[A-Za-z0-9_]{1,1024})$"
+)
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+class OptionsError(ValueError):
+    """A flag with a bad value; the message names the flag and gives an example."""
+
+    def __init__(self, flag: str, value: object, why: str, example: str):
+        shown = str(value)
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        super().__init__(f"--{flag}={shown!r}: {why}; e.g. --{flag}={example}")
+        self.flag = flag
+
+
+class FitbeamOptions(PipelineOptions):
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument(
+            "--users",
+            help="User keys, comma-separated (user-1,user-2), or @PATH of a file with one per "
+            "line (local or gs://).",
+        )
+        parser.add_argument("--start_date", help="First civil date to load, e.g. 2026-11-01.")
+        parser.add_argument("--end_date", help="Last civil date to load (inclusive).")
+        parser.add_argument(
+            "--data_types",
+            default=",".join(datatypes.DEFAULT_DATA_TYPES),
+            help="API data type names, comma-separated (default: all supported).",
+        )
+        parser.add_argument(
+            "--stream",
+            default=STREAM_RECONCILED,
+            help="reconciled (one stream per type, as the Fitbit app shows) or raw (every source).",
+        )
+        parser.add_argument(
+            "--api_base_url",
+            default=GOOGLE_HEALTH_API,
+            help=f"Google Health API root (default {GOOGLE_HEALTH_API}).",
+        )
+        parser.add_argument(
+            "--token_url",
+            default="",
+            help="OAuth token endpoint (default: Google's; <api_base_url>/token for a local "
+            "simulator on loopback).",
+        )
+        parser.add_argument(
+            "--token_store",
+            help="Where users' tokens and the OAuth client live: a directory, e.g. "
+            "file:///var/fitbeam/tokens.",
+        )
+        parser.add_argument("--dataset", help="BigQuery dataset as project:dataset.")
+        parser.add_argument(
+            "--dead_letter_root",
+            help="Folder for dead letters, local or gs://; each run writes <root>/<run_id>/.",
+        )
+        parser.add_argument(
+            "--bq_write_method",
+            default=FILE_LOADS,
+            help="FILE_LOADS (load jobs: free, atomic per job; needs a gs:// --temp_location) "
+            "or STREAMING_INSERTS (rows BigQuery refuses become dead letters).",
+        )
+        parser.add_argument(
+            "--quota_per_minute",
+            type=int,
+            default=300,
+            help="API calls per user per minute from one worker (the API allows 300).",
+        )
+        parser.add_argument(
+            "--max_attempts",
+            type=int,
+            default=6,
+            help="Attempts per API request before it becomes a dead letter.",
+        )
+        parser.add_argument(
+            "--run_id", default="", help="Id stamped on rows and dead letters (default: generated)."
+        )
+        parser.add_argument("--report_json", default="", help="Also write the run report here.")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Validated settings of one run."""
+
+    users: tuple[str, ...]
+    start_date: dt.date
+    end_date: dt.date
+    data_types: tuple[str, ...]
+    stream: str
+    api_base_url: str
+    token_url: str
+    token_store: str
+    dataset: str
+    dead_letter_root: str
+    bq_write_method: str
+    quota_per_minute: int
+    max_attempts: int
+    run_id: str
+    report_json: str
+    temp_location: str
+
+
+def _require(value: str | None, flag: str, example: str) -> str:
+    if not value:
+        raise OptionsError(flag, "", "is required", example)
+    return value
+
+
+def _date(value: str | None, flag: str) -> dt.date:
+    text = _require(value, flag, "2026-11-01")
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise OptionsError(flag, text, "is not a civil date YYYY-MM-DD", "2026-11-01") from None
+
+
+def _users(value: str | None) -> tuple[str, ...]:
+    text = _require(value, "users", "user-1,user-2")
+    if text.startswith("@"):
+        path = text[1:]
+        try:
+            with FileSystems.open(path) as f:
+                raw = f.read().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise OptionsError(
+                "users", text, f"cannot read the file ({err})", "@users.txt"
+            ) from None
+        items = [line.split("#", 1)[0].strip() for line in raw.splitlines()]
+    else:
+        items = [item.strip() for item in text.split(",")]
+    users = [u for u in items if u]
+    if not users:
+        raise OptionsError("users", text, "names no user", "user-1,user-2")
+    for user in users:
+        try:
+            check_user_key(user)
+        except ValueError as err:
+            raise OptionsError("users", user, str(err), "user-1") from None
+    if len(set(users)) != len(users):
+        dup = next(u for u in users if users.count(u) > 1)
+        raise OptionsError("users", text, f"names {dup!r} twice", "user-1,user-2")
+    return tuple(users)
+
+
+def _data_types(value: str) -> tuple[str, ...]:
+    names = [n.strip() for n in (value or "").split(",") if n.strip()]
+    if not names:
+        raise OptionsError("data_types", value, "names no data type", "steps,heart-rate")
+    for name in names:
+        if name not in datatypes.SPECS:
+            raise OptionsError(
+                "data_types",
+                name,
+                f"is not a supported data type (supported: {', '.join(datatypes.SPECS)})",
+                "steps,heart-rate",
+            )
+    return tuple(dict.fromkeys(names))
+
+
+def _url(value: str, flag: str, example: str) -> str:
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise OptionsError(flag, value, "is not an http(s) URL", example)
+    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise OptionsError(flag, value, "plain http is allowed on loopback only", example)
+    return value.rstrip("/")
+
+
+def resolve(options: PipelineOptions, today: dt.date | None = None) -> RunConfig:
+    """Checks every option and returns the run's settings.
+
+    Args:
+        options: the parsed pipeline options.
+        today: the UTC date to judge future dates by (injectable).
+
+    Raises:
+        OptionsError: the first bad value found.
+    """
+    o = options.view_as(FitbeamOptions)
+    users = _users(o.users)
+    start, end = _date(o.start_date, "start_date"), _date(o.end_date, "end_date")
+    if end < start:
+        raise OptionsError("end_date", o.end_date, f"is before --start_date={start}", str(start))
+    today = today or dt.datetime.now(dt.UTC).date()
+    # The far east of UTC is 14 hours ahead: its civil "today" is at most UTC's tomorrow.
+    if start > today + dt.timedelta(days=1):
+        raise OptionsError("start_date", o.start_date, "is in the future", str(today))
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        raise OptionsError(
+            "end_date", o.end_date, f"makes a range over {MAX_RANGE_DAYS} days", str(start)
+        )
+    data_types = _data_types(o.data_types)
+    if o.stream not in (STREAM_RECONCILED, STREAM_RAW):
+        raise OptionsError("stream", o.stream, "must be reconciled or raw", STREAM_RECONCILED)
+    api = _url(o.api_base_url, "api_base_url", GOOGLE_HEALTH_API)
+    if o.token_url:
+        token_url = _url(o.token_url, "token_url", GOOGLE_TOKEN_URL)
+    elif api == GOOGLE_HEALTH_API:
+        token_url = GOOGLE_TOKEN_URL
+    elif urllib.parse.urlsplit(api).scheme == "http":
+        token_url = api + "/token"  # the local simulator serves OAuth beside the API
+    else:
+        raise OptionsError(
+            "token_url", "", "is required with a non-Google --api_base_url", GOOGLE_TOKEN_URL
+        )
+    store = _require(o.token_store, "token_store", "file:///var/fitbeam/tokens")
+    try:
+        token_store_from_uri(store)
+    except ValueError as err:
+        raise OptionsError("token_store", store, str(err), "file:///var/fitbeam/tokens") from None
+    dataset = _require(o.dataset, "dataset", "my-project:fitbit")
+    if not _DATASET.match(dataset):
+        raise OptionsError("dataset", dataset, "is not project:dataset", "my-project:fitbit")
+    dead_root = _require(o.dead_letter_root, "dead_letter_root", "gs://my-bucket/dead-letters")
+    method = (o.bq_write_method or "").upper()
+    if method not in (STREAMING_INSERTS, FILE_LOADS):
+        raise OptionsError(
+            "bq_write_method",
+            o.bq_write_method,
+            "must be STREAMING_INSERTS or FILE_LOADS",
+            FILE_LOADS,
+        )
+    temp = options.view_as(GoogleCloudOptions).temp_location or ""
+    if method == FILE_LOADS and not temp.startswith("gs://"):
+        raise OptionsError(
+            "temp_location",
+            temp,
+            "must be a gs:// folder with --bq_write_method=FILE_LOADS (or use STREAMING_INSERTS)",
+            "gs://my-bucket/tmp",
+        )
+    if not 1 <= o.quota_per_minute <= 10_000:
+        raise OptionsError("quota_per_minute", o.quota_per_minute, "must be 1..10000", "300")
+    if not 1 <= o.max_attempts <= 20:
+        raise OptionsError("max_attempts", o.max_attempts, "must be 1..20", "6")
+    run_id = o.run_id or default_run_id()
+    if not _RUN_ID.match(run_id):
+        raise OptionsError(
+            "run_id", run_id, "may hold letters, digits, '_', '.', '-' only", "backfill-2026-11"
+        )
+    return RunConfig(
+        users=users,
+        start_date=start,
+        end_date=end,
+        data_types=data_types,
+        stream=o.stream,
+        api_base_url=api,
+        token_url=token_url,
+        token_store=store,
+        dataset=dataset,
+        dead_letter_root=dead_root.rstrip("/"),
+        bq_write_method=method,
+        quota_per_minute=o.quota_per_minute,
+        max_attempts=o.max_attempts,
+        run_id=run_id,
+        report_json=o.report_json,
+        temp_location=temp,
+    )
+
+
+def default_run_id(now: dt.datetime | None = None) -> str:
+    """`run-YYYYMMDDTHHMMSSZ-xxxxxx`: sortable by start, unique across concurrent runs."""
+    moment = now or dt.datetime.now(dt.UTC)
+    return f"run-{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"

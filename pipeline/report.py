@@ -1,0 +1,105 @@
+"""The run report: what a batch run loaded, what it could not, and what it cost.
+
+Built from the run's Beam counters (namespace `fitbeam`):
+
+- `rows_valid_<table>` minus `bigquery_failed_<table>`: rows loaded per table;
+- `dead_letters_<stage>`: items that could not be loaded, per stage;
+- `api_calls_<status>`: HTTP answers by status (`no_answer` for network errors);
+- `api_retries`, `token_refreshes`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics.metric import MetricsFilter
+
+NAMESPACE = "fitbeam"
+
+
+@dataclasses.dataclass
+class RunReport:
+    """The figures of one run; `to_json` is what `--report_json` writes."""
+
+    run_id: str
+    state: str
+    wall_seconds: float
+    users: int
+    start_date: str
+    end_date: str
+    data_types: list[str]
+    rows: dict[str, int]
+    dead_letters: dict[str, int]
+    api_calls: dict[str, int]
+    api_retries: int
+    token_refreshes: int
+    dead_letter_path: str
+
+    @property
+    def rows_total(self) -> int:
+        return sum(self.rows.values())
+
+    @property
+    def dead_letters_total(self) -> int:
+        return sum(self.dead_letters.values())
+
+    def to_json(self) -> dict:
+        out = dataclasses.asdict(self)
+        out["rows_total"] = self.rows_total
+        out["dead_letters_total"] = self.dead_letters_total
+        return out
+
+    def render(self) -> str:
+        lines = [
+            f"run {self.run_id}: {self.state} in {self.wall_seconds:.1f} s",
+            f"  {self.users} users, {self.start_date} .. {self.end_date}, "
+            f"{len(self.data_types)} data types",
+            f"  rows loaded: {self.rows_total:,}",
+        ]
+        width = max((len(t) for t in self.rows), default=0)
+        lines += [f"    {t:<{width}} {n:>10,}" for t, n in sorted(self.rows.items())]
+        lines.append(f"  dead letters: {self.dead_letters_total:,}")
+        lines += [f"    {s:<{width}} {n:>10,}" for s, n in sorted(self.dead_letters.items())]
+        calls = ", ".join(f"{s}: {n:,}" for s, n in sorted(self.api_calls.items()))
+        lines.append(f"  API answers by status: {calls or 'none'}")
+        lines.append(f"  retries: {self.api_retries:,}   token refreshes: {self.token_refreshes:,}")
+        if self.dead_letters_total:
+            lines.append(f"  dead letters written under {self.dead_letter_path}")
+        return "\n".join(lines)
+
+
+def counters(result) -> dict[str, int]:
+    """The run's fitbeam counters, summed over steps."""
+    query = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
+    out: dict[str, int] = {}
+    for counter in query["counters"]:
+        value = counter.committed if counter.committed is not None else counter.attempted
+        name = counter.key.metric.name
+        out[name] = out.get(name, 0) + int(value or 0)
+    return out
+
+
+def from_counters(values: dict[str, int], **fields) -> RunReport:
+    """A report from summed counters plus the run's own fields."""
+
+    def group(prefix: str) -> dict[str, int]:
+        return {k[len(prefix) :]: v for k, v in values.items() if k.startswith(prefix) and v}
+
+    valid, failed = group("rows_valid_"), group("bigquery_failed_")
+    rows = {t: n - failed.get(t, 0) for t, n in valid.items() if n - failed.get(t, 0)}
+    return RunReport(
+        rows=rows,
+        dead_letters=group("dead_letters_"),
+        api_calls=group("api_calls_"),
+        api_retries=values.get("api_retries", 0),
+        token_refreshes=values.get("token_refreshes", 0),
+        **fields,
+    )
+
+
+def write_json(report: RunReport, path: str) -> None:
+    """Writes the report as JSON to a local path or gs://."""
+    with FileSystems.create(path) as f:
+        f.write((json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n").encode("utf-8"))
