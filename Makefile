@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv demo test lint format simulate clean
+.PHONY: venv demo test lint format simulate emulators-up emulators-down bench clean
 
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,15 @@ format: venv
 
 simulate: venv
 	$(VENV)/bin/fitbeam simulate --port 8180
+
+emulators-up: venv
+	$(PY) -m pipeline.emulators up --state_dir .local
+
+emulators-down: venv
+	$(PY) -m pipeline.emulators down --state_dir .local
+
+bench: venv
+	$(PY) -m bench.throughput
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache build *.egg-info
