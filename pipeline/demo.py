@@ -52,17 +52,24 @@ def authorise_users(sim: Simulator, users: list[str], store: LocalFileTokenStore
         store.save(user, oauth.authorize(client, scopes, login_hint=user, open_url=_visit))
 
 
-def example_query(last_day: dt.date) -> list[dict]:
-    """Runs `EXAMPLE_QUERY` on the BigQuery emulator."""
+def emulator_bigquery_client():
+    """A BigQuery client of the emulator that BIGQUERY_EMULATOR_HOST names."""
     from google.api_core.client_options import ClientOptions
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import bigquery
 
-    client = bigquery.Client(
+    return bigquery.Client(
         project=emulators.PROJECT,
         credentials=AnonymousCredentials(),
         client_options=ClientOptions(api_endpoint=os.environ["BIGQUERY_EMULATOR_HOST"]),
     )
+
+
+def example_query(last_day: dt.date) -> list[dict]:
+    """Runs `EXAMPLE_QUERY` on the BigQuery emulator."""
+    from google.cloud import bigquery
+
+    client = emulator_bigquery_client()
     config = bigquery.QueryJobConfig(
         query_parameters=[bigquery.ScalarQueryParameter("last_day", "DATE", last_day)]
     )
@@ -70,16 +77,7 @@ def example_query(last_day: dt.date) -> list[dict]:
 
 
 def create_dataset() -> None:
-    from google.api_core.client_options import ClientOptions
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import bigquery
-
-    client = bigquery.Client(
-        project=emulators.PROJECT,
-        credentials=AnonymousCredentials(),
-        client_options=ClientOptions(api_endpoint=os.environ["BIGQUERY_EMULATOR_HOST"]),
-    )
-    client.create_dataset(f"{emulators.PROJECT}.{DATASET}", exists_ok=True)
+    emulator_bigquery_client().create_dataset(f"{emulators.PROJECT}.{DATASET}", exists_ok=True)
 
 
 def run_demo(days: int, users: int, state_dir: Path, out=print) -> RunReport:

@@ -110,6 +110,21 @@ def _point_key(point: dict, data_type: str) -> str:
     return json.dumps(point, sort_keys=True, separators=(",", ":"))
 
 
+def _list_page(runner, client, call, spec, filter_text, page_token, reconcile):
+    """One page of a list call, under the runner's discipline."""
+    return runner.request(
+        call.user_key,
+        lambda token: client.list_page(
+            token,
+            spec.name,
+            filter_text=filter_text,
+            page_token=page_token,
+            page_size=spec.page_size,
+            reconcile=reconcile,
+        ),
+    )
+
+
 def fetch_list(runner: CallRunner, client: HealthApiClient, call: ApiCall) -> tuple[dict, ...]:
     """Every point of a list call's window, all pages, tie re-reads merged in."""
     spec = datatypes.spec(call.data_type)
@@ -117,56 +132,35 @@ def fetch_list(runner: CallRunner, client: HealthApiClient, call: ApiCall) -> tu
     filter_text = planning.window_filter(call)
     points: list[dict] = []
     seen: set[str] | None = None  # built lazily: only windows that span pages need it
+
+    def merge(new_points) -> None:
+        for p in new_points:
+            key = _point_key(p, spec.name)
+            if key not in seen:
+                seen.add(key)
+                points.append(p)
+
     page_token = None
     while True:
-        page = runner.request(
-            call.user_key,
-            lambda token, pt=page_token: client.list_page(
-                token,
-                spec.name,
-                filter_text=filter_text,
-                page_token=pt,
-                page_size=spec.page_size,
-                reconcile=reconcile,
-            ),
-        )
+        page = _list_page(runner, client, call, spec, filter_text, page_token, reconcile)
         if seen is None:
             points.extend(page.points)
         else:
-            for p in page.points:
-                key = _point_key(p, spec.name)
-                if key not in seen:
-                    seen.add(key)
-                    points.append(p)
+            merge(page.points)
         if not page.next_page_token:
             return tuple(points)
         if seen is None:
             seen = {_point_key(p, spec.name) for p in points}
-        if page.points:
-            ties = planning.tie_filter(spec.name, page.points[-1])
-            if ties:
-                for p in _read_all(runner, client, call, ties, spec, reconcile):
-                    key = _point_key(p, spec.name)
-                    if key not in seen:
-                        seen.add(key)
-                        points.append(p)
+        ties = planning.tie_filter(spec.name, page.points[-1]) if page.points else None
+        if ties:
+            merge(_read_all(runner, client, call, ties, spec, reconcile))
         page_token = page.next_page_token
 
 
 def _read_all(runner, client, call, filter_text, spec, reconcile) -> list[dict]:
     out, page_token = [], None
     while True:
-        page = runner.request(
-            call.user_key,
-            lambda token, pt=page_token: client.list_page(
-                token,
-                spec.name,
-                filter_text=filter_text,
-                page_token=pt,
-                page_size=spec.page_size,
-                reconcile=reconcile,
-            ),
-        )
+        page = _list_page(runner, client, call, spec, filter_text, page_token, reconcile)
         out.extend(page.points)
         if not page.next_page_token:
             return out

@@ -15,12 +15,10 @@ import os
 from pathlib import Path
 
 import pytest
-from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
 from pipeline import emulators, main
-from pipeline.demo import authorise_users
+from pipeline.demo import authorise_users, emulator_bigquery_client
 from simulator import Simulator, SimulatorConfig
 from transforms import datatypes, rows
 from transforms.token_store import LocalFileTokenStore
@@ -42,11 +40,7 @@ def local_gcp(tmp_path_factory):
 
 
 def bq_client() -> bigquery.Client:
-    return bigquery.Client(
-        project=emulators.PROJECT,
-        credentials=AnonymousCredentials(),
-        client_options=ClientOptions(api_endpoint=os.environ["BIGQUERY_EMULATOR_HOST"]),
-    )
+    return emulator_bigquery_client()
 
 
 def keys_in(client: bigquery.Client, dataset: str, table: str, run_id: str) -> set[tuple]:
