@@ -14,6 +14,7 @@ INSTALL_REQUIRES = [
     "requests-oauthlib==2.0.0",
     "oauthlib==4.0.1",
     "google-cloud-secret-manager==2.32.0",
+    "google-crc32c==1.9.0",  # Secret Manager payload checksums
     "fastavro==1.13.1",
     "tzdata==2026.6",
 ]

@@ -1,0 +1,1 @@
+"""Local fakes of Google services, served over their real wire protocols for tests."""
