@@ -1,4 +1,4 @@
-"""The batch graph of `fitbeam run`, as one function over a Beam pipeline.
+"""The graph of `fitbeam run`, batch or streaming, as one function over a pipeline.
 
     requests -> PlanCalls -> FetchPages -> ToRows -+-> ValidateRows -> WriteTables
                                                    |
@@ -6,6 +6,10 @@
                                                    |
                           FetchPages(detail) -> ToRows
     every dead_letter output -> Flatten -> WriteDeadLetters
+
+Requests are the CLI's users x data types over one range, or request messages
+(a file in batch, a Pub/Sub subscription when streaming) parsed by
+`ParseRequests`, whose bad messages join the dead letters.
 
 The detail fan-out stays inside the graph: exercises found by the main fetch
 become TCX calls fetched by a second FetchFn that shares the process's token
@@ -21,7 +25,8 @@ from collections.abc import Callable
 import apache_beam as beam
 
 from pipeline.options import RunConfig
-from transforms import fetch, sinks, to_rows
+from transforms import fetch, request_messages, sinks, to_rows
+from transforms.elements import FetchRequest
 from transforms.retry import RetryPolicy
 from transforms.tokens import TokenBroker
 
@@ -32,6 +37,7 @@ def build(
     ingest_time: dt.datetime,
     broker_factory: Callable[[], TokenBroker] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], dt.datetime] | None = None,
 ) -> dict[str, beam.PCollection]:
     """Adds the batch graph to `p`.
 
@@ -41,6 +47,7 @@ def build(
         ingest_time: the run's start (UTC), stamped on every row.
         broker_factory: test seam: builds the token broker.
         sleep: waits between retries (test seam).
+        clock: the UTC time request messages are judged by (test seam).
 
     Returns:
         `rows` (validated (table, row) pairs) and `dead_letters`.
@@ -59,15 +66,9 @@ def build(
             sleep=sleep,
         )
 
-    requests = fetch.requests_for(
-        list(config.users),
-        list(config.data_types),
-        config.start_date,
-        config.end_date,
-        config.stream,
-    )
+    requests, bad_requests = _requests(p, config, clock)
     to_rows_fn = to_rows.ToRowsFn(config.run_id, ingest_time)
-    calls = p | "Requests" >> beam.Create(requests) | "Plan" >> fetch.PlanCalls()
+    calls = requests | "Plan" >> fetch.PlanCalls()
     fetched = calls | "Fetch" >> fetch.FetchPages(fetch_fn("fetch"), "Fetch")
     built = fetched.pages | "Rows" >> to_rows.ToRows(to_rows_fn, "ToRowsFn")
     detail = built.detail | "FetchDetail" >> fetch.FetchPages(fetch_fn("fetch_detail"), "Detail")
@@ -81,6 +82,7 @@ def build(
         config.dataset, config.bq_write_method, config.temp_location or None
     )
     dead_letters = (
+        *bad_requests,
         fetched.dead_letter,
         built.dead_letter,
         detail.dead_letter,
@@ -88,7 +90,43 @@ def build(
         validated.dead_letter,
         bigquery_failed,
     ) | "AllDeadLetters" >> beam.Flatten()
-    _ = dead_letters | "DeadLetters" >> sinks.WriteDeadLetters(
-        config.dead_letter_root, config.run_id
-    )
+    if config.streaming:
+        _ = dead_letters | "DeadLetters" >> sinks.WriteWindowedDeadLetters(
+            config.dead_letter_root, config.run_id, config.dead_letter_window_seconds
+        )
+    else:
+        _ = dead_letters | "DeadLetters" >> sinks.WriteDeadLetters(
+            config.dead_letter_root, config.run_id
+        )
     return {"rows": validated.rows, "dead_letters": dead_letters}
+
+
+def _requests(
+    p: beam.Pipeline, config: RunConfig, clock: Callable[[], dt.datetime] | None
+) -> tuple[beam.PCollection, tuple[beam.PCollection, ...]]:
+    """The run's FetchRequests, and the dead letters of bad request messages (if any)."""
+    if config.requests_subscription:
+        messages = p | "ReadRequestMessages" >> beam.io.ReadFromPubSub(
+            subscription=config.requests_subscription, with_attributes=True
+        )
+    elif config.requests_file:
+        messages = (
+            p
+            | "ReadRequestFile"
+            >> beam.io.ReadFromText(config.requests_file, coder=beam.coders.BytesCoder())
+            # Blank lines separate nothing in JSON Lines; they are not requests.
+            | "SkipBlankLines" >> beam.Filter(lambda line: bool(line.strip()))
+        )
+    else:
+        requests = fetch.requests_for(
+            list(config.users),
+            list(config.data_types),
+            config.start_date,
+            config.end_date,
+            config.stream,
+        )
+        return p | "Requests" >> beam.Create(requests).with_output_types(FetchRequest), ()
+    parsed = messages | "ParseRequests" >> request_messages.ParseRequests(
+        config.max_range_days, clock
+    )
+    return parsed.requests, (parsed.dead_letter,)

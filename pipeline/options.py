@@ -5,6 +5,13 @@ the DirectRunner, on Dataflow and as Flex Template parameters. `resolve`
 checks every value before anything runs and turns the flags into a
 `RunConfig`; a bad value raises `OptionsError` naming the flag, the value and
 an example of a good one.
+
+Requests come from exactly one place:
+
+- `--users` with `--start_date`/`--end_date`: a batch over one civil range;
+- `--requests_file`: a batch over request messages, one JSON object per line
+  (the contract of `transforms.request_messages`);
+- `--streaming --requests_subscription`: request messages from Pub/Sub.
 """
 
 from __future__ import annotations
@@ -16,11 +23,16 @@ import secrets
 import urllib.parse
 
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
+from apache_beam.options.pipeline_options import (
+    GoogleCloudOptions,
+    PipelineOptions,
+    StandardOptions,
+)
 
 from transforms import datatypes
 from transforms.elements import STREAM_RAW, STREAM_RECONCILED
 from transforms.oauth import GOOGLE_TOKEN_URL
+from transforms.request_messages import DEFAULT_MAX_RANGE_DAYS
 from transforms.sinks import FILE_LOADS, STREAMING_INSERTS
 from transforms.token_store import check_user_key, token_store_from_uri
 
@@ -30,6 +42,10 @@ _DATASET = re.compile(
     r"^(?P<project>[a-z][-a-z0-9.:]{4,61}[a-z0-9]):(?P<dataset>[A-Za-z0-9_]{1,1024})$"
 )
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+# Pub/Sub's resource names; Beam checks the project part with the same pattern.
+_SUBSCRIPTION = re.compile(
+    r"^projects/[a-z][-a-z0-9:.]{4,61}[a-z0-9]/subscriptions/[A-Za-z][-A-Za-z0-9._~%+]{2,254}$"
+)
 
 
 class OptionsError(ValueError):
@@ -52,6 +68,31 @@ class FitbeamOptions(PipelineOptions):
         )
         parser.add_argument("--start_date", help="First civil date to load, e.g. 2026-11-01.")
         parser.add_argument("--end_date", help="Last civil date to load (inclusive).")
+        parser.add_argument(
+            "--requests_file",
+            default="",
+            help="Instead of --users and dates: request messages, one JSON object per line "
+            "(local or gs://, globs allowed), e.g. gs://my-bucket/requests/*.jsonl.",
+        )
+        parser.add_argument(
+            "--requests_subscription",
+            default="",
+            help="With --streaming: the Pub/Sub subscription of request messages, e.g. "
+            "projects/my-project/subscriptions/fitbeam-requests.",
+        )
+        parser.add_argument(
+            "--max_range_days",
+            type=int,
+            default=DEFAULT_MAX_RANGE_DAYS,
+            help=f"Longest range one request message may ask for (default "
+            f"{DEFAULT_MAX_RANGE_DAYS}).",
+        )
+        parser.add_argument(
+            "--dead_letter_window_seconds",
+            type=int,
+            default=60,
+            help="Streaming: dead letters are written as one file set per window this long.",
+        )
         parser.add_argument(
             "--data_types",
             default=",".join(datatypes.DEFAULT_DATA_TYPES),
@@ -85,9 +126,10 @@ class FitbeamOptions(PipelineOptions):
         )
         parser.add_argument(
             "--bq_write_method",
-            default=FILE_LOADS,
-            help="FILE_LOADS (load jobs: free, atomic per job; needs a gs:// --temp_location) "
-            "or STREAMING_INSERTS (rows BigQuery refuses become dead letters).",
+            default="",
+            help="FILE_LOADS (load jobs: free, atomic per job; needs a gs:// --temp_location; "
+            "the batch default) or STREAMING_INSERTS (rows BigQuery refuses become dead "
+            "letters; the streaming default and only choice).",
         )
         parser.add_argument(
             "--quota_per_minute",
@@ -112,8 +154,13 @@ class RunConfig:
     """Validated settings of one run."""
 
     users: tuple[str, ...]
-    start_date: dt.date
-    end_date: dt.date
+    start_date: dt.date | None
+    end_date: dt.date | None
+    requests_file: str
+    requests_subscription: str
+    streaming: bool
+    max_range_days: int
+    dead_letter_window_seconds: int
     data_types: tuple[str, ...]
     stream: str
     api_base_url: str
@@ -143,7 +190,7 @@ def _date(value: str | None, flag: str) -> dt.date:
         raise OptionsError(flag, text, "is not a civil date YYYY-MM-DD", "2026-11-01") from None
 
 
-def _users(value: str | None) -> tuple[str, ...]:
+def parse_users(value: str | None) -> tuple[str, ...]:
     text = _require(value, "users", "user-1,user-2")
     if text.startswith("@"):
         path = text[1:]
@@ -171,7 +218,7 @@ def _users(value: str | None) -> tuple[str, ...]:
     return tuple(users)
 
 
-def _data_types(value: str) -> tuple[str, ...]:
+def parse_data_types(value: str) -> tuple[str, ...]:
     names = [n.strip() for n in (value or "").split(",") if n.strip()]
     if not names:
         raise OptionsError("data_types", value, "names no data type", "steps,heart-rate")
@@ -186,13 +233,58 @@ def _data_types(value: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def _url(value: str, flag: str, example: str) -> str:
+def check_url(value: str, flag: str, example: str) -> str:
     parts = urllib.parse.urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise OptionsError(flag, value, "is not an http(s) URL", example)
     if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
         raise OptionsError(flag, value, "plain http is allowed on loopback only", example)
     return value.rstrip("/")
+
+
+def _one_request_source(o: FitbeamOptions, streaming: bool) -> None:
+    """Requests come from the CLI range, a file, or a subscription: exactly one."""
+    ranged = [f for f in ("users", "start_date", "end_date") if getattr(o, f)]
+    if streaming and not o.requests_subscription:
+        raise OptionsError(
+            "requests_subscription",
+            "",
+            "is required with --streaming",
+            "projects/my-project/subscriptions/fitbeam-requests",
+        )
+    if o.requests_subscription and not streaming:
+        raise OptionsError(
+            "requests_subscription",
+            o.requests_subscription,
+            "needs --streaming (a subscription never ends)",
+            "projects/my-project/subscriptions/fitbeam-requests --streaming",
+        )
+    if o.requests_subscription and o.requests_file:
+        raise OptionsError(
+            "requests_file", o.requests_file, "cannot be used with --requests_subscription", "''"
+        )
+    if (o.requests_subscription or o.requests_file) and ranged:
+        flag = "requests_subscription" if o.requests_subscription else "requests_file"
+        raise OptionsError(
+            ranged[0],
+            getattr(o, ranged[0]),
+            f"cannot be used with --{flag} (the messages say who and when)",
+            "''",
+        )
+
+
+def _dates(o: FitbeamOptions, today: dt.date) -> tuple[dt.date, dt.date]:
+    start, end = _date(o.start_date, "start_date"), _date(o.end_date, "end_date")
+    if end < start:
+        raise OptionsError("end_date", o.end_date, f"is before --start_date={start}", str(start))
+    # The far east of UTC is 14 hours ahead: its civil "today" is at most UTC's tomorrow.
+    if start > today + dt.timedelta(days=1):
+        raise OptionsError("start_date", o.start_date, "is in the future", str(today))
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        raise OptionsError(
+            "end_date", o.end_date, f"makes a range over {MAX_RANGE_DAYS} days", str(start)
+        )
+    return start, end
 
 
 def resolve(options: PipelineOptions, today: dt.date | None = None) -> RunConfig:
@@ -206,24 +298,35 @@ def resolve(options: PipelineOptions, today: dt.date | None = None) -> RunConfig
         OptionsError: the first bad value found.
     """
     o = options.view_as(FitbeamOptions)
-    users = _users(o.users)
-    start, end = _date(o.start_date, "start_date"), _date(o.end_date, "end_date")
-    if end < start:
-        raise OptionsError("end_date", o.end_date, f"is before --start_date={start}", str(start))
-    today = today or dt.datetime.now(dt.UTC).date()
-    # The far east of UTC is 14 hours ahead: its civil "today" is at most UTC's tomorrow.
-    if start > today + dt.timedelta(days=1):
-        raise OptionsError("start_date", o.start_date, "is in the future", str(today))
-    if (end - start).days + 1 > MAX_RANGE_DAYS:
+    streaming = bool(options.view_as(StandardOptions).streaming)
+    users: tuple[str, ...] = ()
+    start = end = None
+    _one_request_source(o, streaming)
+    if o.requests_subscription:
+        if not _SUBSCRIPTION.match(o.requests_subscription):
+            raise OptionsError(
+                "requests_subscription",
+                o.requests_subscription,
+                "is not projects/PROJECT/subscriptions/NAME",
+                "projects/my-project/subscriptions/fitbeam-requests",
+            )
+    elif not o.requests_file:
+        users = parse_users(o.users)
+        start, end = _dates(o, today or dt.datetime.now(dt.UTC).date())
+    if not 1 <= o.max_range_days <= MAX_RANGE_DAYS:
         raise OptionsError(
-            "end_date", o.end_date, f"makes a range over {MAX_RANGE_DAYS} days", str(start)
+            "max_range_days", o.max_range_days, f"must be 1..{MAX_RANGE_DAYS}", "366"
         )
-    data_types = _data_types(o.data_types)
+    if not 1 <= o.dead_letter_window_seconds <= 86_400:
+        raise OptionsError(
+            "dead_letter_window_seconds", o.dead_letter_window_seconds, "must be 1..86400", "60"
+        )
+    data_types = parse_data_types(o.data_types)
     if o.stream not in (STREAM_RECONCILED, STREAM_RAW):
         raise OptionsError("stream", o.stream, "must be reconciled or raw", STREAM_RECONCILED)
-    api = _url(o.api_base_url, "api_base_url", GOOGLE_HEALTH_API)
+    api = check_url(o.api_base_url, "api_base_url", GOOGLE_HEALTH_API)
     if o.token_url:
-        token_url = _url(o.token_url, "token_url", GOOGLE_TOKEN_URL)
+        token_url = check_url(o.token_url, "token_url", GOOGLE_TOKEN_URL)
     elif api == GOOGLE_HEALTH_API:
         token_url = GOOGLE_TOKEN_URL
     elif urllib.parse.urlsplit(api).scheme == "http":
@@ -241,13 +344,20 @@ def resolve(options: PipelineOptions, today: dt.date | None = None) -> RunConfig
     if not _DATASET.match(dataset):
         raise OptionsError("dataset", dataset, "is not project:dataset", "my-project:fitbit")
     dead_root = _require(o.dead_letter_root, "dead_letter_root", "gs://my-bucket/dead-letters")
-    method = (o.bq_write_method or "").upper()
+    method = (o.bq_write_method or (STREAMING_INSERTS if streaming else FILE_LOADS)).upper()
     if method not in (STREAMING_INSERTS, FILE_LOADS):
         raise OptionsError(
             "bq_write_method",
             o.bq_write_method,
             "must be STREAMING_INSERTS or FILE_LOADS",
             FILE_LOADS,
+        )
+    if streaming and method != STREAMING_INSERTS:
+        raise OptionsError(
+            "bq_write_method",
+            o.bq_write_method,
+            "must be STREAMING_INSERTS when streaming",
+            STREAMING_INSERTS,
         )
     temp = options.view_as(GoogleCloudOptions).temp_location or ""
     if method == FILE_LOADS and not temp.startswith("gs://"):
@@ -270,6 +380,11 @@ def resolve(options: PipelineOptions, today: dt.date | None = None) -> RunConfig
         users=users,
         start_date=start,
         end_date=end,
+        requests_file=o.requests_file,
+        requests_subscription=o.requests_subscription,
+        streaming=streaming,
+        max_range_days=o.max_range_days,
+        dead_letter_window_seconds=o.dead_letter_window_seconds,
         data_types=data_types,
         stream=o.stream,
         api_base_url=api,

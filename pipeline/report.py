@@ -1,4 +1,4 @@
-"""The run report: what a batch run loaded, what it could not, and what it cost.
+"""The run report: what a run loaded, what it could not, and what it cost.
 
 Built from the run's Beam counters (namespace `fitbeam`):
 
@@ -36,6 +36,9 @@ class RunReport:
     api_retries: int
     token_refreshes: int
     dead_letter_path: str
+    requests_from: str = ""
+    request_messages: int = 0
+    note: str = ""
 
     @property
     def rows_total(self) -> int:
@@ -55,7 +58,9 @@ class RunReport:
         lines = [
             f"run {self.run_id}: {self.state} in {self.wall_seconds:.1f} s",
             f"  {self.users} users, {self.start_date} .. {self.end_date}, "
-            f"{len(self.data_types)} data types",
+            f"{len(self.data_types)} data types"
+            if not self.requests_from
+            else f"  {self.request_messages:,} request messages from {self.requests_from}",
             f"  rows loaded: {self.rows_total:,}",
         ]
         width = max((len(t) for t in self.rows), default=0)
@@ -67,6 +72,8 @@ class RunReport:
         lines.append(f"  retries: {self.api_retries:,}   token refreshes: {self.token_refreshes:,}")
         if self.dead_letters_total:
             lines.append(f"  dead letters written under {self.dead_letter_path}")
+        if self.note:
+            lines.append(f"  note: {self.note}")
         return "\n".join(lines)
 
 
@@ -95,6 +102,7 @@ def from_counters(values: dict[str, int], **fields) -> RunReport:
         api_calls=group("api_calls_"),
         api_retries=values.get("api_retries", 0),
         token_refreshes=values.get("token_refreshes", 0),
+        request_messages=values.get("request_messages", 0),
         **fields,
     )
 

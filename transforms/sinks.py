@@ -8,7 +8,8 @@
   letters; FILE_LOADS loads JSON files and fails the run on a bad load (rows
   were validated before, so a failure there is not a data problem).
 - `WriteDeadLetters` writes every dead letter as one JSON line under
-  `<root>/<run_id>/`, local or gs://.
+  `<root>/<run_id>/`, local or gs://; `WriteWindowedDeadLetters` does the same
+  for a stream, one file per fixed window, so letters show up while it runs.
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ import json
 import apache_beam as beam
 import fastavro
 from apache_beam import pvalue
+from apache_beam.io import fileio
 from apache_beam.io.gcp.bigquery_tools import RetryStrategy
 from apache_beam.metrics import Metrics
+from apache_beam.transforms import window
+from apache_beam.utils.timestamp import Timestamp
 from fastavro.validation import ValidationError
 
 from schemas import bigquery as bq_schemas
@@ -132,15 +136,10 @@ class WriteTables(beam.PTransform):
     def expand(self, pairs):
         dataset = self.dataset
         schemas = {f"{dataset}.{t}": bq_schemas.bigquery_table_schema(t) for t in bq_schemas.TABLES}
-        extra = {
-            f"{dataset}.{t}": bq_schemas.additional_bq_parameters(t) for t in bq_schemas.TABLES
-        }
         common = {
             "table": lambda row: f"{dataset}.{row.table}",
             "schema": lambda destination: schemas[bigquery_destination(destination)],
-            "additional_bq_parameters": lambda destination: extra[
-                bigquery_destination(destination)
-            ],
+            "additional_bq_parameters": _table_layout(),
             "create_disposition": beam.io.BigQueryDisposition.CREATE_IF_NEEDED,
             "write_disposition": beam.io.BigQueryDisposition.WRITE_APPEND,
         }
@@ -163,6 +162,21 @@ class WriteTables(beam.PTransform):
         return pairs.pipeline | "NoBigQueryFailures" >> beam.Create([])
 
 
+def _table_layout() -> dict:
+    """Partitioning and clustering, shared by every table.
+
+    One dict rather than a function of the destination: Beam 2.77's streaming
+    inserts pass a callable through to the table resource unresolved.
+    """
+    layouts = {
+        json.dumps(bq_schemas.additional_bq_parameters(t), sort_keys=True)
+        for t in bq_schemas.TABLES
+    }
+    if len(layouts) != 1:
+        raise ValueError(f"tables differ in partitioning or clustering: {sorted(layouts)}")
+    return json.loads(layouts.pop())
+
+
 def bigquery_destination(destination: object) -> str:
     """A destination as `project:dataset.table`, whichever form Beam hands over."""
     if isinstance(destination, str):
@@ -183,4 +197,47 @@ class WriteDeadLetters(beam.PTransform):
             | "DeadLetterToJson" >> beam.Map(DeadLetter.to_json)
             | "WriteDeadLetterFiles"
             >> beam.io.WriteToText(self.prefix, file_name_suffix=".jsonl", num_shards=1)
+        )
+
+
+class _StampFailureTimeFn(beam.DoFn):
+    """Re-stamps a dead letter with the time it is written out (never earlier).
+
+    Letters keep their input's event time otherwise: a Pub/Sub message
+    pulled after the watermark passed its publish time (the DirectRunner moves
+    the watermark to "now" on every pull), or BigQueryIO's failed rows (stamped
+    at the start of time), would be late for their window and dropped.
+    """
+
+    def process(self, letter, timestamp=beam.DoFn.TimestampParam):
+        now = Timestamp.now()
+        yield window.TimestampedValue(letter, max(now, timestamp))
+
+
+class WriteWindowedDeadLetters(beam.PTransform):
+    """DeadLetter -> JSON lines under `<root>/<run_id>/`, one file set per window.
+
+    Windows are fixed, by the time a letter reaches the sink; files are named
+    `dead-letters-<window start>-<window end>-<shard>-of-<shards>.jsonl` and
+    appear once their window closes, so a stream's dead letters are readable
+    within about one window of the failure.
+    """
+
+    def __init__(self, root: str, run_id: str, window_seconds: int):
+        super().__init__()
+        self.folder = f"{root.rstrip('/')}/{run_id}/"
+        self.window_seconds = window_seconds
+
+    def expand(self, dead_letters):
+        return (
+            dead_letters
+            | "StampFailureTime" >> beam.ParDo(_StampFailureTimeFn())
+            | "DeadLetterToJson" >> beam.Map(DeadLetter.to_json)
+            | "DeadLetterWindows" >> beam.WindowInto(window.FixedWindows(self.window_seconds))
+            | "WriteDeadLetterFiles"
+            >> fileio.WriteToFiles(
+                path=self.folder,
+                file_naming=fileio.default_file_naming("dead-letters", ".jsonl"),
+                shards=1,
+            )
         )

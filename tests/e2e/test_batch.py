@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from pathlib import Path
 
 import pytest
-from google.cloud import bigquery
 
 from pipeline import emulators, main
-from pipeline.demo import authorise_users, emulator_bigquery_client
+from pipeline.demo import authorise_users
 from simulator import Simulator, SimulatorConfig
-from transforms import datatypes, rows
+from tests.e2e.helpers import bq_client, expected_keys, keys_in
+from tests.e2e.helpers import dead_letters as read_dead_letters
+from transforms import datatypes
 from transforms.token_store import LocalFileTokenStore
 
 START = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC).timestamp()
@@ -29,54 +29,9 @@ FIRST, LAST = dt.date(2026, 10, 31), dt.date(2026, 11, 1)
 LISTED = [t for t in datatypes.DEFAULT_DATA_TYPES if t != "total-calories"]
 
 
-@pytest.fixture(scope="module")
-def local_gcp(tmp_path_factory):
-    saved = dict(os.environ)
-    with emulators.LocalEmulators(tmp_path_factory.mktemp("emulators")) as emu:
-        os.environ.update(emu.env)
-        yield emu
-    os.environ.clear()
-    os.environ.update(saved)
-
-
-def bq_client() -> bigquery.Client:
-    return emulator_bigquery_client()
-
-
-def keys_in(client: bigquery.Client, dataset: str, table: str, run_id: str) -> set[tuple]:
-    query = (
-        f"SELECT user_key, record_key FROM `{emulators.PROJECT}.{dataset}.{table}` "  # noqa: S608
-        "WHERE run_id = @run"
-    )
-    config = bigquery.QueryJobConfig(
-        query_parameters=[bigquery.ScalarQueryParameter("run", "STRING", run_id)]
-    )
-    try:
-        result = client.query(query, job_config=config).result()
-    except Exception as err:  # a table nobody wrote to does not exist
-        if "Not found" in str(err) or "not found" in str(err):
-            return set()
-        raise
-    return {(r["user_key"], r["record_key"]) for r in result}
-
-
-def expected_keys(sim: Simulator, run_id: str) -> dict[str, set[tuple]]:
-    """(user, record key) per table, from the simulator's ground truth."""
-    out: dict[str, set[tuple]] = {}
-    for user in USERS:
-        ctx = rows.RowContext(user, run_id, dt.datetime(2026, 11, 28, tzinfo=dt.UTC))
-        for data_type in LISTED:
-            for truth in sim.ground_truth(user, data_type, FIRST, LAST, reconciled=True):
-                for table, row in rows.rows_for_point(
-                    data_type, truth["dataPoint"], ctx, "reconciled"
-                ):
-                    out.setdefault(table, set()).add((user, row["record_key"]))
-        days = {t["civilDate"] for t in sim.ground_truth(user, "total-calories", FIRST, LAST)}
-        summary = out.setdefault("daily_activity_summary", set())
-        for day in days:
-            row = {"user_key": user, "civil_date": dt.date.fromisoformat(day)}
-            summary.add((user, rows.record_key("daily_activity_summary", row)))
-    return out
+def expected_for_window(sim: Simulator, run_id: str) -> dict[str, set[tuple]]:
+    wanted = [(u, t, FIRST, LAST) for u in USERS for t in [*LISTED, "total-calories"]]
+    return expected_keys(sim, wanted, run_id)
 
 
 def run_batch(sim, tmp_path: Path, dataset: str, run_id: str, *extra: str):
@@ -101,20 +56,13 @@ def run_batch(sim, tmp_path: Path, dataset: str, run_id: str, *extra: str):
 
 
 def dead_letters(run_id: str) -> list[dict]:
-    from apache_beam.io.filesystems import FileSystems
-
-    pattern = f"gs://{emulators.DEFAULT_BUCKET}/dead-letters/{run_id}/*.jsonl"
-    out = []
-    for match in FileSystems.match([pattern])[0].metadata_list:
-        with FileSystems.open(match.path) as f:
-            out += [json.loads(line) for line in f.read().decode().splitlines() if line]
-    return out
+    return read_dead_letters(f"gs://{emulators.DEFAULT_BUCKET}/dead-letters/{run_id}")
 
 
 def test_batch_rows_equal_the_ground_truth(local_gcp, tmp_path):
     with Simulator(SimulatorConfig(users=3, clock_speed=0, start_time=START)) as sim:
         report = run_batch(sim, tmp_path, "complete", "e2e-complete")
-        expected = expected_keys(sim, "e2e-complete")
+        expected = expected_for_window(sim, "e2e-complete")
     client = bq_client()
     assert report.state == "DONE"
     assert report.dead_letters == {}
@@ -147,7 +95,7 @@ def test_with_faults_rows_plus_dead_letters_account_for_every_point(local_gcp, t
     faults = "mixed=0.05,page-drop=1"
     with Simulator(SimulatorConfig(users=3, clock_speed=0, start_time=START, faults=faults)) as sim:
         report = run_batch(sim, tmp_path, "faulty", "e2e-faulty", "--max_attempts=1")
-        expected = expected_keys(sim, "e2e-faulty")
+        expected = expected_for_window(sim, "e2e-faulty")
         stats = sim.stats()
     client = bq_client()
     assert report.state == "DONE"

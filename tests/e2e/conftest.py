@@ -1,0 +1,23 @@
+"""The local Google Cloud every end-to-end test runs against.
+
+One set of emulators (BigQuery, Cloud Storage, Pub/Sub) serves the whole
+session; tests keep apart by unique dataset, topic and path names.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from pipeline import emulators
+
+
+@pytest.fixture(scope="session")
+def local_gcp(tmp_path_factory):
+    saved = dict(os.environ)
+    with emulators.LocalEmulators(tmp_path_factory.mktemp("emulators"), pubsub=True) as emu:
+        os.environ.update(emu.env)
+        yield emu
+    os.environ.clear()
+    os.environ.update(saved)

@@ -1,0 +1,88 @@
+"""What the end-to-end tests share: ground truth as rows, and reading back the outputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from google.cloud import bigquery
+
+from pipeline import emulators
+from pipeline.demo import emulator_bigquery_client
+from simulator import Simulator
+from transforms import datatypes, rows
+
+INGEST = dt.datetime(2026, 11, 28, tzinfo=dt.UTC)
+
+
+def bq_client() -> bigquery.Client:
+    return emulator_bigquery_client()
+
+
+def keys_in(client: bigquery.Client, dataset: str, table: str, run_id: str) -> set[tuple]:
+    """(user, record key) of the rows a run loaded into one table."""
+    query = (
+        f"SELECT user_key, record_key FROM `{emulators.PROJECT}.{dataset}.{table}` "  # noqa: S608
+        "WHERE run_id = @run"
+    )
+    config = bigquery.QueryJobConfig(
+        query_parameters=[bigquery.ScalarQueryParameter("run", "STRING", run_id)]
+    )
+    try:
+        result = client.query(query, job_config=config).result()
+    except Exception as err:  # a table nobody wrote to does not exist
+        if "not found" in str(err).lower():
+            return set()
+        raise
+    return {(r["user_key"], r["record_key"]) for r in result}
+
+
+def count_in(client: bigquery.Client, dataset: str, table: str) -> int:
+    query = f"SELECT COUNT(*) AS n FROM `{emulators.PROJECT}.{dataset}.{table}`"  # noqa: S608
+    try:
+        return next(iter(client.query(query).result()))["n"]
+    except Exception as err:
+        if "not found" in str(err).lower():
+            return 0
+        raise
+
+
+def expected_keys(
+    sim: Simulator, wanted: list[tuple[str, str, dt.date, dt.date]], run_id: str
+) -> dict[str, set[tuple]]:
+    """(user, record key) per table for (user, data type, first day, last day) requests.
+
+    `total-calories` stands for the daily activity summary: one row per civil
+    day the user has any calories.
+    """
+    out: dict[str, set[tuple]] = {}
+    for user, data_type, first, last in wanted:
+        if data_type == "total-calories":
+            days = {t["civilDate"] for t in sim.ground_truth(user, data_type, first, last)}
+            summary = out.setdefault("daily_activity_summary", set())
+            for day in days:
+                row = {"user_key": user, "civil_date": dt.date.fromisoformat(day)}
+                summary.add((user, rows.record_key("daily_activity_summary", row)))
+            continue
+        ctx = rows.RowContext(user, run_id, INGEST)
+        out.setdefault(datatypes.spec(data_type).table, set())
+        for truth in sim.ground_truth(user, data_type, first, last, reconciled=True):
+            for table, row in rows.rows_for_point(data_type, truth["dataPoint"], ctx, "reconciled"):
+                out.setdefault(table, set()).add((user, row["record_key"]))
+    return out
+
+
+def dead_letters(folder: str) -> list[dict]:
+    """Every dead letter in the JSONL files under `folder` (local or gs://)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    out = []
+    for match in FileSystems.match([f"{folder.rstrip('/')}/*.jsonl"])[0].metadata_list:
+        with FileSystems.open(match.path) as f:
+            out += [json.loads(line) for line in f.read().decode().splitlines() if line]
+    return out
+
+
+def distinct(client: bigquery.Client, dataset: str, table: str, column: str) -> set:
+    query = f"SELECT DISTINCT {column} AS v FROM `{emulators.PROJECT}.{dataset}.{table}`"  # noqa: S608
+    return {r["v"] for r in client.query(query).result()}

@@ -1,0 +1,174 @@
+"""`fitbeam run --streaming` end to end: Pub/Sub emulator -> Beam -> BigQuery and GCS emulators.
+
+Good request messages and the whole catalogue of bad ones go into one
+subscription. The good ones must become exactly the simulator's ground truth
+in BigQuery (detail fan-out included), every bad one a dead letter with its
+reason in the windowed dead-letter files, and the stream must go on.
+
+The DirectRunner only moves the Pub/Sub watermark (and so closes dead-letter
+windows) when a pull returns, so while it polls the test publishes "tick"
+requests for a day and type without data: they cost an API call and load
+nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+import uuid
+
+from google.cloud import pubsub_v1
+
+from pipeline import emulators, main
+from pipeline.demo import authorise_users
+from simulator import Simulator, SimulatorConfig
+from tests.e2e.helpers import (
+    bq_client,
+    count_in,
+    dead_letters,
+    distinct,
+    expected_keys,
+    keys_in,
+)
+from tests.unit.test_request_messages import CATALOGUE
+from transforms.request_messages import request_message
+from transforms.token_store import LocalFileTokenStore
+
+START = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC).timestamp()
+TODAY = dt.date(2026, 11, 28)
+USERS = ["user-1", "user-2", "user-3"]
+D = dt.date.fromisoformat
+DEADLINE_SECONDS = 180
+
+
+class Stream:
+    """A topic and subscription of their own on the emulator."""
+
+    def __init__(self):
+        suffix = uuid.uuid4().hex[:10]
+        self.topic = f"projects/{emulators.PROJECT}/topics/requests-{suffix}"
+        self.subscription = f"projects/{emulators.PROJECT}/subscriptions/requests-{suffix}"
+        self.publisher = pubsub_v1.PublisherClient()
+        self.publisher.create_topic(name=self.topic)
+        with pubsub_v1.SubscriberClient() as subscriber:
+            subscriber.create_subscription(name=self.subscription, topic=self.topic)
+        self.published = 0
+
+    def publish(self, data: bytes) -> None:
+        # Pub/Sub refuses a message with neither data nor attributes.
+        self.publisher.publish(self.topic, data, origin="e2e").result(timeout=30)
+        self.published += 1
+
+
+def empty_day(sim: Simulator, user: str, data_type: str) -> dt.date:
+    """A day on which `user` has no `data_type` points: a request for it loads nothing."""
+    for back in range(1, 60):
+        day = TODAY - dt.timedelta(days=back)
+        if not sim.ground_truth(user, data_type, day, day, reconciled=True):
+            return day
+    raise AssertionError(f"{user} has {data_type} every day")
+
+
+def start_streaming(argv: list[str]) -> tuple[threading.Thread, threading.Event, dict]:
+    stop, outcome = threading.Event(), {}
+
+    def target() -> None:
+        try:
+            outcome["report"] = main.run(
+                argv, today=TODAY, sleep=lambda s: None, out=lambda s: None, stop=stop
+            )
+        except BaseException as err:  # re-raised by the test
+            outcome["error"] = err
+
+    thread = threading.Thread(target=target, name="streaming-run", daemon=True)
+    thread.start()
+    return thread, stop, outcome
+
+
+def test_streaming_loads_good_messages_and_dead_letters_every_bad_one(local_gcp, tmp_path):
+    stream = Stream()
+    suffix = stream.topic.rsplit("-", 1)[-1]
+    dataset, run_id = f"stream_{suffix}", f"e2e-stream-{suffix}"
+    folder = f"gs://{emulators.DEFAULT_BUCKET}/stream-dead-letters"
+    bq = bq_client()
+    bq.create_dataset(f"{emulators.PROJECT}.{dataset}", exists_ok=True)
+
+    with Simulator(SimulatorConfig(users=3, clock_speed=0, start_time=START)) as sim:
+        store = LocalFileTokenStore(tmp_path / "tokens")
+        authorise_users(sim, USERS, store)
+        week = (D("2026-11-15"), D("2026-11-21"))
+        assert sim.ground_truth("user-3", "exercise", *week), "the week needs an exercise"
+        wanted = [
+            ("user-1", "steps", D("2026-11-20"), D("2026-11-20")),
+            ("user-1", "sleep", D("2026-11-20"), D("2026-11-20")),
+            ("user-2", "steps", D("2026-11-20"), D("2026-11-21")),
+            ("user-2", "total-calories", D("2026-11-20"), D("2026-11-21")),
+            ("user-3", "exercise", *week),
+            ("user-3", "weight", *week),
+        ]
+        good = [
+            request_message("user-1", D("2026-11-20"), data_types=["steps", "sleep"]),
+            request_message(
+                "user-2", D("2026-11-20"), D("2026-11-21"), ["steps", "total-calories"]
+            ),
+            request_message("user-3", *week, ["exercise", "weight"]),
+        ]
+        tick = request_message("user-1", empty_day(sim, "user-1", "weight"), data_types=["weight"])
+        expected = expected_keys(sim, wanted, run_id)
+
+        argv = [
+            "--streaming",
+            f"--requests_subscription={stream.subscription}",
+            f"--api_base_url={sim.base_url}",
+            f"--token_store={store.root}",
+            f"--dataset={emulators.PROJECT}:{dataset}",
+            f"--dead_letter_root={folder}",
+            "--dead_letter_window_seconds=2",
+            f"--project={emulators.PROJECT}",
+            f"--run_id={run_id}",
+        ]
+        thread, stop, outcome = start_streaming(argv)
+        # Bad ones first and between good ones: none of them may hold up what follows.
+        for i, (_, data, _, _) in enumerate(CATALOGUE):
+            stream.publish(data)
+            if i % 12 == 0:
+                stream.publish(good[i // 12])
+
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while True:
+            loaded = {t: keys_in(bq, dataset, t, run_id) for t in expected}
+            letters = dead_letters(f"{folder}/{run_id}")
+            if loaded == expected and len(letters) >= len(CATALOGUE):
+                break
+            assert thread.is_alive(), outcome.get("error")
+            assert time.monotonic() < deadline, (
+                f"after {DEADLINE_SECONDS} s: {len(letters)} dead letters; missing rows "
+                f"{ {t: len(expected[t] - loaded[t]) for t in expected} }"
+            )
+            stream.publish(tick)
+            time.sleep(1)  # waiting on other processes, not on a clock the test owns
+
+        stop.set()
+        while thread.is_alive():  # the run's pending pull returns on the next message
+            stream.publish(tick)
+            thread.join(1)
+
+    assert "error" not in outcome, outcome.get("error")
+    report = outcome["report"]
+    assert report.state == "CANCELLED"
+    assert report.requests_from == stream.subscription
+    assert report.rows == {} and report.dead_letters == {}  # no counters: see pipeline.main
+
+    # Every bad message is one dead letter with its reason; nothing else failed.
+    assert sorted((d["error_class"], d["message"]) for d in letters) == sorted(
+        (reason, message) for _, _, reason, message in CATALOGUE
+    )
+    assert {d["stage"] for d in letters} == {"parse_request"}
+
+    # Exactly the ground truth: no row missing, none extra, none twice.
+    for table, keys in expected.items():
+        assert count_in(bq, dataset, table) == len(keys), table
+    exercises = distinct(bq, dataset, "exercise", "data_point_id")
+    tracked = distinct(bq, dataset, "exercise_tcx_trackpoints", "data_point_id")
+    assert tracked and tracked <= exercises
