@@ -2,6 +2,7 @@
 
 Subcommands:
     run        a batch load into BigQuery (`fitbeam run --help`)
+    enqueue    publish the daily request messages to Pub/Sub (`fitbeam enqueue --help`)
     demo       a whole batch load on this machine: simulator and emulators
     simulate   serve the Google Health API simulator
     ddl        print non-destructive BigQuery DDL for every table
@@ -67,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="a batch load into BigQuery", add_help=False)
     p.add_argument("flags", nargs=argparse.REMAINDER)
 
+    p = sub.add_parser(
+        "enqueue", help="publish one request message per user to Pub/Sub", add_help=False
+    )
+    p.add_argument("flags", nargs=argparse.REMAINDER)
+
     p = sub.add_parser("demo", help="a whole batch load on the simulator and local emulators")
     demo.add_arguments(p)
     p.set_defaults(func=demo.main)
@@ -102,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
         return batch.main(argv[1:])
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
+    if argv[:1] == ["enqueue"]:
+        from pipeline import enqueue
+
+        return enqueue.main(argv[1:])
     args = build_parser().parse_args(argv)
     return args.func(args)
 
