@@ -26,7 +26,7 @@ from pipeline import main as batch
 from pipeline.report import RunReport
 from simulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Simulator, SimulatorConfig
 from transforms import datatypes, oauth
-from transforms.token_store import LocalFileTokenStore
+from transforms.token_store import LocalFileTokenStore, TokenStore
 
 DATASET = "fitbeam"
 
@@ -43,7 +43,7 @@ def _visit(url: str) -> None:
     requests.get(url, timeout=30)
 
 
-def authorise_users(sim: Simulator, users: list[str], store: LocalFileTokenStore) -> None:
+def authorise_users(sim: Simulator, users: list[str], store: TokenStore) -> None:
     """Runs the consent flow for each user and stores the client and the tokens."""
     client = oauth.OAuthClient.for_base_url(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, sim.base_url)
     store.save_client(client.client_id, client.client_secret)

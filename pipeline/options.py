@@ -51,10 +51,11 @@ _SUBSCRIPTION = re.compile(
 class OptionsError(ValueError):
     """A flag with a bad value; the message names the flag and gives an example."""
 
-    def __init__(self, flag: str, value: object, why: str, example: str):
+    def __init__(self, flag: str, value: object, why: str, example: str | None):
         shown = str(value)
         shown = shown if len(shown) <= 80 else shown[:77] + "..."
-        super().__init__(f"--{flag}={shown!r}: {why}; e.g. --{flag}={example}")
+        hint = f"; e.g. --{flag}={example}" if example is not None else ""
+        super().__init__(f"--{flag}={shown!r}: {why}{hint}")
         self.flag = flag
 
 
@@ -261,7 +262,7 @@ def _one_request_source(o: FitbeamOptions, streaming: bool) -> None:
         )
     if o.requests_subscription and o.requests_file:
         raise OptionsError(
-            "requests_file", o.requests_file, "cannot be used with --requests_subscription", "''"
+            "requests_file", o.requests_file, "cannot be used with --requests_subscription", None
         )
     if (o.requests_subscription or o.requests_file) and ranged:
         flag = "requests_subscription" if o.requests_subscription else "requests_file"
@@ -269,7 +270,7 @@ def _one_request_source(o: FitbeamOptions, streaming: bool) -> None:
             ranged[0],
             getattr(o, ranged[0]),
             f"cannot be used with --{flag} (the messages say who and when)",
-            "''",
+            None,
         )
 
 

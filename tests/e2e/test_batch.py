@@ -20,8 +20,11 @@ from pipeline.demo import authorise_users
 from simulator import Simulator, SimulatorConfig
 from tests.e2e.helpers import bq_client, expected_keys, keys_in
 from tests.e2e.helpers import dead_letters as read_dead_letters
+from tests.fakes.secret_manager import FakeSecretManager
+from tests.unit.test_request_messages import CATALOGUE
 from transforms import datatypes
-from transforms.token_store import LocalFileTokenStore
+from transforms.request_messages import request_message
+from transforms.token_store import LocalFileTokenStore, token_store_from_uri
 
 START = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC).timestamp()
 USERS = ["user-1", "user-2", "user-3"]
@@ -143,3 +146,66 @@ def test_bad_options_fail_before_anything_runs(tmp_path):
     assert str(err.value) == (
         "--end_date='2026-11-01': is before --start_date=2026-11-02; e.g. --end_date=2026-11-02"
     )
+
+
+def test_requests_file_with_tokens_in_secret_manager(local_gcp, tmp_path):
+    """A batch over request messages; bad lines become dead letters, good ones load exactly.
+
+    Tokens and the OAuth client live in Secret Manager (its REST API faked
+    locally, driven by the real client), as in production.
+    """
+    run_id, dataset = "e2e-requests-file", "requests_file"
+    good = [
+        request_message("user-1", FIRST, LAST, ["steps", "sleep"]),
+        request_message("user-2", LAST, data_types=["weight", "total-calories"]),
+    ]
+    bad = [c for c in CATALOGUE if c[1].strip() and b"\n" not in c[1]][:15]
+    lines = [good[0], b"", *[c[1] for c in bad], b"   ", good[1]]
+    requests_file = tmp_path / "requests.jsonl"
+    requests_file.write_bytes(b"\n".join(lines) + b"\n")
+    with (
+        FakeSecretManager() as secrets,
+        Simulator(SimulatorConfig(users=3, clock_speed=0, start_time=START)) as sim,
+    ):
+        uri = f"secretmanager://{emulators.PROJECT}/fitbeam?endpoint={secrets.endpoint}"
+        store = token_store_from_uri(uri)
+        authorise_users(sim, USERS, store)
+        bq_client().create_dataset(f"{emulators.PROJECT}.{dataset}", exists_ok=True)
+        report = main.run(
+            [
+                f"--requests_file={requests_file}",
+                f"--api_base_url={sim.base_url}",
+                f"--token_store={uri}",
+                f"--dataset={emulators.PROJECT}:{dataset}",
+                f"--dead_letter_root=gs://{emulators.DEFAULT_BUCKET}/dead-letters",
+                f"--temp_location=gs://{emulators.DEFAULT_BUCKET}/bigquery-loads",
+                f"--project={emulators.PROJECT}",
+                f"--run_id={run_id}",
+            ],
+            today=dt.date(2026, 11, 28),
+            sleep=lambda s: None,
+            out=lambda s: None,
+        )
+        expected = expected_keys(
+            sim,
+            [
+                ("user-1", "steps", FIRST, LAST),
+                ("user-1", "sleep", FIRST, LAST),
+                ("user-2", "weight", LAST, LAST),
+                ("user-2", "total-calories", LAST, LAST),
+            ],
+            run_id,
+        )
+    client = bq_client()
+    assert report.state == "DONE"
+    assert report.requests_from == str(requests_file)
+    assert report.request_messages == len(good) + len(bad)  # blank lines are skipped
+    assert report.dead_letters == {"parse_request": len(bad)}
+    letters = dead_letters(run_id)
+    assert sorted((d["error_class"], d["message"]) for d in letters) == sorted(
+        (reason, message) for _, _, reason, message in bad
+    )
+    for table, keys in expected.items():
+        assert keys_in(client, dataset, table, run_id) == keys, table
+        assert report.rows.get(table, 0) == len(keys), table
+    assert set(report.rows) == {t for t, keys in expected.items() if keys}

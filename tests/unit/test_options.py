@@ -1,0 +1,107 @@
+"""Where requests come from, and the flags that go with each source."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipeline.options import OptionsError, resolve
+
+TODAY = dt.date(2026, 11, 28)
+BASE = ["--token_store=/tmp/tokens", "--dataset=my-project:fitbit", "--dead_letter_root=/tmp/dl"]
+SUB = "projects/my-project/subscriptions/fitbeam-requests"
+STREAM = ["--streaming", f"--requests_subscription={SUB}"]
+
+
+def config(*flags: str):
+    return resolve(PipelineOptions([*BASE, *flags]), today=TODAY)
+
+
+def test_range_batch_defaults_to_file_loads():
+    c = config(
+        "--users=user-1",
+        "--start_date=2026-11-01",
+        "--end_date=2026-11-02",
+        "--temp_location=gs://b/tmp",
+    )
+    assert c.users == ("user-1",)
+    assert (c.start_date, c.end_date) == (dt.date(2026, 11, 1), dt.date(2026, 11, 2))
+    assert (c.streaming, c.requests_file, c.requests_subscription) == (False, "", "")
+    assert c.bq_write_method == "FILE_LOADS"
+
+
+def test_requests_file_needs_no_users_or_dates():
+    c = config("--requests_file=gs://b/requests/*.jsonl", "--bq_write_method=STREAMING_INSERTS")
+    assert (c.users, c.start_date, c.end_date) == ((), None, None)
+    assert c.requests_file == "gs://b/requests/*.jsonl"
+    assert (c.max_range_days, c.bq_write_method) == (366, "STREAMING_INSERTS")
+
+
+def test_streaming_defaults_to_streaming_inserts():
+    c = config(*STREAM)
+    assert (c.streaming, c.requests_subscription) == (True, SUB)
+    assert (c.bq_write_method, c.dead_letter_window_seconds, c.temp_location) == (
+        "STREAMING_INSERTS",
+        60,
+        "",
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (
+            ["--streaming"],
+            "--requests_subscription='': is required with --streaming; "
+            f"e.g. --requests_subscription={SUB}",
+        ),
+        (
+            [f"--requests_subscription={SUB}"],
+            f"--requests_subscription='{SUB}': needs --streaming (a subscription never ends); "
+            f"e.g. --requests_subscription={SUB} --streaming",
+        ),
+        (
+            [*STREAM, "--requests_file=r.jsonl"],
+            "--requests_file='r.jsonl': cannot be used with --requests_subscription",
+        ),
+        (
+            ["--requests_file=r.jsonl", "--users=user-1"],
+            "--users='user-1': cannot be used with --requests_file (the messages say who and when)",
+        ),
+        (
+            [*STREAM, "--end_date=2026-11-01"],
+            "--end_date='2026-11-01': cannot be used with --requests_subscription "
+            "(the messages say who and when)",
+        ),
+        (
+            ["--streaming", "--requests_subscription=projects/p/subscriptions/s"],
+            "--requests_subscription='projects/p/subscriptions/s': is not "
+            f"projects/PROJECT/subscriptions/NAME; e.g. --requests_subscription={SUB}",
+        ),
+        (
+            [*STREAM, "--bq_write_method=FILE_LOADS"],
+            "--bq_write_method='FILE_LOADS': must be STREAMING_INSERTS when streaming; "
+            "e.g. --bq_write_method=STREAMING_INSERTS",
+        ),
+        (
+            ["--requests_file=r.jsonl", "--max_range_days=0"],
+            "--max_range_days='0': must be 1..1830; e.g. --max_range_days=366",
+        ),
+        (
+            [*STREAM, "--dead_letter_window_seconds=0"],
+            "--dead_letter_window_seconds='0': must be 1..86400; "
+            "e.g. --dead_letter_window_seconds=60",
+        ),
+        (
+            ["--requests_file=r.jsonl"],
+            "--temp_location='': must be a gs:// folder with --bq_write_method=FILE_LOADS "
+            "(or use STREAMING_INSERTS); e.g. --temp_location=gs://my-bucket/tmp",
+        ),
+    ],
+)
+def test_bad_request_sources_are_named(flags, message):
+    with pytest.raises(OptionsError) as err:
+        config(*flags)
+    assert str(err.value) == message
