@@ -1,7 +1,7 @@
 """The `fitbeam` command.
 
 Subcommands:
-    run        a batch load into BigQuery (`fitbeam run --help`)
+    run        a load into BigQuery, batch or streaming (`fitbeam run --help`)
     enqueue    publish the daily request messages to Pub/Sub (`fitbeam enqueue --help`)
     demo       a whole batch load on this machine: simulator and emulators
     simulate   serve the Google Health API simulator
@@ -65,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fitbeam", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("run", help="a batch load into BigQuery", add_help=False)
+    p = sub.add_parser(
+        "run", help="a load into BigQuery: batch, or streaming from Pub/Sub", add_help=False
+    )
     p.add_argument("flags", nargs=argparse.REMAINDER)
 
     p = sub.add_parser(

@@ -146,12 +146,12 @@ def run(
     else:
         out(f"streaming job submitted (run {config.run_id}): {result}")
         return None
-    values = report.counters(result)
-    note = ""
-    if config.streaming:
+    values, note = {}, ""
+    if not config.streaming:
+        values = report.counters(result)
+    else:
         # Beam 2.77's streaming DirectRunner records only the first bundles'
         # counters; figures from them would be wrong, so none are shown.
-        values = {}
         note = (
             "the local streaming runner does not keep Beam counters; count rows in "
             f"BigQuery (run_id = '{config.run_id}') and dead letters under "
