@@ -39,7 +39,7 @@ def build(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], dt.datetime] | None = None,
 ) -> dict[str, beam.PCollection]:
-    """Adds the batch graph to `p`.
+    """Adds the graph to `p`: batch, or streaming when `config.streaming`.
 
     Args:
         p: the pipeline.
