@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv demo test lint format simulate emulators-up emulators-down bench clean
+.PHONY: venv demo test lint format simulate emulators-up emulators-down bench bench-latency clean
 
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ emulators-down: venv
 
 bench: venv
 	$(PY) -m bench.throughput
+
+bench-latency: venv
+	$(PY) -m bench.streaming_latency
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache build *.egg-info
