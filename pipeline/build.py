@@ -91,8 +91,8 @@ def build(
         bigquery_failed,
     ) | "AllDeadLetters" >> beam.Flatten()
     if config.streaming:
-        _ = dead_letters | "DeadLetters" >> sinks.WriteWindowedDeadLetters(
-            config.dead_letter_root, config.run_id, config.dead_letter_window_seconds
+        _ = dead_letters | "DeadLetters" >> sinks.WriteStreamingDeadLetters(
+            config.dead_letter_root, config.run_id
         )
     else:
         _ = dead_letters | "DeadLetters" >> sinks.WriteDeadLetters(

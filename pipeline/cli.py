@@ -41,6 +41,12 @@ def _simulate(args: argparse.Namespace) -> int:
         raise SystemExit(f"fitbeam simulate: {err}") from err
     sim = Simulator(config, host=args.host, port=args.port)
     sim.start()
+    if args.token_store:
+        from transforms.token_store import token_store_from_uri
+
+        users = [f"user-{i}" for i in range(1, args.users + 1)]
+        demo.authorise_users(sim, users, token_store_from_uri(args.token_store))
+        print(f"authorised {', '.join(users)} into {args.token_store}")
     print(f"Google Health API simulator on {sim.base_url} ({args.users} users, seed {args.seed})")
     print(f"  API:   {sim.base_url}/v4/users/me/...")
     print(f"  OAuth: {sim.authorization_url}  {sim.token_url}  {sim.revoke_url}")
@@ -92,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--faults", default="", help="e.g. 503=0.02,reset=0.01,page-drop=1")
     p.add_argument("--rotating-refresh-tokens", action="store_true")
     p.add_argument("--hr-spacing-seconds", type=int, default=5)
+    p.add_argument(
+        "--token-store",
+        default="",
+        help="run the consent flow for every user and store the tokens here, e.g. .local/tokens",
+    )
     p.set_defaults(func=_simulate)
 
     p = sub.add_parser("ddl", help="print non-destructive BigQuery DDL")

@@ -41,6 +41,8 @@ _LOGGER = logging.getLogger(__name__)
 
 PROJECT = "fitbeam-local"
 DEFAULT_BUCKET = "fitbeam-local"
+REQUESTS = "fitbeam-requests"  # the local request topic and subscription (`up`)
+DATASET = "fitbeam"  # the local dataset (`up`; the demo's too)
 
 # Versions of the emulators (separate virtual environments, not project dependencies).
 LOCAL_BIGQUERY = ["local-bigquery==0.4.0"]
@@ -319,9 +321,42 @@ def up(state_dir: Path) -> dict[str, str]:
     down(state_dir)
     emulators = LocalEmulators(state_dir / "emulators-data", pubsub=True)
     emulators.start()
+    emulators.env.update(_local_resources(emulators.env))
     lines = [f"export {k}={v}" for k, v in sorted(emulators.env.items())]
     _env_file(state_dir).write_text("\n".join(lines) + "\n")
     return emulators.env
+
+
+def _local_resources(env: dict[str, str]) -> dict[str, str]:
+    """Creates what a local run needs: the request topic and subscription, the dataset."""
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import bigquery, pubsub_v1
+
+    saved = os.environ.get("PUBSUB_EMULATOR_HOST")
+    os.environ["PUBSUB_EMULATOR_HOST"] = env["PUBSUB_EMULATOR_HOST"]
+    try:
+        topic = f"projects/{PROJECT}/topics/{REQUESTS}"
+        subscription = f"projects/{PROJECT}/subscriptions/{REQUESTS}"
+        pubsub_v1.PublisherClient().create_topic(name=topic)
+        with pubsub_v1.SubscriberClient() as subscriber:
+            subscriber.create_subscription(name=subscription, topic=topic)
+    finally:
+        if saved is None:
+            os.environ.pop("PUBSUB_EMULATOR_HOST", None)
+        else:
+            os.environ["PUBSUB_EMULATOR_HOST"] = saved
+    client = bigquery.Client(
+        project=PROJECT,
+        credentials=AnonymousCredentials(),
+        client_options=ClientOptions(api_endpoint=env["BIGQUERY_EMULATOR_HOST"]),
+    )
+    client.create_dataset(f"{PROJECT}.{DATASET}", exists_ok=True)
+    return {
+        "FITBEAM_REQUESTS_TOPIC": topic,
+        "FITBEAM_REQUESTS_SUBSCRIPTION": subscription,
+        "FITBEAM_DATASET": f"{PROJECT}:{DATASET}",
+    }
 
 
 def down(state_dir: Path) -> None:

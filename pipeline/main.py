@@ -7,8 +7,8 @@
     fitbeam run --streaming \\
         --requests_subscription projects/my-project/subscriptions/fitbeam-requests ...
 
-On the DirectRunner a streaming run goes on until it is interrupted (Ctrl-C)
-or `stop` is set, then cancels and prints the report of what it did; on
+On the DirectRunner a streaming run goes on until it is interrupted (Ctrl-C or
+SIGTERM) or `stop` is set, then cancels and prints the report of what it did; on
 Dataflow the command returns once the job is submitted.
 
 Every option is checked before anything runs (`pipeline.options`). After the
@@ -25,6 +25,7 @@ import argparse
 import datetime as dt
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -194,8 +195,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
+    # A local streaming run stops cleanly (cancel, then the report) on Ctrl-C or SIGTERM.
+    stop = threading.Event()
+    if any(a == "--streaming" or a.startswith("--streaming=") for a in argv):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda signum, frame: stop.set())
     try:
-        run(argv)
+        run(argv, stop=stop)
     except OptionsError as err:
         print(f"fitbeam run: {err}", file=sys.stderr)
         return 2

@@ -89,12 +89,6 @@ class FitbeamOptions(PipelineOptions):
             f"{DEFAULT_MAX_RANGE_DAYS}).",
         )
         parser.add_argument(
-            "--dead_letter_window_seconds",
-            type=int,
-            default=60,
-            help="Streaming: dead letters are written as one file set per window this long.",
-        )
-        parser.add_argument(
             "--data_types",
             default=",".join(datatypes.DEFAULT_DATA_TYPES),
             help="API data type names, comma-separated (default: all supported).",
@@ -161,7 +155,6 @@ class RunConfig:
     requests_subscription: str
     streaming: bool
     max_range_days: int
-    dead_letter_window_seconds: int
     data_types: tuple[str, ...]
     stream: str
     api_base_url: str
@@ -318,10 +311,6 @@ def resolve(options: PipelineOptions, today: dt.date | None = None) -> RunConfig
         raise OptionsError(
             "max_range_days", o.max_range_days, f"must be 1..{MAX_RANGE_DAYS}", "366"
         )
-    if not 1 <= o.dead_letter_window_seconds <= 86_400:
-        raise OptionsError(
-            "dead_letter_window_seconds", o.dead_letter_window_seconds, "must be 1..86400", "60"
-        )
     data_types = parse_data_types(o.data_types)
     if o.stream not in (STREAM_RECONCILED, STREAM_RAW):
         raise OptionsError("stream", o.stream, "must be reconciled or raw", STREAM_RECONCILED)
@@ -385,7 +374,6 @@ def resolve(options: PipelineOptions, today: dt.date | None = None) -> RunConfig
         requests_subscription=o.requests_subscription,
         streaming=streaming,
         max_range_days=o.max_range_days,
-        dead_letter_window_seconds=o.dead_letter_window_seconds,
         data_types=data_types,
         stream=o.stream,
         api_base_url=api,

@@ -63,6 +63,9 @@ class RunReport:
             else f"  {self.request_messages:,} request messages from {self.requests_from}",
             f"  rows loaded: {self.rows_total:,}",
         ]
+        if self.note:  # no counts to show; the note says where to look
+            source = f"  requests from {self.requests_from}"
+            return "\n".join([lines[0], source, f"  note: {self.note}"])
         width = max((len(t) for t in self.rows), default=0)
         lines += [f"    {t:<{width}} {n:>10,}" for t, n in sorted(self.rows.items())]
         lines.append(f"  dead letters: {self.dead_letters_total:,}")
@@ -72,8 +75,6 @@ class RunReport:
         lines.append(f"  retries: {self.api_retries:,}   token refreshes: {self.token_refreshes:,}")
         if self.dead_letters_total:
             lines.append(f"  dead letters written under {self.dead_letter_path}")
-        if self.note:
-            lines.append(f"  note: {self.note}")
         return "\n".join(lines)
 
 

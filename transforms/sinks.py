@@ -8,22 +8,22 @@
   letters; FILE_LOADS loads JSON files and fails the run on a bad load (rows
   were validated before, so a failure there is not a data problem).
 - `WriteDeadLetters` writes every dead letter as one JSON line under
-  `<root>/<run_id>/`, local or gs://; `WriteWindowedDeadLetters` does the same
-  for a stream, one file per fixed window, so letters show up while it runs.
+  `<root>/<run_id>/`, local or gs://; `WriteStreamingDeadLetters` does the
+  same for a stream, a file per bundle, so letters show up while it runs.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import uuid
 
 import apache_beam as beam
 import fastavro
 from apache_beam import pvalue
-from apache_beam.io import fileio
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.gcp.bigquery_tools import RetryStrategy
 from apache_beam.metrics import Metrics
-from apache_beam.transforms import window
-from apache_beam.utils.timestamp import Timestamp
 from fastavro.validation import ValidationError
 
 from schemas import bigquery as bq_schemas
@@ -200,44 +200,63 @@ class WriteDeadLetters(beam.PTransform):
         )
 
 
-class _StampFailureTimeFn(beam.DoFn):
-    """Re-stamps a dead letter with the time it is written out (never earlier).
+class _WriteDeadLetterFilesFn(beam.DoFn):
+    """Writes each bundle's dead letters to a file of its own when the bundle ends.
 
-    Letters keep their input's event time otherwise: a Pub/Sub message
-    pulled after the watermark passed its publish time (the DirectRunner moves
-    the watermark to "now" on every pull), or BigQueryIO's failed rows (stamped
-    at the start of time), would be late for their window and dropped.
+    The file is complete before the bundle commits, so the runner only
+    acknowledges the input (a Pub/Sub message, say) once its dead letter is
+    stored: cancelling or crashing loses none. A retried bundle may write its
+    letters twice; replay is idempotent, so that costs nothing.
+
+    Args:
+        folder: where files go (ends with '/'), local or gs://.
+        max_letters: a file is written whenever this many letters wait.
+        clock: the UTC time that names the files (test seam).
     """
 
-    def process(self, letter, timestamp=beam.DoFn.TimestampParam):
-        now = Timestamp.now()
-        yield window.TimestampedValue(letter, max(now, timestamp))
+    def __init__(self, folder: str, max_letters: int = 1000, clock=None):
+        self.folder = folder
+        self.max_letters = max_letters
+        self.clock = clock
+        self.files = Metrics.counter(NAMESPACE, "dead_letter_files")
+
+    def start_bundle(self):
+        self.pending: list[str] = []
+
+    def process(self, letter: DeadLetter):
+        self.pending.append(letter.to_json())
+        if len(self.pending) >= self.max_letters:
+            self._flush()
+
+    def finish_bundle(self):
+        self._flush()
+
+    def _flush(self) -> None:
+        if not self.pending:
+            return
+        now = self.clock() if self.clock else dt.datetime.now(dt.UTC)
+        path = f"{self.folder}dead-letters-{now:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:12]}.jsonl"
+        with FileSystems.create(path, mime_type="application/x-ndjson") as f:
+            f.write(("\n".join(self.pending) + "\n").encode("utf-8"))
+        self.files.inc()
+        self.pending = []
 
 
-class WriteWindowedDeadLetters(beam.PTransform):
-    """DeadLetter -> JSON lines under `<root>/<run_id>/`, one file set per window.
+class WriteStreamingDeadLetters(beam.PTransform):
+    """DeadLetter -> JSON lines under `<root>/<run_id>/`, a file per bundle, as they come.
 
-    Windows are fixed, by the time a letter reaches the sink; files are named
-    `dead-letters-<window start>-<window end>-<shard>-of-<shards>.jsonl` and
-    appear once their window closes, so a stream's dead letters are readable
-    within about one window of the failure.
+    Files are named `dead-letters-<UTC time written>-<random id>.jsonl`, so they
+    sort by time and a stream's dead letters are readable as soon as the bundle
+    that made them ends. Not a windowed fileio write: a window still open when
+    a streaming run stops (the local runner can only cancel) would lose its
+    letters.
     """
 
-    def __init__(self, root: str, run_id: str, window_seconds: int):
+    def __init__(self, root: str, run_id: str):
         super().__init__()
         self.folder = f"{root.rstrip('/')}/{run_id}/"
-        self.window_seconds = window_seconds
 
     def expand(self, dead_letters):
-        return (
-            dead_letters
-            | "StampFailureTime" >> beam.ParDo(_StampFailureTimeFn())
-            | "DeadLetterToJson" >> beam.Map(DeadLetter.to_json)
-            | "DeadLetterWindows" >> beam.WindowInto(window.FixedWindows(self.window_seconds))
-            | "WriteDeadLetterFiles"
-            >> fileio.WriteToFiles(
-                path=self.folder,
-                file_naming=fileio.default_file_naming("dead-letters", ".jsonl"),
-                shards=1,
-            )
+        return dead_letters | "WriteDeadLetterFiles" >> beam.ParDo(
+            _WriteDeadLetterFilesFn(self.folder)
         )

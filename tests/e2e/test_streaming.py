@@ -3,12 +3,11 @@
 Good request messages and the whole catalogue of bad ones go into one
 subscription. The good ones must become exactly the simulator's ground truth
 in BigQuery (detail fan-out included), every bad one a dead letter with its
-reason in the windowed dead-letter files, and the stream must go on.
+reason in the dead-letter files, and the stream must go on.
 
-The DirectRunner only moves the Pub/Sub watermark (and so closes dead-letter
-windows) when a pull returns, so while it polls the test publishes "tick"
-requests for a day and type without data: they cost an API call and load
-nothing.
+The DirectRunner's Pub/Sub read blocks for up to 30 s when the subscription
+is empty, so while it polls the test publishes "tick" requests for a day and
+type without data: they cost an API call and load nothing.
 """
 
 from __future__ import annotations
@@ -124,7 +123,6 @@ def test_streaming_loads_good_messages_and_dead_letters_every_bad_one(local_gcp,
             f"--token_store={store.root}",
             f"--dataset={emulators.PROJECT}:{dataset}",
             f"--dead_letter_root={folder}",
-            "--dead_letter_window_seconds=2",
             f"--project={emulators.PROJECT}",
             f"--run_id={run_id}",
         ]

@@ -42,11 +42,7 @@ def test_requests_file_needs_no_users_or_dates():
 def test_streaming_defaults_to_streaming_inserts():
     c = config(*STREAM)
     assert (c.streaming, c.requests_subscription) == (True, SUB)
-    assert (c.bq_write_method, c.dead_letter_window_seconds, c.temp_location) == (
-        "STREAMING_INSERTS",
-        60,
-        "",
-    )
+    assert (c.bq_write_method, c.temp_location) == ("STREAMING_INSERTS", "")
 
 
 @pytest.mark.parametrize(
@@ -88,11 +84,6 @@ def test_streaming_defaults_to_streaming_inserts():
         (
             ["--requests_file=r.jsonl", "--max_range_days=0"],
             "--max_range_days='0': must be 1..1830; e.g. --max_range_days=366",
-        ),
-        (
-            [*STREAM, "--dead_letter_window_seconds=0"],
-            "--dead_letter_window_seconds='0': must be 1..86400; "
-            "e.g. --dead_letter_window_seconds=60",
         ),
         (
             ["--requests_file=r.jsonl"],
