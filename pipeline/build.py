@@ -9,7 +9,9 @@
 
 Requests are the CLI's users x data types over one range, or request messages
 (a file in batch, a Pub/Sub subscription when streaming) parsed by
-`ParseRequests`, whose bad messages join the dead letters.
+`ParseRequests`, whose bad messages join the dead letters. A replay
+(`--dead_letters`) feeds failed calls to the fetch and refused rows to
+validation instead.
 
 The detail fan-out stays inside the graph: exercises found by the main fetch
 become TCX calls fetched by a second FetchFn that shares the process's token
@@ -25,7 +27,7 @@ from collections.abc import Callable
 import apache_beam as beam
 
 from pipeline.options import RunConfig
-from transforms import fetch, request_messages, sinks, to_rows
+from transforms import fetch, replay, request_messages, sinks, to_rows
 from transforms.elements import FetchRequest
 from transforms.retry import RetryPolicy
 from transforms.tokens import TokenBroker
@@ -66,15 +68,30 @@ def build(
             sleep=sleep,
         )
 
-    requests, bad_requests = _requests(p, config, clock)
+    replayed_rows: tuple[beam.PCollection, ...] = ()
+    if config.dead_letters:
+        replayed = (
+            p
+            | "ReadDeadLetters"
+            >> beam.io.ReadFromText(config.dead_letters, coder=beam.coders.BytesCoder())
+            | "SkipBlankDeadLetterLines" >> beam.Filter(lambda line: bool(line.strip()))
+            | "Replay" >> replay.ReplayDeadLetters()
+        )
+        calls, replayed_rows, bad_requests = (
+            replayed.calls,
+            (replayed.rows,),
+            (replayed.dead_letter,),
+        )
+    else:
+        requests, bad_requests = _requests(p, config, clock)
+        calls = requests | "Plan" >> fetch.PlanCalls()
     to_rows_fn = to_rows.ToRowsFn(config.run_id, ingest_time)
-    calls = requests | "Plan" >> fetch.PlanCalls()
     fetched = calls | "Fetch" >> fetch.FetchPages(fetch_fn("fetch"), "Fetch")
     built = fetched.pages | "Rows" >> to_rows.ToRows(to_rows_fn, "ToRowsFn")
     detail = built.detail | "FetchDetail" >> fetch.FetchPages(fetch_fn("fetch_detail"), "Detail")
     detail_built = detail.pages | "DetailRows" >> to_rows.ToRows(to_rows_fn, "DetailToRowsFn")
     validated = (
-        (built.rows, detail_built.rows)
+        (built.rows, detail_built.rows, *replayed_rows)
         | "AllRows" >> beam.Flatten()
         | "Validate" >> sinks.ValidateRows()
     )

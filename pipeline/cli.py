@@ -2,6 +2,8 @@
 
 Subcommands:
     run        a load into BigQuery, batch or streaming (`fitbeam run --help`)
+    replay     re-feed dead letters once their cause is fixed (`fitbeam run` flags
+               plus --dead_letters)
     enqueue    publish the daily request messages to Pub/Sub (`fitbeam enqueue --help`)
     demo       a whole batch load on this machine: simulator and emulators
     simulate   serve the Google Health API simulator
@@ -81,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("flags", nargs=argparse.REMAINDER)
 
+    p = sub.add_parser(
+        "replay", help="re-feed replayable dead letters (--dead_letters GLOB)", add_help=False
+    )
+    p.add_argument("flags", nargs=argparse.REMAINDER)
+
     p = sub.add_parser("demo", help="a whole batch load on the simulator and local emulators")
     demo.add_arguments(p)
     p.set_defaults(func=demo.main)
@@ -119,6 +126,19 @@ def main(argv: list[str] | None = None) -> int:
         from pipeline import main as batch
 
         return batch.main(argv[1:])
+    if argv[:1] == ["replay"]:
+        from pipeline import main as batch
+
+        flags = argv[1:]
+        wants_help = {"-h", "--help"} & set(flags)
+        if not wants_help and not any(f.startswith("--dead_letters") for f in flags):
+            print(
+                "fitbeam replay: --dead_letters is required, e.g. "
+                "--dead_letters='gs://my-bucket/dead-letters/run-*/*.jsonl'",
+                file=sys.stderr,
+            )
+            return 2
+        return batch.main(flags)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
     if argv[:1] == ["enqueue"]:

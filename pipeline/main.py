@@ -167,7 +167,7 @@ def run(
         users=len(config.users),
         start_date=config.start_date.isoformat() if config.start_date else "",
         end_date=config.end_date.isoformat() if config.end_date else "",
-        requests_from=config.requests_subscription or config.requests_file,
+        requests_from=config.requests_subscription or config.requests_file or config.dead_letters,
         data_types=list(config.data_types),
         dead_letter_path=f"{config.dead_letter_root}/{config.run_id}/",
     )

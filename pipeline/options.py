@@ -11,7 +11,8 @@ Requests come from exactly one place:
 - `--users` with `--start_date`/`--end_date`: a batch over one civil range;
 - `--requests_file`: a batch over request messages, one JSON object per line
   (the contract of `transforms.request_messages`);
-- `--streaming --requests_subscription`: request messages from Pub/Sub.
+- `--streaming --requests_subscription`: request messages from Pub/Sub;
+- `--dead_letters`: a batch replaying dead-letter files (`transforms.replay`).
 """
 
 from __future__ import annotations
@@ -74,6 +75,12 @@ class FitbeamOptions(PipelineOptions):
             default="",
             help="Instead of --users and dates: request messages, one JSON object per line "
             "(local or gs://, globs allowed), e.g. gs://my-bucket/requests/*.jsonl.",
+        )
+        parser.add_argument(
+            "--dead_letters",
+            default="",
+            help="Instead of requests: replay these dead-letter files (local or gs://, globs "
+            "allowed), e.g. 'gs://my-bucket/dead-letters/run-*/*.jsonl'.",
         )
         parser.add_argument(
             "--requests_subscription",
@@ -152,6 +159,7 @@ class RunConfig:
     start_date: dt.date | None
     end_date: dt.date | None
     requests_file: str
+    dead_letters: str
     requests_subscription: str
     streaming: bool
     max_range_days: int
@@ -253,12 +261,15 @@ def _one_request_source(o: FitbeamOptions, streaming: bool) -> None:
             "needs --streaming (a subscription never ends)",
             "projects/my-project/subscriptions/fitbeam-requests --streaming",
         )
-    if o.requests_subscription and o.requests_file:
+    sources = [
+        f for f in ("requests_subscription", "requests_file", "dead_letters") if getattr(o, f)
+    ]
+    if len(sources) > 1:
         raise OptionsError(
-            "requests_file", o.requests_file, "cannot be used with --requests_subscription", None
+            sources[1], getattr(o, sources[1]), f"cannot be used with --{sources[0]}", None
         )
-    if (o.requests_subscription or o.requests_file) and ranged:
-        flag = "requests_subscription" if o.requests_subscription else "requests_file"
+    if sources and ranged:
+        flag = sources[0]
         raise OptionsError(
             ranged[0],
             getattr(o, ranged[0]),
@@ -304,7 +315,7 @@ def resolve(options: PipelineOptions, today: dt.date | None = None) -> RunConfig
                 "is not projects/PROJECT/subscriptions/NAME",
                 "projects/my-project/subscriptions/fitbeam-requests",
             )
-    elif not o.requests_file:
+    elif not (o.requests_file or o.dead_letters):
         users = parse_users(o.users)
         start, end = _dates(o, today or dt.datetime.now(dt.UTC).date())
     if not 1 <= o.max_range_days <= MAX_RANGE_DAYS:
@@ -371,6 +382,7 @@ def resolve(options: PipelineOptions, today: dt.date | None = None) -> RunConfig
         start_date=start,
         end_date=end,
         requests_file=o.requests_file,
+        dead_letters=o.dead_letters,
         requests_subscription=o.requests_subscription,
         streaming=streaming,
         max_range_days=o.max_range_days,

@@ -38,6 +38,7 @@ class RunReport:
     dead_letter_path: str
     requests_from: str = ""
     request_messages: int = 0
+    replayed: dict[str, int] = dataclasses.field(default_factory=dict)
     note: str = ""
 
     @property
@@ -60,7 +61,9 @@ class RunReport:
             f"  {self.users} users, {self.start_date} .. {self.end_date}, "
             f"{len(self.data_types)} data types"
             if not self.requests_from
-            else f"  {self.request_messages:,} request messages from {self.requests_from}",
+            else f"  {self.request_messages:,} request messages from {self.requests_from}"
+            if not self.replayed
+            else f"  dead letters replayed from {self.requests_from}",
             f"  rows loaded: {self.rows_total:,}",
         ]
         if self.note:  # no counts to show; the note says where to look
@@ -70,6 +73,10 @@ class RunReport:
         lines += [f"    {t:<{width}} {n:>10,}" for t, n in sorted(self.rows.items())]
         lines.append(f"  dead letters: {self.dead_letters_total:,}")
         lines += [f"    {s:<{width}} {n:>10,}" for s, n in sorted(self.dead_letters.items())]
+        if self.replayed:
+            lines.append(
+                "  replay: " + ", ".join(f"{k} {n:,}" for k, n in sorted(self.replayed.items()))
+            )
         calls = ", ".join(f"{s}: {n:,}" for s, n in sorted(self.api_calls.items()))
         lines.append(f"  API answers by status: {calls or 'none'}")
         lines.append(f"  retries: {self.api_retries:,}   token refreshes: {self.token_refreshes:,}")
@@ -104,6 +111,7 @@ def from_counters(values: dict[str, int], **fields) -> RunReport:
         api_retries=values.get("api_retries", 0),
         token_refreshes=values.get("token_refreshes", 0),
         request_messages=values.get("request_messages", 0),
+        replayed={k: v for k, v in values.items() if k.startswith("replay") and v},
         **fields,
     )
 

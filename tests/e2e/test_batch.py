@@ -18,7 +18,7 @@ import pytest
 from pipeline import emulators, main
 from pipeline.demo import authorise_users
 from simulator import Simulator, SimulatorConfig
-from tests.e2e.helpers import bq_client, expected_keys, keys_in
+from tests.e2e.helpers import bq_client, count_in, expected_keys, keys_in
 from tests.e2e.helpers import dead_letters as read_dead_letters
 from tests.fakes.secret_manager import FakeSecretManager
 from tests.unit.test_request_messages import CATALOGUE
@@ -95,11 +95,28 @@ def test_batch_rows_equal_the_ground_truth(local_gcp, tmp_path):
 
 
 def test_with_faults_rows_plus_dead_letters_account_for_every_point(local_gcp, tmp_path):
+    """Then, with the faults cleared, a replay of the dead letters completes every table."""
     faults = "mixed=0.05,page-drop=1"
     with Simulator(SimulatorConfig(users=3, clock_speed=0, start_time=START, faults=faults)) as sim:
         report = run_batch(sim, tmp_path, "faulty", "e2e-faulty", "--max_attempts=1")
         expected = expected_for_window(sim, "e2e-faulty")
         stats = sim.stats()
+        sim.set_faults("")
+        replayed = main.run(
+            [
+                f"--dead_letters=gs://{emulators.DEFAULT_BUCKET}/dead-letters/e2e-faulty/*.jsonl",
+                f"--api_base_url={sim.base_url}",
+                f"--token_store={tmp_path / 'tokens'}",
+                f"--dataset={emulators.PROJECT}:faulty",
+                f"--dead_letter_root=gs://{emulators.DEFAULT_BUCKET}/dead-letters",
+                f"--temp_location=gs://{emulators.DEFAULT_BUCKET}/bigquery-loads",
+                f"--project={emulators.PROJECT}",
+                "--run_id=e2e-faulty-replay",
+            ],
+            today=dt.date(2026, 11, 28),
+            sleep=lambda s: None,
+            out=lambda s: None,
+        )
     client = bq_client()
     assert report.state == "DONE"
     letters = dead_letters("e2e-faulty")
@@ -129,6 +146,18 @@ def test_with_faults_rows_plus_dead_letters_account_for_every_point(local_gcp, t
                 unaccounted += 1
     assert missing > 0
     assert unaccounted == 0
+
+    # The replay fetched exactly the failed calls: the two runs together hold every
+    # ground-truth point once.
+    assert replayed.state == "DONE"
+    assert replayed.dead_letters == {}
+    assert replayed.replayed == {"replayed_calls": len(letters)}
+    for table, keys in expected.items():
+        first = keys_in(client, "faulty", table, "e2e-faulty")
+        second = keys_in(client, "faulty", table, "e2e-faulty-replay")
+        assert first | second == keys, table
+        assert not first & second, table
+        assert count_in(client, "faulty", table) == len(keys), table
 
 
 def test_bad_options_fail_before_anything_runs(tmp_path):

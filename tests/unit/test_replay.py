@@ -1,0 +1,139 @@
+"""Replay: dead letters back to calls and typed rows, exactly as they left."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from simulator import Simulator, SimulatorConfig
+from transforms import datatypes, rows
+from transforms.elements import ApiCall, DeadLetter
+from transforms.replay import NotADeadLetter, ReplayDeadLettersFn, api_call_from_json, typed_row
+
+START = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC).timestamp()
+DAY = dt.date(2026, 11, 20)
+NOW = "2026-11-28T12:00:00.000000Z"
+
+
+def replay(letter: DeadLetter | str) -> list:
+    line = letter if isinstance(letter, str) else letter.to_json()
+    return [(out.tag, out.value) for out in ReplayDeadLettersFn().process(line.encode())]
+
+
+def one_row_per_table() -> dict[str, dict]:
+    """A real row of every table fed from a list call, built from simulated points."""
+    ctx = rows.RowContext("user-1", "run-1", dt.datetime(2026, 11, 28, tzinfo=dt.UTC))
+    out: dict[str, dict] = {}
+    with Simulator(SimulatorConfig(users=1, clock_speed=0, start_time=START)) as sim:
+        for data_type in datatypes.DEFAULT_DATA_TYPES:
+            if data_type == "total-calories":
+                continue
+            for back in range(30):  # the latest day with a point of this type
+                day = DAY - dt.timedelta(days=back)
+                truths = sim.ground_truth("user-1", data_type, day, day, reconciled=True)
+                if truths:
+                    break
+            for table, row in rows.rows_for_point(data_type, truths[0]["dataPoint"], ctx, "raw"):
+                out.setdefault(table, row)
+    return out
+
+
+def test_every_table_row_survives_a_schema_dead_letter():
+    samples = one_row_per_table()
+    assert {"sleep", "daily_heart_rate_zones", "steps", "exercise", "weight"} <= set(samples)
+    for table, row in samples.items():
+        letter = DeadLetter(
+            stage="schema",
+            original=row,
+            error_class="ValidationError",
+            message="x",
+            timestamp=NOW,
+            table=table,
+        )
+        assert replay(letter) == [(ReplayDeadLettersFn.ROWS, (table, row))], table
+
+
+def test_a_bigquery_dead_letter_row_is_read_back_from_bigquery_json():
+    table, row = next(iter(one_row_per_table().items()))
+    letter = DeadLetter(
+        stage="bigquery",
+        original=rows.to_bigquery_json(table, row),
+        error_class="BigQueryInsertError",
+        message="[]",
+        timestamp=NOW,
+        table=table,
+    )
+    assert replay(letter) == [(ReplayDeadLettersFn.ROWS, (table, row))]
+
+
+def test_failed_calls_come_back_as_the_same_calls():
+    calls = [
+        ApiCall("user-1", "list", "steps", "2026-11-20T00:00:00", "2026-11-21T00:00:00"),
+        ApiCall("user-2", "summary", "summary", "2026-11-01", "2026-11-15", "raw"),
+        ApiCall(
+            "user-3",
+            "tcx",
+            "exercise",
+            data_point_id="123",
+            parent=(("data_point_id", "123"), ("start_time", "2026-11-20T07:00:00Z")),
+        ),
+    ]
+    for stage, call in zip(["fetch", "fetch", "fetch_detail"], calls, strict=True):
+        letter = DeadLetter(
+            stage=stage,
+            original=call,
+            error_class="UNAVAILABLE",
+            message="503",
+            timestamp=NOW,
+            http_status=503,
+            attempts=6,
+            user_key=call.user_key,
+        )
+        assert replay(letter) == [(ReplayDeadLettersFn.CALLS, call)]
+
+
+def test_letters_that_cannot_succeed_again_are_skipped():
+    bad_message = DeadLetter(
+        stage="parse_request",
+        original={"message": "x"},
+        error_class="not_json",
+        message="not JSON",
+        timestamp=NOW,
+        replayable=False,
+    )
+    assert replay(bad_message) == []
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ("not json", "JSONDecodeError"),
+        ('{"original": {}}', "NotADeadLetter"),
+        ('{"stage": "rows", "replayable": true, "original": {}}', "NotADeadLetter"),
+        ('{"stage": "fetch", "replayable": true, "original": {"kind": "list"}}', "NotADeadLetter"),
+        (
+            '{"stage": "schema", "replayable": true, "table": "nope", "original": {}}',
+            "NotADeadLetter",
+        ),
+    ],
+)
+def test_a_line_that_is_not_a_replayable_letter_becomes_a_dead_letter(line, error):
+    [(tag, letter)] = replay(line)
+    assert (tag, letter.stage, letter.error_class, letter.replayable) == (
+        ReplayDeadLettersFn.DEAD_LETTER,
+        "replay",
+        error,
+        False,
+    )
+    assert json.loads(letter.to_json())["original"] == line
+
+
+def test_typed_row_and_call_errors_are_named():
+    with pytest.raises(NotADeadLetter, match="unknown table 'nope'"):
+        typed_row("nope", {})
+    with pytest.raises(NotADeadLetter, match="the call has no 'user_key'"):
+        api_call_from_json({"kind": "list"})
+    with pytest.raises(NotADeadLetter, match="does not parse"):
+        typed_row("steps", {"civil_date": "2026-13-01"})
