@@ -34,7 +34,7 @@ from collections.abc import Callable
 import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
-from pipeline import build, report
+from pipeline import build, preflight, report
 from pipeline.options import FitbeamOptions, OptionsError, resolve
 from transforms.tokens import TokenBroker
 
@@ -131,6 +131,7 @@ def run(
         use_emulator_endpoints()
     _direct_defaults(options, argv)
     started = time.monotonic()
+    preflight.prepare_dataset(config.dataset)
     ingest_time = dt.datetime.now(dt.UTC)
     p = beam.Pipeline(options=options)
     clock = None

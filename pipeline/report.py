@@ -16,6 +16,8 @@ import json
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 
+from schemas.bigquery import LOAD_LOG_TABLE
+
 NAMESPACE = "fitbeam"
 
 
@@ -38,6 +40,7 @@ class RunReport:
     dead_letter_path: str
     requests_from: str = ""
     request_messages: int = 0
+    loads: int = 0
     replayed: dict[str, int] = dataclasses.field(default_factory=dict)
     note: str = ""
 
@@ -64,7 +67,7 @@ class RunReport:
             else f"  {self.request_messages:,} request messages from {self.requests_from}"
             if not self.replayed
             else f"  dead letters replayed from {self.requests_from}",
-            f"  rows loaded: {self.rows_total:,}",
+            f"  rows loaded: {self.rows_total:,} (from {self.loads:,} loads)",
         ]
         if self.note:  # no counts to show; the note says where to look
             source = f"  requests from {self.requests_from}"
@@ -104,6 +107,7 @@ def from_counters(values: dict[str, int], **fields) -> RunReport:
 
     valid, failed = group("rows_valid_"), group("bigquery_failed_")
     rows = {t: n - failed.get(t, 0) for t, n in valid.items() if n - failed.get(t, 0)}
+    loads = rows.pop(LOAD_LOG_TABLE, 0)
     return RunReport(
         rows=rows,
         dead_letters=group("dead_letters_"),
@@ -111,6 +115,7 @@ def from_counters(values: dict[str, int], **fields) -> RunReport:
         api_retries=values.get("api_retries", 0),
         token_refreshes=values.get("token_refreshes", 0),
         request_messages=values.get("request_messages", 0),
+        loads=loads,
         replayed={k: v for k, v in values.items() if k.startswith("replay") and v},
         **fields,
     )

@@ -30,7 +30,9 @@ from typing import Any
 import fastavro
 
 __all__ = [
+    "ALL_TABLES",
     "CLUSTERING_FIELDS",
+    "LOAD_LOG_TABLE",
     "PARTITION_FIELD",
     "TABLES",
     "additional_bq_parameters",
@@ -63,6 +65,10 @@ TABLES: tuple[str, ...] = (
     "exercise_tcx_trackpoints",
     "daily_activity_summary",
 )
+
+# The bookkeeping table of loads: which (user, table, civil window) each load covered.
+LOAD_LOG_TABLE = "load_windows"
+ALL_TABLES: tuple[str, ...] = (*TABLES, LOAD_LOG_TABLE)
 
 # Every table is partitioned by day on civil_date and clustered by user_key.
 PARTITION_FIELD = "civil_date"
@@ -145,10 +151,10 @@ def _read_avsc(table: str) -> str:
 
 
 def _check_table(table: str) -> None:
-    if table not in TABLES:
+    if table not in ALL_TABLES:
         raise ValueError(
             f"table must be one of the fitbeam tables; got {_shorten(table)!r}. "
-            f"Valid tables: {', '.join(TABLES)}"
+            f"Valid tables: {', '.join(ALL_TABLES)}"
         )
 
 
@@ -314,7 +320,7 @@ def additional_bq_parameters(table: str) -> dict[str, Any]:
 def ddl(
     project: str,
     dataset: str,
-    tables: Iterable[str] = TABLES,
+    tables: Iterable[str] = ALL_TABLES,
     location: str | None = None,
 ) -> str:
     """Returns non-destructive BigQuery DDL creating or extending fitbeam's dataset and tables.
@@ -330,7 +336,8 @@ def ddl(
     Args:
         project: Google Cloud project ID, such as ``my-project``.
         dataset: BigQuery dataset ID, such as ``fitbit``.
-        tables: Tables to include, in order; defaults to all of ``TABLES``.
+        tables: Tables to include, in order; defaults to ``ALL_TABLES`` (the data tables and
+            ``load_windows``).
         location: Dataset location (such as ``EU``) used only if the dataset is created here.
             Without it BigQuery's default location applies.
 
@@ -481,7 +488,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         "--table",
         dest="tables",
         action="append",
-        choices=TABLES,
+        choices=ALL_TABLES,
         metavar="TABLE",
         help="table to include (repeatable), e.g. sleep; default: all tables",
     )
@@ -491,7 +498,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        text = ddl(args.project, args.dataset, args.tables or TABLES, location=args.location)
+        text = ddl(args.project, args.dataset, args.tables or ALL_TABLES, location=args.location)
     except ValueError as e:
         parser.error(str(e))
     sys.stdout.write(text)

@@ -93,18 +93,20 @@ when you can.
 
 Tables are append-only. Each pipeline run appends the rows it fetched, so a period that is
 fetched again (recent days usually are, because sleeps are processed late and users edit their
-logs) holds several versions of the same measurement. They share a `record_key`; keep the one
-with the latest `ingest_time`:
+logs) holds several versions of the same measurement. **Query the `<table>_current` views**
+(`steps_current`, `sleep_current`, ...): every row carries the `load_id` of the API answer it
+came from, the `load_windows` table records which user, table and civil window each load
+covered, and a view keeps a row only when its load is the latest that covered it. So a window
+loaded again shows once, a point edited upstream shows its new values, and one deleted
+upstream is gone once its window is loaded again; a window whose call failed keeps what it
+had. `fitbeam run` creates the views before it starts.
 
 ```sql
-SELECT *
-FROM `my-project.fitbit.steps`
+SELECT user_key, civil_date, SUM(step_count) AS steps
+FROM `my-project.fitbit.steps_current`
 WHERE civil_date BETWEEN '2026-11-01' AND '2026-11-30'
-QUALIFY ROW_NUMBER() OVER (PARTITION BY record_key ORDER BY ingest_time DESC) = 1
+GROUP BY user_key, civil_date
 ```
-
-A sleep, exercise, weight or body-fat entry that the user edits can move to another
-`civil_date`; widen the date range by a day or two when deduplicating those tables.
 
 ## Time columns
 

@@ -106,7 +106,7 @@ def typed_row(table: str, obj: dict) -> dict:
     Raises:
         NotADeadLetter: the table is unknown or a date or time does not parse.
     """
-    if table not in bq_schemas.TABLES:
+    if table not in bq_schemas.ALL_TABLES:
         raise NotADeadLetter(f"unknown table {table[:60]!r}")
     schema = bq_schemas.load_avro_schema(table)
     try:

@@ -58,6 +58,7 @@ __all__ = [
 
 UTC = dt.UTC
 STREAMS = ("raw", "reconciled")
+LOAD_LOG_TABLE = "load_windows"
 SUMMARY_TABLE = "daily_activity_summary"
 # dailyRollUp data types that make up daily_activity_summary, by API name.
 SUMMARY_TYPES = ("steps", "distance", "floors", "total-calories", "active-zone-minutes")
@@ -109,11 +110,13 @@ class RowContext:
         user_key: the participant's pseudonymous key.
         run_id: the run's identifier.
         ingest_time: the run's start, stamped once per run; tz-aware (stored in UTC).
+        load_id: the load (one API answer) the rows come from; see `load_windows`.
     """
 
     user_key: str
     run_id: str
     ingest_time: dt.datetime
+    load_id: str | None = None
 
     def __post_init__(self):
         if not isinstance(self.user_key, str) or not self.user_key:
@@ -773,6 +776,7 @@ def rows_for_point(
     row["record_key"] = record_key(spec.table, row)
     row["run_id"] = ctx.run_id
     row["ingest_time"] = ctx.ingest_time
+    row["load_id"] = ctx.load_id
     return [(spec.table, row)]
 
 
@@ -849,6 +853,7 @@ def summary_rows(
         row["record_key"] = record_key(SUMMARY_TABLE, row)
         row["run_id"] = ctx.run_id
         row["ingest_time"] = ctx.ingest_time
+        row["load_id"] = ctx.load_id
         out.append((SUMMARY_TABLE, row))
     return out
 

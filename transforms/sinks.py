@@ -42,7 +42,7 @@ class ValidateRowsFn(beam.DoFn):
 
     def setup(self):
         self.schemas = {
-            t: fastavro.parse_schema(bq_schemas.load_avro_schema(t)) for t in bq_schemas.TABLES
+            t: fastavro.parse_schema(bq_schemas.load_avro_schema(t)) for t in bq_schemas.ALL_TABLES
         }
 
     def process(self, element):
@@ -135,7 +135,9 @@ class WriteTables(beam.PTransform):
 
     def expand(self, pairs):
         dataset = self.dataset
-        schemas = {f"{dataset}.{t}": bq_schemas.bigquery_table_schema(t) for t in bq_schemas.TABLES}
+        schemas = {
+            f"{dataset}.{t}": bq_schemas.bigquery_table_schema(t) for t in bq_schemas.ALL_TABLES
+        }
         common = {
             "table": lambda row: f"{dataset}.{row.table}",
             "schema": lambda destination: schemas[bigquery_destination(destination)],
@@ -170,7 +172,7 @@ def _table_layout() -> dict:
     """
     layouts = {
         json.dumps(bq_schemas.additional_bq_parameters(t), sort_keys=True)
-        for t in bq_schemas.TABLES
+        for t in bq_schemas.ALL_TABLES
     }
     if len(layouts) != 1:
         raise ValueError(f"tables differ in partitioning or clustering: {sorted(layouts)}")

@@ -308,5 +308,6 @@ def trackpoint_rows(
         row["record_key"] = record_key(TABLE, row)
         row["run_id"] = ctx.run_id
         row["ingest_time"] = ctx.ingest_time
+        row["load_id"] = ctx.load_id
         out.append((TABLE, row))
     return out

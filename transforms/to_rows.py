@@ -4,11 +4,17 @@
 it also emits a `tcx` `ApiCall` on the `detail` output, which the same graph
 fetches and feeds back through `ToRows` (no Pub/Sub round trip). Points that
 cannot become rows go to the `dead_letter` output with the point itself.
+
+Every complete answer also yields one `load_windows` row: the load's id (stamped
+on each of its rows), its user, table and civil window. The `<table>_current`
+views (`schemas.views`) show, for every window, only its latest load.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from collections.abc import Callable
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -27,15 +33,23 @@ class ToRowsFn(beam.DoFn):
         run_id: the run's id, stamped on every row.
         ingest_time: the run's start (UTC), stamped on every row.
         fan_out_tcx: emit a TCX call for every exercise.
+        clock: the UTC time a load is recorded at (test seam).
     """
 
     DEAD_LETTER = "dead_letter"
     DETAIL = "detail"
 
-    def __init__(self, run_id: str, ingest_time: dt.datetime, fan_out_tcx: bool = True):
+    def __init__(
+        self,
+        run_id: str,
+        ingest_time: dt.datetime,
+        fan_out_tcx: bool = True,
+        clock: Callable[[], dt.datetime] | None = None,
+    ):
         self.run_id = run_id
         self.ingest_time = ingest_time
         self.fan_out_tcx = fan_out_tcx
+        self.clock = clock
 
     def _dead(self, stage: str, page: ApiPage, original: object, err: Exception) -> DeadLetter:
         Metrics.counter(NAMESPACE, f"dead_letters_{stage}").inc()
@@ -51,7 +65,25 @@ class ToRowsFn(beam.DoFn):
 
     def process(self, page: ApiPage):
         call = page.call
-        ctx = rows.RowContext(call.user_key, self.run_id, self.ingest_time)
+        loaded_at = self.clock() if self.clock else dt.datetime.now(dt.UTC)
+        load_id = f"{self.run_id}-{uuid.uuid4().hex[:16]}"
+        ctx = rows.RowContext(call.user_key, self.run_id, self.ingest_time, load_id)
+        table = load_table(call)
+        count, complete = 0, True
+        for out in self._outputs(page, ctx):
+            if isinstance(out, pvalue.TaggedOutput):
+                # A summary or TCX that does not parse leaves its window as it was.
+                complete = complete and not (
+                    out.tag == self.DEAD_LETTER and call.kind in ("summary", "tcx")
+                )
+            elif out[0] == table:
+                count += 1
+            yield out
+        if complete:
+            yield rows.LOAD_LOG_TABLE, load_row(call, ctx, table, count, loaded_at)
+
+    def _outputs(self, page: ApiPage, ctx: rows.RowContext):
+        call = page.call
         if call.kind == "list":
             for point in page.points:
                 try:
@@ -82,6 +114,57 @@ class ToRowsFn(beam.DoFn):
                 yield pvalue.TaggedOutput(self.DEAD_LETTER, self._dead("tcx", page, original, err))
                 return
             yield from pairs
+
+
+def load_table(call: ApiCall) -> str:
+    """The table a call's answer loads."""
+    if call.kind == "summary":
+        return rows.SUMMARY_TABLE
+    if call.kind == "tcx":
+        return "exercise_tcx_trackpoints"
+    return datatypes.spec(call.data_type).table
+
+
+def load_row(
+    call: ApiCall, ctx: rows.RowContext, table: str, count: int, loaded_at: dt.datetime
+) -> dict:
+    """The `load_windows` row of one complete answer: who, which table, which civil window.
+
+    A list call's window is its civil [start, end); a summary call's its civil
+    dates from 00:00; a TCX export has no window but its exercise's id.
+    """
+    if call.kind == "tcx":
+        parent = dict(call.parent)
+        start = end = None
+        day = parent.get("civil_date")
+        civil_date = day if isinstance(day, dt.date) else ctx.ingest_time.date()
+    else:
+        start, end = (_civil(text) for text in (call.start, call.end))
+        civil_date = start.date()
+    return {
+        "user_key": call.user_key,
+        "civil_date": civil_date,
+        "table_name": table,
+        "stream": call.stream,
+        "window_start": start,
+        "window_end": end,
+        "data_point_id": call.data_point_id or None,
+        "row_count": count,
+        "loaded_at": loaded_at,
+        "load_id": ctx.load_id,
+        "record_key": ctx.load_id,
+        "run_id": ctx.run_id,
+        "ingest_time": ctx.ingest_time,
+    }
+
+
+def _civil(text: str) -> dt.datetime:
+    """`YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SS` (civil, no offset) as a naive datetime."""
+    return (
+        dt.datetime.fromisoformat(text)
+        if "T" in text
+        else dt.datetime.fromisoformat(text + "T00:00:00")
+    )
 
 
 def detail_call(call: ApiCall, exercise_row: dict) -> ApiCall:

@@ -86,3 +86,10 @@ def dead_letters(folder: str) -> list[dict]:
 def distinct(client: bigquery.Client, dataset: str, table: str, column: str) -> set:
     query = f"SELECT DISTINCT {column} AS v FROM `{emulators.PROJECT}.{dataset}.{table}`"  # noqa: S608
     return {r["v"] for r in client.query(query).result()}
+
+
+def current(client: bigquery.Client, dataset: str, table: str) -> tuple[set[tuple], int]:
+    """(user, record key) of the rows a `<table>_current` view shows, and how many rows."""
+    query = f"SELECT user_key, record_key FROM `{emulators.PROJECT}.{dataset}.{table}_current`"  # noqa: S608
+    found = [(r["user_key"], r["record_key"]) for r in client.query(query).result()]
+    return set(found), len(found)

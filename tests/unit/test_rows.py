@@ -93,7 +93,7 @@ def one_row(data_type: str, point: dict, stream: str, ctx: RowContext = CTX) -> 
 
 
 def tail(record_key: str) -> dict:
-    return {"record_key": record_key, "run_id": RUN_ID, "ingest_time": INGEST}
+    return {"record_key": record_key, "run_id": RUN_ID, "ingest_time": INGEST, "load_id": None}
 
 
 # --------------------------------------------------------------------------- interval types
@@ -1855,6 +1855,7 @@ def test_to_bigquery_json_of_a_sleep_row_converts_nested_times():
         "record_key": key(USER, "sleep", "reconciled", *NO_SOURCE_KEY, "7001"),
         "run_id": RUN_ID,
         "ingest_time": "2026-11-28T12:00:00.000000Z",
+        "load_id": None,
     }
 
 
@@ -1874,6 +1875,7 @@ def test_to_bigquery_json_of_a_heart_rate_row_keeps_microseconds():
         "record_key": row["record_key"],
         "run_id": RUN_ID,
         "ingest_time": "2026-11-28T12:00:00.000000Z",
+        "load_id": None,
     }
 
 
@@ -1905,6 +1907,7 @@ def test_to_bigquery_json_of_nullable_timestamps_and_a_summary_row():
         "record_key": "k",
         "run_id": RUN_ID,
         "ingest_time": INGEST,
+        "load_id": "run-20261128-0123456789abcdef",
     }
     as_json = rows.to_bigquery_json("exercise_tcx_trackpoints", trackpoint)
     assert as_json == {

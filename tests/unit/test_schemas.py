@@ -34,6 +34,7 @@ from fastavro.validation import ValidationError, validate
 
 from schemas import bigquery, docs
 from schemas.bigquery import (
+    ALL_TABLES,
     TABLES,
     additional_bq_parameters,
     avro_to_bigquery_fields,
@@ -87,6 +88,7 @@ TAIL = [
     ("record_key", "STRING", "REQUIRED"),
     ("run_id", "STRING", "REQUIRED"),
     ("ingest_time", "TIMESTAMP", "REQUIRED"),
+    ("load_id", "STRING", "NULLABLE"),
 ]
 
 EXPECTED_COLUMNS: dict[str, list[tuple[str, str, str]]] = {
@@ -367,7 +369,7 @@ def test_tables_lists_exactly_the_packaged_avsc_files():
         for entry in resources.files("schemas").iterdir()
         if entry.name.endswith(".avsc")
     }
-    assert packaged == set(TABLES)
+    assert packaged == set(ALL_TABLES) == {*TABLES, "load_windows"}
     assert len(TABLES) == 18
     assert set(EXPECTED_COLUMNS) == set(TABLES)
 
@@ -406,9 +408,10 @@ def test_common_columns_have_their_exact_avro_types(table):
     assert fields["record_key"] == "string"
     assert fields["run_id"] == "string"
     assert fields["ingest_time"] == {"type": "long", "logicalType": "timestamp-micros"}
+    assert fields["load_id"] == ["null", "string"]
     names = list(fields)
     assert names[0] == "user_key"
-    assert names[-3:] == ["record_key", "run_id", "ingest_time"]
+    assert names[-4:] == ["record_key", "run_id", "ingest_time", "load_id"]
 
 
 @pytest.mark.parametrize("table", TABLES)
@@ -461,6 +464,7 @@ TAIL_ROW = {
     "record_key": "f10038805d7e072786da79c09c23f407e4295f822cdb25a6f6394be489afc0c8",
     "run_id": "run-20261121-0300",
     "ingest_time": REPORTED_AT,
+    "load_id": "run-20261121-0300-3f2a9c01d4e5b6a7",
 }
 RAW_SOURCE_ROW = {
     "stream": "raw",
@@ -1054,7 +1058,7 @@ def _statements_without_literals(text: str) -> list[str]:
 
 def test_ddl_only_creates_if_missing_and_adds_columns():
     statements = _statements_without_literals(_golden_ddl_text())
-    assert len(statements) == 1 + 2 * len(TABLES)
+    assert len(statements) == 1 + 2 * len(ALL_TABLES)
     assert statements[0] == "CREATE SCHEMA IF NOT EXISTS `my-project.fitbit`"
     for statement in statements[1:]:
         upper = statement.upper()

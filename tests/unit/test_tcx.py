@@ -185,6 +185,7 @@ def shared(index: int) -> dict:
         ),
         "run_id": RUN_ID,
         "ingest_time": INGEST,
+        "load_id": None,
     }
 
 

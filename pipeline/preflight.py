@@ -1,0 +1,68 @@
+"""Before a run: the dataset's tables and their `<table>_current` views exist.
+
+Tables are created from the Avro schemas (partitioned by civil_date,
+clustered by user_key) when missing, and given the columns a newer schema
+adds (NULLABLE columns only, as BigQuery allows); then every view is created
+or replaced (`schemas.views`). It runs through the BigQuery API, so it works
+wherever the run's credentials can create tables; `BIGQUERY_EMULATOR_HOST`
+points it at a local emulator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from google.cloud import bigquery
+
+from schemas import bigquery as bq_schemas
+from schemas import views
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def _table(project: str, dataset: str, name: str) -> bigquery.Table:
+    schema = [
+        bigquery.SchemaField.from_api_repr(f)
+        for f in bq_schemas.bigquery_table_schema(name)["fields"]
+    ]
+    table = bigquery.Table(f"{project}.{dataset}.{name}", schema=schema)
+    table.time_partitioning = bigquery.TimePartitioning(field=bq_schemas.PARTITION_FIELD)
+    table.clustering_fields = list(bq_schemas.CLUSTERING_FIELDS)
+    table.description = bq_schemas.table_description(name)
+    return table
+
+
+def prepare_dataset(dataset: str, client: bigquery.Client | None = None) -> None:
+    """Creates or extends every table of `project:dataset`, then its views.
+
+    A view whose definition has not changed is left alone: its description
+    carries a fingerprint of the SQL it was made from.
+
+    Raises:
+        google.api_core.exceptions.GoogleAPICallError: BigQuery refused (the
+            dataset is missing, or the credentials may not create tables).
+    """
+    project, dataset_id = dataset.split(":", 1)
+    client = client or bigquery.Client(project=project)
+    existing = {t.table_id for t in client.list_tables(f"{project}.{dataset_id}")}
+    for name in bq_schemas.ALL_TABLES:
+        wanted = _table(project, dataset_id, name)
+        if name not in existing:
+            client.create_table(wanted, exists_ok=True)
+            continue
+        table = client.get_table(wanted.reference)
+        have = {field.name for field in table.schema}
+        added = [f for f in wanted.schema if f.name not in have]
+        if added:
+            _LOGGER.info("adding columns %s to %s", [f.name for f in added], name)
+            table.schema = [*table.schema, *added]
+            client.update_table(table, ["schema"])
+    for statement in views.views_sql(project, dataset_id):
+        name = statement.split("`", 2)[1].rsplit(".", 1)[1]
+        fingerprint = hashlib.sha256(statement.encode()).hexdigest()[:16]
+        if name in existing:
+            description = client.get_table(f"{project}.{dataset_id}.{name}").description or ""
+            if fingerprint in description:
+                continue
+        client.query(statement.replace(views.FINGERPRINT, fingerprint)).result()

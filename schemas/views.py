@@ -1,0 +1,147 @@
+"""The `<table>_current` views: what to query, with every load counted once.
+
+Tables are append-only: a re-run, a replay or a later load of the same window
+adds rows beside the ones already there. Every row carries the `load_id` of
+the API answer it came from, and `load_windows` records each load's user,
+table, stream and civil window. A view keeps a row only if its load is the
+latest one that covered the row's civil time (for TCX trackpoints: the latest
+export of their exercise, while the exercise itself is current). So:
+
+- loading a window again shows its rows once, from the newest load;
+- a point edited upstream shows its new values, and one deleted upstream is
+  gone, once its window is loaded again;
+- a window whose call failed keeps showing what it held (a failed call
+  records no load).
+
+Run it with `fitbeam ddl`, or let `fitbeam run` create the views before it
+starts (`pipeline.preflight`).
+"""
+
+from __future__ import annotations
+
+import string
+
+from schemas.bigquery import LOAD_LOG_TABLE, TABLES, load_avro_schema
+from schemas.bigquery import _check_dataset as check_dataset
+from schemas.bigquery import _check_project as check_project
+
+TRACKPOINTS = "exercise_tcx_trackpoints"
+# Replaced, when a view is made, by a hash of its statement: unchanged views are left alone.
+FINGERPRINT = "definition $fingerprint"
+
+# The row column whose civil time the API filtered on when the window was fetched.
+WINDOW_COLUMN: dict[str, str] = {
+    "steps": "t.civil_start_datetime",
+    "distance": "t.civil_start_datetime",
+    "floors": "t.civil_start_datetime",
+    "active_zone_minutes": "t.civil_start_datetime",
+    "exercise": "t.civil_start_datetime",
+    "sleep": "t.civil_end_datetime",
+    "heart_rate": "t.civil_datetime",
+    "heart_rate_variability": "t.civil_datetime",
+    "weight": "t.civil_datetime",
+    "body_fat": "t.civil_datetime",
+    "daily_resting_heart_rate": "DATETIME(t.civil_date)",
+    "daily_heart_rate_zones": "DATETIME(t.civil_date)",
+    "daily_heart_rate_variability": "DATETIME(t.civil_date)",
+    "daily_oxygen_saturation": "DATETIME(t.civil_date)",
+    "daily_respiratory_rate": "DATETIME(t.civil_date)",
+    "daily_vo2_max": "DATETIME(t.civil_date)",
+    "daily_activity_summary": "DATETIME(t.civil_date)",
+}
+
+
+# Identifiers only: the table names are constants, project and dataset are checked.
+_WINDOW_VIEW = string.Template(
+    """WITH loads AS (
+  SELECT user_key, stream, window_start, window_end, load_id, MAX(loaded_at) AS loaded_at
+  FROM $loads
+  WHERE table_name = '$name'
+  GROUP BY user_key, stream, window_start, window_end, load_id
+),
+covered AS (
+  SELECT t.*, l.load_id AS _latest_load_id,
+    ROW_NUMBER() OVER (
+      PARTITION BY t.user_key, t.record_key, t.load_id
+      ORDER BY l.loaded_at DESC, l.load_id DESC
+    ) AS _cover_rank
+  FROM $table AS t
+  JOIN loads AS l
+    ON l.user_key = t.user_key$stream
+    AND $column >= l.window_start AND $column < l.window_end
+)
+SELECT * EXCEPT (_latest_load_id, _cover_rank)
+FROM covered
+WHERE _cover_rank = 1 AND _latest_load_id = load_id
+QUALIFY ROW_NUMBER() OVER (PARTITION BY user_key, record_key) = 1
+"""
+)
+_TRACKPOINTS_VIEW = string.Template(
+    """WITH loads AS (
+  SELECT user_key, stream, data_point_id, load_id, MAX(loaded_at) AS loaded_at
+  FROM $loads
+  WHERE table_name = 'exercise_tcx_trackpoints'
+  GROUP BY user_key, stream, data_point_id, load_id
+),
+latest AS (
+  SELECT * FROM loads
+  WHERE TRUE
+  QUALIFY ROW_NUMBER() OVER (
+    PARTITION BY user_key, stream, data_point_id ORDER BY loaded_at DESC, load_id DESC
+  ) = 1
+)
+SELECT t.*
+FROM $table AS t
+JOIN latest AS l
+  ON l.user_key = t.user_key AND l.stream = t.stream
+  AND l.data_point_id = t.data_point_id AND l.load_id = t.load_id
+WHERE EXISTS (
+  SELECT 1 FROM $exercise AS e
+  WHERE e.user_key = t.user_key AND e.stream = t.stream AND e.data_point_id = t.data_point_id
+)
+QUALIFY ROW_NUMBER() OVER (PARTITION BY t.user_key, t.record_key) = 1
+"""
+)
+
+
+def view_name(table: str) -> str:
+    return f"{table}_current"
+
+
+def _has_stream(table: str) -> bool:
+    return any(f["name"] == "stream" for f in load_avro_schema(table)["fields"])
+
+
+def current_view_sql(project: str, dataset: str, table: str) -> str:
+    """`CREATE OR REPLACE VIEW <table>_current`: the table with every load counted once."""
+    if table not in TABLES:
+        raise ValueError(f"no view for {table!r}; tables: {', '.join(TABLES)}")
+    check_project(project)
+    check_dataset(dataset)
+    ref = f"`{project}.{dataset}"
+    loads = f"{ref}.{LOAD_LOG_TABLE}`"
+    head = (
+        f"CREATE OR REPLACE VIEW {ref}.{view_name(table)}`\n"
+        f'OPTIONS(description="{table}, each row from the latest load of its window '
+        f'(see load_windows); query this instead of the table. [{FINGERPRINT}]") AS\n'
+    )
+    if table == TRACKPOINTS:
+        body = _TRACKPOINTS_VIEW.substitute(
+            loads=loads, table=f"{ref}.{TRACKPOINTS}`", exercise=f"{ref}.{view_name('exercise')}`"
+        )
+    else:
+        column = WINDOW_COLUMN[table]
+        body = _WINDOW_VIEW.substitute(
+            loads=loads,
+            name=table,
+            table=f"{ref}.{table}`",
+            stream=" AND l.stream = t.stream" if _has_stream(table) else "",
+            column=column,
+        )
+    return head + body
+
+
+def views_sql(project: str, dataset: str) -> list[str]:
+    """Every view, the exercise view before the trackpoint view that reads it."""
+    order = [t for t in TABLES if t != TRACKPOINTS] + [TRACKPOINTS]
+    return [current_view_sql(project, dataset, t) for t in order]
