@@ -33,7 +33,7 @@ DATASET = "fitbeam"
 EXAMPLE_QUERY = """\
 SELECT user_key, civil_date, step_count, ROUND(distance_millimeters / 1e6, 2) AS km,
        ROUND(total_calories_kcal) AS kcal, active_zone_minutes_total AS azm
-FROM `fitbeam-local.fitbeam.daily_activity_summary`
+FROM `fitbeam-local.fitbeam.daily_activity_summary_current`
 WHERE civil_date >= DATE_SUB(@last_day, INTERVAL 2 DAY)
 ORDER BY user_key, civil_date"""
 
