@@ -114,6 +114,7 @@ class AuthServer:
         self._codes: dict[str, _Code] = {}
         self._access: dict[str, AccessToken] = {}
         self._refresh: dict[str, RefreshToken] = {}
+        self._issued_codes: list[str] = []  # codes are dropped when used; tests want them all
         self._lock = threading.Lock()
         self.refreshes_by_user: dict[str, int] = {}
         self.invalid_grants = 0
@@ -162,6 +163,7 @@ class AuthServer:
         granted = tuple(s for s in scopes if not any(s.endswith(d) for d in denied))
         code = "sim-code-" + secrets.token_urlsafe(24)
         with self._lock:
+            self._issued_codes.append(code)
             self._codes[code] = _Code(
                 client_id=self.client_id,
                 redirect_uri=redirect_uri,
@@ -285,6 +287,16 @@ class AuthServer:
                 return held.grant.user_id
             code = self._codes.get(token)
             return code.user_id if code else None
+
+    def issued_secrets(self) -> frozenset[str]:
+        """Every access token, refresh token and code ever issued, and the client secret.
+
+        For leak tests: none of these may show in a client's logs or outputs.
+        """
+        with self._lock:
+            return frozenset(
+                [*self._access, *self._refresh, *self._issued_codes, self._client_secret]
+            )
 
     def expire_all_access_tokens(self) -> None:
         """Makes every access token expired now (for refresh-race tests)."""

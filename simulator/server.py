@@ -280,6 +280,10 @@ class Simulator:
     def set_faults(self, spec: str) -> None:
         self.app.set_faults(spec)
 
+    def issued_secrets(self) -> frozenset[str]:
+        """Every token and code the OAuth server ever issued, and the client secret."""
+        return self.auth.issued_secrets()
+
     def stats(self) -> dict:
         return self.app.stats()
 

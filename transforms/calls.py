@@ -2,7 +2,8 @@
 
 `CallRunner` wraps every HTTP request of a call in the same discipline: a
 token from the broker, a slot from the user's quota, the retry policy of
-`transforms.retry`, one token refresh after a 401. `run_call` then does what
+`transforms.retry`, one token refresh after a 401; a redirect, from the API
+or from the token endpoint, is permanent and never followed. `run_call` then does what
 each kind of `ApiCall` needs:
 
 - `list`: follows page tokens to the end, empty pages included; after every
@@ -20,7 +21,7 @@ import json
 import time
 from collections.abc import Callable
 
-from transforms import datatypes, planning
+from transforms import datatypes, oauth, planning
 from transforms.elements import STREAM_RECONCILED, ApiCall, ApiPage
 from transforms.health_api import HealthApiClient
 from transforms.quota import UserRateLimiter
@@ -79,7 +80,7 @@ class CallRunner:
                 verdict = Verdict(False, False, 0, "NEEDS_CONSENT", str(err))
                 raise CallFailed(verdict, attempt, replayable=True) from err
             except TokenRefreshFailed as err:
-                verdict = Verdict(True, False, 0, "TOKEN_REFRESH_FAILED", str(err))
+                verdict = _refresh_failed(err, 0)
             except Exception as err:  # classified below; nothing is swallowed
                 verdict = classify(err)
                 self.on_status(verdict.status)
@@ -92,7 +93,7 @@ class CallRunner:
                 except TokenRefreshFailed as err:
                     # The token endpoint may come back: back off like any transient
                     # failure, and refresh again if the API still answers 401.
-                    verdict = Verdict(True, False, 401, "TOKEN_REFRESH_FAILED", str(err))
+                    verdict = _refresh_failed(err, 401)
                 else:
                     refreshed = True
                     continue
@@ -100,6 +101,13 @@ class CallRunner:
                 raise CallFailed(verdict, attempt, replayable=verdict.retriable)
             self.on_retry()
             self.sleep(self.policy.delay(attempt, verdict))
+
+
+def _refresh_failed(err: TokenRefreshFailed, status: int) -> Verdict:
+    """A failed refresh: retriable, unless the token endpoint redirected (it will again)."""
+    if isinstance(err.__cause__, oauth.RedirectRefused):
+        return Verdict(False, False, status, "TOKEN_REDIRECT_REFUSED", str(err.__cause__))
+    return Verdict(True, False, status, "TOKEN_REFRESH_FAILED", str(err))
 
 
 def _point_key(point: dict, data_type: str) -> str:

@@ -4,12 +4,18 @@ It knows the wire format (paths, query parameters, JSON bodies, page tokens
 and the error envelope) and nothing about retries, quotas or token refresh,
 which callers layer on top. Every call takes the access token explicitly, so
 the client itself holds no secret.
+
+Every request goes through `HealthApiClient.request`, which sends the access
+token only to the configured API origin (scheme, host and port) and follows
+no redirect: a URL or a redirect that leads elsewhere is a permanent
+`RequestRefused`, and nothing is sent.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import urllib.parse
 from collections.abc import Iterator
 
 import requests
@@ -45,6 +51,38 @@ class HealthApiError(Exception):
         self.message = message
         self.body_excerpt = body_excerpt
         self.retry_after_seconds = retry_after_seconds
+
+
+class RequestRefused(HealthApiError):
+    """A request the client will not send, or a redirect it will not follow.
+
+    `status` is 0 when nothing was sent (reason `OFF_HOST_URL`) and the 3xx of
+    the answer otherwise (reason `REDIRECT_REFUSED`); neither is retriable.
+    """
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of a URL, the port filled in from the scheme.
+
+    Raises:
+        ValueError: for a port that is not a number.
+    """
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, parts.hostname or "", parts.port or _DEFAULT_PORTS.get(scheme)
+
+
+def origin_text(url: str) -> str:
+    """`scheme://host:port` of a URL, for messages: never its path, query or user info."""
+    try:
+        scheme, host, port = origin(url)
+    except ValueError:
+        return "an unparsable URL"
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}:{port}" if scheme and host else "a URL without a host"
 
 
 def error_from_response(response: requests.Response) -> HealthApiError:
@@ -118,9 +156,13 @@ class HealthApiClient:
     """Calls the Google Health API for the user whose access token is passed in.
 
     Args:
-        session: the HTTP session (connection pool) to use.
+        session: the HTTP session (connection pool) to use; TLS verification on.
         base_url: API root, `https://health.googleapis.com` or the simulator's.
         timeout_seconds: per-request (connect, read) timeout.
+
+    Raises:
+        ValueError: a base URL without an http(s) scheme and a host, or a session
+            with TLS verification turned off.
     """
 
     def __init__(
@@ -132,18 +174,69 @@ class HealthApiClient:
         self.session = session
         self.base_url = base_url.rstrip("/")
         self.timeout_seconds = timeout_seconds
+        self._origin = origin(self.base_url)
+        if self._origin[0] not in _DEFAULT_PORTS or not self._origin[1]:
+            raise ValueError(
+                f"the API base URL needs an http(s) scheme and a host; got {base_url[:80]!r}, "
+                "e.g. 'https://health.googleapis.com'"
+            )
+        if session.verify is False:
+            raise ValueError("TLS verification must stay on: the session has verify=False")
 
-    def _call(self, method: str, path: str, token: str, **kwargs) -> requests.Response:
+    def request(self, method: str, url: str, token: str, **kwargs) -> requests.Response:
+        """Sends one API request with the user's access token; the client's only way out.
+
+        The token goes to the configured API origin only (scheme, host and port of
+        `base_url`), whatever the URL came from. Redirects are never followed: this
+        API does not send them, requests would re-send a 307/308 body elsewhere, and
+        only its `rebuild_auth` would stand between the token and another host.
+
+        Args:
+            method: HTTP method.
+            url: absolute URL on the API origin.
+            token: the user's access token.
+            **kwargs: passed to `requests.Session.request` (params, json).
+
+        Raises:
+            RequestRefused: `url` is off the API origin (nothing was sent), or the
+                answer is a redirect (not followed).
+            HealthApiError: any other answer of status 400 or more.
+        """
+        try:
+            off_host = origin(url) != self._origin
+        except ValueError:
+            off_host = True
+        if off_host:
+            raise RequestRefused(
+                0,
+                "OFF_HOST_URL",
+                f"refused to send an API request to {origin_text(url)}: API requests go "
+                f"only to {origin_text(self.base_url)}",
+            )
         response = self.session.request(
             method,
-            f"{self.base_url}/v4/{path}",
+            url,
             headers={"Authorization": f"Bearer {token}"},
             timeout=self.timeout_seconds,
+            allow_redirects=False,
             **kwargs,
         )
+        if 300 <= response.status_code < 400:
+            target = response.headers.get("Location")
+            where = origin_text(urllib.parse.urljoin(url, target)) if target else "nowhere"
+            raise RequestRefused(
+                response.status_code,
+                "REDIRECT_REFUSED",
+                f"the API answered HTTP {response.status_code} redirecting to {where}; "
+                "API requests do not follow redirects",
+                response.text[:500],
+            )
         if response.status_code >= 400:
             raise error_from_response(response)
         return response
+
+    def _call(self, method: str, path: str, token: str, **kwargs) -> requests.Response:
+        return self.request(method, f"{self.base_url}/v4/{path}", token, **kwargs)
 
     def list_page(
         self,
@@ -195,9 +288,11 @@ class HealthApiClient:
 
     def export_tcx(self, token: str, exercise_id: str, partial_data: bool = True) -> str:
         """The TCX document of one exercise (`:exportExerciseTcx?alt=media`)."""
+        # The id comes from an API answer: quoted, it can only name a data point.
         response = self._call(
             "GET",
-            f"users/me/dataTypes/exercise/dataPoints/{exercise_id}:exportExerciseTcx",
+            "users/me/dataTypes/exercise/dataPoints/"
+            f"{urllib.parse.quote(exercise_id, safe='')}:exportExerciseTcx",
             token,
             params={"alt": "media", "partialData": "true" if partial_data else "false"},
         )

@@ -10,7 +10,9 @@ new one (Google) and returns the rotated one when it does (legacy Fitbit);
 callers store the result durably before using it.
 
 Plain-http endpoints are allowed only on loopback addresses (the local
-simulator); anything else must be https.
+simulator); anything else must be https. Token requests carry the client
+secret and the refresh token in their body, so they follow no redirect
+(`RedirectRefused`): requests would re-send that body on a 307 or 308.
 """
 
 from __future__ import annotations
@@ -32,9 +34,43 @@ GOOGLE_AUTHORIZATION_URL = "https://accounts.google.com/o/oauth2/v2/auth"
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
 GOOGLE_REVOKE_URL = "https://oauth2.googleapis.com/revoke"
 
-# requests-oauthlib logs token dicts at DEBUG; keep its loggers quieter than that.
+
+class _NoDebug(logging.Filter):
+    """Drops DEBUG records: requests-oauthlib logs request bodies and token dicts there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG
+
+
+# Quieter than DEBUG by default, and filtered at the source: a filter on a logger
+# holds for the records it creates even when someone turns its level (or a
+# parent's) down to DEBUG.
 for _name in ("requests_oauthlib", "oauthlib"):
     logging.getLogger(_name).setLevel(logging.INFO)
+for _name in list(logging.Logger.manager.loggerDict):
+    if _name.split(".")[0] in ("requests_oauthlib", "oauthlib"):
+        logging.getLogger(_name).addFilter(_NoDebug())
+
+
+class RedirectRefused(Exception):
+    """The token endpoint answered a redirect; token requests never follow one."""
+
+
+def _refuse_redirects(response, *args, **kwargs):
+    """Response hook: raises on a 3xx before requests can follow it."""
+    if 300 <= response.status_code < 400:
+        raise RedirectRefused(
+            f"the token endpoint answered HTTP {response.status_code}; "
+            "token requests do not follow redirects"
+        )
+    return response
+
+
+def _token_session(client_id: str, **kwargs) -> OAuth2Session:
+    """An OAuth2Session that follows no redirect (TLS verification stays on)."""
+    session = OAuth2Session(client_id, **kwargs)
+    session.hooks["response"].append(_refuse_redirects)
+    return session
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,7 +166,7 @@ def authorize(
     redirect_uri = f"http://127.0.0.1:{server.server_port}/oauth2callback"
     try:
         check_transport(client.authorization_url, client.token_url)
-        session = OAuth2Session(
+        session = _token_session(
             client.client_id, redirect_uri=redirect_uri, scope=scopes, pkce="S256"
         )
         url, _state = session.authorization_url(
@@ -173,15 +209,20 @@ def authorize(
 
 
 def refresh(client: OAuthClient, token: dict) -> dict:
-    """Exchanges the token's refresh token for a new access token."""
+    """Exchanges the token's refresh token for a new access token.
+
+    Raises:
+        RedirectRefused: the token endpoint answered a redirect.
+        oauthlib.oauth2.OAuth2Error: the token endpoint refused (`invalid_grant`, ...).
+    """
     check_transport(client.token_url)
-    session = OAuth2Session(client.client_id, token=token)
-    new = session.refresh_token(
-        client.token_url,
-        refresh_token=token["refresh_token"],
-        client_id=client.client_id,
-        client_secret=client.client_secret,
-    )
+    with _token_session(client.client_id, token=token) as session:
+        new = session.refresh_token(
+            client.token_url,
+            refresh_token=token["refresh_token"],
+            client_id=client.client_id,
+            client_secret=client.client_secret,
+        )
     new = dict(new)
     # Google keeps the refresh token unless it rotates it; never drop the old one.
     new.setdefault("refresh_token", token["refresh_token"])
