@@ -93,3 +93,14 @@ def current(client: bigquery.Client, dataset: str, table: str) -> tuple[set[tupl
     query = f"SELECT user_key, record_key FROM `{emulators.PROJECT}.{dataset}.{table}_current`"  # noqa: S608
     found = [(r["user_key"], r["record_key"]) for r in client.query(query).result()]
     return set(found), len(found)
+
+
+def count_in_run(client: bigquery.Client, dataset: str, table: str, run_id: str) -> int:
+    query = (
+        f"SELECT COUNT(*) AS n FROM `{emulators.PROJECT}.{dataset}.{table}` "  # noqa: S608
+        "WHERE run_id = @run"
+    )
+    config = bigquery.QueryJobConfig(
+        query_parameters=[bigquery.ScalarQueryParameter("run", "STRING", run_id)]
+    )
+    return next(iter(client.query(query, job_config=config).result()))["n"]
