@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv demo test lint format simulate emulators-up emulators-down bench bench-latency clean
+.PHONY: venv demo test lint format simulate emulators-up emulators-down bench bench-latency bench-quota clean
 
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ bench: venv
 
 bench-latency: venv
 	$(PY) -m bench.streaming_latency
+
+bench-quota: venv
+	$(PY) -m bench.quota
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache build *.egg-info

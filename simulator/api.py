@@ -154,6 +154,7 @@ _ROUTES: list[tuple[str, re.Pattern, str, str]] = [
 @dataclasses.dataclass
 class AppOptions:
     quota_per_minute: int = 300
+    quota_window_seconds: float = 60.0
     retry_after_seconds: int | None = None
     scan_days_per_page: int = 14
     unlinked_users: frozenset[str] = frozenset()
@@ -349,7 +350,7 @@ class SimulatorApp:
         )
 
     def _take_quota(self, user: User) -> None:
-        """Counts a request against the user's 60-second sliding window.
+        """Counts a request against the user's sliding window (60 s unless configured).
 
         Raises:
             ApiError: 429 RESOURCE_EXHAUSTED when the window is full; a rejected
@@ -358,7 +359,7 @@ class SimulatorApp:
         now = self.now()
         with self._lock:
             window = self._quota.setdefault(user.user_id, collections.deque())
-            while window and window[0] <= now - 60:
+            while window and window[0] <= now - self.options.quota_window_seconds:
                 window.popleft()
             if len(window) >= self.options.quota_per_minute:
                 self.requests[("quota_rejected", user.user_id)] += 1

@@ -16,6 +16,10 @@ class SimClock:
             only `advance` moves it (what tests want), 60 makes a minute pass
             every real second (what quota benchmarks want).
         monotonic: real-time source, injectable for tests.
+        origin: the `monotonic()` reading at which simulator time is `start`
+            (default: now). Two clocks given the same start, speed and origin
+            tell the same time, in one process or in two (`time.monotonic` is
+            system-wide), so a benchmark can share a simulator's clock.
     """
 
     def __init__(
@@ -23,13 +27,14 @@ class SimClock:
         start: float | None = None,
         speed: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
+        origin: float | None = None,
     ):
         if speed < 0:
             raise ValueError(f"clock speed must be >= 0, got {speed}")
         self._start = time.time() if start is None else float(start)
         self._speed = speed
         self._monotonic = monotonic
-        self._origin = monotonic()
+        self._origin = monotonic() if origin is None else float(origin)
         self._offset = 0.0
         self._lock = threading.Lock()
 

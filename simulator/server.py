@@ -47,7 +47,10 @@ class SimulatorConfig:
         seed: data seed; the same seed gives the same data.
         users: number of synthetic users, `user-1` .. `user-N`.
         client_id, client_secret: the OAuth client the token endpoint accepts.
-        quota_per_minute: per-user request limit (sliding 60 s of simulator time).
+        quota_per_minute: per-user request limit (sliding 60 s of simulator time),
+            or per `quota_window_seconds` when that is set.
+        quota_window_seconds: the quota's sliding window in simulator seconds
+            (60; 3600 with `quota_per_minute=150` is the legacy Fitbit budget).
         clock_speed: simulator seconds per real second (0 freezes the clock).
         start_time: simulator time at start, epoch seconds (default: now).
         faults: fault spec, see `simulator.faults`.
@@ -69,6 +72,7 @@ class SimulatorConfig:
     client_id: str = DEFAULT_CLIENT_ID
     client_secret: str = DEFAULT_CLIENT_SECRET
     quota_per_minute: int = 300
+    quota_window_seconds: float = 60.0
     clock_speed: float = 1.0
     start_time: float | None = None
     faults: str = ""
@@ -90,6 +94,10 @@ class SimulatorConfig:
             )
         if self.quota_per_minute < 1:
             raise ValueError(f"quota_per_minute must be at least 1, got {self.quota_per_minute}")
+        if not self.quota_window_seconds > 0:
+            raise ValueError(
+                f"quota_window_seconds must be above 0, got {self.quota_window_seconds}"
+            )
         FaultSpec.parse(self.faults)  # raises on a bad spec
 
 
@@ -177,6 +185,7 @@ class Simulator:
             token_faults=FaultInjector(FaultSpec.parse(config.faults, "token"), fault_seed),
             options=AppOptions(
                 quota_per_minute=config.quota_per_minute,
+                quota_window_seconds=config.quota_window_seconds,
                 retry_after_seconds=config.retry_after_seconds,
                 scan_days_per_page=config.scan_days_per_page,
                 unlinked_users=frozenset(config.unlinked_users),

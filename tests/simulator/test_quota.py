@@ -1,8 +1,10 @@
-"""The per-user request quota: a sliding 60 s window of simulator time."""
+"""The per-user request quota: a sliding window (60 s unless configured) of simulator time."""
 
 from __future__ import annotations
 
-from tests.simulator.conftest import Api, authorize, error_of
+import pytest
+
+from tests.simulator.conftest import Api, authorize, config, error_of
 
 
 def users_api(sim, user="user-1") -> Api:
@@ -72,3 +74,19 @@ def test_default_quota_is_300_a_minute(make_sim):
     api = users_api(sim)
     assert {identity(api) for _ in range(300)} == {200}
     assert identity(api) == 429
+
+
+def test_the_window_can_be_an_hour(make_sim):
+    sim = make_sim(quota_per_minute=2, quota_window_seconds=3600)
+    api = users_api(sim)
+    assert [identity(api) for _ in range(3)] == [200, 200, 429]
+    sim.advance(60)
+    assert identity(api) == 429  # a minute is not enough
+    sim.advance(3540)  # the first two are an hour old, and so is the access token
+    api = users_api(sim)
+    assert [identity(api) for _ in range(3)] == [200, 200, 429]
+
+
+def test_a_window_must_be_above_zero():
+    with pytest.raises(ValueError, match="quota_window_seconds must be above 0, got 0"):
+        config(quota_window_seconds=0)

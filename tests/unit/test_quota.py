@@ -1,4 +1,4 @@
-"""transforms.quota: a sliding 60-second window per user, on an injected clock.
+"""transforms.quota: a sliding window per user (60 s unless told), on an injected clock.
 
 Waiting is done by a fake `sleep` that moves the fake clock, so nothing here
 waits on the wall clock.
@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from transforms.quota import UserRateLimiter, shared_limiter
+from transforms.quota import UserRateLimiter, budget_limiter, parse_budget, shared_limiter
 
 
 class FakeTime:
@@ -216,3 +216,96 @@ def test_shared_limiter_is_one_per_budget():
     assert other is not first
     assert (first.per_window, first.window_seconds) == (300, 60.0)
     assert (other.per_window, other.window_seconds) == (150, 60.0)
+
+
+# -- budgets other than per minute, and the margin --------------------------------------
+
+
+def test_the_legacy_budget_of_150_an_hour():
+    fake = FakeTime(0.0)
+    calls, seconds = parse_budget("150/hour")
+    rl = limiter(calls, fake, window=seconds)
+    for i in range(150):
+        fake.now = i * 10.0  # 150 calls in 25 minutes
+        assert rl.acquire("u1") == 0.0
+
+    assert rl.acquire("u1") == 3600.0 - 1490.0  # until the first call is an hour old
+    assert fake.now == 3600.0
+    assert rl.acquire("u1") == 10.0
+    assert rl.acquire("u2") == 0.0
+    assert fake.sleeps == [2110.0, 10.0]
+
+
+@pytest.mark.parametrize(
+    ("text", "budget"),
+    [
+        ("300/minute", (300, 60.0)),
+        ("150/hour", (150, 3600.0)),
+        ("150/hours", (150, 3600.0)),
+        ("300/min", (300, 60.0)),
+        ("10/30s", (10, 30.0)),
+        (" 5 / 2 h ", (5, 7200.0)),
+        ("1/SECOND", (1, 1.0)),
+    ],
+)
+def test_budgets_are_read_as_calls_per_period(text, budget):
+    assert parse_budget(text) == budget
+
+
+@pytest.mark.parametrize("text", ["300", "300/", "300/fortnight", "x/minute", "300/1m", ""])
+def test_a_budget_that_is_not_calls_per_period_is_refused(text):
+    with pytest.raises(ValueError, match=r"is not calls/period; e\.g\. 300/minute or 150/hour"):
+        parse_budget(text)
+
+
+@pytest.mark.parametrize("text", ["0/minute", "5/0s"])
+def test_a_budget_of_nothing_is_refused(text):
+    with pytest.raises(ValueError, match="must allow at least 1 call in a period above 0 s"):
+        parse_budget(text)
+
+
+def test_a_margin_holds_each_slot_longer_than_the_window():
+    fake = FakeTime(0.0)
+    rl = UserRateLimiter(2, 60.0, fake.clock, fake.sleep, margin_seconds=0.5)
+    rl.acquire("u1")
+    fake.now = 10.0
+    rl.acquire("u1")
+    fake.now = 60.0  # the API lets the first call go now; the limiter half a second later
+    assert rl.acquire("u1") == 0.5
+    assert rl.acquire("u1") == 10.0
+    assert fake.now == 70.5
+
+
+def test_one_sleep_ends_every_wait_with_a_margin_too():
+    for i in range(1, 500):
+        fake = FakeTime(i * 0.1)
+        rl = UserRateLimiter(1, 60.0, fake.clock, fake.sleep, margin_seconds=0.6)
+        rl.acquire("u1")
+        fake.now = i * 0.1 + 60.5
+        rl.acquire("u1")
+        assert len(fake.sleeps) == 1
+        assert 0.0 < fake.sleeps[0] < 0.2
+
+
+def test_a_negative_margin_is_refused():
+    with pytest.raises(ValueError, match="margin_seconds must not be negative, got -1"):
+        UserRateLimiter(1, margin_seconds=-1)
+
+
+def test_the_pipelines_limiter_holds_slots_one_percent_longer():
+    fake = FakeTime(0.0)
+    per_minute = budget_limiter(1, 60.0, fake.clock, fake.sleep)
+    per_hour = budget_limiter(1, 3600.0, fake.clock, fake.sleep)
+    per_minute.acquire("u1")
+    per_hour.acquire("u1")
+    assert per_minute.acquire("u1") == pytest.approx(60.6)
+    assert per_hour.acquire("u1") == pytest.approx(3636.0 - 60.6)
+    assert (per_minute.margin_seconds, per_hour.margin_seconds) == (0.6, 36.0)
+
+
+def test_shared_limiter_takes_a_window():
+    legacy = shared_limiter(150, 3600.0)
+    assert shared_limiter(150, 3600) is legacy
+    assert shared_limiter(150) is not legacy
+    assert (legacy.per_window, legacy.window_seconds, legacy.margin_seconds) == (150, 3600.0, 36.0)
+    assert shared_limiter(300).margin_seconds == pytest.approx(0.6)
