@@ -95,6 +95,7 @@ from collections.abc import Callable, Iterator
 
 import requests
 
+from bench.args import positive_float, positive_int
 from pipeline.demo import authorise_users
 from simulator import Simulator, SimulatorConfig
 from simulator.clock import SimClock
@@ -667,20 +668,6 @@ def run_budget(args: argparse.Namespace, label: str, say: Callable[..., None]) -
 # --------------------------------------------------------------------------- the command
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, got {value}")
-    return value
-
-
 def _budgets(text: str) -> list[str]:
     labels = [b.strip() for b in text.split(",") if b.strip()]
     if not labels:
@@ -710,8 +697,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m bench.quota",
         description="Per-user quota under a backfill: 429s and budget use, on a fast clock.",
     )
-    parser.add_argument("--users", type=_positive, default=20, help="simulated users (20)")
-    parser.add_argument("--days", type=_positive, default=30, help="civil days per user (30)")
+    parser.add_argument("--users", type=positive_int, default=20, help="simulated users (20)")
+    parser.add_argument("--days", type=positive_int, default=30, help="civil days per user (30)")
     parser.add_argument(
         "--budgets",
         type=_budgets,
@@ -720,11 +707,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--clock_speed",
-        type=_positive_float,
+        type=positive_float,
         default=None,
         help="simulated seconds per real second (default: a budget period per real minute)",
     )
-    parser.add_argument("--workers", type=_positive, default=16, help="worker threads (16)")
+    parser.add_argument("--workers", type=positive_int, default=16, help="worker threads (16)")
     parser.add_argument(
         "--data_types",
         type=_data_types,
@@ -733,7 +720,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--hr_spacing",
-        type=_positive,
+        type=positive_int,
         default=300,
         help="seconds between the simulator's heart-rate samples (300; the calls are the same)",
     )

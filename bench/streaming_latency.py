@@ -68,6 +68,7 @@ from pathlib import Path
 import apache_beam as beam
 from google.cloud import bigquery, pubsub_v1
 
+from bench.args import positive_float, positive_int
 from pipeline import emulators
 from pipeline import main as pipeline_main
 from pipeline.demo import authorise_users, emulator_bigquery_client
@@ -92,20 +93,6 @@ Expected = dict[str, int]  # table -> rows one message loads into it
 
 
 # --------------------------------------------------------------------------- the requests
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {value}")
-    return value
 
 
 def _data_types(text: str) -> list[str]:
@@ -434,9 +421,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m bench.streaming_latency",
         description="Streaming pipeline latency: request published to rows visible in BigQuery.",
     )
-    parser.add_argument("--users", type=_positive, default=20, help="simulated users (20)")
+    parser.add_argument("--users", type=positive_int, default=20, help="simulated users (20)")
     parser.add_argument(
-        "--days", type=_positive, default=10, help="days per user, one message each (10)"
+        "--days", type=positive_int, default=10, help="days per user, one message each (10)"
     )
     parser.add_argument(
         "--data_types",
@@ -446,25 +433,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--rate",
-        type=_positive_float,
+        type=positive_float,
         default=4.0,
         help="messages published per second (4: about what the local runner sustains)",
     )
     parser.add_argument(
         "--tick_rate",
-        type=_positive_float,
+        type=positive_float,
         default=None,
         help="ticks published per second after the last request (default: --rate)",
     )
     parser.add_argument(
         "--poll_interval",
-        type=_positive_float,
+        type=positive_float,
         default=0.25,
         help="seconds between BigQuery polls (0.25)",
     )
     parser.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=positive_float,
         default=300.0,
         help="seconds after the last publish to wait for the last rows (300)",
     )

@@ -56,6 +56,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from bench.args import positive_int
 from simulator import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -329,13 +330,6 @@ def best_of(repeat: int, work: Callable[[], tuple[int, int]]) -> tuple[tuple[int
 # --------------------------------------------------------------------------- the command
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def _modes(text: str) -> list[str]:
     modes = [m.strip() for m in text.split(",") if m.strip()]
     unknown = [m for m in modes if m not in MODES]
@@ -351,10 +345,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m bench.throughput",
         description="Heart-rate pages to rows: plain Python against Beam's DirectRunner.",
     )
-    parser.add_argument("--users", type=_positive, default=10, help="simulated users (10)")
-    parser.add_argument("--days", type=_positive, default=7, help="civil days per user (7)")
+    parser.add_argument("--users", type=positive_int, default=10, help="simulated users (10)")
+    parser.add_argument("--days", type=positive_int, default=7, help="civil days per user (7)")
     parser.add_argument(
-        "--repeat", type=_positive, default=1, help="runs of each consumer; the best counts (1)"
+        "--repeat", type=positive_int, default=1, help="runs of each consumer; the best counts (1)"
     )
     parser.add_argument(
         "--stream",
