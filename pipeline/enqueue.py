@@ -47,6 +47,7 @@ import requests
 from pipeline.options import (
     GOOGLE_HEALTH_API,
     OptionsError,
+    add_api_arguments,
     check_url,
     parse_data_types,
     parse_users,
@@ -188,17 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="API data type names, comma-separated, e.g. steps,heart-rate (default: every "
         "type; the message then names none).",
     )
-    parser.add_argument(
-        "--api_base_url",
-        default=GOOGLE_HEALTH_API,
-        help=f"Google Health API root (default {GOOGLE_HEALTH_API}).",
-    )
-    parser.add_argument(
-        "--token_url",
-        default="",
-        help="OAuth token endpoint (default: Google's; <api_base_url>/token for a local "
-        "simulator on loopback).",
-    )
+    add_api_arguments(parser)
     parser.add_argument(
         "--token_store",
         default="",

@@ -60,6 +60,21 @@ class OptionsError(ValueError):
         self.flag = flag
 
 
+def add_api_arguments(parser) -> None:
+    """`--api_base_url` and `--token_url`, shared by `fitbeam run` and `fitbeam enqueue`."""
+    parser.add_argument(
+        "--api_base_url",
+        default=GOOGLE_HEALTH_API,
+        help=f"Google Health API root (default {GOOGLE_HEALTH_API}).",
+    )
+    parser.add_argument(
+        "--token_url",
+        default="",
+        help="OAuth token endpoint (default: Google's; <api_base_url>/token for a local "
+        "simulator on loopback).",
+    )
+
+
 class FitbeamOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser):
@@ -105,17 +120,7 @@ class FitbeamOptions(PipelineOptions):
             default=STREAM_RECONCILED,
             help="reconciled (one stream per type, as the Fitbit app shows) or raw (every source).",
         )
-        parser.add_argument(
-            "--api_base_url",
-            default=GOOGLE_HEALTH_API,
-            help=f"Google Health API root (default {GOOGLE_HEALTH_API}).",
-        )
-        parser.add_argument(
-            "--token_url",
-            default="",
-            help="OAuth token endpoint (default: Google's; <api_base_url>/token for a local "
-            "simulator on loopback).",
-        )
+        add_api_arguments(parser)
         parser.add_argument(
             "--token_store",
             help="Where users' tokens and the OAuth client live: a directory, e.g. "
