@@ -1,7 +1,7 @@
 """Carrying out planned API calls, Beam-free: tokens, quota, retries, pages.
 
 `CallRunner` wraps every HTTP request of a call in the same discipline: a
-token from the broker, a slot from the user's quota, the retry policy of
+slot from the user's quota, then a token from the broker, the retry policy of
 `transforms.retry`, one token refresh after a 401; a redirect, from the API
 or from the token endpoint, is permanent and never followed. `run_call` then does what
 each kind of `ApiCall` needs:
@@ -71,8 +71,9 @@ class CallRunner:
             attempt += 1
             token = None
             try:
-                token = self.broker.access_token(user_key)
+                # The slot first: under an hourly budget the wait can outlast a token.
                 self.limiter.acquire(user_key)
+                token = self.broker.access_token(user_key)
                 result = send(token)
                 self.on_status(200)
                 return result

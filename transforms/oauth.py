@@ -33,6 +33,8 @@ _LOGGER = logging.getLogger(__name__)
 GOOGLE_AUTHORIZATION_URL = "https://accounts.google.com/o/oauth2/v2/auth"
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
 GOOGLE_REVOKE_URL = "https://oauth2.googleapis.com/revoke"
+# A refresh holds the user's refresh lock (transforms.token_store.LEASE_SECONDS).
+REFRESH_TIMEOUT_SECONDS = 20.0
 
 
 class _NoDebug(logging.Filter):
@@ -222,6 +224,7 @@ def refresh(client: OAuthClient, token: dict) -> dict:
             refresh_token=token["refresh_token"],
             client_id=client.client_id,
             client_secret=client.client_secret,
+            timeout=REFRESH_TIMEOUT_SECONDS,
         )
     new = dict(new)
     # Google keeps the refresh token unless it rotates it; never drop the old one.

@@ -18,6 +18,15 @@ Stores are chosen by URI:
 
 Token contents are never logged, and `repr` of a store shows only its location.
 
+Every store also offers `refresh_lock(user_key)`, a lock across processes
+that the token broker holds while it refreshes a user's token, so that
+workers and concurrent jobs never spend the same refresh token twice: the
+file store takes an exclusive `flock` on `<dir>/.<user_key>.lock` (processes
+on one machine); Secret Manager takes a lease written into the secret's
+annotations with its etag (compare-and-swap), which lapses after
+`LEASE_SECONDS` if its holder dies. A lock not had within `LOCK_WAIT_SECONDS`
+raises `LockTimeout`.
+
 Example:
 
     store = token_store_from_uri("secretmanager://my-project/fitbeam")
@@ -27,6 +36,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import itertools
 import json
 import logging
@@ -37,7 +48,8 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -65,10 +77,24 @@ def check_user_key(user_key: str) -> str:
     return user_key
 
 
+# The longest a refresh may hold a user's lock before others may take it over, and
+# the longest anyone waits for it. A refresh is one token request (20 s timeout)
+# and one save (Secret Manager's retries included, well under a minute).
+LEASE_SECONDS = 120.0
+LOCK_WAIT_SECONDS = 150.0
+_LOCK_POLL_SECONDS = 0.2
+
+
+class LockTimeout(Exception):
+    """A user's refresh lock was held by someone else for longer than the wait allows."""
+
+
 class TokenStore(Protocol):
     def load(self, user_key: str) -> dict | None: ...
 
     def save(self, user_key: str, token: dict) -> None: ...
+
+    def refresh_lock(self, user_key: str) -> contextlib.AbstractContextManager: ...
 
     def load_client(self) -> tuple[str, str]: ...
 
@@ -79,10 +105,23 @@ CLIENT_FILE = "_oauth_client.json"  # cannot clash with a user key (they start a
 
 
 class LocalFileTokenStore:
-    """Tokens as `<root>/<user_key>.json`, readable by the owner only."""
+    """Tokens as `<root>/<user_key>.json`, readable by the owner only.
 
-    def __init__(self, root: str | os.PathLike):
+    Args:
+        root: the directory.
+        wait_seconds: how long `refresh_lock` waits for another process's lock.
+        sleep: waits between attempts to take the lock (injectable).
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        wait_seconds: float = LOCK_WAIT_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.root = Path(root)
+        self.wait_seconds = wait_seconds
+        self.sleep = sleep
 
     def __repr__(self) -> str:
         return f"LocalFileTokenStore({str(self.root)!r})"
@@ -95,6 +134,37 @@ class LocalFileTokenStore:
 
     def save(self, user_key: str, token: dict) -> None:
         self._write(self._path(user_key), token)
+
+    @contextlib.contextmanager
+    def refresh_lock(self, user_key: str) -> Iterator[None]:
+        """Holds an exclusive lock on `<root>/.<user_key>.lock` (across processes).
+
+        The kernel releases the lock when its holder exits, however it exits.
+        Processes on other machines do not see it: a store shared between
+        machines (Dataflow workers) should be Secret Manager.
+
+        Raises:
+            LockTimeout: another process held it for `wait_seconds`.
+        """
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = self.root / f".{check_user_key(user_key)}.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            deadline = time.monotonic() + self.wait_seconds
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise LockTimeout(
+                            f"user {user_key!r}: the refresh lock {path} was held by another "
+                            f"process for {self.wait_seconds:.0f} s"
+                        ) from None
+                    self.sleep(_LOCK_POLL_SECONDS * (0.5 + random.random()))
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     def load_client(self) -> tuple[str, str]:
         """The OAuth client (id, secret) kept beside the tokens.
@@ -284,6 +354,13 @@ class SecretManagerTokenStore:
     errors propagate at once. The client library's own retries are turned off,
     so that waits go through `sleep`.
 
+    Refresh lock: a lease in the user's secret's annotations
+    (`fitbeam-refresh-lease: "<lease id> <expiry, epoch seconds>"`), written
+    with the etag the secret was read with, so that of two processes taking
+    it at once one succeeds and the other sees FAILED_PRECONDITION and reads
+    again. A live lease held by another is waited for (polled with jitter); one
+    past its expiry is taken over. Releasing removes it, with the etag too.
+
     Args:
         project: the Google Cloud project id.
         prefix: starts the name of every secret of this store.
@@ -294,6 +371,9 @@ class SecretManagerTokenStore:
         sleep: waits between attempts (injectable).
         policy: how often and how long to retry.
         rand: a number in [0, 1) for the jitter (injectable).
+        clock: epoch seconds, for lease expiry (injectable).
+        lease_seconds: how long a refresh lease lasts if its holder never releases it.
+        wait_seconds: how long `refresh_lock` waits for another holder's lease.
 
     Raises:
         ValueError: for an invalid project, prefix or endpoint.
@@ -308,6 +388,9 @@ class SecretManagerTokenStore:
         sleep: Callable[[float], None] = time.sleep,
         policy: RetryPolicy = SECRET_MANAGER_RETRY,
         rand: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.time,
+        lease_seconds: float = LEASE_SECONDS,
+        wait_seconds: float = LOCK_WAIT_SECONDS,
     ):
         self.project = _check_project(project)
         self.prefix = _check_prefix(prefix)
@@ -315,6 +398,9 @@ class SecretManagerTokenStore:
         self.sleep = sleep
         self.policy = policy
         self.rand = rand
+        self.clock = clock
+        self.lease_seconds = lease_seconds
+        self.wait_seconds = wait_seconds
         self._client: Any = None
         self._client_lock = threading.Lock()
 
@@ -414,6 +500,88 @@ class SecretManagerTokenStore:
     def save(self, user_key: str, token: dict) -> None:
         """Stores the token as the user's latest version; durable when this returns."""
         self._write(self.secret_id(user_key), json.dumps(token, sort_keys=True).encode())
+
+    @contextlib.contextmanager
+    def refresh_lock(self, user_key: str) -> Iterator[None]:
+        """Holds the user's refresh lease (see the class docstring) across processes.
+
+        A user with no secret has no token to refresh: nothing is locked.
+
+        Raises:
+            LockTimeout: another holder's lease stayed live for `wait_seconds`.
+        """
+        secret_id = self.secret_id(user_key)
+        lease_id = self._take_lease(secret_id)
+        try:
+            yield
+        finally:
+            if lease_id is not None:
+                self._drop_lease(secret_id, lease_id)
+
+    def _take_lease(self, secret_id: str) -> str | None:
+        api = self._api()
+        name = self._secret_name(secret_id)
+        lease_id = uuid.uuid4().hex
+        deadline = self.clock() + self.wait_seconds
+        while True:
+            try:
+                secret = self._call("GetSecret", secret_id, api.get_secret, name=name)
+            except google_errors.NotFound:
+                return None
+            annotations = dict(secret.annotations)
+            held_by, until = _parse_lease(annotations.get(LEASE_ANNOTATION, ""))
+            now = self.clock()
+            if held_by == lease_id:
+                return lease_id  # our write went through although its answer was lost
+            if held_by and until > now:
+                if now >= deadline:
+                    raise LockTimeout(
+                        f"secret {secret_id!r}: another refresh held the lease for "
+                        f"{self.wait_seconds:.0f} s"
+                    )
+                self.sleep(_LOCK_POLL_SECONDS * (0.5 + self.rand()))
+                continue
+            annotations[LEASE_ANNOTATION] = f"{lease_id} {now + self.lease_seconds:.3f}"
+            if self._update_annotations(secret_id, name, annotations, secret.etag):
+                return lease_id
+
+    def _drop_lease(self, secret_id: str, lease_id: str) -> None:
+        """Removes our lease; never raises (a lease left behind lapses by itself)."""
+        api = self._api()
+        name = self._secret_name(secret_id)
+        try:
+            for _ in range(5):
+                secret = self._call("GetSecret", secret_id, api.get_secret, name=name)
+                annotations = dict(secret.annotations)
+                if _parse_lease(annotations.get(LEASE_ANNOTATION, ""))[0] != lease_id:
+                    return  # lapsed and taken over: not ours to remove
+                del annotations[LEASE_ANNOTATION]
+                if self._update_annotations(secret_id, name, annotations, secret.etag):
+                    return
+        except (google_errors.GoogleAPIError, requests.RequestException) as err:
+            _LOGGER.warning(
+                "secret %s: releasing the refresh lease failed with %s; it lapses in %.0f s",
+                secret_id,
+                type(err).__name__,
+                self.lease_seconds,
+            )
+
+    def _update_annotations(self, secret_id: str, name: str, annotations: dict, etag: str) -> bool:
+        """Writes the annotations if the secret still has `etag`; False if it changed."""
+        api = self._api()
+        try:
+            self._call(
+                "UpdateSecret",
+                secret_id,
+                api.update_secret,
+                secret={"name": name, "annotations": annotations, "etag": etag},
+                update_mask={"paths": ["annotations"]},
+            )
+        except (google_errors.FailedPrecondition, google_errors.BadRequest) as err:
+            if _rpc_status(err) != "FAILED_PRECONDITION":
+                raise
+            return False
+        return True
 
     def load_client(self) -> tuple[str, str]:
         """The OAuth client (id, secret) kept in `PREFIX-oauth-client`.
@@ -634,6 +802,20 @@ class SecretManagerTokenStore:
         except ValueError:
             return None
         return value if isinstance(value, dict) else None
+
+
+LEASE_ANNOTATION = "fitbeam-refresh-lease"
+
+
+def _parse_lease(value: str) -> tuple[str, float]:
+    """`(lease id, expiry)` of a lease annotation; `("", 0.0)` for none or a garbled one."""
+    parts = value.split()
+    if len(parts) != 2:
+        return "", 0.0
+    try:
+        return parts[0], float(parts[1])
+    except ValueError:
+        return "", 0.0
 
 
 def _crc32c(data: bytes) -> int:

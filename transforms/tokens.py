@@ -2,14 +2,23 @@
 
 Rules it keeps, per user:
 
-- one refresh at a time: callers that find the token expiring wait for the
-  refresh under way instead of starting their own (refresh tokens may be
-  single-use; two refreshes from one token would revoke the grant);
-- the new token is stored durably before anyone uses it;
+- one refresh at a time, everywhere: callers in this process that find the
+  token expiring wait for the refresh under way (a lock per user), and a
+  refresh holds the token store's `refresh_lock` for the user, which other
+  processes (Dataflow workers, a backfill beside the streaming job) take too.
+  Refresh tokens may be single-use: two refreshes from one token would revoke
+  the grant;
+- under that lock the stored token is read again first: when another process
+  has refreshed meanwhile, its token is taken as it is and nothing is refreshed;
+- the new token is stored durably before anyone uses it; when the save fails
+  the new token is kept aside, and the next caller stores it before using it
+  (it is never refreshed again from the old, possibly spent, refresh token);
 - after a 401, the token is refreshed only if it is still the one that was
   rejected (another caller may have refreshed it already);
 - `invalid_grant` means the user must consent again: `NeedsConsent` is raised,
-  remembered for the run, and never retried in a loop.
+  remembered for the run, and never retried in a loop. (Unless the store by
+  then holds another refresh token, which means another process rotated it:
+  that token is taken instead.)
 
 A broker is shared by every thread of a process (`shared_broker`).
 """
@@ -24,7 +33,7 @@ from collections.abc import Callable
 from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, OAuth2Error
 
 from transforms import oauth
-from transforms.token_store import TokenStore
+from transforms.token_store import LockTimeout, TokenStore
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -73,7 +82,9 @@ class TokenBroker:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._needs_consent: dict[str, str] = {}
+        self._unsaved: dict[str, dict] = {}
         self.refreshes: dict[str, int] = {}
+        self.adopted: dict[str, int] = {}
 
     def _lock(self, user_key: str) -> threading.Lock:
         with self._guard:
@@ -84,12 +95,12 @@ class TokenBroker:
 
         Raises:
             NeedsConsent: no token, or the grant is gone.
-            TokenRefreshFailed: the token endpoint failed transiently.
+            TokenRefreshFailed: the token endpoint or the store failed transiently.
         """
         with self._lock(user_key):
             token = self._current(user_key)
-            if token.get("expires_at", 0) - EXPIRY_MARGIN_SECONDS <= self.clock():
-                token = self._do_refresh(user_key, token)
+            if self._expiring(token):
+                token = self._refresh_shared(user_key, rejected=None)
             return token["access_token"]
 
     def after_unauthorized(self, user_key: str, rejected_access_token: str) -> str:
@@ -98,24 +109,58 @@ class TokenBroker:
             token = self._current(user_key)
             if token.get("access_token") != rejected_access_token:
                 return token["access_token"]  # somebody refreshed meanwhile
-            return self._do_refresh(user_key, token)["access_token"]
+            return self._refresh_shared(user_key, rejected_access_token)["access_token"]
+
+    def _expiring(self, token: dict) -> bool:
+        return token.get("expires_at", 0) - EXPIRY_MARGIN_SECONDS <= self.clock()
 
     def _current(self, user_key: str) -> dict:
         if user_key in self._needs_consent:
             raise NeedsConsent(user_key, self._needs_consent[user_key])
+        if user_key in self._unsaved:
+            self._save(user_key, self._unsaved[user_key])
         token = self._tokens.get(user_key)
         if token is None:
-            token = self.store.load(user_key)
-            if not token or not token.get("refresh_token"):
-                self._needs_consent[user_key] = "no token in the token store"
-                raise NeedsConsent(user_key, self._needs_consent[user_key])
+            token = self._load(user_key)
             self._tokens[user_key] = token
         return token
+
+    def _load(self, user_key: str) -> dict:
+        try:
+            token = self.store.load(user_key)
+        except Exception as err:  # the store's own retries are spent
+            raise TokenRefreshFailed(
+                f"reading the token store failed: {type(err).__name__}"
+            ) from err
+        if not token or not token.get("refresh_token"):
+            self._needs_consent[user_key] = "no token in the token store"
+            raise NeedsConsent(user_key, self._needs_consent[user_key])
+        return token
+
+    def _refresh_shared(self, user_key: str, rejected: str | None) -> dict:
+        """Refreshes under the store's lock, unless another process already has."""
+        try:
+            with self.store.refresh_lock(user_key):
+                stored = self._load(user_key)
+                if not self._expiring(stored) and stored["access_token"] != rejected:
+                    # Another process refreshed while this one held an older token.
+                    self._tokens[user_key] = stored
+                    self.adopted[user_key] = self.adopted.get(user_key, 0) + 1
+                    return stored
+                return self._do_refresh(user_key, stored)
+        except LockTimeout as err:
+            raise TokenRefreshFailed(str(err)) from err
 
     def _do_refresh(self, user_key: str, token: dict) -> dict:
         try:
             new = self._refresh(self.client, token)
         except InvalidGrantError as err:
+            stored = self._load(user_key)
+            if stored.get("refresh_token") != token.get("refresh_token"):
+                # Rotated by a process that held the lock past its lease: use its token.
+                _LOGGER.warning("user %s: refresh token was rotated elsewhere; using it", user_key)
+                self._tokens[user_key] = stored
+                return stored if not self._expiring(stored) else self._do_refresh(user_key, stored)
             self._needs_consent[user_key] = f"invalid_grant ({err.description or 'revoked'})"
             _LOGGER.warning("user %s: refresh token rejected; consent needed", user_key)
             raise NeedsConsent(user_key, self._needs_consent[user_key]) from err
@@ -124,13 +169,30 @@ class TokenBroker:
             raise TokenRefreshFailed(f"token endpoint refused the refresh: {err.error}") from err
         except Exception as err:  # network errors, 5xx surfaced by requests
             raise TokenRefreshFailed(f"token refresh failed: {type(err).__name__}") from err
-        # Durable first: a rotated refresh token that is not stored is lost for good.
-        self.store.save(user_key, new)
-        self._tokens[user_key] = new
         self.refreshes[user_key] = self.refreshes.get(user_key, 0) + 1
+        self._save(user_key, new)
         if self.on_refresh:
             self.on_refresh(user_key)
         return new
+
+    def _save(self, user_key: str, new: dict) -> None:
+        """Stores a refreshed token durably, then hands it out.
+
+        Raises:
+            TokenRefreshFailed: the store failed; the token waits in `_unsaved`.
+        """
+        try:
+            self.store.save(user_key, new)
+        except Exception as err:
+            # A rotated refresh token lives only here now: keep it, never refresh again
+            # from the old one, and store it before anyone uses it.
+            self._unsaved[user_key] = new
+            self._tokens.pop(user_key, None)
+            raise TokenRefreshFailed(
+                f"the refreshed token could not be stored: {type(err).__name__}"
+            ) from err
+        self._unsaved.pop(user_key, None)
+        self._tokens[user_key] = new
 
 
 _SHARED: dict[tuple, TokenBroker] = {}

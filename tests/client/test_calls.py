@@ -10,6 +10,7 @@ simulator's clock, never to the wall clock.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -45,6 +46,9 @@ class MemoryStore:
     def save(self, user_key, token):
         self.saves.append(user_key)
         self.tokens[user_key] = token
+
+    def refresh_lock(self, user_key):
+        return contextlib.nullcontext()  # one process: the broker's own lock suffices
 
     def load_client(self):
         return (DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
@@ -346,6 +350,25 @@ def test_every_attempt_takes_a_quota_slot():
     r.runner.limiter = CountingLimiter(1)
     r.runner.request("u1", Script(http(503), http(401), "done"))
     assert taken == ["u1", "u1", "u1"]
+
+
+def test_the_token_is_taken_after_the_quota_wait():
+    # Under an hourly budget the wait for a slot can outlast the token held before it.
+    now = [NOW]
+    store = MemoryStore(
+        {"u1": {"access_token": "at-0", "refresh_token": "rt", "expires_at": NOW + 600}}
+    )
+    broker = TokenBroker(store, CLIENT, clock=lambda: now[0], refresh=Endpoint(()))
+
+    class SlowLimiter(UserRateLimiter):
+        def acquire(self, user_key):
+            now[0] += 900  # waited a quarter of an hour for the slot
+            return 900.0
+
+    runner = CallRunner(broker, SlowLimiter(1), NoJitterPolicy(max_attempts=1))
+    send = Script("done")
+    assert runner.request("u1", send) == "done"
+    assert send.tokens == ["at-1"]  # refreshed after the wait, not the expired at-0
 
 
 # -- whole calls against the simulator -----------------------------------------------

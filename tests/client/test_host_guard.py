@@ -9,6 +9,7 @@ other host, and holds that the other one received nothing.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import os
 import sys
@@ -260,6 +261,9 @@ def test_a_token_endpoint_redirect_is_a_permanent_failure_of_the_call(other):
 
         def save(self, user_key, token):
             raise AssertionError("nothing to save")
+
+        def refresh_lock(self, user_key):
+            return contextlib.nullcontext()
 
     with Server(redirect_to(other.url + "/token", 307)) as token_endpoint:
         client = oauth.OAuthClient("id", "client-secret", token_url=token_endpoint.url + "/token")

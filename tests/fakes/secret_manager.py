@@ -20,18 +20,22 @@ it asks for that:
     AccessSecretVersion   GET  /v1/projects/{p}/secrets/{s}/versions/{n|latest}:access
     ListSecretVersions    GET  /v1/projects/{p}/secrets/{s}/versions?pageSize=&pageToken=&filter=
     DisableSecretVersion  POST /v1/projects/{p}/secrets/{s}/versions/{n}:disable  body: {}
+    UpdateSecret          PATCH /v1/projects/{p}/secrets/{s}?updateMask=annotations
+                                body: {"etag": "\"N\"", "annotations": {...}}
 
 Behaviour follows the service where the tests depend on it: `latest` is the
 most recently created version whatever its state (as documented, so a
 disabled newest version answers 400 FAILED_PRECONDITION rather than falling
 back to an older one); versions are listed newest first; a payload checksum
-sent by the client is verified; errors are Google's JSON error shape, e.g.
+sent by the client is verified; a secret's etag changes with each update
+(not with new versions), and an update whose etag is not the current one
+answers 400 FAILED_PRECONDITION; errors are Google's JSON error shape, e.g.
 `{"error": {"code": 404, "message": "...", "status": "NOT_FOUND"}}`.
 
 Tests arrange state and inspect it directly (`create_secret`, `add_version`,
-`set_state`, `corrupt`, `states`, `payload`), inject faults (`fail_next`), run code just
-before a request is handled (`on_next`) and count requests per RPC
-(`requests`, `calls`). Usage:
+`set_state`, `set_annotations`, `corrupt`, `states`, `payload`), inject
+faults (`fail_next`), run code just before a request is handled
+(`on_next`) and count requests per RPC (`requests`, `calls`). Usage:
 
     with FakeSecretManager() as fake:
         ...  # point a client at fake.endpoint
@@ -84,6 +88,7 @@ _SEGMENT = r"([^/:?]+)"
 _ROUTES = [
     ("POST", re.compile(rf"^/v1/projects/{_SEGMENT}/secrets$"), "CreateSecret"),
     ("GET", re.compile(rf"^/v1/projects/{_SEGMENT}/secrets/{_SEGMENT}$"), "GetSecret"),
+    ("PATCH", re.compile(rf"^/v1/projects/{_SEGMENT}/secrets/{_SEGMENT}$"), "UpdateSecret"),
     (
         "POST",
         re.compile(rf"^/v1/projects/{_SEGMENT}/secrets/{_SEGMENT}:addVersion$"),
@@ -135,6 +140,8 @@ class Secret:
     replication: dict
     create_time: str
     versions: list[Version] = dataclasses.field(default_factory=list)
+    annotations: dict[str, str] = dataclasses.field(default_factory=dict)
+    updates: int = 0  # the etag: changed by each update, not by new versions
 
     @property
     def name(self) -> str:
@@ -272,6 +279,13 @@ class FakeSecretManager:
             if state == DESTROYED:
                 version.data = b""
 
+    def set_annotations(self, project: str, secret_id: str, annotations: dict[str, str]) -> None:
+        """Replaces a secret's annotations directly (as another process's update would)."""
+        with self._lock:
+            secret = self._secret(project, secret_id)
+            secret.annotations = dict(annotations)
+            secret.updates += 1
+
     def corrupt(self, project: str, secret_id: str, number: int) -> None:
         """Damages a version's data but not its stored checksum (a bad read)."""
         with self._lock:
@@ -347,6 +361,23 @@ class FakeSecretManager:
 
     def _GetSecret(self, project, secret_id, *, query, body, ints):
         return _secret_json(self._secret(project, secret_id))
+
+    def _UpdateSecret(self, project, secret_id, *, query, body, ints):
+        secret = self._secret(project, secret_id)
+        paths = [p for p in query.get("updateMask", "").split(",") if p]
+        if not paths:
+            raise ApiError(400, "update_mask is required.")
+        if any(p not in ("annotations", "labels") for p in paths):
+            raise ApiError(400, f"the fake updates annotations and labels only, not {paths}")
+        etag = body.get("etag")
+        if etag is not None and etag != _secret_etag(secret):
+            raise ApiError(
+                400, "The etag provided in the request does not match.", "FAILED_PRECONDITION"
+            )
+        for path in paths:
+            setattr(secret, path, dict(body.get(path) or {}))
+        secret.updates += 1
+        return _secret_json(secret)
 
     def _AddSecretVersion(self, project, secret_id, *, query, body, ints):
         secret = self._secret(project, secret_id)
@@ -489,8 +520,13 @@ def _secret_json(secret: Secret) -> dict:
         "replication": secret.replication,
         "createTime": secret.create_time,
         "labels": secret.labels,
-        "etag": f'"{len(secret.versions)}"',
+        "annotations": secret.annotations,
+        "etag": _secret_etag(secret),
     }
+
+
+def _secret_etag(secret: Secret) -> str:
+    return f'"{secret.updates}"'
 
 
 def _version_json(secret: Secret, version: Version, ints: bool) -> dict:

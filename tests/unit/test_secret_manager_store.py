@@ -21,6 +21,7 @@ from google.cloud import secretmanager
 from tests.fakes.secret_manager import DISABLED, ENABLED, FakeSecretManager
 from transforms import oauth
 from transforms.token_store import (
+    LockTimeout,
     SecretManagerTokenStore,
     decode_user_key,
     encode_user_key,
@@ -690,3 +691,145 @@ def test_fake_access_returns_the_payload_with_its_checksum(raw, fake):
     assert response.name == f"projects/{PROJECT}/secrets/s1/versions/1"
     assert response.payload.data == b"hello"
     assert response.payload.data_crc32c == 0x9A71BB4C  # CRC-32C of b"hello"
+
+
+# -- the refresh lease ---------------------------------------------------------------
+
+LEASE = "fitbeam-refresh-lease"
+
+
+class Clock:
+    """Epoch seconds that move only when the store sleeps."""
+
+    def __init__(self, now: float = NOW):
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def leasing(fake, clock) -> SecretManagerTokenStore:
+    return SecretManagerTokenStore(
+        PROJECT,
+        "fitbeam",
+        fake.endpoint,
+        sleep=clock.sleep,
+        rand=lambda: 0.5,
+        clock=clock,
+        lease_seconds=120,
+        wait_seconds=10,
+    )
+
+
+def lease_of(fake) -> tuple[str, float] | None:
+    value = fake.secret(PROJECT, SECRET).annotations.get(LEASE)
+    if value is None:
+        return None
+    lease_id, until = value.split()
+    return lease_id, float(until)
+
+
+def test_the_lease_is_written_while_held_and_removed_after(leasing, fake, clock):
+    leasing.save(USER, TOKEN)
+    fake.set_annotations(PROJECT, SECRET, {"owner": "research-team"})
+    fake.reset_counts()
+
+    with leasing.refresh_lock(USER):
+        lease_id, until = lease_of(fake)
+        assert len(lease_id) == 32
+        assert until == NOW + 120
+        assert fake.calls == ["GetSecret", "UpdateSecret"]
+
+    assert fake.secret(PROJECT, SECRET).annotations == {"owner": "research-team"}
+    assert fake.calls == ["GetSecret", "UpdateSecret", "GetSecret", "UpdateSecret"]
+    assert clock.sleeps == []
+
+
+def test_a_live_lease_of_another_holder_is_waited_for_then_given_up(leasing, fake, clock):
+    leasing.save(USER, TOKEN)
+    fake.set_annotations(PROJECT, SECRET, {LEASE: f"other-worker {NOW + 60:.3f}"})
+
+    with (
+        pytest.raises(LockTimeout, match=r"another refresh held the lease for 10 s"),
+        leasing.refresh_lock(USER),
+    ):
+        pytest.fail("took a live lease")
+    assert clock.sleeps == [0.2] * 50  # polled every 0.2 s (jitter 0.5) for 10 s
+    assert lease_of(fake) == ("other-worker", NOW + 60)  # untouched
+
+
+def test_a_lease_released_while_waiting_is_taken(leasing, fake, clock):
+    leasing.save(USER, TOKEN)
+    fake.set_annotations(PROJECT, SECRET, {LEASE: f"other-worker {NOW + 60:.3f}"})
+
+    def look(n):
+        if n == 3:  # the other holder is done by our third look
+            fake.set_annotations(PROJECT, SECRET, {})
+        else:
+            fake.on_next("GetSecret", lambda: look(n + 1))
+
+    fake.on_next("GetSecret", lambda: look(1))
+    with leasing.refresh_lock(USER):
+        assert lease_of(fake)[0] != "other-worker"
+    assert clock.sleeps == [0.2, 0.2]
+
+
+def test_a_lapsed_lease_is_taken_over(leasing, fake, clock):
+    leasing.save(USER, TOKEN)
+    fake.set_annotations(PROJECT, SECRET, {LEASE: f"dead-worker {NOW - 1:.3f}"})
+
+    with leasing.refresh_lock(USER):
+        assert lease_of(fake)[0] not in ("dead-worker",)
+    assert clock.sleeps == []
+    assert lease_of(fake) is None
+
+
+def test_of_two_takers_with_the_same_etag_only_one_wins(leasing, fake, clock):
+    """Another process writes its lease between our read and our update."""
+    leasing.save(USER, TOKEN)
+    fake.on_next(
+        "UpdateSecret",
+        lambda: fake.set_annotations(PROJECT, SECRET, {LEASE: f"other-worker {NOW + 1:.3f}"}),
+    )
+    fake.reset_counts()
+
+    with leasing.refresh_lock(USER):
+        assert lease_of(fake)[0] != "other-worker"
+    # Refused (etag), read again, waited out the other's 1 s lease, took it over.
+    assert fake.calls[:4] == ["GetSecret", "UpdateSecret", "GetSecret", "GetSecret"]
+    assert sum(clock.sleeps) >= 1.0
+    assert fake.requests["UpdateSecret"] == 3  # refused, taken, released
+
+
+def test_a_lease_taken_over_after_it_lapsed_is_not_removed_by_its_old_holder(leasing, fake, clock):
+    leasing.save(USER, TOKEN)
+    with leasing.refresh_lock(USER):
+        fake.set_annotations(PROJECT, SECRET, {LEASE: f"next-worker {NOW + 500:.3f}"})
+    assert lease_of(fake) == ("next-worker", NOW + 500)
+
+
+def test_a_user_without_a_secret_locks_nothing(leasing, fake):
+    with leasing.refresh_lock(USER):
+        pass
+    assert fake.calls == ["GetSecret"]
+    assert fake.secret_ids(PROJECT) == []
+
+
+def test_a_failed_release_is_logged_and_the_lease_lapses(leasing, fake, caplog):
+    leasing.save(USER, TOKEN)
+    with leasing.refresh_lock(USER):
+        fake.fail_next(5, 503, method="GetSecret")
+    assert lease_of(fake) is not None
+    assert "releasing the refresh lease failed with ServiceUnavailable" in caplog.text
+    assert "lapses in 120 s" in caplog.text

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 
 import pytest
 
-from transforms.token_store import LocalFileTokenStore, check_user_key, token_store_from_uri
+from transforms.token_store import (
+    LocalFileTokenStore,
+    LockTimeout,
+    check_user_key,
+    token_store_from_uri,
+)
 
 TOKEN = {"access_token": "at-1", "refresh_token": "rt-1", "expires_at": 1764331200.0}
 
@@ -53,3 +60,62 @@ def test_repr_never_shows_tokens(tmp_path):
     store = LocalFileTokenStore(tmp_path)
     store.save("u1", TOKEN)
     assert "rt-1" not in repr(store)
+
+
+# -- the refresh lock across processes ------------------------------------------------
+
+_HOLDER = """
+import sys
+from transforms.token_store import LocalFileTokenStore
+with LocalFileTokenStore(sys.argv[1]).refresh_lock("participant-017"):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def _hold_in_another_process(root):
+    holder = subprocess.Popen(  # noqa: S603 -- this interpreter, a fixed script
+        [sys.executable, "-c", _HOLDER, str(root)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline() == "held\n"
+    return holder
+
+
+def test_the_refresh_lock_is_exclusive_across_processes(tmp_path):
+    holder = _hold_in_another_process(tmp_path)
+    waits: list[float] = []
+    store = LocalFileTokenStore(tmp_path, wait_seconds=0.5, sleep=waits.append)
+    try:
+        with (
+            pytest.raises(LockTimeout, match=r"participant-017.*held by another process"),
+            store.refresh_lock("participant-017"),
+        ):
+            pytest.fail("took a lock another process holds")
+        assert waits  # it waited (by polling) before giving up
+        with store.refresh_lock("participant-018"):  # other users are not held up
+            pass
+    finally:
+        holder.communicate("release\n")
+    with store.refresh_lock("participant-017"):
+        pass
+    lock_file = tmp_path / ".participant-017.lock"
+    assert stat.S_IMODE(lock_file.stat().st_mode) == 0o600
+
+
+def test_the_refresh_lock_of_a_killed_holder_is_free(tmp_path):
+    holder = _hold_in_another_process(tmp_path)
+    holder.kill()
+    holder.wait()
+    with LocalFileTokenStore(tmp_path, wait_seconds=0.5).refresh_lock("participant-017"):
+        pass
+
+
+def test_the_refresh_lock_refuses_unsafe_user_keys(tmp_path):
+    with (
+        pytest.raises(ValueError, match="invalid user key"),
+        LocalFileTokenStore(tmp_path).refresh_lock("../etc"),
+    ):
+        pass

@@ -7,6 +7,7 @@ endpoint. Concurrency is arranged with barriers and events, never sleeps.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -16,6 +17,7 @@ import requests
 from oauthlib.oauth2.rfc6749.errors import InvalidClientError, InvalidGrantError
 
 from transforms import oauth
+from transforms.token_store import LockTimeout
 from transforms.tokens import (
     EXPIRY_MARGIN_SECONDS,
     NeedsConsent,
@@ -54,6 +56,12 @@ class MemoryStore:
             raise OSError("disk full")
         self.events.append(("save", user_key, value["access_token"]))
         self.tokens[user_key] = value
+
+    @contextlib.contextmanager
+    def refresh_lock(self, user_key):
+        self.events.append(("lock", user_key))
+        yield
+        self.events.append(("unlock", user_key))
 
     def load_client(self):
         return ("client-id", "client-secret")
@@ -179,27 +187,33 @@ def test_the_new_token_is_saved_before_it_is_handed_out():
 
     assert events == [
         ("load", "u1"),
+        ("lock", "u1"),
+        ("load", "u1"),  # read again under the lock: another process may have refreshed
         ("refresh", "at-0"),
         ("save", "u1", "at-1"),
+        ("unlock", "u1"),
         ("handed out", "at-1"),
     ]
     assert store.tokens["u1"] == token(1, NOW + 3600, refresh="rt-1")
     assert refreshed_users == ["u1"]
 
 
-def test_a_failed_save_hands_out_nothing():
-    broker, store, endpoint, _, _ = broker_with({"u1": token(0, NOW - 1)})
+def test_a_failed_save_hands_out_nothing_and_the_next_caller_stores_it_first():
+    broker, store, endpoint, _, events = broker_with({"u1": token(0, NOW - 1)})
     store.fail_saves = True
 
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(TokenRefreshFailed, match="could not be stored: OSError"):
         broker.access_token("u1")
-
     assert store.tokens["u1"]["access_token"] == "at-0"
-    assert broker.refreshes == {}
-    # The unsaved token was not kept either: the next caller refreshes again.
+    with pytest.raises(TokenRefreshFailed, match="could not be stored"):
+        broker.access_token("u1")  # still failing: still nothing handed out
+
+    # The refresh token may have rotated: never refresh again from the old one.
     store.fail_saves = False
-    assert broker.access_token("u1") == "at-2"
-    assert len(endpoint.calls) == 2
+    assert broker.access_token("u1") == "at-1"
+    assert store.tokens["u1"] == token(1, NOW + 3600, refresh="rt-1")
+    assert endpoint.calls == [("at-0", "rt-0")]
+    assert events[-1] == ("save", "u1", "at-1")
 
 
 def test_on_refresh_is_called_after_the_save():
@@ -242,8 +256,72 @@ def test_after_unauthorized_with_nothing_held_loads_then_refreshes():
     broker, _, endpoint, _, events = broker_with({"u1": token(0, NOW + 3600)})
 
     assert broker.after_unauthorized("u1", "at-0") == "at-1"
-    assert events[:2] == [("load", "u1"), ("refresh", "at-0")]
+    assert events[:4] == [("load", "u1"), ("lock", "u1"), ("load", "u1"), ("refresh", "at-0")]
     assert len(endpoint.calls) == 1
+
+
+# -- other processes ----------------------------------------------------------------
+
+
+def test_a_token_refreshed_by_another_process_is_taken_without_refreshing():
+    broker, store, endpoint, clock, events = broker_with({"u1": token(0, NOW + 600)})
+    assert broker.access_token("u1") == "at-0"
+    # Later at-0 nears its expiry; another worker has refreshed and stored at-7 (with
+    # the rotated refresh token rt-7).
+    clock.now = NOW + 590
+    store.tokens["u1"] = token(7, NOW + 4000, refresh="rt-7")
+    events.clear()
+
+    assert broker.access_token("u1") == "at-7"
+    assert endpoint.calls == []
+    assert broker.refreshes == {}
+    assert broker.adopted == {"u1": 1}
+    assert events == [("lock", "u1"), ("load", "u1"), ("unlock", "u1")]  # held: no load first
+
+
+def test_after_a_401_a_token_stored_by_another_process_is_taken():
+    broker, store, endpoint, _, _ = broker_with({"u1": token(0, NOW + 3600)})
+    assert broker.access_token("u1") == "at-0"
+    store.tokens["u1"] = token(7, NOW + 3600, refresh="rt-7")
+
+    assert broker.after_unauthorized("u1", "at-0") == "at-7"
+    assert endpoint.calls == []
+
+
+def test_after_a_401_the_stored_token_is_refreshed_when_it_is_the_rejected_one():
+    broker, _, endpoint, _, _ = broker_with({"u1": token(0, NOW + 3600)})
+    assert broker.access_token("u1") == "at-0"
+
+    assert broker.after_unauthorized("u1", "at-0") == "at-1"
+    assert endpoint.calls == [("at-0", "rt-0")]
+
+
+def test_invalid_grant_after_another_process_rotated_the_token_takes_the_stored_one():
+    # A process whose lease lapsed refreshed beside this one: the refresh token this
+    # one sent is spent, but the store holds the rotated one.
+    broker, store, endpoint, _, _ = broker_with(
+        {"u1": token(0, NOW - 1)}, errors=[InvalidGrantError(description="already used")]
+    )
+
+    def rotated_meanwhile():
+        store.tokens["u1"] = token(9, NOW + 3600, refresh="rt-9")
+
+    endpoint.hold = rotated_meanwhile
+    assert broker.access_token("u1") == "at-9"
+    assert broker.access_token("u1") == "at-9"
+    assert len(endpoint.calls) == 1
+
+
+def test_a_lock_timeout_is_a_transient_refresh_failure():
+    broker, store, endpoint, _, _ = broker_with({"u1": token(0, NOW - 1)})
+
+    def busy(user_key):
+        raise LockTimeout("user 'u1': the refresh lock was held for 150 s")
+
+    store.refresh_lock = busy
+    with pytest.raises(TokenRefreshFailed, match="held for 150 s"):
+        broker.access_token("u1")
+    assert endpoint.calls == []
 
 
 # -- consent needed ------------------------------------------------------------------
