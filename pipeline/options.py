@@ -142,7 +142,8 @@ class FitbeamOptions(PipelineOptions):
             "--quota_per_minute",
             type=int,
             default=300,
-            help="API calls per user per minute from one worker (the API allows 300).",
+            help="API calls per user per minute from one worker process (the API allows "
+            "300; with N workers fetching for the same user, give each 300/N), e.g. 300.",
         )
         parser.add_argument(
             "--max_attempts",

@@ -5,7 +5,9 @@ Built from the run's Beam counters (namespace `fitbeam`):
 - `rows_valid_<table>` minus `bigquery_failed_<table>`: rows loaded per table;
 - `dead_letters_<stage>`: items that could not be loaded, per stage;
 - `api_calls_<status>`: HTTP answers by status (`no_answer` for network errors);
-- `api_retries`, `token_refreshes`.
+- `api_retries`, `token_refreshes`;
+- `needs_consent_<user>`: calls that failed because the user's grant is gone
+  (`invalid_grant`, or no token): the report lists those users.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 
 from schemas.bigquery import LOAD_LOG_TABLE
+from transforms.fetch import NEEDS_CONSENT_PREFIX
 
 NAMESPACE = "fitbeam"
 
@@ -42,6 +45,7 @@ class RunReport:
     request_messages: int = 0
     loads: int = 0
     replayed: dict[str, int] = dataclasses.field(default_factory=dict)
+    needs_consent: list[str] = dataclasses.field(default_factory=list)
     note: str = ""
 
     @property
@@ -83,6 +87,11 @@ class RunReport:
         calls = ", ".join(f"{s}: {n:,}" for s, n in sorted(self.api_calls.items()))
         lines.append(f"  API answers by status: {calls or 'none'}")
         lines.append(f"  retries: {self.api_retries:,}   token refreshes: {self.token_refreshes:,}")
+        if self.needs_consent:
+            lines.append(
+                f"  users who must consent again ({len(self.needs_consent)}; their calls are "
+                f"dead letters, replayable once they have): {', '.join(self.needs_consent)}"
+            )
         if self.dead_letters_total:
             lines.append(f"  dead letters written under {self.dead_letter_path}")
         return "\n".join(lines)
@@ -117,6 +126,7 @@ def from_counters(values: dict[str, int], **fields) -> RunReport:
         request_messages=values.get("request_messages", 0),
         loads=loads,
         replayed={k: v for k, v in values.items() if k.startswith("replay") and v},
+        needs_consent=sorted(group(NEEDS_CONSENT_PREFIX)),
         **fields,
     )
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from schemas.bigquery import (
     CLUSTERING_FIELDS,
+    LOAD_LOG_TABLE,
     PARTITION_FIELD,
     TABLES,
     avro_to_bigquery_fields,
@@ -221,6 +222,22 @@ WHERE civil_date = '2026-11-19'
 ```
 """
 
+_LOAD_LOG_INTRODUCTION = """\
+# The load log
+
+One more table holds no Fitbit data: it records the loads themselves. The `<table>_current`
+views are built on it; query it directly to see what was loaded when, e.g. which days of a
+user have never been loaded:
+
+```sql
+SELECT table_name, civil_date, MAX(loaded_at) AS last_loaded
+FROM `my-project.fitbit.load_windows`
+WHERE user_key = 'participant-017' AND civil_date >= '2026-11-01'
+GROUP BY table_name, civil_date
+ORDER BY table_name, civil_date
+```
+"""
+
 # hashlib.sha256("\x1f".join(parts)) of the example above; a unit test recomputes it.
 RECORD_KEY_EXAMPLE = "f10038805d7e072786da79c09c23f407e4295f822cdb25a6f6394be489afc0c8"
 
@@ -244,6 +261,8 @@ def render_markdown() -> str:
         )
     ]
     parts += [_table_section(table) for table in TABLES]
+    parts.append(_LOAD_LOG_INTRODUCTION)
+    parts.append(_table_section(LOAD_LOG_TABLE))
     return "\n".join(parts)
 
 

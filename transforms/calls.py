@@ -28,6 +28,9 @@ from transforms.quota import UserRateLimiter
 from transforms.retry import RetryPolicy, Verdict, classify
 from transforms.tokens import NeedsConsent, TokenBroker, TokenRefreshFailed
 
+# The reason of a call that failed because the user's grant is gone: never retried.
+NEEDS_CONSENT = "NEEDS_CONSENT"
+
 
 class CallFailed(Exception):
     """A call that cannot complete; carries what the dead letter needs."""
@@ -78,7 +81,7 @@ class CallRunner:
                 self.on_status(200)
                 return result
             except NeedsConsent as err:
-                verdict = Verdict(False, False, 0, "NEEDS_CONSENT", str(err))
+                verdict = Verdict(False, False, 0, NEEDS_CONSENT, str(err))
                 raise CallFailed(verdict, attempt, replayable=True) from err
             except TokenRefreshFailed as err:
                 verdict = _refresh_failed(err, 0)
@@ -89,7 +92,7 @@ class CallRunner:
                 try:
                     self.broker.after_unauthorized(user_key, token)
                 except NeedsConsent as err:
-                    verdict = Verdict(False, False, 401, "NEEDS_CONSENT", str(err))
+                    verdict = Verdict(False, False, 401, NEEDS_CONSENT, str(err))
                     raise CallFailed(verdict, attempt) from err
                 except TokenRefreshFailed as err:
                     # The token endpoint may come back: back off like any transient

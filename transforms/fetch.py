@@ -25,6 +25,7 @@ from transforms.token_store import token_store_from_uri
 from transforms.tokens import TokenBroker, shared_broker
 
 NAMESPACE = "fitbeam"
+NEEDS_CONSENT_PREFIX = "needs_consent_"
 
 
 class PlanCalls(beam.PTransform):
@@ -121,6 +122,9 @@ class FetchFn(beam.DoFn):
         except calls.CallFailed as failed:
             v = failed.verdict
             Metrics.counter(NAMESPACE, f"dead_letters_{self.stage}").inc()
+            if v.reason == calls.NEEDS_CONSENT:
+                # One counter per user: the run report lists who must consent again.
+                Metrics.counter(NAMESPACE, f"{NEEDS_CONSENT_PREFIX}{call.user_key}").inc()
             yield pvalue.TaggedOutput(
                 self.DEAD_LETTER,
                 DeadLetter(

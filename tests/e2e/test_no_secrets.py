@@ -188,6 +188,11 @@ def test_a_faulty_run_leaks_no_token_header_or_secret(local_gcp, tmp_path, capfd
     assert report.api_retries > 0
     assert report.api_calls.get("401", 0) >= 3, report.api_calls
     assert report.token_refreshes >= 3
+    assert report.needs_consent == [REVOKED]
+    assert (
+        f"users who must consent again (1; their calls are dead letters, replayable once "
+        f"they have): {REVOKED}" in outputs["printed report"]
+    )
     assert set(stats["refreshesByUser"]) == {"user-1", "user-2", UNLINKED}, stats
     assert stats["invalidGrants"] >= 1, stats
     assert {"token.503", "token.truncate"} <= set(stats["faultsInjected"]), stats

@@ -1,0 +1,41 @@
+"""pipeline.report: figures from counters, and how the report reads."""
+
+from __future__ import annotations
+
+from pipeline import report
+
+FIELDS = dict(
+    run_id="run-1",
+    state="DONE",
+    wall_seconds=12.5,
+    users=3,
+    start_date="2026-11-01",
+    end_date="2026-11-02",
+    data_types=["steps"],
+    dead_letter_path="/tmp/dl/run-1",
+)
+
+
+def test_users_who_must_consent_again_come_from_their_counters():
+    values = {
+        "rows_valid_steps": 10,
+        "dead_letters_fetch": 3,
+        "needs_consent_user-3": 2,
+        "needs_consent_participant-017": 1,
+        "api_calls_200": 5,
+    }
+    built = report.from_counters(values, **FIELDS)
+    assert built.needs_consent == ["participant-017", "user-3"]
+    assert built.to_json()["needs_consent"] == ["participant-017", "user-3"]
+    assert built.render().splitlines()[-3:] == [
+        "  retries: 0   token refreshes: 0",
+        "  users who must consent again (2; their calls are dead letters, replayable once "
+        "they have): participant-017, user-3",
+        "  dead letters written under /tmp/dl/run-1",
+    ]
+
+
+def test_no_consent_line_when_every_grant_works():
+    built = report.from_counters({"rows_valid_steps": 10}, **FIELDS)
+    assert built.needs_consent == []
+    assert "consent" not in built.render()
