@@ -5,6 +5,7 @@ Subcommands:
     replay     re-feed dead letters once their cause is fixed (`fitbeam run` flags
                plus --dead_letters)
     enqueue    publish the daily request messages to Pub/Sub (`fitbeam enqueue --help`)
+    authorize  a user consents; their token goes into the token store
     demo       a whole batch load on this machine: simulator and emulators
     simulate   serve the Google Health API simulator
     ddl        print non-destructive BigQuery DDL for every table
@@ -84,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("flags", nargs=argparse.REMAINDER)
 
     p = sub.add_parser(
+        "authorize", help="a user consents; their token goes into the token store", add_help=False
+    )
+    p.add_argument("flags", nargs=argparse.REMAINDER)
+
+    p = sub.add_parser(
         "replay", help="re-feed replayable dead letters (--dead_letters GLOB)", add_help=False
     )
     p.add_argument("flags", nargs=argparse.REMAINDER)
@@ -145,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
         from pipeline import enqueue
 
         return enqueue.main(argv[1:])
+    if argv[:1] == ["authorize"]:
+        from pipeline import authorize
+
+        return authorize.main(argv[1:])
     args = build_parser().parse_args(argv)
     return args.func(args)
 

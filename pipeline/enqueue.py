@@ -38,7 +38,6 @@ import logging
 import re
 import sys
 import time
-import urllib.parse
 from collections.abc import Callable, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -51,6 +50,7 @@ from pipeline.options import (
     check_url,
     parse_data_types,
     parse_users,
+    resolve_token_url,
 )
 from transforms import calls, oauth, request_messages
 from transforms.health_api import HealthApiClient
@@ -238,18 +238,6 @@ def _topic(value: str | None) -> str:
     return value
 
 
-def _token_url(api: str, value: str) -> str:
-    if value:
-        return check_url(value, "token_url", oauth.GOOGLE_TOKEN_URL)
-    if api == GOOGLE_HEALTH_API:
-        return oauth.GOOGLE_TOKEN_URL
-    if urllib.parse.urlsplit(api).scheme == "http":
-        return api + "/token"  # the local simulator serves OAuth beside the API
-    raise OptionsError(
-        "token_url", "", "is required with a non-Google --api_base_url", oauth.GOOGLE_TOKEN_URL
-    )
-
-
 def resolve(args: argparse.Namespace, now_utc: dt.datetime) -> EnqueueConfig:
     """Checks every option and returns the settings.
 
@@ -265,7 +253,7 @@ def resolve(args: argparse.Namespace, now_utc: dt.datetime) -> EnqueueConfig:
     topic = _topic(args.topic)
     data_types = None if args.data_types is None else parse_data_types(args.data_types)
     api = check_url(args.api_base_url, "api_base_url", GOOGLE_HEALTH_API)
-    token_url = _token_url(api, args.token_url)
+    token_url = resolve_token_url(api, args.token_url)
     store = args.token_store or ""
     if fixed is None and not store:
         raise OptionsError(

@@ -75,6 +75,23 @@ def add_api_arguments(parser) -> None:
     )
 
 
+def resolve_token_url(api: str, value: str) -> str:
+    """The token endpoint: `value`, Google's for Google's API, or the local simulator's.
+
+    Raises:
+        OptionsError: a bad URL, or none given for an API that is neither.
+    """
+    if value:
+        return check_url(value, "token_url", GOOGLE_TOKEN_URL)
+    if api == GOOGLE_HEALTH_API:
+        return GOOGLE_TOKEN_URL
+    if urllib.parse.urlsplit(api).scheme == "http":
+        return api + "/token"  # the local simulator serves OAuth beside the API
+    raise OptionsError(
+        "token_url", "", "is required with a non-Google --api_base_url", GOOGLE_TOKEN_URL
+    )
+
+
 class FitbeamOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser):
@@ -332,16 +349,7 @@ def resolve(options: PipelineOptions, today: dt.date | None = None) -> RunConfig
     if o.stream not in (STREAM_RECONCILED, STREAM_RAW):
         raise OptionsError("stream", o.stream, "must be reconciled or raw", STREAM_RECONCILED)
     api = check_url(o.api_base_url, "api_base_url", GOOGLE_HEALTH_API)
-    if o.token_url:
-        token_url = check_url(o.token_url, "token_url", GOOGLE_TOKEN_URL)
-    elif api == GOOGLE_HEALTH_API:
-        token_url = GOOGLE_TOKEN_URL
-    elif urllib.parse.urlsplit(api).scheme == "http":
-        token_url = api + "/token"  # the local simulator serves OAuth beside the API
-    else:
-        raise OptionsError(
-            "token_url", "", "is required with a non-Google --api_base_url", GOOGLE_TOKEN_URL
-        )
+    token_url = resolve_token_url(api, o.token_url)
     store = _require(o.token_store, "token_store", "file:///var/fitbeam/tokens")
     try:
         token_store_from_uri(store)

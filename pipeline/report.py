@@ -90,7 +90,8 @@ class RunReport:
         if self.needs_consent:
             lines.append(
                 f"  users who must consent again ({len(self.needs_consent)}; their calls are "
-                f"dead letters, replayable once they have): {', '.join(self.needs_consent)}"
+                f"dead letters, replayable once they have): {', '.join(self.needs_consent)} "
+                "(fitbeam authorize --user KEY)"
             )
         if self.dead_letters_total:
             lines.append(f"  dead letters written under {self.dead_letter_path}")

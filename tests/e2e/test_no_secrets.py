@@ -191,7 +191,7 @@ def test_a_faulty_run_leaks_no_token_header_or_secret(local_gcp, tmp_path, capfd
     assert report.needs_consent == [REVOKED]
     assert (
         f"users who must consent again (1; their calls are dead letters, replayable once "
-        f"they have): {REVOKED}" in outputs["printed report"]
+        f"they have): {REVOKED} (fitbeam authorize --user KEY)" in outputs["printed report"]
     )
     assert set(stats["refreshesByUser"]) == {"user-1", "user-2", UNLINKED}, stats
     assert stats["invalidGrants"] >= 1, stats

@@ -30,7 +30,7 @@ def test_users_who_must_consent_again_come_from_their_counters():
     assert built.render().splitlines()[-3:] == [
         "  retries: 0   token refreshes: 0",
         "  users who must consent again (2; their calls are dead letters, replayable once "
-        "they have): participant-017, user-3",
+        "they have): participant-017, user-3 (fitbeam authorize --user KEY)",
         "  dead letters written under /tmp/dl/run-1",
     ]
 
