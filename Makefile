@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv demo test lint format simulate emulators-up emulators-down bench bench-latency bench-quota clean
+.PHONY: venv demo test lint format simulate emulators-up emulators-down bench bench-latency bench-quota template clean
 
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,28 @@ bench-latency: venv
 
 bench-quota: venv
 	$(PY) -m bench.quota
+
+# Flex Template: builds and pushes the image with Cloud Build, then writes the template
+# spec to gs://$(BUCKET)/templates/fitbeam.json (docs/deploy-template.md), e.g.
+#   make template PROJECT=my-project REGION=europe-west1 REPO=fitbeam BUCKET=my-bucket
+# IMAGE defaults to the Artifact Registry repository REPO in REGION, tagged with the commit.
+TAG ?= $(shell git describe --always --dirty 2>/dev/null)
+IMAGE ?= $(REGION)-docker.pkg.dev/$(PROJECT)/$(REPO)/fitbeam:$(TAG)
+DEFAULT_IMAGE = $(filter file,$(origin IMAGE))
+TEMPLATE_USAGE := make template PROJECT=my-project REGION=europe-west1 REPO=fitbeam BUCKET=my-bucket
+
+template: venv
+	$(if $(PROJECT),,$(error PROJECT (Google Cloud project id) is not set; e.g. $(TEMPLATE_USAGE)))
+	$(if $(BUCKET),,$(error BUCKET (for the template spec) is not set; e.g. $(TEMPLATE_USAGE)))
+	$(if $(DEFAULT_IMAGE),$(if $(REGION),,$(error REGION (of the Artifact Registry repository) is not set; e.g. $(TEMPLATE_USAGE), or set IMAGE)))
+	$(if $(DEFAULT_IMAGE),$(if $(REPO),,$(error REPO (Artifact Registry repository) is not set; e.g. $(TEMPLATE_USAGE), or set IMAGE)))
+	$(if $(DEFAULT_IMAGE),$(if $(TAG),,$(error TAG is not set and there is no commit to tag the image with; set TAG or IMAGE)))
+	@$(PY) -m pipeline.flex_template | diff -u flex_template.json - || { echo "flex_template.json is stale: run $(PY) -m pipeline.flex_template > flex_template.json" >&2; exit 1; }
+	gcloud builds submit --project $(PROJECT) --tag $(IMAGE) .
+	gcloud dataflow flex-template build gs://$(BUCKET)/templates/fitbeam.json \
+		--project $(PROJECT) --image $(IMAGE) --sdk-language PYTHON \
+		--metadata-file flex_template.json
+	@echo "template gs://$(BUCKET)/templates/fitbeam.json runs image $(IMAGE)"
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache build *.egg-info

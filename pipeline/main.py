@@ -34,7 +34,7 @@ from collections.abc import Callable
 import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
-from pipeline import build, preflight, report
+from pipeline import build, logs, preflight, report
 from pipeline.options import FitbeamOptions, OptionsError, resolve
 from transforms.tokens import TokenBroker
 
@@ -97,6 +97,20 @@ def _until_stopped(result, stop: threading.Event) -> str:
     return str(outcome.get("state"))
 
 
+def waits_for_the_job(streaming: bool, direct: bool, environ) -> bool:
+    """Whether `run` waits for the job to end and reports on it.
+
+    Local runs wait (a local streaming run until it is stopped). On a remote
+    runner a streaming job never ends, and inside a Flex Template launcher
+    (`FLEX_TEMPLATE_PYTHON_PY_FILE` is set there) the launch must return once the
+    job is submitted; a batch job launched from a workstation is waited for,
+    so that its report is printed.
+    """
+    if direct:
+        return True
+    return not streaming and not environ.get("FLEX_TEMPLATE_PYTHON_PY_FILE")
+
+
 def run(
     argv: list[str],
     today: dt.date | None = None,
@@ -117,7 +131,8 @@ def run(
         stop: a local streaming run stops when this is set (or on Ctrl-C).
 
     Returns:
-        The run report; None for a streaming job submitted to a remote runner.
+        The run report; None for a job submitted to a remote runner without
+        waiting (see `waits_for_the_job`).
 
     Raises:
         OptionsError: a bad option; nothing has run.
@@ -140,14 +155,14 @@ def run(
         clock = lambda: noon  # noqa: E731 - pickled with the parser; a fixed instant
     build.build(p, config, ingest_time, broker_factory=broker_factory, sleep=sleep, clock=clock)
     result = p.run()
+    if not waits_for_the_job(config.streaming, _is_direct(options), os.environ):
+        out(f"job submitted (run {config.run_id}): {result}")
+        return None
     if not config.streaming:
         state = result.wait_until_finish()
-    elif _is_direct(options):
+    else:  # a local streaming run
         out(f"streaming from {config.requests_subscription} (run {config.run_id}); Ctrl-C stops")
         state = _until_stopped(result, stop or threading.Event())
-    else:
-        out(f"streaming job submitted (run {config.run_id}): {result}")
-        return None
     values, note = {}, ""
     if not config.streaming:
         values = report.counters(result)
@@ -194,8 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     if "-h" in argv or "--help" in argv:
         print(usage())
         return 0
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apache_beam").setLevel(logging.WARNING)
+    logs.configure()
     # A local streaming run stops cleanly (cancel, then the report) on Ctrl-C or SIGTERM.
     stop = threading.Event()
     if any(a == "--streaming" or a.startswith("--streaming=") for a in argv):
