@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import logging
 import sys
 
-from pipeline import demo
+from pipeline import demo, logs
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -145,8 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         return batch.main(flags)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apache_beam").setLevel(logging.WARNING)
+    logs.configure()
     if argv[:1] == ["enqueue"]:
         from pipeline import enqueue
 

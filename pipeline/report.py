@@ -5,6 +5,7 @@ Built from the run's Beam counters (namespace `fitbeam`):
 - `rows_valid_<table>` minus `bigquery_failed_<table>`: rows loaded per table;
 - `dead_letters_<stage>`: items that could not be loaded, per stage;
 - `api_calls_<status>`: HTTP answers by status (`no_answer` for network errors);
+- `api_status_<data type>_<status>`: the same by data type;
 - `api_retries`, `token_refreshes`;
 - `needs_consent_<user>`: calls that failed because the user's grant is gone
   (`invalid_grant`, or no token): the report lists those users.
@@ -19,7 +20,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 
 from schemas.bigquery import LOAD_LOG_TABLE
-from transforms.fetch import NEEDS_CONSENT_PREFIX
+from transforms.fetch import API_STATUS_PREFIX, NEEDS_CONSENT_PREFIX
 
 NAMESPACE = "fitbeam"
 
@@ -46,6 +47,7 @@ class RunReport:
     loads: int = 0
     replayed: dict[str, int] = dataclasses.field(default_factory=dict)
     needs_consent: list[str] = dataclasses.field(default_factory=list)
+    api_calls_by_type: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
     note: str = ""
 
     @property
@@ -128,8 +130,21 @@ def from_counters(values: dict[str, int], **fields) -> RunReport:
         loads=loads,
         replayed={k: v for k, v in values.items() if k.startswith("replay") and v},
         needs_consent=sorted(group(NEEDS_CONSENT_PREFIX)),
+        api_calls_by_type=_by_type(group(API_STATUS_PREFIX)),
         **fields,
     )
+
+
+def _by_type(values: dict[str, int]) -> dict[str, dict[str, int]]:
+    """`{"steps_200": 4, "sleep_no_answer": 1}` -> `{"steps": {"200": 4}, "sleep": {...}}`.
+
+    Data types hold no `_`; the status is a number or `no_answer`.
+    """
+    out: dict[str, dict[str, int]] = {}
+    for name, n in values.items():
+        data_type, _, status = name.partition("_")
+        out.setdefault(data_type, {})[status] = n
+    return out
 
 
 def write_json(report: RunReport, path: str) -> None:

@@ -26,6 +26,7 @@ from transforms.tokens import TokenBroker, shared_broker
 
 NAMESPACE = "fitbeam"
 NEEDS_CONSENT_PREFIX = "needs_consent_"
+API_STATUS_PREFIX = "api_status_"
 
 
 class PlanCalls(beam.PTransform):
@@ -104,11 +105,15 @@ class FetchFn(beam.DoFn):
             limiter=shared_limiter(self.quota_per_minute),
             policy=self.policy,
             sleep=self.sleep,
-            on_status=lambda status: Metrics.counter(
-                NAMESPACE, f"api_calls_{status or 'no_answer'}"
-            ).inc(),
+            on_status=self._count_status,
             on_retry=self.retries.inc,
         )
+
+    def _count_status(self, status: int) -> None:
+        answer = status or "no_answer"
+        Metrics.counter(NAMESPACE, f"api_calls_{answer}").inc()
+        # By data type too: `api_status_<data type>_<status>`, e.g. api_status_steps_429.
+        Metrics.counter(NAMESPACE, f"{API_STATUS_PREFIX}{self._data_type}_{answer}").inc()
 
     def teardown(self):
         session = getattr(self, "session", None)
@@ -117,6 +122,7 @@ class FetchFn(beam.DoFn):
 
     def process(self, call: ApiCall):
         started = time.monotonic()
+        self._data_type = call.data_type  # one call at a time per DoFn instance
         try:
             page = calls.run_call(self.runner, self.client, call)
         except calls.CallFailed as failed:

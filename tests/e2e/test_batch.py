@@ -79,6 +79,14 @@ def test_batch_rows_equal_the_ground_truth(local_gcp, tmp_path):
     written = json.loads((tmp_path / "report.json").read_text())
     assert written["rows"] == report.rows
     assert dead_letters("e2e-complete") == []
+    # Answers by data type add up to the answers by status, and every type was asked.
+    by_status: dict[str, int] = {}
+    for statuses in report.api_calls_by_type.values():
+        for status, n in statuses.items():
+            by_status[status] = by_status.get(status, 0) + n
+    assert by_status == report.api_calls == {"200": sum(report.api_calls.values())}
+    assert set(report.api_calls_by_type) == set(datatypes.DEFAULT_DATA_TYPES)
+    assert written["api_calls_by_type"] == report.api_calls_by_type
 
     # The DST day of user-1 (New York) has steps on both sides of the change, and
     # the UTC+13 user's civil days are their own.

@@ -39,3 +39,17 @@ def test_no_consent_line_when_every_grant_works():
     built = report.from_counters({"rows_valid_steps": 10}, **FIELDS)
     assert built.needs_consent == []
     assert "consent" not in built.render()
+
+
+def test_api_answers_by_data_type():
+    values = {
+        "api_status_steps_200": 4,
+        "api_status_steps_429": 1,
+        "api_status_heart-rate_no_answer": 2,
+        "api_status_exercise_200": 0,
+    }
+    built = report.from_counters(values, **FIELDS)
+    assert built.api_calls_by_type == {
+        "steps": {"200": 4, "429": 1},
+        "heart-rate": {"no_answer": 2},
+    }
