@@ -13,10 +13,22 @@ $(VENV)/.installed: setup.py
 
 venv: $(VENV)/.installed
 
+# checkov, for tests/unit/test_terraform.py, in a venv of its own (its pins clash with the project's).
+TOOLS ?= .local/tools
+.PHONY: tools
+
+$(TOOLS)/.installed: deploy/terraform/tools-requirements.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/bin/python -m pip install --quiet -r deploy/terraform/tools-requirements.txt
+	touch $@
+
+tools: $(TOOLS)/.installed
+
 demo: venv
 	$(VENV)/bin/fitbeam demo
 
-test: venv lint
+test: venv lint tools
 	$(PY) -m pytest -q
 
 lint: venv

@@ -15,6 +15,7 @@ INSTALL_REQUIRES = [
     "oauthlib==4.0.1",
     "google-cloud-secret-manager==2.32.0",
     "google-crc32c==1.9.0",  # Secret Manager payload checksums
+    "cryptography==50.0.2",  # webhook signatures (pipeline/relay.py, simulator/webhooks.py)
     "fastavro==1.13.1",
     "tzdata==2026.6",
 ]
@@ -25,6 +26,9 @@ TEST_REQUIRES = [
     # Ships the Google Health API discovery document (health.v4.json) that the
     # simulator's responses are validated against.
     "google-api-python-client==2.202.0",
+    # Parses deploy/terraform in tests/unit/test_terraform.py (checkov has a venv of its
+    # own: `make tools`, pins in deploy/terraform/tools-requirements.txt).
+    "python-hcl2==8.1.4",
 ]
 
 setup(

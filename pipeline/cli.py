@@ -6,6 +6,8 @@ Subcommands:
                plus --dead_letters)
     enqueue    publish the daily request messages to Pub/Sub (`fitbeam enqueue --help`)
     authorize  a user consents; their token goes into the token store
+    relay      serve the webhook endpoint: Google Health API notifications become
+               request messages on Pub/Sub (`fitbeam relay user-map` writes its user map)
     demo       a whole batch load on this machine: simulator and emulators
     simulate   serve the Google Health API simulator
     ddl        print non-destructive BigQuery DDL for every table
@@ -89,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("flags", nargs=argparse.REMAINDER)
 
     p = sub.add_parser(
+        "relay",
+        help="serve the webhook endpoint: notifications -> request messages",
+        add_help=False,
+    )
+    p.add_argument("flags", nargs=argparse.REMAINDER)
+
+    p = sub.add_parser(
         "replay", help="re-feed replayable dead letters (--dead_letters GLOB)", add_help=False
     )
     p.add_argument("flags", nargs=argparse.REMAINDER)
@@ -153,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
         from pipeline import authorize
 
         return authorize.main(argv[1:])
+    if argv[:1] == ["relay"]:
+        from pipeline import relay
+
+        return relay.main(argv[1:])
     args = build_parser().parse_args(argv)
     return args.func(args)
 
