@@ -1,0 +1,215 @@
+# Buckets: staging (Flex Template spec, staged job files), temp (Dataflow and BigQuery load
+# files), dead letters (replayable JSONL) and config (the users file). All in the Dataflow
+# region, uniform bucket-level access, public access prevention enforced, granted per bucket.
+
+locals {
+  bucket_prefix = "${var.project}-${var.name_prefix}"
+}
+
+# ------------------------------------------------------------------ staging
+
+resource "google_storage_bucket" "staging" {
+  #checkov:skip=CKV_GCP_62:Access is recorded by Cloud Audit Logs (admin activity always; data access where the organization enables it). Usage logs would need one more bucket, which would need its own log bucket in turn.
+  name                        = "${local.bucket_prefix}-staging"
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = false
+
+  # Older Flex Template specs stay readable for a month after a rebuild, to roll back to.
+  versioning {
+    enabled = true
+  }
+
+  lifecycle_rule {
+    condition {
+      days_since_noncurrent_time = 30
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  # Beam warns about soft delete on staging and temp buckets: every staged file would be
+  # billed again for the retention period after it is replaced or deleted.
+  soft_delete_policy {
+    retention_duration_seconds = 0
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+# The Flex Template launcher VM (which runs as the worker account) stages the job's files:
+# it reads the bucket's metadata, checks whether each file is there, and uploads it under a
+# new name per job. Creating objects does not allow replacing or deleting them.
+resource "google_storage_bucket_iam_member" "staging_worker" {
+  for_each = toset([
+    "roles/storage.legacyBucketReader", # storage.buckets.get, which Beam's stager calls
+    "roles/storage.objectViewer",
+    "roles/storage.objectCreator",
+  ])
+
+  bucket = google_storage_bucket.staging.name
+  role   = each.value
+  member = google_service_account.worker.member
+}
+
+# The launch API reads the template spec (containerSpecGcsPath) as the caller.
+resource "google_storage_bucket_iam_member" "staging_launcher" {
+  bucket = google_storage_bucket.staging.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.launcher.member
+}
+
+# ------------------------------------------------------------------ temp
+
+resource "google_storage_bucket" "temp" {
+  #checkov:skip=CKV_GCP_62:Access is recorded by Cloud Audit Logs; usage logs of short-lived temporary files are not worth a log bucket.
+  #checkov:skip=CKV_GCP_78:Temporary files are written once, read by the job that wrote them and deleted after temp_retention_days; older versions would only be billed, never read.
+  name                        = "${local.bucket_prefix}-temp"
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = true
+
+  lifecycle_rule {
+    condition {
+      age = var.temp_retention_days
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  lifecycle_rule {
+    condition {
+      age = 1
+    }
+    action {
+      type = "AbortIncompleteMultipartUpload"
+    }
+  }
+
+  soft_delete_policy {
+    retention_duration_seconds = 0
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+# BigQuery load jobs (run as the worker) read the load files the workers wrote here.
+resource "google_storage_bucket_iam_member" "temp_worker" {
+  for_each = toset([
+    "roles/storage.legacyBucketReader",
+    "roles/storage.objectAdmin",
+  ])
+
+  bucket = google_storage_bucket.temp.name
+  role   = each.value
+  member = google_service_account.worker.member
+}
+
+# ------------------------------------------------------------------ dead letters
+
+resource "google_storage_bucket" "dead_letters" {
+  #checkov:skip=CKV_GCP_62:Access is recorded by Cloud Audit Logs (admin activity always; data access where the organization enables it). Usage logs would need one more bucket, which would need its own log bucket in turn.
+  name                        = "${local.bucket_prefix}-deadletters"
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = false
+
+  # A dead letter deleted or overwritten by mistake stays recoverable for a week.
+  versioning {
+    enabled = true
+  }
+
+  lifecycle_rule {
+    condition {
+      age                   = var.dead_letter_cold_after_days
+      matches_storage_class = ["STANDARD"]
+    }
+    action {
+      type          = "SetStorageClass"
+      storage_class = var.dead_letter_cold_storage_class
+    }
+  }
+
+  lifecycle_rule {
+    condition {
+      age = var.dead_letter_retention_days
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  lifecycle_rule {
+    condition {
+      days_since_noncurrent_time = 7
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = var.dead_letter_retention_days > var.dead_letter_cold_after_days
+      error_message = "dead_letter_retention_days must be greater than dead_letter_cold_after_days."
+    }
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+# Runs write <root>/<run_id>/*.jsonl; replays list and read older runs' letters.
+resource "google_storage_bucket_iam_member" "dead_letters_worker" {
+  for_each = toset([
+    "roles/storage.legacyBucketReader",
+    "roles/storage.objectAdmin",
+  ])
+
+  bucket = google_storage_bucket.dead_letters.name
+  role   = each.value
+  member = google_service_account.worker.member
+}
+
+# ------------------------------------------------------------------ config
+
+resource "google_storage_bucket" "config" {
+  #checkov:skip=CKV_GCP_62:Access is recorded by Cloud Audit Logs (admin activity always; data access where the organization enables it). Usage logs would need one more bucket, which would need its own log bucket in turn.
+  name                        = "${local.bucket_prefix}-config"
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = false
+
+  # Every earlier users file is kept for a year: who was enrolled when.
+  versioning {
+    enabled = true
+  }
+
+  lifecycle_rule {
+    condition {
+      days_since_noncurrent_time = 365
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+# Both the batch job and the enqueue read --users=@gs://CONFIG/USERS_FILE.
+resource "google_storage_bucket_iam_member" "config_readers" {
+  for_each = {
+    worker  = google_service_account.worker.member
+    enqueue = google_service_account.enqueue.member
+  }
+
+  bucket = google_storage_bucket.config.name
+  role   = "roles/storage.objectViewer"
+  member = each.value
+}

@@ -1,0 +1,488 @@
+"""Offline checks of the Terraform deployment in deploy/terraform.
+
+Terraform cannot run here (its provider registry is out of reach), so these stand in for
+`terraform validate` and for a reviewer: every .tf file parses (python-hcl2); checkov finds no
+failed check, and skips only the reviewed ones, each with its reason in the resource; the
+tables file is generate.py's output and holds what the pipeline's preflight creates; every
+reference names something declared; and the grants are the least-privilege ones deploy/
+terraform/README.md describes.
+
+checkov runs from its own venv, which `make tools` creates (its dependencies clash with the
+project's pins). `make test` installs it first, so a missing checkov fails the test rather
+than skipping it.
+
+Run:
+
+    make tools && .venv/bin/python -m pytest -q tests/unit/test_terraform.py
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import pytest
+from hcl2.utils import SerializationOptions
+
+from pipeline import preflight
+from schemas import bigquery
+
+ROOT = Path(__file__).resolve().parents[2]
+TF_DIR = ROOT / "deploy" / "terraform"
+TF_FILES = sorted(TF_DIR.glob("*.tf"))
+TABLES_FILE = TF_DIR / "tables.auto.tfvars.json"
+CHECKOV = ROOT / ".local" / "tools" / "bin" / "checkov"
+
+# Every checkov finding that is suppressed, by check and resource. Adding a skip means adding
+# it here too, so that each one is reviewed.
+EXPECTED_SKIPS = {
+    ("CKV_GCP_49", "google_project_iam_member.launcher_dataflow_developer"),
+    ("CKV_GCP_62", "google_storage_bucket.config"),
+    ("CKV_GCP_62", "google_storage_bucket.dead_letters"),
+    ("CKV_GCP_62", "google_storage_bucket.staging"),
+    ("CKV_GCP_62", "google_storage_bucket.temp"),
+    ("CKV_GCP_78", "google_storage_bucket.temp"),
+    ("CKV_GCP_80", "google_bigquery_table.tables"),
+    ("CKV_GCP_81", "google_bigquery_dataset.fitbit"),
+    ("CKV_GCP_83", "google_pubsub_topic.requests"),
+    ("CKV_GCP_83", "google_pubsub_topic.requests_dead_letter"),
+    ("CKV_GCP_84", "google_artifact_registry_repository.images"),
+}
+
+WORKER = "${google_service_account.worker.member}"
+LAUNCHER = "${google_service_account.launcher.member}"
+ENQUEUE = "${google_service_account.enqueue.member}"
+SCHEDULER = "${google_service_account.scheduler.member}"
+MONITOR = "${google_service_account.monitor.member}"
+PUBSUB_AGENT = "${local.pubsub_service_agent}"
+
+_OPTIONS = SerializationOptions(
+    with_comments=False, explicit_blocks=False, strip_string_quotes=True, preserve_heredocs=False
+)
+
+
+def _parse(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as f:
+        return hcl2.load(f, serialization_options=_OPTIONS)
+
+
+@functools.cache
+def _config() -> dict[str, Any]:
+    """All .tf files merged: resources by (type, name), and variables, locals, data, outputs."""
+    config: dict[str, Any] = {
+        kind: {} for kind in ("resource", "variable", "locals", "data", "output")
+    }
+    for path in TF_FILES:
+        parsed = _parse(path)
+        for kind in ("resource", "data"):
+            for block in parsed.get(kind, []):
+                for rtype, named in block.items():
+                    for name, body in named.items():
+                        assert (rtype, name) not in config[kind], f"{rtype}.{name} twice"
+                        config[kind][(rtype, name)] = body
+        for kind in ("variable", "output"):
+            for block in parsed.get(kind, []):
+                config[kind].update(block)
+        for block in parsed.get("locals", []):
+            config["locals"].update(block)
+    return config
+
+
+def _resources(rtype: str) -> dict[str, dict[str, Any]]:
+    return {name: body for (t, name), body in _config()["resource"].items() if t == rtype}
+
+
+def _default(variable: str) -> Any:
+    return _config()["variable"][variable]["default"]
+
+
+def _grants(rtype: str, target_key: str) -> set[tuple[str, str, str]]:
+    """(target, role, member) of every grant of one IAM member type, for_each expanded."""
+    out = set()
+    for body in _resources(rtype).values():
+        for_each = body.get("for_each")
+        roles = [body["role"]]
+        members = [body["member"]]
+        if body["role"] == "${each.value}":
+            roles = re.findall(r"roles/[\w.]+", for_each)
+        if body["member"] == "${each.value}":
+            members = list(for_each.values())
+        out |= {(body[target_key], role, member) for role in roles for member in members}
+    return out
+
+
+def _block(body: dict[str, Any], name: str) -> dict[str, Any]:
+    """A nested block that appears once (python-hcl2 gives blocks as lists)."""
+    (block,) = body[name]
+    return block
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+@pytest.mark.parametrize("path", TF_FILES, ids=lambda p: p.name)
+def test_every_tf_file_parses(path):
+    parsed = _parse(path)
+    assert set(parsed) & {"resource", "variable", "output", "terraform", "locals", "data"}
+
+
+def test_the_deployment_has_the_expected_files():
+    names = {p.name for p in TF_FILES}
+    assert {"versions.tf", "variables.tf", "outputs.tf", "apis.tf", "iam.tf"} <= names
+
+
+def test_the_google_provider_is_pinned_to_one_version():
+    (terraform,) = _parse(TF_DIR / "versions.tf")["terraform"]
+    (providers,) = terraform["required_providers"]
+    assert providers["google"]["source"] == "hashicorp/google"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", providers["google"]["version"])
+
+
+def test_every_reference_names_something_declared_and_every_variable_is_used():
+    config = _config()
+    text = json.dumps(
+        [config["resource"].values(), config["locals"], config["output"], config["data"].values()],
+        default=list,
+    )
+    variables = set(re.findall(r"\bvar\.(\w+)", text))
+    assert variables == set(config["variable"]), "undeclared or unused variables"
+    assert set(re.findall(r"\blocal\.(\w+)", text)) <= set(config["locals"])
+    assert set(re.findall(r"\bdata\.(\w+)\.(\w+)", text)) <= set(config["data"])
+    resources = set(re.findall(r"(?<![\w.])(google_\w+)\.(\w+)", text))
+    assert resources <= set(config["resource"]), resources - set(config["resource"])
+
+
+# --------------------------------------------------------------------------- checkov
+
+
+@functools.cache
+def _checkov() -> dict[str, Any]:
+    if not CHECKOV.exists():
+        pytest.fail(f"{CHECKOV.relative_to(ROOT)} is missing: run `make tools`")
+    done = subprocess.run(  # noqa: S603 -- a fixed command on the repository's own files
+        [
+            str(CHECKOV),
+            "--directory",
+            str(TF_DIR),
+            "--framework",
+            "terraform",
+            "--output",
+            "json",
+            # Offline: no guidelines or policies fetched from the vendor's platform.
+            "--skip-download",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+def test_checkov_finds_no_failed_check():
+    report = _checkov()
+    failed = [
+        f"{c['check_id']} {c['resource']} ({c['file_path']}): {c['check_name']}"
+        for c in report["results"]["failed_checks"]
+    ]
+    assert failed == []
+    assert report["summary"]["parsing_errors"] == 0
+    assert report["summary"]["passed"] >= 40
+
+
+def test_checkov_skips_only_the_reviewed_checks_each_with_a_reason():
+    skipped = _checkov()["results"]["skipped_checks"]
+    assert {(c["check_id"], c["resource"]) for c in skipped} == EXPECTED_SKIPS
+    for check in skipped:
+        reason = check["check_result"]["suppress_comment"]
+        assert len(reason.split()) >= 10, f"{check['check_id']} {check['resource']}: {reason!r}"
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("terraform_generate", TF_DIR / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _committed_tables() -> dict[str, Any]:
+    return json.loads(TABLES_FILE.read_text(encoding="utf-8"))["bigquery_tables"]
+
+
+def test_the_committed_tables_file_is_the_generators_output():
+    assert TABLES_FILE.read_text(encoding="utf-8") == _generator().render(), (
+        "deploy/terraform/tables.auto.tfvars.json is stale: run "
+        ".venv/bin/python deploy/terraform/generate.py"
+    )
+
+
+def test_every_avro_schema_has_a_table():
+    avro = {p.stem for p in (ROOT / "schemas").glob("*.avsc")}
+    assert set(_committed_tables()) == avro == set(bigquery.ALL_TABLES)
+    table = _resources("google_bigquery_table")["tables"]
+    assert table["for_each"] == "${var.bigquery_tables}"
+    assert table["table_id"] == "${each.key}"
+
+
+@pytest.mark.parametrize("name", bigquery.ALL_TABLES)
+def test_each_table_is_what_the_pipeline_creates(name):
+    wanted = preflight._table("my-project", "fitbit", name).to_api_repr()
+    table = _committed_tables()[name]
+    assert table["schema"] == wanted["schema"]["fields"]
+    assert table["time_partitioning"] == wanted["timePartitioning"]
+    assert table["clustering"] == wanted["clustering"]["fields"]
+    assert table["description"] == wanted["description"]
+
+
+def test_the_table_resource_uses_every_part_of_the_entry():
+    table = _resources("google_bigquery_table")["tables"]
+    assert table["schema"] == "${jsonencode(each.value.schema)}"
+    assert table["description"] == "${each.value.description}"
+    assert table["clustering"] == "${each.value.clustering}"
+    assert _block(table, "time_partitioning") == {
+        "type": "${each.value.time_partitioning.type}",
+        "field": "${each.value.time_partitioning.field}",
+    }
+    assert table["deletion_protection"] is True
+
+
+# --------------------------------------------------------------------------- IAM
+
+
+def test_no_grant_is_authoritative():
+    """_binding and _policy resources replace other members' grants: only _member is used."""
+    types = {rtype for rtype, _ in _config()["resource"]}
+    assert not [t for t in types if t.endswith(("_iam_binding", "_iam_policy"))]
+
+
+def test_project_wide_roles_are_exactly_these():
+    unconditional = {
+        (body["member"], body["role"])
+        for body in _resources("google_project_iam_member").values()
+        if "condition" not in body
+    }
+    assert unconditional == {
+        (LAUNCHER, "roles/dataflow.developer"),
+        (WORKER, "roles/dataflow.worker"),
+        (WORKER, "roles/bigquery.jobUser"),
+        (MONITOR, "roles/bigquery.jobUser"),
+    }
+
+
+def test_token_secret_roles_are_conditioned_on_the_user_secrets():
+    token = _resources("google_project_iam_member")["token_secrets"]
+    condition = _block(token, "condition")
+    expression = 'resource.name.startsWith("${local.token_secret_name_prefix}")'
+    assert condition["expression"] == expression
+    # The condition uses the project number, as Secret Manager's resource names do, and ends
+    # with the infix the token store gives users' secrets.
+    assert _config()["locals"]["token_secret_name_prefix"] == (
+        "projects/${data.google_project.this.number}/secrets/${var.name_prefix}-user-"
+    )
+    assert _config()["locals"]["token_roles"] == {
+        "access": "roles/secretmanager.secretAccessor",
+        "add": "roles/secretmanager.secretVersionAdder",
+        "refresh": "${google_project_iam_custom_role.token_refresher.name}",
+    }
+    assert _config()["locals"]["token_holders"] == {"worker": WORKER, "enqueue": ENQUEUE}
+
+
+def test_the_custom_role_holds_only_what_the_token_store_does():
+    role = _resources("google_project_iam_custom_role")["token_refresher"]
+    assert sorted(role["permissions"]) == [
+        "secretmanager.secrets.get",  # read the lease and the etag
+        "secretmanager.secrets.update",  # write the lease into the annotations
+        "secretmanager.versions.disable",  # disable the older tokens
+        "secretmanager.versions.list",  # find them
+    ]
+
+
+def test_worker_has_no_project_wide_bigquery_or_secret_manager_admin():
+    for body in _resources("google_project_iam_member").values():
+        if body["member"] != WORKER:
+            continue
+        assert not body["role"].startswith(("roles/secretmanager.", "roles/owner", "roles/editor"))
+        assert body["role"] in ("roles/dataflow.worker", "roles/bigquery.jobUser")
+    assert _grants("google_bigquery_dataset_iam_member", "dataset_id") == {
+        ("${google_bigquery_dataset.fitbit.dataset_id}", "roles/bigquery.dataEditor", WORKER),
+        ("${google_bigquery_dataset.fitbit.dataset_id}", "roles/bigquery.dataViewer", MONITOR),
+    }
+
+
+def test_service_account_grants():
+    assert _grants("google_service_account_iam_member", "service_account_id") == {
+        # The launcher may run jobs as the worker, and as nothing else.
+        ("${google_service_account.worker.name}", "roles/iam.serviceAccountUser", LAUNCHER),
+        (
+            "${google_service_account.monitor.name}",
+            "roles/iam.serviceAccountTokenCreator",
+            "${local.transfer_service_agent}",
+        ),
+    }
+
+
+def test_bucket_grants():
+    staging = "${google_storage_bucket.staging.name}"
+    temp = "${google_storage_bucket.temp.name}"
+    dead = "${google_storage_bucket.dead_letters.name}"
+    config = "${google_storage_bucket.config.name}"
+    assert _grants("google_storage_bucket_iam_member", "bucket") == {
+        (staging, "roles/storage.legacyBucketReader", WORKER),
+        (staging, "roles/storage.objectViewer", WORKER),
+        (staging, "roles/storage.objectCreator", WORKER),
+        (staging, "roles/storage.objectViewer", LAUNCHER),
+        (temp, "roles/storage.legacyBucketReader", WORKER),
+        (temp, "roles/storage.objectAdmin", WORKER),
+        (dead, "roles/storage.legacyBucketReader", WORKER),
+        (dead, "roles/storage.objectAdmin", WORKER),
+        (config, "roles/storage.objectViewer", WORKER),
+        (config, "roles/storage.objectViewer", ENQUEUE),
+    }
+
+
+def test_pubsub_grants():
+    subscription = "${google_pubsub_subscription.requests.id}"
+    assert _grants("google_pubsub_subscription_iam_member", "subscription") == {
+        (subscription, "roles/pubsub.subscriber", WORKER),
+        (subscription, "roles/pubsub.viewer", WORKER),
+        (subscription, "roles/pubsub.subscriber", PUBSUB_AGENT),
+    }
+    assert _grants("google_pubsub_topic_iam_member", "topic") == {
+        ("${google_pubsub_topic.requests.id}", "roles/pubsub.publisher", ENQUEUE),
+        ("${google_pubsub_topic.requests_dead_letter.id}", "roles/pubsub.publisher", PUBSUB_AGENT),
+    }
+    assert _config()["locals"]["pubsub_service_agent"] == (
+        "serviceAccount:service-${data.google_project.this.number}"
+        "@gcp-sa-pubsub.iam.gserviceaccount.com"
+    )
+
+
+def test_scheduler_account_may_only_start_the_enqueue_job():
+    assert _grants("google_cloud_run_v2_job_iam_member", "name") == {
+        ("${google_cloud_run_v2_job.enqueue.name}", "roles/run.invoker", SCHEDULER),
+    }
+    everywhere = json.dumps(list(_config()["resource"].values()))
+    assert everywhere.count("google_service_account.scheduler.member") == 1
+
+
+def test_secret_grants_and_no_secret_value_in_terraform():
+    assert _grants("google_secret_manager_secret_iam_member", "secret_id") == {
+        ("${google_secret_manager_secret.oauth_client.id}", "roles/secretmanager.secretAccessor", m)
+        for m in (WORKER, ENQUEUE)
+    }
+    secret = _resources("google_secret_manager_secret")["oauth_client"]
+    assert secret["secret_id"] == "${var.name_prefix}-oauth-client"
+    assert not _resources("google_secret_manager_secret_version")
+
+
+# --------------------------------------------------------------------------- buckets
+
+
+def test_every_bucket_is_uniform_and_never_public():
+    buckets = _resources("google_storage_bucket")
+    assert set(buckets) == {"staging", "temp", "dead_letters", "config"}
+    for body in buckets.values():
+        assert body["uniform_bucket_level_access"] is True
+        assert body["public_access_prevention"] == "enforced"
+
+
+def _rules(bucket: str) -> list[tuple[dict, dict]]:
+    body = _resources("google_storage_bucket")[bucket]
+    return [(_block(r, "condition"), _block(r, "action")) for r in body["lifecycle_rule"]]
+
+
+def test_temp_files_are_deleted_after_a_week():
+    assert ({"age": "${var.temp_retention_days}"}, {"type": "Delete"}) in _rules("temp")
+    assert _default("temp_retention_days") == 7
+
+
+def test_dead_letters_go_cold_then_are_deleted():
+    rules = _rules("dead_letters")
+    assert (
+        {"age": "${var.dead_letter_cold_after_days}", "matches_storage_class": ["STANDARD"]},
+        {"type": "SetStorageClass", "storage_class": "${var.dead_letter_cold_storage_class}"},
+    ) in rules
+    assert ({"age": "${var.dead_letter_retention_days}"}, {"type": "Delete"}) in rules
+    assert _default("dead_letter_cold_after_days") == 30
+    assert _default("dead_letter_cold_storage_class") in ("NEARLINE", "COLDLINE")
+
+
+# --------------------------------------------------------------------------- Pub/Sub
+
+
+def test_request_subscription_dead_letters_to_its_own_topic():
+    subscription = _resources("google_pubsub_subscription")["requests"]
+    assert subscription["topic"] == "${google_pubsub_topic.requests.id}"
+    assert _block(subscription, "dead_letter_policy") == {
+        "dead_letter_topic": "${google_pubsub_topic.requests_dead_letter.id}",
+        "max_delivery_attempts": "${var.request_max_delivery_attempts}",
+    }
+    assert subscription["ack_deadline_seconds"] == "${var.request_ack_deadline_seconds}"
+    assert _block(subscription, "expiration_policy") == {"ttl": ""}
+    # Messages published to a topic without a subscription are lost.
+    dead = _resources("google_pubsub_subscription")["requests_dead_letter"]
+    assert dead["topic"] == "${google_pubsub_topic.requests_dead_letter.id}"
+
+
+# --------------------------------------------------------------------------- schedules
+
+
+def test_batch_launch_calls_the_flex_template_api_as_the_launcher():
+    job = _resources("google_cloud_scheduler_job")["batch_daily"]
+    target = _block(job, "http_target")
+    assert target["uri"] == (
+        "https://dataflow.googleapis.com/v1b3/projects/${var.project}/locations/${var.region}"
+        "/flexTemplates:launch"
+    )
+    assert target["http_method"] == "POST"
+    assert target["body"] == "${base64encode(jsonencode(local.batch_launch_body))}"
+    assert _block(target, "oauth_token")["service_account_email"] == (
+        "${google_service_account.launcher.email}"
+    )
+    launch = _config()["locals"]["batch_launch_body"]["launchParameter"]
+    assert launch["containerSpecGcsPath"] == "${local.template_spec}"
+    environment = launch["environment"]
+    assert "serviceAccountEmail = google_service_account.worker.email" in environment
+    assert "tempLocation = local.temp_location" in environment
+    assert "stagingLocation = local.staging_location" in environment
+
+
+def test_enqueue_job_runs_the_documented_command():
+    job = _resources("google_cloud_run_v2_job")["enqueue"]
+    (container,) = _block(_block(job, "template"), "template")["containers"]
+    assert container["command"] == ["fitbeam"]
+    assert container["args"][:1] == ["enqueue"]
+    assert "--date=yesterday" in container["args"]
+    assert "--topic=${google_pubsub_topic.requests.id}" in container["args"]
+    assert _block(_block(job, "template"), "template")["max_retries"] == 0
+    trigger = _block(_resources("google_cloud_scheduler_job")["enqueue_daily"], "http_target")
+    assert trigger["uri"].startswith("https://run.googleapis.com/v2/projects/")
+    assert trigger["uri"].endswith("/jobs/${google_cloud_run_v2_job.enqueue.name}:run")
+
+
+# --------------------------------------------------------------------------- alerts
+
+
+def test_alerts_watch_dead_letters_failed_jobs_and_users_without_rows():
+    policies = json.dumps(_resources("google_monitoring_alert_policy"))
+    assert "dataflow.googleapis.com/job/is_failed" in policies
+    assert "dataflow_googleapis_com:job_user_counter" in _config()["locals"]["dead_letter_counter"]
+    assert 'metric_name=~\\"dead_letters_.*\\"' in json.dumps(_config()["locals"])
+    assert "bigquery_dts_config" in policies
+    for body in _resources("google_monitoring_alert_policy").values():
+        assert body["notification_channels"] == "${local.notify}"
+
+
+def test_the_dead_letter_alert_matches_the_counters_the_pipeline_keeps():
+    sources = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "transforms").glob("*.py"))
+    assert 'Metrics.counter(NAMESPACE, f"dead_letters_' in sources
