@@ -12,7 +12,9 @@ Stores are chosen by URI:
 - `secretmanager://PROJECT/PREFIX`: Google Secret Manager in project PROJECT.
   Each user's token is the latest version of secret `PREFIX-user-KEY` (KEY with
   `_` written `_5F` and `.` written `_2E`); each save adds a version and then
-  disables the older ones. The OAuth client is secret `PREFIX-oauth-client`.
+  destroys the older enabled ones (Secret Manager bills every version that is
+  not destroyed, and a daily refresh adds one a day). The OAuth client is
+  secret `PREFIX-oauth-client`.
   `?endpoint=http://127.0.0.1:PORT` points it at a local fake or emulator
   (plain http only on a loopback address; https anywhere).
 
@@ -337,10 +339,12 @@ class SecretManagerTokenStore:
 
     A save adds a version to `PREFIX-user-KEY` (creating the secret on first
     use, with automatic replication and the label app=fitbeam) and, only once
-    that version is stored, disables the older enabled versions: the latest
-    version is always the current token, and the old refresh tokens are no
-    longer readable. Disabling is tidying up; when it fails the save still
-    stands and a warning is logged. The OAuth client is kept the same way in
+    that version is stored, destroys the older enabled versions: the latest
+    version is always the current token, the old refresh tokens are gone, and
+    a user's secret costs one version however often it is refreshed (every
+    version not destroyed is billed, disabled ones too). Destroying is tidying
+    up; when it fails the save still stands and a warning is logged. Versions
+    someone disabled by hand are left alone. The OAuth client is kept the same way in
     `PREFIX-oauth-client`, as JSON `{"client_id": ..., "client_secret": ...}`.
 
     Calls go through the REST transport, with or without an endpoint, so that
@@ -725,7 +729,7 @@ class SecretManagerTokenStore:
                 parent=parent,
                 payload=payload,
             )
-        self._disable_older(secret_id, _version_number(version.name))
+        self._destroy_older(secret_id, _version_number(version.name))
 
     def _create_secret(self, secret_id: str) -> None:
         api = self._api()
@@ -748,7 +752,7 @@ class SecretManagerTokenStore:
         api = self._api()
 
         def list_all(**request):
-            # Every page is read before anything is disabled, so paging never races it.
+            # Every page is read before anything is destroyed, so paging never races it.
             return [v.name for v in api.list_secret_versions(**request)]
 
         names = self._call(
@@ -759,8 +763,8 @@ class SecretManagerTokenStore:
         )
         return sorted(names, key=_version_number, reverse=True)
 
-    def _disable_older(self, secret_id: str, newest: int) -> None:
-        """Disables the enabled versions older than `newest`; never raises for the API.
+    def _destroy_older(self, secret_id: str, newest: int) -> None:
+        """Destroys the enabled versions older than `newest`; never raises for the API.
 
         Only older ones: a concurrent save's newer version must stay enabled.
         """
@@ -780,13 +784,13 @@ class SecretManagerTokenStore:
         errors: set[str] = set()
         for name in older:
             try:
-                self._call("DisableSecretVersion", secret_id, api.disable_secret_version, name=name)
+                self._call("DestroySecretVersion", secret_id, api.destroy_secret_version, name=name)
             except (google_errors.GoogleAPIError, requests.RequestException) as err:
                 failed.append(_version_number(name))
                 errors.add(type(err).__name__)
         if failed:
             _LOGGER.warning(
-                "secret %s: version %d is saved, but disabling older versions %s failed "
+                "secret %s: version %d is saved, but destroying older versions %s failed "
                 "with %s; they stay enabled until the next save",
                 secret_id,
                 newest,

@@ -90,24 +90,24 @@ resource "google_project_iam_member" "monitor_bigquery_job_user" {
 # What the token store does with them (transforms/token_store.py) and which role allows it:
 #   read the latest version                    versions.access   secretAccessor
 #   store a refreshed token as a new version   versions.add      secretVersionAdder
-#   list and disable the older versions        versions.list,    custom role below
-#                                              versions.disable
+#   list and destroy the older versions        versions.list,    custom role below
+#   (every version not destroyed is billed)    versions.destroy
 #   take and drop the refresh lease, written   secrets.get,      custom role below
 #   into the secret's annotations with its     secrets.update
 #   etag
 # No predefined role short of roles/secretmanager.admin holds secrets.update, and
-# secretVersionManager would add versions.destroy and versions.enable, which the workers
-# never need; hence one small custom role. Creating secrets (at consent time) is left to
+# secretVersionManager would add versions.disable and versions.enable, which the workers
+# never need, and still lack secrets.update; hence one small custom role. Creating secrets (at consent time) is left to
 # the operator, who needs roles/secretmanager.admin for it.
 
 resource "google_project_iam_custom_role" "token_refresher" {
   role_id     = "${replace(var.name_prefix, "-", "_")}_token_refresher"
   title       = "fitbeam token refresher"
-  description = "Lists and disables old versions of fitbeam user token secrets and writes the refresh lease into their annotations."
+  description = "Lists and destroys old versions of fitbeam user token secrets and writes the refresh lease into their annotations."
   permissions = [
     "secretmanager.secrets.get",
     "secretmanager.secrets.update",
-    "secretmanager.versions.disable",
+    "secretmanager.versions.destroy",
     "secretmanager.versions.list",
   ]
   depends_on = [google_project_service.enabled]

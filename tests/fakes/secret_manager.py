@@ -20,6 +20,7 @@ it asks for that:
     AccessSecretVersion   GET  /v1/projects/{p}/secrets/{s}/versions/{n|latest}:access
     ListSecretVersions    GET  /v1/projects/{p}/secrets/{s}/versions?pageSize=&pageToken=&filter=
     DisableSecretVersion  POST /v1/projects/{p}/secrets/{s}/versions/{n}:disable  body: {}
+    DestroySecretVersion  POST /v1/projects/{p}/secrets/{s}/versions/{n}:destroy  body: {}
     UpdateSecret          PATCH /v1/projects/{p}/secrets/{s}?updateMask=annotations
                                 body: {"etag": "\"N\"", "annotations": {...}}
 
@@ -108,6 +109,11 @@ _ROUTES = [
         "POST",
         re.compile(rf"^/v1/projects/{_SEGMENT}/secrets/{_SEGMENT}/versions/{_SEGMENT}:disable$"),
         "DisableSecretVersion",
+    ),
+    (
+        "POST",
+        re.compile(rf"^/v1/projects/{_SEGMENT}/secrets/{_SEGMENT}/versions/{_SEGMENT}:destroy$"),
+        "DestroySecretVersion",
     ),
 ]
 
@@ -468,6 +474,18 @@ class FakeSecretManager:
                 "FAILED_PRECONDITION",
             )
         version.state = DISABLED
+        return _version_json(secret, version, ints)
+
+    def _DestroySecretVersion(self, project, secret_id, version_id, *, query, body, ints):
+        secret, version = self._version(project, secret_id, version_id, alias_ok=False)
+        if version.state == DESTROYED:
+            raise ApiError(
+                400,
+                f"Secret Version [{secret.name}/versions/{version.number}] is in DESTROYED state.",
+                "FAILED_PRECONDITION",
+            )
+        version.state = DESTROYED
+        version.data = b""
         return _version_json(secret, version, ints)
 
     # -- helpers -----------------------------------------------------------------------

@@ -18,7 +18,7 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import secretmanager
 
-from tests.fakes.secret_manager import DISABLED, ENABLED, FakeSecretManager
+from tests.fakes.secret_manager import DESTROYED, DISABLED, ENABLED, FakeSecretManager
 from transforms import oauth
 from transforms.token_store import (
     LockTimeout,
@@ -44,7 +44,7 @@ TOKEN_3 = {**TOKEN, "access_token": "at-secret-3", "refresh_token": "rt-secret-3
 SECRET_VALUES = ("at-secret", "rt-secret", "cs-secret")
 
 SAVE_NEW = ["AddSecretVersion", "CreateSecret", "AddSecretVersion", "ListSecretVersions"]
-SAVE_SECOND = ["AddSecretVersion", "ListSecretVersions", "DisableSecretVersion"]
+SAVE_SECOND = ["AddSecretVersion", "ListSecretVersions", "DestroySecretVersion"]
 
 
 @pytest.fixture
@@ -105,24 +105,21 @@ def test_a_secret_without_versions_loads_as_none(store, fake):
     assert store.load(USER) is None
 
 
-def test_each_save_adds_one_version_and_leaves_only_it_enabled(store, fake):
+def test_each_save_adds_one_version_and_destroys_the_older_ones(store, fake):
     store.save(USER, TOKEN)
     assert fake.states(PROJECT, SECRET) == [(1, ENABLED)]
 
     fake.reset_counts()
     store.save(USER, TOKEN_2)
     assert fake.calls == SAVE_SECOND
-    assert fake.states(PROJECT, SECRET) == [(1, DISABLED), (2, ENABLED)]
+    assert fake.states(PROJECT, SECRET) == [(1, DESTROYED), (2, ENABLED)]
 
     fake.reset_counts()
     store.save(USER, TOKEN_3)
     assert fake.calls == SAVE_SECOND
-    assert fake.states(PROJECT, SECRET) == [(1, DISABLED), (2, DISABLED), (3, ENABLED)]
-    assert [fake.payload(PROJECT, SECRET, n) for n in (1, 2, 3)] == [
-        stored(TOKEN),
-        stored(TOKEN_2),
-        stored(TOKEN_3),
-    ]
+    assert fake.states(PROJECT, SECRET) == [(1, DESTROYED), (2, DESTROYED), (3, ENABLED)]
+    # Old refresh tokens are gone, and no longer billed.
+    assert [fake.payload(PROJECT, SECRET, n) for n in (1, 2, 3)] == [b"", b"", stored(TOKEN_3)]
     assert store.load(USER) == TOKEN_3
 
 
@@ -155,14 +152,14 @@ def test_a_newer_version_from_a_concurrent_save_stays_enabled(store, fake):
 
     store.save(USER, TOKEN_2)
 
-    assert fake.states(PROJECT, SECRET) == [(1, DISABLED), (2, ENABLED), (3, ENABLED)]
+    assert fake.states(PROJECT, SECRET) == [(1, DESTROYED), (2, ENABLED), (3, ENABLED)]
     assert store.load(USER) == TOKEN_3
 
 
 def test_a_newest_version_disabled_by_hand_falls_back_to_the_newest_enabled(store, fake):
-    store.save(USER, TOKEN)
-    store.save(USER, TOKEN_2)
-    fake.set_state(PROJECT, SECRET, 1, ENABLED)
+    fake.create_secret(PROJECT, SECRET)
+    fake.add_version(PROJECT, SECRET, stored(TOKEN))
+    fake.add_version(PROJECT, SECRET, stored(TOKEN_2))
     fake.set_state(PROJECT, SECRET, 2, DISABLED)
     fake.reset_counts()
 
@@ -207,7 +204,7 @@ def test_save_client_then_load_client(store, fake):
 
     assert store.load_client() == ("client-id-2", "cs-secret-2")
     assert fake.secret_ids(PROJECT) == ["fitbeam-oauth-client"]
-    assert fake.states(PROJECT, "fitbeam-oauth-client") == [(1, DISABLED), (2, ENABLED)]
+    assert fake.states(PROJECT, "fitbeam-oauth-client") == [(1, DESTROYED), (2, ENABLED)]
     assert fake.payload(PROJECT, "fitbeam-oauth-client", 2) == (
         b'{"client_id": "client-id-2", "client_secret": "cs-secret-2"}'
     )
@@ -457,7 +454,7 @@ def test_a_transient_error_on_add_is_retried_and_the_save_adds_one_version(
 
     assert sleeps == [0.25]
     assert fake.calls == ["AddSecretVersion", *SAVE_SECOND]
-    assert fake.states(PROJECT, SECRET) == [(1, DISABLED), (2, ENABLED)]
+    assert fake.states(PROJECT, SECRET) == [(1, DESTROYED), (2, ENABLED)]
     assert store.load(USER) == TOKEN_2
 
 
@@ -499,11 +496,11 @@ def test_a_permanent_error_propagates_without_retry(store, fake, sleeps):
     assert store.load(USER) == TOKEN
 
 
-def test_a_failed_disable_does_not_fail_the_save_and_the_next_save_tidies_up(
+def test_a_failed_destroy_does_not_fail_the_save_and_the_next_save_tidies_up(
     store, fake, sleeps, caplog
 ):
     store.save(USER, TOKEN)
-    fake.fail_next(1, status=403, method="DisableSecretVersion")
+    fake.fail_next(1, status=403, method="DestroySecretVersion")
 
     with caplog.at_level(logging.WARNING, logger="transforms.token_store"):
         store.save(USER, TOKEN_2)
@@ -511,20 +508,20 @@ def test_a_failed_disable_does_not_fail_the_save_and_the_next_save_tidies_up(
     assert fake.states(PROJECT, SECRET) == [(1, ENABLED), (2, ENABLED)]
     assert store.load(USER) == TOKEN_2
     assert caplog.messages == [
-        "secret fitbeam-user-participant-017: version 2 is saved, but disabling older "
+        "secret fitbeam-user-participant-017: version 2 is saved, but destroying older "
         "versions 1 failed with Forbidden; they stay enabled until the next save"
     ]
 
-    # One version per page: the next save lists three pages, then disables both.
+    # One version per page: the next save lists three pages, then destroys both.
     fake.max_page_size = 1
     fake.reset_counts()
     store.save(USER, TOKEN_3)
     assert fake.calls == [
         "AddSecretVersion",
         *["ListSecretVersions"] * 3,
-        *["DisableSecretVersion"] * 2,
+        *["DestroySecretVersion"] * 2,
     ]
-    assert fake.states(PROJECT, SECRET) == [(1, DISABLED), (2, DISABLED), (3, ENABLED)]
+    assert fake.states(PROJECT, SECRET) == [(1, DESTROYED), (2, DESTROYED), (3, ENABLED)]
     assert sleeps == []
 
 
@@ -551,8 +548,8 @@ def test_no_token_or_client_secret_shows_in_repr_errors_or_logs(store, fake, cap
         store.save_client("client-id-1", "cs-secret-1")
         store.save(USER, TOKEN)
         fake.fail_next(1, status=503, method="AddSecretVersion")
-        fake.fail_next(1, status=500, method="DisableSecretVersion")
-        fake.fail_next(4, status=403, method="DisableSecretVersion")
+        fake.fail_next(1, status=500, method="DestroySecretVersion")
+        fake.fail_next(4, status=403, method="DestroySecretVersion")
         store.save(USER, TOKEN_2)
         fake.fail_next(1, status=403, method="AddSecretVersion")
         for action in (lambda: store.save(USER, TOKEN_3), lambda: store.load(USER)):
@@ -567,7 +564,7 @@ def test_no_token_or_client_secret_shows_in_repr_errors_or_logs(store, fake, cap
 
     assert repr(store) == "SecretManagerTokenStore(project='my-project', prefix='fitbeam')"
     assert "retrying" in caplog.text  # the scenario did log
-    assert "disabling older versions 1 failed" in caplog.text
+    assert "destroying older versions 1 failed" in caplog.text
     for text in seen:
         for value in SECRET_VALUES:
             assert value not in text
@@ -609,7 +606,7 @@ def test_the_broker_refreshes_through_the_store_and_the_new_token_is_latest(stor
 
     assert broker.access_token(USER) == "at-secret-2"
     assert refreshed == [("at-secret-1", "rt-secret-1")]
-    assert fake.states(PROJECT, SECRET) == [(1, DISABLED), (2, ENABLED)]
+    assert fake.states(PROJECT, SECRET) == [(1, DESTROYED), (2, ENABLED)]
     assert json.loads(fake.payload(PROJECT, SECRET, 2)) == {**TOKEN_2, "expires_at": NOW + 3600}
     # A broker in another process starts from the stored token and does not refresh.
     later = TokenBroker(store, client, clock=lambda: NOW, refresh=refresh)

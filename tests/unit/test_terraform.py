@@ -302,7 +302,7 @@ def test_the_custom_role_holds_only_what_the_token_store_does():
     assert sorted(role["permissions"]) == [
         "secretmanager.secrets.get",  # read the lease and the etag
         "secretmanager.secrets.update",  # write the lease into the annotations
-        "secretmanager.versions.disable",  # disable the older tokens
+        "secretmanager.versions.destroy",  # destroy the older tokens (billed until destroyed)
         "secretmanager.versions.list",  # find them
     ]
 
