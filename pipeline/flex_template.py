@@ -46,7 +46,9 @@ REQUEST_SOURCES = frozenset(
 _BUCKET = r"gs://[a-z0-9][-_.a-z0-9]{1,220}[a-z0-9]"
 _GCS_FILE = rf"^{_BUCKET}/[^\s]+$"
 _GCS_FOLDER = rf"^{_BUCKET}(/[^\s]*)?$"
-_DATE = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+_DATE = (
+    r"^([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])|today|yesterday|today-[1-9][0-9]{0,3})$"
+)
 _HTTPS_URL = r"^https://[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[^\s?#]*)?$"
 _USER = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
 _DATA_TYPE = "(" + "|".join(datatypes.SPECS) + ")"
@@ -91,17 +93,19 @@ PARAMETERS: dict[str, Parameter] = {
     ),
     "start_date": Parameter(
         label="Start date",
-        text="With users: the first civil date to load (YYYY-MM-DD)",
+        text="With users: the first civil date to load (YYYY-MM-DD), or relative to the "
+        "launch day in UTC (today, yesterday, today-N) for scheduled launches",
         example="2026-11-01",
         regex=_DATE,
-        bad=("2026-13-01", "01/11/2026", "2026-11-1"),
+        bad=("2026-13-01", "01/11/2026", "2026-11-1", "today-0", "today+1"),
     ),
     "end_date": Parameter(
         label="End date",
-        text="With users: the last civil date to load, inclusive (YYYY-MM-DD)",
+        text="With users: the last civil date to load, inclusive (YYYY-MM-DD, today, "
+        "yesterday or today-N)",
         example="2026-11-14",
         regex=_DATE,
-        bad=("2026-11-32", "yesterday"),
+        bad=("2026-11-32", "tomorrow", "Yesterday"),
     ),
     "requests_file": Parameter(
         label="Request messages file",

@@ -100,8 +100,14 @@ class FitbeamOptions(PipelineOptions):
             help="User keys, comma-separated (user-1,user-2), or @PATH of a file with one per "
             "line (local or gs://).",
         )
-        parser.add_argument("--start_date", help="First civil date to load, e.g. 2026-11-01.")
-        parser.add_argument("--end_date", help="Last civil date to load (inclusive).")
+        parser.add_argument(
+            "--start_date",
+            help="First civil date to load, e.g. 2026-11-01; or relative to today (UTC): "
+            "today, yesterday, today-N.",
+        )
+        parser.add_argument(
+            "--end_date", help="Last civil date to load (inclusive), e.g. 2026-11-14 or yesterday."
+        )
         parser.add_argument(
             "--requests_file",
             default="",
@@ -207,12 +213,30 @@ def _require(value: str | None, flag: str, example: str) -> str:
     return value
 
 
-def _date(value: str | None, flag: str) -> dt.date:
+_RELATIVE_DATE = re.compile(r"^today-([1-9][0-9]{0,3})$")
+
+
+def _date(value: str | None, flag: str, today: dt.date) -> dt.date:
+    """A civil date: YYYY-MM-DD, or relative to `today` (UTC) for scheduled launches.
+
+    `today`, `yesterday` and `today-N` (N days before today) let a schedule
+    with a fixed request body load the last days, e.g. --start_date=today-3
+    --end_date=yesterday.
+    """
     text = _require(value, flag, "2026-11-01")
+    if text == "today":
+        return today
+    if text == "yesterday":
+        return today - dt.timedelta(days=1)
+    relative = _RELATIVE_DATE.match(text)
+    if relative:
+        return today - dt.timedelta(days=int(relative.group(1)))
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise OptionsError(flag, text, "is not a civil date YYYY-MM-DD", "2026-11-01") from None
+        raise OptionsError(
+            flag, text, "is not a civil date YYYY-MM-DD, today, yesterday or today-N", "2026-11-01"
+        ) from None
 
 
 def parse_users(value: str | None) -> tuple[str, ...]:
@@ -302,7 +326,7 @@ def _one_request_source(o: FitbeamOptions, streaming: bool) -> None:
 
 
 def _dates(o: FitbeamOptions, today: dt.date) -> tuple[dt.date, dt.date]:
-    start, end = _date(o.start_date, "start_date"), _date(o.end_date, "end_date")
+    start, end = _date(o.start_date, "start_date", today), _date(o.end_date, "end_date", today)
     if end < start:
         raise OptionsError("end_date", o.end_date, f"is before --start_date={start}", str(start))
     # The far east of UTC is 14 hours ahead: its civil "today" is at most UTC's tomorrow.

@@ -4,10 +4,11 @@
 #     Scheduler starts a Cloud Run job that runs `fitbeam enqueue --date yesterday`, which
 #     publishes one request message per user, for each user's own yesterday, to the request
 #     topic that the streaming job reads.
-# (b) A batch launch through the Dataflow Flex Template launch API, created paused: the
-#     template takes civil dates (YYYY-MM-DD), and a Cloud Scheduler body is fixed, so a daily
-#     batch over "yesterday" needs a relative date the pipeline does not accept today. Set
-#     batch_parameters and batch_paused = false to run a fixed batch on a schedule.
+# (b) A batch launch through the Dataflow Flex Template launch API, over the last days
+#     (by default start_date = today-3, end_date = yesterday, in UTC: the days users in
+#     every time zone have finished, plus late syncs; re-loads show once through the
+#     <table>_current views). Created paused, since (a) with the streaming job is the
+#     documented daily path; set batch_paused = false to load by batch instead.
 
 locals {
   token_store = "secretmanager://${var.project}/${var.name_prefix}"

@@ -114,15 +114,15 @@ variable "batch_schedule" {
 }
 
 variable "batch_paused" {
-  description = "Create the batch launch job paused. The streaming job fed by the enqueue is the documented daily path; the Flex Template takes civil dates (YYYY-MM-DD) only, so a fixed daily request body cannot name yesterday. Unpause only with batch_parameters that make sense every day."
+  description = "Create the batch launch job paused. The streaming job fed by the enqueue is the documented daily path; set false to load the last days by batch instead (batch_parameters)."
   type        = bool
   default     = true
 }
 
 variable "batch_parameters" {
-  description = "Template parameters of the batch launch besides those this configuration sets (token_store, dataset, dead_letter_root, sdk_container_image, and users = the users file unless a requests_file or dead_letters is given), e.g. { start_date = \"2026-11-01\", end_date = \"2026-11-30\" }."
+  description = "Template parameters of the batch launch besides those this configuration sets (token_store, dataset, dead_letter_root, sdk_container_image, and users = the users file unless a requests_file or dead_letters is given). Dates may be relative to the launch day in UTC: today, yesterday, today-N."
   type        = map(string)
-  default     = {}
+  default     = { start_date = "today-3", end_date = "yesterday" }
 }
 
 variable "dataflow_max_workers" {

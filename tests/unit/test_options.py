@@ -96,3 +96,28 @@ def test_bad_request_sources_are_named(flags, message):
     with pytest.raises(OptionsError) as err:
         config(*flags)
     assert str(err.value) == message
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        ("today-3", "yesterday", (dt.date(2026, 11, 25), dt.date(2026, 11, 27))),
+        ("yesterday", "today", (dt.date(2026, 11, 27), dt.date(2026, 11, 28))),
+        ("today-365", "2026-01-01", (dt.date(2025, 11, 28), dt.date(2026, 1, 1))),
+    ],
+)
+def test_dates_relative_to_today_for_scheduled_launches(start, end, expected):
+    c = config(
+        "--users=user-1", f"--start_date={start}", f"--end_date={end}", "--temp_location=gs://b/t"
+    )
+    assert (c.start_date, c.end_date) == expected
+
+
+@pytest.mark.parametrize("bad", ["today-0", "today+1", "tomorrow", "Yesterday", "today-"])
+def test_other_words_are_not_dates(bad):
+    with pytest.raises(OptionsError) as caught:
+        config("--users=user-1", f"--start_date={bad}", "--end_date=2026-11-02")
+    assert str(caught.value) == (
+        f"--start_date={bad!r}: is not a civil date YYYY-MM-DD, today, yesterday or today-N; "
+        "e.g. --start_date=2026-11-01"
+    )
