@@ -26,8 +26,10 @@ workers and concurrent jobs never spend the same refresh token twice: the
 file store takes an exclusive `flock` on `<dir>/.<user_key>.lock` (processes
 on one machine); Secret Manager takes a lease written into the secret's
 annotations with its etag (compare-and-swap), which lapses after
-`LEASE_SECONDS` if its holder dies. A lock not had within `LOCK_WAIT_SECONDS`
-raises `LockTimeout`.
+`LEASE_SECONDS` if its holder dies. The lock yields a `Lease` that says how
+long it still holds (a Secret Manager lease runs out; a file lock does not), so
+that a holder never starts a refresh it might not finish in time. A lock not had
+within `LOCK_WAIT_SECONDS` raises `LockTimeout`.
 
 Example:
 
@@ -39,10 +41,12 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import itertools
 import json
 import logging
+import math
 import os
 import random
 import re
@@ -80,11 +84,35 @@ def check_user_key(user_key: str) -> str:
 
 
 # The longest a refresh may hold a user's lock before others may take it over, and
-# the longest anyone waits for it. A refresh is one token request (20 s timeout)
-# and one save (Secret Manager's retries included, well under a minute).
-LEASE_SECONDS = 120.0
-LOCK_WAIT_SECONDS = 150.0
-_LOCK_POLL_SECONDS = 0.2
+# the longest anyone waits for it. Under the lock come a read of the token, one token
+# request and one save; with Secret Manager's retries each store call can take a few
+# minutes at worst, so the broker starts a refresh only while most of the lease is
+# left (transforms.tokens.MIN_LEASE_FOR_REFRESH_SECONDS).
+LEASE_SECONDS = 300.0
+LOCK_WAIT_SECONDS = 330.0
+# Waiting for someone else's lock: polls back off from 0.5 s to 5 s (jittered), so
+# waiters stay far below Secret Manager's per-project read quota.
+_LOCK_POLL_FIRST_SECONDS = 0.5
+_LOCK_POLL_MAX_SECONDS = 5.0
+
+
+def _poll_delays(rand: Callable[[], float]) -> Iterator[float]:
+    delay = _LOCK_POLL_FIRST_SECONDS
+    while True:
+        yield delay * (0.5 + rand())
+        delay = min(delay * 1.5, _LOCK_POLL_MAX_SECONDS)
+
+
+@dataclasses.dataclass(frozen=True)
+class Lease:
+    """A held refresh lock: until when it holds (epoch seconds; inf until released)."""
+
+    expires_at: float = math.inf
+    clock: Callable[[], float] = time.time
+
+    def remaining(self) -> float:
+        """Seconds before others may take the lock over."""
+        return self.expires_at - self.clock()
 
 
 class LockTimeout(Exception):
@@ -96,7 +124,7 @@ class TokenStore(Protocol):
 
     def save(self, user_key: str, token: dict) -> None: ...
 
-    def refresh_lock(self, user_key: str) -> contextlib.AbstractContextManager: ...
+    def refresh_lock(self, user_key: str) -> contextlib.AbstractContextManager[Lease]: ...
 
     def load_client(self) -> tuple[str, str]: ...
 
@@ -138,7 +166,7 @@ class LocalFileTokenStore:
         self._write(self._path(user_key), token)
 
     @contextlib.contextmanager
-    def refresh_lock(self, user_key: str) -> Iterator[None]:
+    def refresh_lock(self, user_key: str) -> Iterator[Lease]:
         """Holds an exclusive lock on `<root>/.<user_key>.lock` (across processes).
 
         The kernel releases the lock when its holder exits, however it exits.
@@ -152,19 +180,22 @@ class LocalFileTokenStore:
         path = self.root / f".{check_user_key(user_key)}.lock"
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            deadline = time.monotonic() + self.wait_seconds
+            waited = 0.0
+            delays = _poll_delays(random.random)
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
-                    if time.monotonic() >= deadline:
+                    if waited >= self.wait_seconds:
                         raise LockTimeout(
                             f"user {user_key!r}: the refresh lock {path} was held by another "
                             f"process for {self.wait_seconds:.0f} s"
                         ) from None
-                    self.sleep(_LOCK_POLL_SECONDS * (0.5 + random.random()))
-            yield
+                    delay = next(delays)
+                    self.sleep(delay)
+                    waited += delay
+            yield Lease()  # the kernel holds it until this process lets go
         finally:
             os.close(fd)  # releases the lock
 
@@ -506,27 +537,34 @@ class SecretManagerTokenStore:
         self._write(self.secret_id(user_key), json.dumps(token, sort_keys=True).encode())
 
     @contextlib.contextmanager
-    def refresh_lock(self, user_key: str) -> Iterator[None]:
+    def refresh_lock(self, user_key: str) -> Iterator[Lease]:
         """Holds the user's refresh lease (see the class docstring) across processes.
 
         A user with no secret has no token to refresh: nothing is locked.
 
         Raises:
             LockTimeout: another holder's lease stayed live for `wait_seconds`.
+            google.api_core.exceptions.GoogleAPIError: Secret Manager failed
+                (after the retries of the class docstring).
         """
         secret_id = self.secret_id(user_key)
-        lease_id = self._take_lease(secret_id)
+        taken = self._take_lease(secret_id)
+        if taken is None:
+            yield Lease()
+            return
+        lease_id, expires_at, secret = taken
         try:
-            yield
+            yield Lease(expires_at, self.clock)
         finally:
-            if lease_id is not None:
-                self._drop_lease(secret_id, lease_id)
+            self._drop_lease(secret_id, lease_id, secret)
 
-    def _take_lease(self, secret_id: str) -> str | None:
+    def _take_lease(self, secret_id: str) -> tuple[str, float, Any] | None:
+        """(lease id, expiry, the secret as written, for its etag), or None: no secret."""
         api = self._api()
         name = self._secret_name(secret_id)
         lease_id = uuid.uuid4().hex
         deadline = self.clock() + self.wait_seconds
+        delays = _poll_delays(self.rand)
         while True:
             try:
                 secret = self._call("GetSecret", secret_id, api.get_secret, name=name)
@@ -536,32 +574,41 @@ class SecretManagerTokenStore:
             held_by, until = _parse_lease(annotations.get(LEASE_ANNOTATION, ""))
             now = self.clock()
             if held_by == lease_id:
-                return lease_id  # our write went through although its answer was lost
-            if held_by and until > now:
-                if now >= deadline:
-                    raise LockTimeout(
-                        f"secret {secret_id!r}: another refresh held the lease for "
-                        f"{self.wait_seconds:.0f} s"
-                    )
-                self.sleep(_LOCK_POLL_SECONDS * (0.5 + self.rand()))
-                continue
-            annotations[LEASE_ANNOTATION] = f"{lease_id} {now + self.lease_seconds:.3f}"
-            if self._update_annotations(secret_id, name, annotations, secret.etag):
-                return lease_id
+                return lease_id, until, None  # written, although its answer was lost
+            if not (held_by and until > now):
+                until = now + self.lease_seconds
+                annotations[LEASE_ANNOTATION] = f"{lease_id} {until:.3f}"
+                written = self._update_annotations(secret_id, name, annotations, secret.etag)
+                if written is not None:
+                    return lease_id, until, written
+            # Held by another, or taken by another between our read and our write.
+            if now >= deadline:
+                raise LockTimeout(
+                    f"secret {secret_id!r}: another refresh held the lease for "
+                    f"{self.wait_seconds:.0f} s"
+                )
+            self.sleep(next(delays))
 
-    def _drop_lease(self, secret_id: str, lease_id: str) -> None:
-        """Removes our lease; never raises (a lease left behind lapses by itself)."""
+    def _drop_lease(self, secret_id: str, lease_id: str, written: Any) -> None:
+        """Removes our lease; never raises (a lease left behind lapses by itself).
+
+        First with the etag our lease was written with (no read needed); when the
+        secret changed since, by reading it again.
+        """
         api = self._api()
         name = self._secret_name(secret_id)
         try:
+            secret = written
             for _ in range(5):
-                secret = self._call("GetSecret", secret_id, api.get_secret, name=name)
+                if secret is None:
+                    secret = self._call("GetSecret", secret_id, api.get_secret, name=name)
                 annotations = dict(secret.annotations)
                 if _parse_lease(annotations.get(LEASE_ANNOTATION, ""))[0] != lease_id:
                     return  # lapsed and taken over: not ours to remove
                 del annotations[LEASE_ANNOTATION]
                 if self._update_annotations(secret_id, name, annotations, secret.etag):
                     return
+                secret = None
         except (google_errors.GoogleAPIError, requests.RequestException) as err:
             _LOGGER.warning(
                 "secret %s: releasing the refresh lease failed with %s; it lapses in %.0f s",
@@ -570,11 +617,15 @@ class SecretManagerTokenStore:
                 self.lease_seconds,
             )
 
-    def _update_annotations(self, secret_id: str, name: str, annotations: dict, etag: str) -> bool:
-        """Writes the annotations if the secret still has `etag`; False if it changed."""
+    def _update_annotations(self, secret_id: str, name: str, annotations: dict, etag: str) -> Any:
+        """Writes the annotations if the secret still has `etag`.
+
+        Returns:
+            The secret as written (with its new etag), or None when the etag changed.
+        """
         api = self._api()
         try:
-            self._call(
+            return self._call(
                 "UpdateSecret",
                 secret_id,
                 api.update_secret,
@@ -584,8 +635,7 @@ class SecretManagerTokenStore:
         except (google_errors.FailedPrecondition, google_errors.BadRequest) as err:
             if _rpc_status(err) != "FAILED_PRECONDITION":
                 raise
-            return False
-        return True
+            return None
 
     def load_client(self) -> tuple[str, str]:
         """The OAuth client (id, secret) kept in `PREFIX-oauth-client`.

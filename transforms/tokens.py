@@ -15,17 +15,26 @@ Rules it keeps, per user:
   (it is never refreshed again from the old, possibly spent, refresh token);
 - after a 401, the token is refreshed only if it is still the one that was
   rejected (another caller may have refreshed it already);
-- `invalid_grant` means the user must consent again: `NeedsConsent` is raised,
-  remembered for the run, and never retried in a loop. (Unless the store by
-  then holds another refresh token, which means another process rotated it:
-  that token is taken instead.)
+- a refresh starts only while most of the lock's lease is left
+  (`MIN_LEASE_FOR_REFRESH_SECONDS`): a holder too slow to finish before others
+  may take the lock over gives up (to retry later) instead of racing them;
+- the lock failing to be had (busy, or the store failing) is a transient
+  `TokenRefreshFailed`, and after a `LockTimeout` the user's refreshes fail at
+  once for `BUSY_BACKOFF_SECONDS` instead of every thread waiting again;
+- `invalid_grant` means the user must consent again: `NeedsConsent` is raised
+  and never retried in a loop. It is remembered for `CONSENT_RECHECK_SECONDS`;
+  then the store is read again, so a user who consented meanwhile (`fitbeam
+  authorize`) is picked up by a running job. (When the store already holds
+  another refresh token, another process rotated it: that token is taken.)
 
 A broker is shared by every thread of a process (`shared_broker`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -33,12 +42,19 @@ from collections.abc import Callable
 from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, OAuth2Error
 
 from transforms import oauth
-from transforms.token_store import LockTimeout, TokenStore
+from transforms.token_store import Lease, LockTimeout, TokenStore
 
 _LOGGER = logging.getLogger(__name__)
 
 # Refresh this long before the provider's expiry, so a token never dies in flight.
 EXPIRY_MARGIN_SECONDS = 120
+# A refresh starts only with this much of the refresh lock's lease left: the token
+# request and the save of the new token must end before others may take it over.
+MIN_LEASE_FOR_REFRESH_SECONDS = 200.0
+# After a user's lock could not be had, their refreshes fail at once for this long.
+BUSY_BACKOFF_SECONDS = 60.0
+# A user found needing consent is not asked about again for this long.
+CONSENT_RECHECK_SECONDS = 600.0
 
 
 class NeedsConsent(Exception):
@@ -81,8 +97,11 @@ class TokenBroker:
         self._tokens: dict[str, dict] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
-        self._needs_consent: dict[str, str] = {}
-        self._unsaved: dict[str, dict] = {}
+        # user -> (why, when, the refresh token that failed or None)
+        self._needs_consent: dict[str, tuple[str, float, str | None]] = {}
+        self._busy_until: dict[str, float] = {}
+        # user -> (refreshed token whose save failed, the refresh token it replaced)
+        self._unsaved: dict[str, tuple[dict, str | None]] = {}
         self.refreshes: dict[str, int] = {}
         self.adopted: dict[str, int] = {}
 
@@ -116,14 +135,31 @@ class TokenBroker:
 
     def _current(self, user_key: str) -> dict:
         if user_key in self._needs_consent:
-            raise NeedsConsent(user_key, self._needs_consent[user_key])
+            self._recheck_consent(user_key)
         if user_key in self._unsaved:
-            self._save(user_key, self._unsaved[user_key])
+            self._save_unsaved(user_key)
         token = self._tokens.get(user_key)
         if token is None:
             token = self._load(user_key)
             self._tokens[user_key] = token
         return token
+
+    def _consent_needed(self, user_key: str, why: str, refresh_token: str | None) -> NeedsConsent:
+        self._needs_consent[user_key] = (why, self.clock(), refresh_token)
+        self._tokens.pop(user_key, None)
+        return NeedsConsent(user_key, why)
+
+    def _recheck_consent(self, user_key: str) -> None:
+        """Raises NeedsConsent again, unless it is time to look and the store has a new grant."""
+        why, since, failed = self._needs_consent[user_key]
+        if self.clock() - since < CONSENT_RECHECK_SECONDS:
+            raise NeedsConsent(user_key, why)
+        del self._needs_consent[user_key]
+        stored = self._load(user_key)  # raises NeedsConsent (remembered again) if none
+        if failed is not None and stored.get("refresh_token") == failed:
+            raise self._consent_needed(user_key, why, failed)
+        _LOGGER.info("user %s: a new grant is in the token store", user_key)
+        self._tokens[user_key] = stored
 
     def _load(self, user_key: str) -> dict:
         try:
@@ -132,24 +168,43 @@ class TokenBroker:
             raise TokenRefreshFailed(
                 f"reading the token store failed: {type(err).__name__}"
             ) from err
-        if not token or not token.get("refresh_token"):
-            self._needs_consent[user_key] = "no token in the token store"
-            raise NeedsConsent(user_key, self._needs_consent[user_key])
+        if not token or not token.get("refresh_token") or not token.get("access_token"):
+            raise self._consent_needed(user_key, "no token in the token store", None)
         return token
 
     def _refresh_shared(self, user_key: str, rejected: str | None) -> dict:
         """Refreshes under the store's lock, unless another process already has."""
-        try:
-            with self.store.refresh_lock(user_key):
-                stored = self._load(user_key)
-                if not self._expiring(stored) and stored["access_token"] != rejected:
-                    # Another process refreshed while this one held an older token.
-                    self._tokens[user_key] = stored
-                    self.adopted[user_key] = self.adopted.get(user_key, 0) + 1
-                    return stored
-                return self._do_refresh(user_key, stored)
-        except LockTimeout as err:
-            raise TokenRefreshFailed(str(err)) from err
+        busy_until = self._busy_until.get(user_key, 0.0)
+        if self.clock() < busy_until:
+            raise TokenRefreshFailed(
+                f"user {user_key!r}: the refresh lock was busy; trying again after "
+                f"{busy_until - self.clock():.0f} s"
+            )
+        with contextlib.ExitStack() as held:
+            try:
+                lease = held.enter_context(self.store.refresh_lock(user_key))
+            except LockTimeout as err:
+                self._busy_until[user_key] = self.clock() + BUSY_BACKOFF_SECONDS
+                raise TokenRefreshFailed(str(err)) from err
+            except Exception as err:  # the store failed to lock, its retries spent
+                raise TokenRefreshFailed(
+                    f"taking the refresh lock failed: {type(err).__name__}"
+                ) from err
+            stored = self._load(user_key)
+            if not self._expiring(stored) and stored["access_token"] != rejected:
+                # Another process refreshed while this one held an older token.
+                self._tokens[user_key] = stored
+                self.adopted[user_key] = self.adopted.get(user_key, 0) + 1
+                return stored
+            left = lease.remaining() if isinstance(lease, Lease) else math.inf
+            if left < MIN_LEASE_FOR_REFRESH_SECONDS:
+                # The store was slow: a refresh now might end after others may take
+                # the lock over, and they would spend the same refresh token.
+                raise TokenRefreshFailed(
+                    f"user {user_key!r}: only {left:.0f} s of the refresh lease left"
+                )
+            return self._do_refresh(user_key, stored)
+        raise AssertionError("unreachable")  # ExitStack does not swallow exceptions
 
     def _do_refresh(self, user_key: str, token: dict) -> dict:
         try:
@@ -161,21 +216,21 @@ class TokenBroker:
                 _LOGGER.warning("user %s: refresh token was rotated elsewhere; using it", user_key)
                 self._tokens[user_key] = stored
                 return stored if not self._expiring(stored) else self._do_refresh(user_key, stored)
-            self._needs_consent[user_key] = f"invalid_grant ({err.description or 'revoked'})"
             _LOGGER.warning("user %s: refresh token rejected; consent needed", user_key)
-            raise NeedsConsent(user_key, self._needs_consent[user_key]) from err
+            why = f"invalid_grant ({err.description or 'revoked'})"
+            raise self._consent_needed(user_key, why, token.get("refresh_token")) from err
         except OAuth2Error as err:
             # invalid_client and similar: configuration, not the user's grant.
             raise TokenRefreshFailed(f"token endpoint refused the refresh: {err.error}") from err
         except Exception as err:  # network errors, 5xx surfaced by requests
             raise TokenRefreshFailed(f"token refresh failed: {type(err).__name__}") from err
         self.refreshes[user_key] = self.refreshes.get(user_key, 0) + 1
-        self._save(user_key, new)
+        self._save(user_key, new, spent=token.get("refresh_token"))
         if self.on_refresh:
             self.on_refresh(user_key)
         return new
 
-    def _save(self, user_key: str, new: dict) -> None:
+    def _save(self, user_key: str, new: dict, spent: str | None) -> None:
         """Stores a refreshed token durably, then hands it out.
 
         Raises:
@@ -186,13 +241,42 @@ class TokenBroker:
         except Exception as err:
             # A rotated refresh token lives only here now: keep it, never refresh again
             # from the old one, and store it before anyone uses it.
-            self._unsaved[user_key] = new
+            self._unsaved[user_key] = (new, spent)
             self._tokens.pop(user_key, None)
+            _LOGGER.error(
+                "user %s: the refreshed token could not be stored (%s); it is kept in "
+                "memory and stored before its first use",
+                user_key,
+                type(err).__name__,
+            )
             raise TokenRefreshFailed(
                 f"the refreshed token could not be stored: {type(err).__name__}"
             ) from err
         self._unsaved.pop(user_key, None)
         self._tokens[user_key] = new
+
+    def _save_unsaved(self, user_key: str) -> None:
+        """Stores a token whose save failed, under the lock, unless the store moved on.
+
+        Raises:
+            TokenRefreshFailed: the lock or the store failed again.
+        """
+        new, spent = self._unsaved[user_key]
+        try:
+            with self.store.refresh_lock(user_key):
+                stored = self._load(user_key)
+                if stored.get("refresh_token") not in (spent, new.get("refresh_token")):
+                    # Someone consented again since: their grant wins.
+                    del self._unsaved[user_key]
+                    self._tokens[user_key] = stored
+                    return
+                self._save(user_key, new, spent)
+        except (NeedsConsent, TokenRefreshFailed):
+            raise
+        except Exception as err:  # the lock could not be had
+            raise TokenRefreshFailed(
+                f"storing the refreshed token failed: {type(err).__name__}"
+            ) from err
 
 
 _SHARED: dict[tuple, TokenBroker] = {}

@@ -21,13 +21,14 @@ from google.cloud import secretmanager
 from tests.fakes.secret_manager import DESTROYED, DISABLED, ENABLED, FakeSecretManager
 from transforms import oauth
 from transforms.token_store import (
+    LocalFileTokenStore,
     LockTimeout,
     SecretManagerTokenStore,
     decode_user_key,
     encode_user_key,
     token_store_from_uri,
 )
-from transforms.tokens import TokenBroker
+from transforms.tokens import TokenBroker, TokenRefreshFailed
 
 PROJECT = "my-project"
 USER = "participant-017"
@@ -749,7 +750,8 @@ def test_the_lease_is_written_while_held_and_removed_after(leasing, fake, clock)
         assert fake.calls == ["GetSecret", "UpdateSecret"]
 
     assert fake.secret(PROJECT, SECRET).annotations == {"owner": "research-team"}
-    assert fake.calls == ["GetSecret", "UpdateSecret", "GetSecret", "UpdateSecret"]
+    # Released with the etag the lease was written with: no read.
+    assert fake.calls == ["GetSecret", "UpdateSecret", "UpdateSecret"]
     assert clock.sleeps == []
 
 
@@ -762,7 +764,8 @@ def test_a_live_lease_of_another_holder_is_waited_for_then_given_up(leasing, fak
         leasing.refresh_lock(USER),
     ):
         pytest.fail("took a live lease")
-    assert clock.sleeps == [0.2] * 50  # polled every 0.2 s (jitter 0.5) for 10 s
+    # Polls back off from 0.5 s by half each time (jitter 0.5: no change) for 10 s.
+    assert clock.sleeps == [0.5, 0.75, 1.125, 1.6875, 2.53125, 3.796875]
     assert lease_of(fake) == ("other-worker", NOW + 60)  # untouched
 
 
@@ -779,7 +782,7 @@ def test_a_lease_released_while_waiting_is_taken(leasing, fake, clock):
     fake.on_next("GetSecret", lambda: look(1))
     with leasing.refresh_lock(USER):
         assert lease_of(fake)[0] != "other-worker"
-    assert clock.sleeps == [0.2, 0.2]
+    assert clock.sleeps == [0.5, 0.75]
 
 
 def test_a_lapsed_lease_is_taken_over(leasing, fake, clock):
@@ -826,7 +829,63 @@ def test_a_user_without_a_secret_locks_nothing(leasing, fake):
 def test_a_failed_release_is_logged_and_the_lease_lapses(leasing, fake, caplog):
     leasing.save(USER, TOKEN)
     with leasing.refresh_lock(USER):
-        fake.fail_next(5, 503, method="GetSecret")
+        fake.fail_next(5, 503, method="UpdateSecret")
     assert lease_of(fake) is not None
     assert "releasing the refresh lease failed with ServiceUnavailable" in caplog.text
     assert "lapses in 120 s" in caplog.text
+
+
+def test_the_lease_says_how_long_it_holds(leasing, fake, clock):
+    leasing.save(USER, TOKEN)
+    with leasing.refresh_lock(USER) as lease:
+        assert lease.remaining() == 120
+        clock.now += 30
+        assert lease.remaining() == 90
+
+
+def test_a_lease_changed_by_someone_else_meanwhile_is_released_after_reading_it(
+    leasing, fake, clock
+):
+    leasing.save(USER, TOKEN)
+    with leasing.refresh_lock(USER):
+        lease_value = fake.secret(PROJECT, SECRET).annotations[LEASE]
+        # A person adds an annotation while the lease is held: the etag changes.
+        fake.set_annotations(PROJECT, SECRET, {LEASE: lease_value, "owner": "team"})
+        fake.reset_counts()
+    assert fake.calls == ["UpdateSecret", "GetSecret", "UpdateSecret"]
+    assert fake.secret(PROJECT, SECRET).annotations == {"owner": "team"}
+
+
+def test_the_file_lock_holds_until_released(tmp_path):
+    with LocalFileTokenStore(tmp_path).refresh_lock(USER) as lease:
+        assert lease.remaining() == float("inf")
+
+
+def test_a_holder_whose_store_was_slow_gives_up_instead_of_racing_the_next_holder(fake, clock):
+    """The lease lapses at 300 s; a re-read that took 150 s leaves too little to refresh."""
+    store = SecretManagerTokenStore(
+        PROJECT, "fitbeam", fake.endpoint, sleep=clock.sleep, rand=lambda: 0.5, clock=clock
+    )
+    client = oauth.OAuthClient("client-id", "cs-secret", token_url="https://example.test/token")
+    store.save(USER, {**TOKEN, "expires_at": NOW - 1})
+    refreshed: list[str] = []
+
+    def refresh(oauth_client, old):
+        refreshed.append(old["refresh_token"])
+        return {**TOKEN_2, "expires_at": clock() + 3600}
+
+    broker = TokenBroker(store, client, clock=clock, refresh=refresh)
+    store.load(USER)  # the client is made; the next AccessSecretVersion is the re-read
+
+    def slow():
+        clock.now += 150
+
+    fake.on_next("GetSecret", lambda: fake.on_next("AccessSecretVersion", slow))
+    with pytest.raises(TokenRefreshFailed, match="only 150 s of the refresh lease left"):
+        broker.access_token(USER)
+    assert refreshed == []
+    assert lease_of(fake) is None  # released for the next holder
+
+    # With the store quick again, the next attempt refreshes once.
+    assert broker.access_token(USER) == "at-secret-2"
+    assert refreshed == ["rt-secret-1"]

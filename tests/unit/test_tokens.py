@@ -14,12 +14,15 @@ import time
 
 import pytest
 import requests
+from google.api_core import exceptions as google_errors
 from oauthlib.oauth2.rfc6749.errors import InvalidClientError, InvalidGrantError
 
 from transforms import oauth
-from transforms.token_store import LockTimeout
+from transforms.token_store import Lease, LockTimeout
 from transforms.tokens import (
+    CONSENT_RECHECK_SECONDS,
     EXPIRY_MARGIN_SECONDS,
+    MIN_LEASE_FOR_REFRESH_SECONDS,
     NeedsConsent,
     TokenBroker,
     TokenRefreshFailed,
@@ -60,8 +63,10 @@ class MemoryStore:
     @contextlib.contextmanager
     def refresh_lock(self, user_key):
         self.events.append(("lock", user_key))
-        yield
-        self.events.append(("unlock", user_key))
+        try:
+            yield
+        finally:
+            self.events.append(("unlock", user_key))
 
     def load_client(self):
         return ("client-id", "client-secret")
@@ -213,7 +218,21 @@ def test_a_failed_save_hands_out_nothing_and_the_next_caller_stores_it_first():
     assert broker.access_token("u1") == "at-1"
     assert store.tokens["u1"] == token(1, NOW + 3600, refresh="rt-1")
     assert endpoint.calls == [("at-0", "rt-0")]
-    assert events[-1] == ("save", "u1", "at-1")
+    # Stored under the lock, after checking the store still held the spent token.
+    assert events[-4:] == [("lock", "u1"), ("load", "u1"), ("save", "u1", "at-1"), ("unlock", "u1")]
+
+
+def test_an_unsaved_token_yields_to_a_grant_stored_meanwhile():
+    broker, store, endpoint, _, _ = broker_with({"u1": token(0, NOW - 1)})
+    store.fail_saves = True
+    with pytest.raises(TokenRefreshFailed):
+        broker.access_token("u1")
+    store.fail_saves = False
+    store.tokens["u1"] = token(5, NOW + 3600, refresh="rt-new-consent")  # consented again
+
+    assert broker.access_token("u1") == "at-5"
+    assert store.tokens["u1"]["refresh_token"] == "rt-new-consent"
+    assert len(endpoint.calls) == 1
 
 
 def test_on_refresh_is_called_after_the_save():
@@ -312,16 +331,111 @@ def test_invalid_grant_after_another_process_rotated_the_token_takes_the_stored_
     assert len(endpoint.calls) == 1
 
 
-def test_a_lock_timeout_is_a_transient_refresh_failure():
-    broker, store, endpoint, _, _ = broker_with({"u1": token(0, NOW - 1)})
+def test_a_lock_timeout_is_transient_and_the_user_is_not_waited_for_again_for_a_while():
+    broker, store, endpoint, clock, _ = broker_with({"u1": token(0, NOW - 1)})
+    tries: list[str] = []
 
     def busy(user_key):
-        raise LockTimeout("user 'u1': the refresh lock was held for 150 s")
+        tries.append(user_key)
+        raise LockTimeout("user 'u1': the refresh lock was held for 330 s")
 
     store.refresh_lock = busy
-    with pytest.raises(TokenRefreshFailed, match="held for 150 s"):
+    with pytest.raises(TokenRefreshFailed, match="held for 330 s"):
+        broker.access_token("u1")
+    clock.now += 59
+    with pytest.raises(
+        TokenRefreshFailed, match="the refresh lock was busy; trying again after 1 s"
+    ):
+        broker.access_token("u1")
+    clock.now += 1
+    with pytest.raises(TokenRefreshFailed, match="held for 330 s"):
+        broker.access_token("u1")
+    assert tries == ["u1", "u1"]
+    assert endpoint.calls == []
+
+
+@pytest.mark.parametrize(
+    "error",
+    [google_errors.TooManyRequests("quota"), google_errors.PermissionDenied("no"), OSError("io")],
+)
+def test_any_failure_to_lock_is_a_transient_refresh_failure(error):
+    broker, store, endpoint, _, _ = broker_with({"u1": token(0, NOW - 1)})
+
+    def failing(user_key):
+        raise error
+
+    store.refresh_lock = failing
+    with pytest.raises(
+        TokenRefreshFailed, match=f"taking the refresh lock failed: {type(error).__name__}"
+    ):
         broker.access_token("u1")
     assert endpoint.calls == []
+
+
+def test_a_refresh_does_not_start_on_a_lease_about_to_lapse():
+    """A slow store ate the lease: refreshing now could outlast it and race the next holder."""
+    broker, store, endpoint, clock, events = broker_with({"u1": token(0, NOW - 1)})
+
+    @contextlib.contextmanager
+    def short_lease(user_key):
+        events.append(("lock", user_key))
+        try:
+            yield Lease(expires_at=clock() + MIN_LEASE_FOR_REFRESH_SECONDS - 1, clock=clock)
+        finally:
+            events.append(("unlock", user_key))
+
+    store.refresh_lock = short_lease
+    with pytest.raises(TokenRefreshFailed, match="only 199 s of the refresh lease left"):
+        broker.access_token("u1")
+    assert endpoint.calls == []
+    assert events[-1] == ("unlock", "u1")  # released all the same
+
+    store.refresh_lock = lambda user_key: contextlib.nullcontext(
+        Lease(expires_at=clock() + MIN_LEASE_FOR_REFRESH_SECONDS, clock=clock)
+    )
+    assert broker.access_token("u1") == "at-1"
+
+
+def test_the_lock_is_released_when_the_refresh_fails():
+    broker, _, _, _, events = broker_with(
+        {"u1": token(0, NOW - 1)}, errors=[requests.ConnectionError("down")]
+    )
+    with pytest.raises(TokenRefreshFailed):
+        broker.access_token("u1")
+    assert events[-2:] == [("refresh", "at-0"), ("unlock", "u1")]
+
+
+def test_a_user_who_consents_again_is_picked_up_after_the_recheck_time():
+    broker, store, endpoint, clock, _ = broker_with(
+        {"u1": token(0, NOW - 1)}, errors=[InvalidGrantError(description="revoked")]
+    )
+    with pytest.raises(NeedsConsent):
+        broker.access_token("u1")
+    store.tokens["u1"] = token(8, NOW + 7200, refresh="rt-consented")  # fitbeam authorize
+
+    clock.now += CONSENT_RECHECK_SECONDS - 1
+    with pytest.raises(NeedsConsent, match="invalid_grant"):
+        broker.access_token("u1")  # not asked about again yet
+    clock.now += 1
+    assert broker.access_token("u1") == "at-8"
+    assert len(endpoint.calls) == 1
+
+
+def test_a_user_still_without_a_new_grant_stays_in_need_of_consent():
+    broker, _, endpoint, clock, events = broker_with(
+        {"u1": token(0, NOW - 1)}, errors=[InvalidGrantError(description="revoked")]
+    )
+    with pytest.raises(NeedsConsent):
+        broker.access_token("u1")
+    clock.now += CONSENT_RECHECK_SECONDS
+    events.clear()
+    with pytest.raises(NeedsConsent, match="invalid_grant"):
+        broker.access_token("u1")
+    assert events == [("load", "u1")]  # looked, found the same spent grant
+    assert len(endpoint.calls) == 1
+    with pytest.raises(NeedsConsent):
+        broker.access_token("u1")
+    assert events == [("load", "u1")]  # and will not look again for a while
 
 
 # -- consent needed ------------------------------------------------------------------
