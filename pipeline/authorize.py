@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
         "the client already in the token store.",
     )
     parser.add_argument(
+        "--replace_client",
+        action="store_true",
+        help="Store --client_secrets even though the token store holds another OAuth "
+        "client (its users must then consent again).",
+    )
+    parser.add_argument(
         "--data_types",
         default=",".join(datatypes.DEFAULT_DATA_TYPES),
         help="Data types to ask read access for, comma-separated (default: all supported), "
@@ -155,6 +161,7 @@ def main(
             ) from None
         if args.client_secrets:
             client_id, client_secret = read_client_secrets(args.client_secrets)
+            _check_same_client(store, client_id, args)
         else:
             try:
                 client_id, client_secret = store.load_client()
@@ -183,9 +190,18 @@ def main(
         # OAuth2Error's text is the provider's error code and description, never a token.
         print(f"fitbeam authorize: {user}: {err}", file=sys.stderr)
         return 1
-    if args.client_secrets:
-        store.save_client(client_id, client_secret)
-    store.save(user, token)
+    try:
+        if args.client_secrets:
+            store.save_client(client_id, client_secret)
+        with store.refresh_lock(user):  # never beside a running job's refresh of this user
+            store.save(user, token)
+    except Exception as err:  # the store's own retries are spent
+        print(
+            f"fitbeam authorize: {user}: the token could not be stored ({type(err).__name__}); "
+            "nothing was saved, run this again",
+            file=sys.stderr,
+        )
+        return 1
     granted = sorted(set(token.get("scope") or []))
     missing = sorted(set(scopes) - set(granted))
     print(f"stored a token for {user} in {args.token_store}", file=out)
@@ -196,6 +212,28 @@ def main(
             file=out,
         )
     return 0
+
+
+def _check_same_client(store, client_id: str, args: argparse.Namespace) -> None:
+    """Refuses to replace the stored OAuth client unless asked to.
+
+    Every stored user's refresh token belongs to the client that issued it: with
+    another client, all of them would have to consent again.
+    """
+    if args.replace_client:
+        return
+    try:
+        stored_id, _ = store.load_client()
+    except ValueError:
+        return  # none stored yet
+    if stored_id != client_id:
+        raise OptionsError(
+            "client_secrets",
+            args.client_secrets,
+            f"is another OAuth client than the one in the token store ({stored_id}); every "
+            "stored user would have to consent again. Pass --replace_client to switch",
+            None,
+        )
 
 
 def _user(value: str) -> str:

@@ -321,7 +321,7 @@ def template_argv(argv: list[str]) -> list[str]:
     return out
 
 
-def launch(argv: list[str], main: Callable[[list[str]], int] | None = None) -> int:
+def launch(argv: list[str], main: Callable[..., int] | None = None) -> int:
     """Runs `fitbeam run` with the template's parameters; returns its exit code.
 
     Args:
@@ -330,7 +330,7 @@ def launch(argv: list[str], main: Callable[[list[str]], int] | None = None) -> i
     """
     if main is None:
         from pipeline.main import main
-    return main(template_argv(argv))
+    return main(template_argv(argv), submit_only=True)
 
 
 if __name__ == "__main__":

@@ -97,18 +97,17 @@ def _until_stopped(result, stop: threading.Event) -> str:
     return str(outcome.get("state"))
 
 
-def waits_for_the_job(streaming: bool, direct: bool, environ) -> bool:
+def waits_for_the_job(streaming: bool, direct: bool, submit_only: bool) -> bool:
     """Whether `run` waits for the job to end and reports on it.
 
     Local runs wait (a local streaming run until it is stopped). On a remote
-    runner a streaming job never ends, and inside a Flex Template launcher
-    (`FLEX_TEMPLATE_PYTHON_PY_FILE` is set there) the launch must return once the
-    job is submitted; a batch job launched from a workstation is waited for,
-    so that its report is printed.
+    runner a streaming job never ends, and the Flex Template launcher
+    (`submit_only`) must return once the job is submitted; a batch job launched
+    from a workstation is waited for, so that its report is printed.
     """
     if direct:
         return True
-    return not streaming and not environ.get("FLEX_TEMPLATE_PYTHON_PY_FILE")
+    return not streaming and not submit_only
 
 
 def run(
@@ -118,6 +117,7 @@ def run(
     sleep: Callable[[float], None] = time.sleep,
     out: Callable[[str], None] = print,
     stop: threading.Event | None = None,
+    submit_only: bool = False,
 ) -> report.RunReport | None:
     """Runs one load and returns its report.
 
@@ -129,6 +129,8 @@ def run(
         sleep: waits between retries (test seam).
         out: where the report is printed.
         stop: a local streaming run stops when this is set (or on Ctrl-C).
+        submit_only: return once a remote job is submitted (the Flex Template
+            launcher must).
 
     Returns:
         The run report; None for a job submitted to a remote runner without
@@ -155,7 +157,7 @@ def run(
         clock = lambda: noon  # noqa: E731 - pickled with the parser; a fixed instant
     build.build(p, config, ingest_time, broker_factory=broker_factory, sleep=sleep, clock=clock)
     result = p.run()
-    if not waits_for_the_job(config.streaming, _is_direct(options), os.environ):
+    if not waits_for_the_job(config.streaming, _is_direct(options), submit_only):
         out(f"job submitted (run {config.run_id}): {result}")
         return None
     if not config.streaming:
@@ -204,7 +206,7 @@ def usage() -> str:
     return parser.format_help()
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, submit_only: bool = False) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if "-h" in argv or "--help" in argv:
         print(usage())
@@ -216,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda signum, frame: stop.set())
     try:
-        run(argv, stop=stop)
+        run(argv, stop=stop, submit_only=submit_only)
     except OptionsError as err:
         print(f"fitbeam run: {err}", file=sys.stderr)
         return 2

@@ -209,3 +209,47 @@ def test_bad_client_files_are_refused_without_showing_them(tmp_path, capsys, doc
 def test_bad_flags_exit_2_with_the_flag_named(argv, message, capsys):
     assert authorize.main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_another_client_is_not_stored_over_the_one_in_use(sim, tmp_path, client_file, capsys):
+    uri = f"file://{tmp_path / 'tokens'}"
+    token_store_from_uri(uri).save_client("other-client.apps.googleusercontent.com", "cs-x")
+    argv = [
+        "--user=user-1",
+        f"--token_store={uri}",
+        f"--client_secrets={client_file}",
+        "--login_hint=user-1",
+        f"--api_base_url={sim.base_url}",
+    ]
+    assert authorize.main(argv, open_url=visit) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fitbeam authorize: --client_secrets='/")
+    assert err.endswith(
+        "': is another OAuth client than the one in the token store "
+        "(other-client.apps.googleusercontent.com); every stored user would have to consent "
+        "again. Pass --replace_client to switch\n"
+    )
+    assert token_store_from_uri(uri).load("user-1") is None
+
+    assert authorize.main([*argv, "--replace_client"], open_url=visit, out=io.StringIO()) == 0
+    assert token_store_from_uri(uri).load_client() == (DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+
+
+def test_a_store_that_fails_says_so_without_a_traceback(sim, tmp_path, client_file, capsys):
+    blocked = tmp_path / "tokens"
+    (blocked / "user-1.json").mkdir(parents=True)  # a directory where the token goes
+    code = authorize.main(
+        [
+            "--user=user-1",
+            f"--token_store={blocked}",
+            f"--client_secrets={client_file}",
+            "--login_hint=user-1",
+            f"--api_base_url={sim.base_url}",
+        ],
+        open_url=visit,
+    )
+    assert code == 1
+    assert capsys.readouterr().err == (
+        "fitbeam authorize: user-1: the token could not be stored (IsADirectoryError); "
+        "nothing was saved, run this again\n"
+    )

@@ -162,12 +162,12 @@ def test_the_examples_make_a_valid_streaming_run():
 def test_launch_turns_template_booleans_into_beam_flags(argv, expected):
     seen = []
 
-    def main(args: list[str]) -> int:
-        seen.append(args)
+    def main(args: list[str], submit_only: bool) -> int:
+        seen.append((args, submit_only))
         return 7
 
     assert flex_template.launch(argv, main=main) == 7
-    assert seen == [expected]
+    assert seen == [(expected, True)]  # the launcher returns once the job is submitted
 
 
 def test_launch_flags_parse_as_streaming():

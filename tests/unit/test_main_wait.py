@@ -6,20 +6,18 @@ import pytest
 
 from pipeline.main import waits_for_the_job
 
-LAUNCHER = {"FLEX_TEMPLATE_PYTHON_PY_FILE": "/template/main.py"}
-
 
 @pytest.mark.parametrize(
-    ("streaming", "direct", "environ", "waits"),
+    ("streaming", "direct", "submit_only", "waits"),
     [
-        (False, True, {}, True),  # a local batch: wait, then the report
-        (True, True, {}, True),  # a local streaming run: until stopped
-        (False, False, {}, True),  # a Dataflow batch from a workstation: wait for its report
-        (True, False, {}, False),  # a Dataflow streaming job never ends
-        (False, False, LAUNCHER, False),  # the Flex Template launcher must return
-        (True, False, LAUNCHER, False),
-        (False, True, LAUNCHER, True),  # the launcher's image run locally still waits
+        (False, True, False, True),  # a local batch: wait, then the report
+        (True, True, False, True),  # a local streaming run: until stopped
+        (False, False, False, True),  # a Dataflow batch from a workstation: its report
+        (True, False, False, False),  # a Dataflow streaming job never ends
+        (False, False, True, False),  # the Flex Template launcher must return
+        (True, False, True, False),
+        (False, True, True, True),  # the template run on the DirectRunner still waits
     ],
 )
-def test_when_run_waits(streaming, direct, environ, waits):
-    assert waits_for_the_job(streaming, direct, environ) is waits
+def test_when_run_waits(streaming, direct, submit_only, waits):
+    assert waits_for_the_job(streaming, direct, submit_only) is waits
