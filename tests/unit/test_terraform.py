@@ -486,3 +486,13 @@ def test_alerts_watch_dead_letters_failed_jobs_and_users_without_rows():
 def test_the_dead_letter_alert_matches_the_counters_the_pipeline_keeps():
     sources = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "transforms").glob("*.py"))
     assert 'Metrics.counter(NAMESPACE, f"dead_letters_' in sources
+
+
+def test_the_only_project_grants_made_in_a_loop_are_the_conditional_token_grants():
+    looped = {
+        name: body
+        for name, body in _resources("google_project_iam_member").items()
+        if str(body["member"]).startswith("${each.")
+    }
+    assert set(looped) == {"token_secrets"}
+    assert looped["token_secrets"]["condition"]  # limited to the user token secrets
