@@ -19,9 +19,18 @@ secret is never a flag: command lines show in process lists. Run
 
 What it answers, in order of the checks:
 
+- 503 with Retry-After, before reading anything: all `MAX_CONNECTIONS`
+  connections are busy (one thread each).
+- 400: framing headers that leave the body's end unclear (a Content-Length
+  that is not one decimal number, a Transfer-Encoding other than one
+  `chunked`, or both), or the Authorization or a signature header given twice.
 - 401: no Authorization header, or not exactly the configured secret (compared
   in constant time). This is also the answer Google's verification handshake
   wants for its request without the header.
+- While the body is read: 413 for a body over `MAX_BODY_BYTES` (chunk sizes
+  are added up before a chunk is read); 400 for a chunk size that is not 1-8
+  hex digits, a line not ending in CRLF, or over `MAX_TRAILER_LINES` trailer
+  lines; 408 when the client stalls for `SOCKET_TIMEOUT_SECONDS`.
 - 201: `{"type": "verification"}` with the right secret (the handshake).
 - 403: no signature header, or a signature the configured public key does not
   verify. Google retries, so a key rotated on Google's side is not a loss if
@@ -37,6 +46,11 @@ What it answers, in order of the checks:
   and final; a retry could not change the answer, so Google should not retry.
 - 503: Pub/Sub did not take the messages (Google retries: nothing is lost).
 - 204: published.
+
+Whenever the body was not read to its end (400, 401, 408, 413) the answer
+says `Connection: close` and the connection is closed, so leftover bytes are
+never read as a next request. Every wait for the client times out after
+`SOCKET_TIMEOUT_SECONDS`, which also closes idle keep-alive connections.
 
 Mapping (pure functions, `notification_messages`): the user is found by
 `healthUserId` in the user map; `dataType` may be kebab-case, snake_case,
@@ -124,6 +138,19 @@ PUBLIC_KEY_EXAMPLE = "/etc/fitbeam/webhook-keyset.json"
 SECRET_EXAMPLE = '"Bearer $(openssl rand -hex 32)"'  # noqa: S105 - an example
 
 MAX_BODY_BYTES = 256 * 1024  # a notification is a few hundred bytes
+MAX_CHUNK_LINE_BYTES = 1024  # a chunk-size line with its extensions, or one trailer line
+MAX_TRAILER_LINES = 32
+# Each wait for the client (a request line, a header, a piece of the body, and
+# the idle time between keep-alive requests) may last this long.
+SOCKET_TIMEOUT_SECONDS = 30.0
+# Connections served at once, one thread each; more are answered 503 at once.
+# Cloud Run's --concurrency (40 in docs/notifications-relay.md) stays below it.
+MAX_CONNECTIONS = 64
+RETRY_AFTER_SECONDS = 5
+# An unknown healthUserId is logged at most this often (each id apart), and
+# connections refused for want of a slot at most this often.
+QUIET_LOG_SECONDS = 600.0
+BUSY_LOG_SECONDS = 60.0
 MAX_SIGNATURE_CHARS = 1024
 MIN_SECRET_CHARS = 16
 PUBLISH_TIMEOUT_SECONDS = 10.0
@@ -144,6 +171,10 @@ _SECRET_FORM = re.compile(r"^[A-Za-z][A-Za-z0-9_-]* \S+$")
 _HEALTH_USER_ID = re.compile(r"^[A-Za-z0-9-]{1,63}$")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SIGNATURE_HEADER = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")  # fullmatch
+# A chunk size (at most 8 hex digits: 4 GiB, far over the body limit anyway),
+# optional extensions without control characters, CRLF (fullmatch).
+_CHUNK_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,8})(;[\t\x20-\x7e]*)?\r\n")
 
 
 # --- signatures ------------------------------------------------------------------
@@ -702,6 +733,49 @@ class BodyTooLarge(Exception):
     """The request body is larger than `MAX_BODY_BYTES`."""
 
 
+class BadFraming(ValueError):
+    """The request's body framing is broken: Content-Length, Transfer-Encoding or a chunk.
+
+    Where the body ends is then unknown, so the connection is closed after the
+    answer: leftover bytes must never be read as the next request.
+    """
+
+
+class _Throttle:
+    """Decides whether an event of one key is logged now: at most once per `seconds` per key.
+
+    Args:
+        seconds: the least time between two logged events of one key.
+        clock: monotonic seconds (injectable).
+        max_keys: keys remembered; when full, expired keys are dropped, and if
+            none has expired, all are (a flood of new keys then logs, briefly, more).
+    """
+
+    def __init__(
+        self, seconds: float, clock: Callable[[], float] = time.monotonic, max_keys: int = 10_000
+    ):
+        self.seconds = seconds
+        self.clock = clock
+        self.max_keys = max_keys
+        self._lock = threading.Lock()
+        self._seen: dict[str, list] = {}  # key -> [last logged at, events held back since]
+
+    def due(self, key: str) -> int | None:
+        """None to stay quiet; else log now, and this many events of `key` were held back."""
+        with self._lock:
+            now = self.clock()
+            entry = self._seen.get(key)
+            if entry is not None and now - entry[0] < self.seconds:
+                entry[1] += 1
+                return None
+            if entry is None and len(self._seen) >= self.max_keys:
+                self._seen = {k: v for k, v in self._seen.items() if now - v[0] < self.seconds}
+                if len(self._seen) >= self.max_keys:
+                    self._seen.clear()
+            self._seen[key] = [now, 0]
+            return entry[1] if entry is not None else 0
+
+
 @dataclasses.dataclass(frozen=True)
 class Reply:
     status: int
@@ -710,8 +784,11 @@ class Reply:
 
 NO_CONTENT = Reply(204)
 CREATED = Reply(201)
+BAD_REQUEST = Reply(400, b"bad request\n")
 UNAUTHORIZED = Reply(401, b"unauthorized\n")
 FORBIDDEN = Reply(403, b"forbidden\n")
+TOO_LARGE = Reply(413, b"body too large\n")
+TIMED_OUT = Reply(408, b"request timeout\n")
 
 
 def _digest(text: str) -> bytes:
@@ -730,6 +807,7 @@ class RelayApp:
         signature_headers: header names to look for, in order.
         now: the current UTC instant (injectable).
         max_range_days: the longest range one message may ask for.
+        clock: monotonic seconds, for quieting repeated log lines (injectable).
     """
 
     def __init__(
@@ -742,6 +820,7 @@ class RelayApp:
         signature_headers: Sequence[str] = SIGNATURE_HEADERS,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         max_range_days: int = DEFAULT_MAX_RANGE_DAYS,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.topic = topic
         # Only a digest is kept: compare_digest then sees equal lengths, and the
@@ -753,6 +832,9 @@ class RelayApp:
         self.signature_headers = tuple(h.lower() for h in signature_headers)
         self.now = now
         self.max_range_days = max_range_days
+        # With the AUTOMATIC policy every consenting user of the OAuth client is
+        # notified; one line per user per QUIET_LOG_SECONDS, not per notification.
+        self._unknown_users = _Throttle(QUIET_LOG_SECONDS, clock)
 
     def __repr__(self) -> str:
         return f"RelayApp(topic={self.topic!r}, {self.keys!r}, {len(self.users)} users)"
@@ -772,10 +854,26 @@ class RelayApp:
     def handle(
         self, method: str, headers: Mapping[str, str], read_body: Callable[[], bytes]
     ) -> Reply:
-        """Answers one request; `read_body` is called only once the secret matched."""
+        """Answers one request; `read_body` is called only once the secret matched.
+
+        Args:
+            method: the HTTP method.
+            headers: the request headers; `items()` may name a header twice
+                (`http.client.HTTPMessage` does), and a repeated Authorization
+                or signature header is refused with 400.
+            read_body: returns the body, or raises `BodyTooLarge`, `BadFraming`
+                or `TimeoutError`.
+        """
         if method != "POST":
             return Reply(405, b"method not allowed\n")
-        headers = {k.lower(): v for k, v in headers.items()}
+        pairs = [(k.lower(), v) for k, v in headers.items()]
+        names = [k for k, _ in pairs]
+        repeated = [h for h in ("authorization", *self.signature_headers) if names.count(h) > 1]
+        if repeated:
+            # Which copy counts is ambiguous (proxies disagree), so neither does.
+            _LOGGER.info("request refused (400): header %s given more than once", repeated[0])
+            return BAD_REQUEST
+        headers = dict(pairs)
         if not self.authorized(headers):
             why = "wrong" if "authorization" in headers else "no"
             _LOGGER.info("request refused (401): %s Authorization header", why)
@@ -784,10 +882,13 @@ class RelayApp:
             body = read_body()
         except BodyTooLarge:
             _LOGGER.warning("request refused (413): body over %d bytes", MAX_BODY_BYTES)
-            return Reply(413, b"body too large\n")
-        except ValueError:  # a chunked body that does not follow the chunk format
-            _LOGGER.warning("request refused (400): unreadable body framing")
-            return Reply(400, b"bad request\n")
+            return TOO_LARGE
+        except BadFraming as bad:
+            _LOGGER.warning("request refused (400): %s", bad)
+            return BAD_REQUEST
+        except TimeoutError:
+            _LOGGER.info("request refused (408): the body did not arrive in time")
+            return TIMED_OUT
         try:
             obj = json.loads(body)
         except (ValueError, RecursionError):
@@ -827,13 +928,19 @@ class RelayApp:
             return NO_CONTENT
         user_key = self.users.lookup(n.health_user_id)
         if user_key is None:
-            _LOGGER.warning(
-                "notification %s %s ignored (204): healthUserId %s is not in the user map %s",
-                n.operation,
-                data_type,
-                n.health_user_id,
-                self.users.source,
-            )
+            held = self._unknown_users.due(n.health_user_id)
+            if held is not None:
+                _LOGGER.info(
+                    "notification %s %s ignored (204): healthUserId %s is not in the user map "
+                    "%s (not a study user; %d more for this id since it was last logged, "
+                    "logged at most every %d s)",
+                    n.operation,
+                    data_type,
+                    n.health_user_id,
+                    self.users.source,
+                    held,
+                    QUIET_LOG_SECONDS,
+                )
             return NO_CONTENT
         try:
             messages = notification_messages(
@@ -881,46 +988,102 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     server_version = "fitbeam-relay"
     sys_version = ""
 
+    def setup(self) -> None:
+        # Every read and write waits at most this long. A timed-out wait for the
+        # next request closes the connection quietly (BaseHTTPRequestHandler).
+        self.timeout = self.server.socket_timeout
+        super().setup()
+
+    def _framing(self) -> int | None:
+        """The body length Content-Length gives (0 without one); None for a chunked body.
+
+        Raises:
+            BadFraming: Transfer-Encoding other than one `chunked`, both it and
+                Content-Length (a request smuggling pattern), or a Content-Length
+                that is not one decimal number.
+        """
+        encodings = self.headers.get_all("Transfer-Encoding") or []
+        lengths = self.headers.get_all("Content-Length") or []
+        if encodings:
+            if lengths:
+                raise BadFraming("both Transfer-Encoding and Content-Length")
+            if (
+                len(encodings) > 1
+                or encodings[0].strip().lower() != "chunked"
+                or self.request_version == "HTTP/1.0"
+            ):
+                raise BadFraming("a Transfer-Encoding other than HTTP/1.1 chunked")
+            return None
+        if not lengths:
+            return 0
+        if len(lengths) > 1 or not _CONTENT_LENGTH.fullmatch(lengths[0].strip()):
+            raise BadFraming("Content-Length is not one decimal number")
+        return int(lengths[0])
+
     def _read_body(self) -> bytes:
-        self._body_read = True
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            return self._read_chunked()
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = 0
-        if length > MAX_BODY_BYTES:
-            self._body_read = False
+        if self._length is None:
+            body = self._read_chunked()
+        elif self._length > MAX_BODY_BYTES:
             raise BodyTooLarge
-        return self.rfile.read(length) if length > 0 else b""
+        else:
+            body = self.rfile.read(self._length) if self._length else b""
+            if len(body) < self._length:
+                raise BadFraming("the body ended before its Content-Length")
+        self._body_complete = True
+        return body
+
+    def _line(self, what: str) -> bytes:
+        line = self.rfile.readline(MAX_CHUNK_LINE_BYTES + 1)
+        if len(line) > MAX_CHUNK_LINE_BYTES or not line.endswith(b"\r\n"):
+            raise BadFraming(f"{what} is not a CRLF line of at most {MAX_CHUNK_LINE_BYTES} bytes")
+        return line
 
     def _read_chunked(self) -> bytes:
+        """A chunked body (RFC 9112 7.1), strictly: sizes are 1-8 hex digits, lines end in CRLF.
+
+        The sizes are added up against `MAX_BODY_BYTES` before a chunk is read;
+        extensions and up to `MAX_TRAILER_LINES` trailer lines are read and dropped.
+        """
         body = bytearray()
         while True:
-            line = self.rfile.readline(1024)
-            size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+            found = _CHUNK_SIZE_LINE.fullmatch(self._line("a chunk-size line"))
+            if found is None:
+                raise BadFraming("a chunk size is not 1-8 hex digits")
+            size = int(found.group(1), 16)
             if size == 0:
-                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                return bytes(body)
+                break
             if len(body) + size > MAX_BODY_BYTES:
-                self._body_read = False
                 raise BodyTooLarge
-            body += self.rfile.read(size)
-            self.rfile.readline(1024)  # the CRLF after each chunk
+            chunk = self.rfile.read(size)
+            if len(chunk) < size or self.rfile.read(2) != b"\r\n":
+                raise BadFraming("a chunk is shorter than its size or not followed by CRLF")
+            body += chunk
+        for _ in range(MAX_TRAILER_LINES + 1):
+            if self._line("a trailer line") == b"\r\n":
+                return bytes(body)
+        raise BadFraming(f"more than {MAX_TRAILER_LINES} trailer lines")
 
     def _serve(self) -> None:
-        self._body_read = False
+        self._body_complete = False
+        try:
+            self._length = self._framing()
+        except BadFraming as bad:
+            # Before the secret is checked, so INFO like a 401; after it, the app warns.
+            _LOGGER.info("request refused (400): %s", bad)
+            self.close_connection = True
+            self._reply(BAD_REQUEST)
+            return
         try:
             reply = self.server.app.handle(self.command, self.headers, self._read_body)
         except Exception:  # a bug must not leave the connection hanging
             _LOGGER.exception("request failed (500)")
             reply = Reply(500, b"internal error\n")
-        has_body = self.headers.get("Content-Length") not in (None, "0") or self.headers.get(
-            "Transfer-Encoding"
-        )
-        if has_body and not self._body_read:
-            self.close_connection = True  # the unread body would be taken for a request
+        if self._length != 0 and not self._body_complete:
+            # An unread or half-read body would be taken for the next request.
+            self.close_connection = True
+        self._reply(reply)
+
+    def _reply(self, reply: Reply) -> None:
         self.send_response(reply.status)
         if reply.body:
             self.send_header("Content-Type", "text/plain; charset=utf-8")
@@ -940,18 +1103,122 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass  # every reply is logged by the app, without headers
 
 
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Length: 16\r\n"
+    b"Retry-After: %d\r\n"
+    b"Connection: close\r\n"
+    b"\r\n"
+    b"try again later\n"
+) % RETRY_AFTER_SECONDS
+
+
 class _Server(http.server.ThreadingHTTPServer):
+    """One thread per connection, at most `max_connections` at once; others get 503 at once.
+
+    The accepting thread takes a slot before it starts a connection's thread,
+    and the thread gives it back when the connection ends, so threads never
+    outnumber the slots. A refused connection is answered by the accepting
+    thread without reading the request: 503, Retry-After, closed.
+    """
+
     daemon_threads = True
     allow_reuse_address = True
 
+    def __init__(
+        self,
+        address: tuple[str, int],
+        app: RelayApp,
+        socket_timeout: float,
+        max_connections: int,
+    ):
+        super().__init__(address, _Handler)
+        self.app = app
+        self.socket_timeout = socket_timeout
+        self.max_connections = max_connections
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._busy = _Throttle(BUSY_LOG_SECONDS)
+
+    def process_request(self, request, client_address) -> None:
+        if not self._slots.acquire(blocking=False):
+            self._refuse(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:  # no thread started: nobody else gives the slot back
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def _refuse(self, request) -> None:
+        held = self._busy.due("busy")
+        if held is not None:
+            _LOGGER.warning(
+                "connection refused (503): all %d connections busy (%d more refused since "
+                "last logged)",
+                self.max_connections,
+                held,
+            )
+        try:
+            request.settimeout(1.0)
+            request.sendall(_BUSY)
+            # Take what already arrived, so that closing does not reset the
+            # connection and lose the answer; never wait for more.
+            request.setblocking(False)
+            drained = 0
+            while drained < 65536:
+                data = request.recv(8192)
+                if not data:
+                    break
+                drained += len(data)
+        except OSError:  # includes BlockingIOError: nothing more to read
+            pass
+        finally:
+            self.shutdown_request(request)
+
+    def handle_error(self, request, client_address) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError):  # a client that reset or stalled: ordinary
+            _LOGGER.info("connection ended: %s", type(error).__name__)
+        else:
+            _LOGGER.exception("connection failed")
+
 
 class RelayServer:
-    """The app on an HTTP server (port 0 picks a free one); a context manager."""
+    """The app on an HTTP server (port 0 picks a free one); a context manager.
 
-    def __init__(self, app: RelayApp, host: str = "127.0.0.1", port: int = 0):
+    Args:
+        app: answers each request.
+        host, port: where to listen.
+        socket_timeout: seconds each wait for the client may last (an idle
+            keep-alive connection is closed after it; a body that stalls gets 408).
+        max_connections: connections served at once (one thread each); more
+            are answered 503 with Retry-After at once.
+
+    Raises:
+        ValueError: socket_timeout is not positive or max_connections is under 1.
+    """
+
+    def __init__(
+        self,
+        app: RelayApp,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        socket_timeout: float = SOCKET_TIMEOUT_SECONDS,
+        max_connections: int = MAX_CONNECTIONS,
+    ):
+        if not socket_timeout > 0:
+            raise ValueError(f"socket_timeout={socket_timeout!r} is not positive, e.g. 30")
+        if max_connections < 1:
+            raise ValueError(f"max_connections={max_connections!r} is under 1, e.g. 64")
         self.app = app
-        self._server = _Server((host, port), _Handler)
-        self._server.app = app
+        self._server = _Server((host, port), app, socket_timeout, max_connections)
         self._thread: threading.Thread | None = None
 
     @property

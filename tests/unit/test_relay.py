@@ -11,12 +11,15 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import datetime as dt
+import http.client
 import http.server
 import json
 import logging
 import os
 import re
+import socket
 import threading
+import time
 
 import pytest
 import requests
@@ -108,7 +111,7 @@ def clock() -> Clock:
 def app(publisher, files, clock) -> relay.RelayApp:
     users = relay.UserMap("gs://bucket/user-map.json", reader=files, clock=clock)
     keys = relay.load_public_keys(KEY.public_pem())
-    return relay.RelayApp(TOPIC, SECRET, keys, users, publisher, now=lambda: NOW)
+    return relay.RelayApp(TOPIC, SECRET, keys, users, publisher, now=lambda: NOW, clock=clock)
 
 
 def payload(
@@ -303,6 +306,42 @@ def test_a_configured_header_name_is_the_only_one_looked_at(publisher, files, cl
     )
     body = payload([civil("2026-11-20T17:29:00", "2026-11-20T17:34:00")])
     assert post(app, body, header="GOOGLE-HEALTH-API-SIGNATURE").status == 403
+
+
+def message(*pairs: tuple[str, str]) -> http.client.HTTPMessage:
+    """Headers as the server hands them to the app: a name may repeat."""
+    headers = http.client.HTTPMessage()
+    for name, value in pairs:
+        headers[name] = value  # adds, never replaces
+    return headers
+
+
+@pytest.mark.parametrize(
+    "pairs",
+    [
+        [("Authorization", SECRET), ("Authorization", SECRET)],
+        [("Authorization", "Bearer wrong"), ("authorization", SECRET)],
+        [
+            ("Authorization", SECRET),
+            ("X-HEALTHAPI-SIGNATURE", KEY.sign(VERIFICATION)),
+            ("x-healthapi-signature", KEY.sign(VERIFICATION)),
+        ],
+    ],
+)
+def test_a_repeated_authorization_or_signature_header_is_refused_unread(app, pairs):
+    def read():
+        raise AssertionError("the body of a request with a repeated header was read")
+
+    assert app.handle("POST", message(*pairs), read) == relay.Reply(400, b"bad request\n")
+
+
+def test_the_two_signature_header_names_are_not_a_repetition(app):
+    headers = message(
+        ("Authorization", SECRET),
+        ("GOOGLE-HEALTH-API-SIGNATURE", KEY.sign(VERIFICATION)),
+        ("X-HEALTHAPI-SIGNATURE", KEY.sign(VERIFICATION)),
+    )
+    assert app.handle("POST", headers, lambda: VERIFICATION) == relay.Reply(201)
 
 
 # --- notifications -> request messages ---------------------------------------------------
@@ -578,6 +617,54 @@ def test_an_unknown_user_is_acknowledged_and_the_map_re_read_at_most_once_a_minu
     assert post(app, body).status == 204
     assert files.reads == 2
     assert [data for _, data, _ in publisher.published] == [steps_message("2026-11-20", "user-5")]
+
+
+def test_unknown_users_are_logged_at_info_once_per_id_per_ten_minutes(app, clock, caplog):
+    def notify(health_user_id: str) -> None:
+        body = payload(
+            [civil("2026-11-20T17:29:00", "2026-11-20T17:34:00")], health_user_id=health_user_id
+        )
+        assert post(app, body) == relay.Reply(204)
+
+    def lines() -> list[tuple[int, str]]:
+        found = [
+            (r.levelno, r.getMessage())
+            for r in caplog.records
+            if "not in the user map" in r.message
+        ]
+        caplog.clear()
+        return found
+
+    def line(health_user_id: str, held: int) -> tuple[int, str]:
+        return (
+            logging.INFO,
+            f"notification UPSERT steps ignored (204): healthUserId {health_user_id} is not in "
+            f"the user map gs://bucket/user-map.json (not a study user; {held} more for this "
+            "id since it was last logged, logged at most every 600 s)",
+        )
+
+    with caplog.at_level(logging.INFO, logger="pipeline.relay"):
+        for _ in range(3):
+            notify("5000000000000000005")
+        notify("6000000000000000006")
+        assert lines() == [line("5000000000000000005", 0), line("6000000000000000006", 0)]
+        clock.now += 599
+        notify("5000000000000000005")
+        assert lines() == []
+        clock.now += 1
+        notify("5000000000000000005")
+        assert lines() == [line("5000000000000000005", 3)]
+
+
+def test_the_log_throttle_forgets_expired_keys_when_full():
+    clock = Clock()
+    throttle = relay._Throttle(10, clock, max_keys=2)
+    assert [throttle.due(k) for k in ("a", "b", "a")] == [0, 0, None]
+    assert throttle.due("c") == 0  # full, nothing expired: everything forgotten
+    assert throttle.due("a") == 0
+    clock.now += 10
+    assert throttle.due("d") == 0  # full again: the expired "c" and "a" go
+    assert throttle.due("d") is None
 
 
 def test_a_map_that_breaks_on_re_read_keeps_the_old_one(app, publisher, files, clock):
@@ -995,7 +1082,7 @@ def test_the_server_answers_the_emitter_and_closes_after_unread_bodies(app, publ
                 data=b"x" * (relay.MAX_BODY_BYTES + 1),
                 headers={"Authorization": SECRET},
             )
-            assert too_big.status_code == 413
+            assert (too_big.status_code, too_big.headers.get("Connection")) == (413, "close")
             chunked = session.post(
                 server.url,
                 data=iter([b'{"type": ', b'"verification"}']),
@@ -1017,3 +1104,206 @@ def test_main_exits_2_on_bad_settings_and_0_on_help(monkeypatch, capsys):
     assert "k" * 8 not in err
     assert relay.main(["--help"]) == 0
     assert "FITBEAM_RELAY_USER_MAP" in capsys.readouterr().out
+
+
+# --- the server on the wire: framing, timeouts, connections ------------------------------
+
+# Sent after each malformed request: answered too if the connection stayed open
+# and the server took leftover bytes for a next request.
+SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: relay\r\n\r\n"
+
+
+def raw_request(*headers: str, body: bytes = b"") -> bytes:
+    head = "\r\n".join(["POST / HTTP/1.1", "Host: relay", *headers]) + "\r\n\r\n"
+    return head.encode("latin-1") + body
+
+
+def exchange(server: relay.RelayServer, data: bytes, wait: float = 5.0) -> bytes:
+    """Sends `data` on a new connection; what came back once the server closed it.
+
+    Raises:
+        TimeoutError: the server kept the connection open for `wait` seconds.
+    """
+    with socket.create_connection(("127.0.0.1", server.port), timeout=wait) as sock:
+        sock.sendall(data)
+        return read_to_eof(sock)
+
+
+def read_to_eof(sock: socket.socket) -> bytes:
+    received = b""
+    while data := sock.recv(65536):
+        received += data
+    return received
+
+
+def responses(raw: bytes) -> list[tuple[int, str | None, bytes]]:
+    """(status, Connection header, body) of each response in `raw`, in order."""
+    found = []
+    while raw:
+        head, _, rest = raw.partition(b"\r\n\r\n")
+        status, *lines = head.decode("latin-1").split("\r\n")
+        fields = dict(line.split(": ", 1) for line in lines)
+        length = int(fields["Content-Length"])
+        found.append((int(status.split(" ")[1]), fields.get("Connection"), rest[:length]))
+        raw = rest[length:]
+    return found
+
+
+BAD_REQUEST = (400, "close", b"bad request\n")
+TOO_LARGE = (413, "close", b"body too large\n")
+AUTH = f"Authorization: {SECRET}"
+CHUNKED = "Transfer-Encoding: chunked"
+
+
+@pytest.fixture
+def server(app):
+    with relay.RelayServer(app) as running:
+        yield running
+
+
+@pytest.mark.parametrize(
+    "size_line",
+    [
+        b"-1\r\n",  # read(-1) would read until the client gives up
+        b"zz\r\n",
+        b"0x18\r\n",  # int(..., 16) takes this and the next four
+        b"+18\r\n",
+        b"1_8\r\n",
+        b" 18\r\n",
+        b"18 \r\n",
+        b"000000018\r\n",  # nine digits
+        b"18;ext\x00\r\n",  # a control character in an extension
+        b"18\n",  # no CR
+        b"18;" + b"x" * 2000 + b"\r\n",  # a size line over 1024 bytes
+    ],
+)
+def test_a_chunk_size_out_of_format_is_400_and_closes(server, size_line):
+    assert len(VERIFICATION) == 0x18
+    chunks = size_line + VERIFICATION + b"\r\n0\r\n\r\n"
+    sent = raw_request(AUTH, CHUNKED, body=chunks) + SMUGGLED
+    assert responses(exchange(server, sent)) == [BAD_REQUEST]
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        b"19\r\n" + VERIFICATION + b"\r\n0\r\n\r\n",  # the chunk is one byte short
+        b"18\r\n" + VERIFICATION + b"XX0\r\n\r\n",  # no CRLF after the chunk
+        b"18\r\n" + VERIFICATION + b"\r\n0\r\n" + b"X-Trailer: 1\r\n" * 33 + b"\r\n",
+        b"18\r\n" + VERIFICATION + b"\r\n0\r\nX-Trailer: " + b"1" * 2000 + b"\r\n\r\n",
+    ],
+    ids=["short-chunk", "no-crlf-after-chunk", "33-trailers", "long-trailer"],
+)
+def test_a_chunked_body_out_of_format_is_400_and_closes(server, chunks):
+    sent = raw_request(AUTH, CHUNKED, body=chunks) + SMUGGLED
+    assert responses(exchange(server, sent)) == [BAD_REQUEST]
+
+
+def test_a_well_formed_chunked_body_with_extensions_and_trailers_is_read(server):
+    chunks = b"5;name=value\r\n" + VERIFICATION[:5] + b"\r\n13\r\n" + VERIFICATION[5:]
+    chunks += b"\r\n0\r\n" + b"X-Trailer: 1\r\n" * 32 + b"\r\n"
+    sent = raw_request(AUTH, CHUNKED, body=chunks) + raw_request(AUTH, "Connection: close")
+    assert responses(exchange(server, sent)) == [
+        (201, None, b""),
+        (403, "close", b"forbidden\n"),  # the same connection goes on
+    ]
+
+
+def test_chunk_sizes_are_added_up_against_the_body_limit_before_reading(server):
+    first = b"a" * 200_000
+    # The second chunk's data is never sent: the size alone takes the body over 256 KiB.
+    chunks = b"%x\r\n%s\r\n%x\r\n" % (len(first), first, relay.MAX_BODY_BYTES - len(first) + 1)
+    sent = raw_request(AUTH, CHUNKED, body=chunks)
+    assert responses(exchange(server, sent)) == [TOO_LARGE]
+    one = b"%x\r\n" % (relay.MAX_BODY_BYTES + 1)
+    assert responses(exchange(server, raw_request(AUTH, CHUNKED, body=one))) == [TOO_LARGE]
+
+
+def test_a_content_length_over_the_limit_is_413_and_closes(server):
+    sent = raw_request(AUTH, f"Content-Length: {relay.MAX_BODY_BYTES + 1}")
+    assert responses(exchange(server, sent)) == [TOO_LARGE]
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [
+        ["Content-Length: -1"],
+        ["Content-Length: abc"],
+        ["Content-Length: +24"],
+        ["Content-Length: 0x18"],
+        ["Content-Length: 24, 24"],
+        ["Content-Length: 24", "Content-Length: 24"],
+        ["Content-Length: " + "9" * 19],
+        ["Content-Length: 24", CHUNKED],
+        [CHUNKED, CHUNKED],
+        ["Transfer-Encoding: gzip, chunked"],
+        ["Transfer-Encoding: identity"],
+    ],
+)
+def test_framing_headers_that_leave_the_end_unclear_are_400_and_close(server, framing):
+    sent = raw_request(AUTH, *framing, body=b"18\r\n" + VERIFICATION + b"\r\n0\r\n\r\n")
+    assert responses(exchange(server, sent + SMUGGLED)) == [BAD_REQUEST]
+
+
+def test_a_body_shorter_than_its_content_length_is_400(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(raw_request(AUTH, "Content-Length: 24", body=VERIFICATION[:10]))
+        sock.shutdown(socket.SHUT_WR)
+        assert responses(read_to_eof(sock)) == [BAD_REQUEST]
+
+
+def test_a_repeated_authorization_header_is_400_on_the_wire(server):
+    sent = raw_request(AUTH, AUTH, f"Content-Length: {len(VERIFICATION)}", body=VERIFICATION)
+    assert responses(exchange(server, sent)) == [BAD_REQUEST]
+    once = raw_request(AUTH, f"Content-Length: {len(VERIFICATION)}", "Connection: close")
+    assert responses(exchange(server, once + VERIFICATION)) == [(201, "close", b"")]
+
+
+def test_a_stalled_client_is_cut_off_after_the_socket_timeout(app):
+    with relay.RelayServer(app, socket_timeout=0.2) as server:
+        started = time.monotonic()
+        # Idle before the request, and idle after one on a kept-alive connection.
+        assert exchange(server, b"") == b""
+        kept = raw_request(AUTH, f"Content-Length: {len(VERIFICATION)}", body=VERIFICATION)
+        assert responses(exchange(server, kept)) == [(201, None, b"")]
+        # Stalled in the middle of the body.
+        stalled = raw_request(AUTH, f"Content-Length: {len(VERIFICATION)}", body=b'{"type"')
+        assert responses(exchange(server, stalled)) == [(408, "close", b"request timeout\n")]
+        assert time.monotonic() - started < 4
+
+
+def test_connections_beyond_the_limit_get_503_and_the_slot_comes_back(app):
+    with relay.RelayServer(app, max_connections=1) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as first:
+            first.sendall(b"POST / HTTP/1.1\r\n")  # holds the only slot
+            refused = exchange(server, b"")
+            assert refused == (
+                b"HTTP/1.1 503 Service Unavailable\r\n"
+                b"Content-Type: text/plain; charset=utf-8\r\n"
+                b"Content-Length: 16\r\n"
+                b"Retry-After: 5\r\n"
+                b"Connection: close\r\n"
+                b"\r\n"
+                b"try again later\n"
+            )
+            first.sendall(
+                b"Host: relay\r\n%s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+                % (AUTH.encode(), len(VERIFICATION), VERIFICATION)
+            )
+            assert responses(read_to_eof(first)) == [(201, "close", b"")]
+        # The slot is given back once the first connection's thread ends.
+        again = raw_request(AUTH, f"Content-Length: {len(VERIFICATION)}", "Connection: close")
+        deadline = time.monotonic() + 5
+        while (answer := responses(exchange(server, again + VERIFICATION)))[0][0] == 503:
+            assert time.monotonic() < deadline, "the slot was never given back"
+            time.sleep(0.01)
+        assert answer == [(201, "close", b"")]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"socket_timeout": 0}, "socket_timeout=0 is not positive"), ({"max_connections": 0}, "max")],
+)
+def test_the_server_checks_its_limits(app, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        relay.RelayServer(app, **kwargs)
