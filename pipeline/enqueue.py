@@ -35,7 +35,6 @@ import argparse
 import dataclasses
 import datetime as dt
 import logging
-import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -46,8 +45,10 @@ import requests
 from pipeline import logs
 from pipeline.options import (
     GOOGLE_HEALTH_API,
+    TOPIC_EXAMPLE,
     OptionsError,
     add_api_arguments,
+    check_topic,
     check_url,
     parse_data_types,
     parse_users,
@@ -68,11 +69,7 @@ RELATIVE_DATES = ("yesterday", "today")
 MAX_UTC_OFFSET = dt.timedelta(hours=14)
 PUBLISH_TIMEOUT_SECONDS = 120.0
 QUOTA_PER_MINUTE = 300  # the API's per-user budget; one settings call per user here
-TOPIC_EXAMPLE = "projects/my-project/topics/fitbeam-requests"
 TOKEN_STORE_EXAMPLE = "file:///var/fitbeam/tokens"  # noqa: S105 - a path
-_TOPIC = re.compile(
-    r"^projects/[a-z][-a-z0-9]{4,28}[a-z0-9]/topics/(?!goog)[A-Za-z][-A-Za-z0-9_.~+%]{2,254}$"
-)
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_BAD_OPTIONS = 0, 1, 2
 
@@ -225,20 +222,6 @@ def _date(value: str | None, now_utc: dt.datetime) -> tuple[str, dt.date | None]
     return day.isoformat(), day
 
 
-def _topic(value: str | None) -> str:
-    if not value:
-        raise OptionsError("topic", "", "is required", TOPIC_EXAMPLE)
-    if not _TOPIC.match(value):
-        raise OptionsError(
-            "topic",
-            value,
-            "is not projects/<project id: 6-30 of a-z 0-9 ->/topics/<name: 3-255 characters, "
-            "starting with a letter, not with goog>",
-            TOPIC_EXAMPLE,
-        )
-    return value
-
-
 def resolve(args: argparse.Namespace, now_utc: dt.datetime) -> EnqueueConfig:
     """Checks every option and returns the settings.
 
@@ -251,7 +234,7 @@ def resolve(args: argparse.Namespace, now_utc: dt.datetime) -> EnqueueConfig:
     """
     users = parse_users(args.users)
     date, fixed = _date(args.date, now_utc)
-    topic = _topic(args.topic)
+    topic = check_topic(args.topic)
     data_types = None if args.data_types is None else parse_data_types(args.data_types)
     api = check_url(args.api_base_url, "api_base_url", GOOGLE_HEALTH_API)
     token_url = resolve_token_url(api, args.token_url)

@@ -42,6 +42,11 @@ MAX_RANGE_DAYS = 366 * 5
 _DATASET = re.compile(
     r"^(?P<project>[a-z][-a-z0-9.:]{4,61}[a-z0-9]):(?P<dataset>[A-Za-z0-9_]{1,1024})$"
 )
+TOPIC_EXAMPLE = "projects/my-project/topics/fitbeam-requests"
+# Pub/Sub's topic names: a project id, then 3-255 characters not starting with goog.
+_TOPIC = re.compile(
+    r"^projects/[a-z][-a-z0-9]{4,28}[a-z0-9]/topics/(?!goog)[A-Za-z][-A-Za-z0-9_.~+%]{2,254}$"
+)
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 # Pub/Sub's resource names; Beam checks the project part with the same pattern.
 _SUBSCRIPTION = re.compile(
@@ -73,6 +78,25 @@ def add_api_arguments(parser) -> None:
         help="OAuth token endpoint (default: Google's; <api_base_url>/token for a local "
         "simulator on loopback).",
     )
+
+
+def check_topic(value: str | None, flag: str = "topic") -> str:
+    """A Pub/Sub topic path, as `fitbeam enqueue` and `fitbeam relay` publish to.
+
+    Raises:
+        OptionsError: missing, or not projects/PROJECT/topics/NAME.
+    """
+    if not value:
+        raise OptionsError(flag, "", "is required", TOPIC_EXAMPLE)
+    if not _TOPIC.match(value):
+        raise OptionsError(
+            flag,
+            value,
+            "is not projects/<project id: 6-30 of a-z 0-9 ->/topics/<name: 3-255 characters, "
+            "starting with a letter, not with goog>",
+            TOPIC_EXAMPLE,
+        )
+    return value
 
 
 def resolve_token_url(api: str, value: str) -> str:

@@ -106,8 +106,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from pipeline.options import (
+    TOPIC_EXAMPLE,
     OptionsError,
     add_api_arguments,
+    check_topic,
     check_url,
     parse_users,
     resolve_token_url,
@@ -131,7 +133,6 @@ DEFAULT_PORT = 8080
 # observed traffic the second. Both are looked for, in this order.
 SIGNATURE_HEADERS = ("GOOGLE-HEALTH-API-SIGNATURE", "X-HEALTHAPI-SIGNATURE")
 
-TOPIC_EXAMPLE = "projects/my-project/topics/fitbeam-requests"
 SECRET_VERSION_EXAMPLE = "projects/my-project/secrets/fitbeam-relay-secret/versions/latest"  # noqa: S105
 USER_MAP_EXAMPLE = "gs://my-bucket/relay/user-map.json"
 PUBLIC_KEY_EXAMPLE = "/etc/fitbeam/webhook-keyset.json"
@@ -161,9 +162,6 @@ MAX_NOTIFICATION_DAYS = 3660
 MIN_UTC_OFFSET = dt.timedelta(hours=-12)
 MAX_UTC_OFFSET = dt.timedelta(hours=14)
 
-_TOPIC = re.compile(
-    r"^projects/[a-z][-a-z0-9]{4,28}[a-z0-9]/topics/(?!goog)[A-Za-z][-A-Za-z0-9_.~+%]{2,254}$"
-)
 _SECRET_VERSION = re.compile(
     r"^projects/[^/\s]+/secrets/[A-Za-z0-9_-]{1,255}(/versions/(latest|[1-9][0-9]*))?$"
 )
@@ -1343,16 +1341,6 @@ def build_parser(env: Mapping[str, str] | None = None) -> argparse.ArgumentParse
     return parser
 
 
-def _topic(value: str) -> str:
-    if not value:
-        raise OptionsError("topic", "", "is required", TOPIC_EXAMPLE)
-    if not _TOPIC.match(value):
-        raise OptionsError(
-            "topic", value, "is not projects/<project id>/topics/<name>", TOPIC_EXAMPLE
-        )
-    return value
-
-
 class SecretError(OptionsError):
     """A secret the relay will not use; the message says where it came from, never what it is."""
 
@@ -1412,7 +1400,7 @@ def resolve(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> R
         OptionsError: the first bad value found (a secret is never shown).
     """
     env = os.environ if env is None else env
-    topic = _topic(args.topic)
+    topic = check_topic(args.topic)
     secret = env.get(ENV_SECRET, "")
     version = args.secret_version
     if secret and version:

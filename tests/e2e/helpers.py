@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import time
+import uuid
+from collections.abc import Iterator
 
-from google.cloud import bigquery
+from google.api_core import exceptions as gexc
+from google.cloud import bigquery, pubsub_v1
 
 from pipeline import emulators
 from pipeline.demo import emulator_bigquery_client
@@ -104,3 +109,43 @@ def count_in_run(client: bigquery.Client, dataset: str, table: str, run_id: str)
         query_parameters=[bigquery.ScalarQueryParameter("run", "STRING", run_id)]
     )
     return next(iter(client.query(query, job_config=config).result()))["n"]
+
+
+@contextlib.contextmanager
+def fresh_topic(prefix: str) -> Iterator[tuple[str, str]]:
+    """A new topic with one subscription on the Pub/Sub emulator: (topic, subscription)."""
+    suffix = uuid.uuid4().hex[:10]
+    publisher = pubsub_v1.PublisherClient()
+    subscriber = pubsub_v1.SubscriberClient()
+    topic_path = publisher.topic_path(emulators.PROJECT, f"{prefix}-{suffix}")
+    sub_path = subscriber.subscription_path(emulators.PROJECT, f"{prefix}-{suffix}")
+    publisher.create_topic(name=topic_path)
+    subscriber.create_subscription(name=sub_path, topic=topic_path)
+    try:
+        yield topic_path, sub_path
+    finally:
+        subscriber.delete_subscription(subscription=sub_path)
+        publisher.delete_topic(topic=topic_path)
+        subscriber.close()
+
+
+def pull(sub_path: str, expected: int, timeout: float = 10.0) -> list:
+    """What the subscription holds (acknowledged), once `expected` arrived or `timeout` passed."""
+    subscriber = pubsub_v1.SubscriberClient()
+    got = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(got) < expected and time.monotonic() < deadline:
+            try:
+                response = subscriber.pull(subscription=sub_path, max_messages=100, timeout=2)
+            except gexc.DeadlineExceeded:
+                continue
+            got += [r.message for r in response.received_messages]
+            if response.received_messages:
+                subscriber.acknowledge(
+                    subscription=sub_path,
+                    ack_ids=[r.ack_id for r in response.received_messages],
+                )
+    finally:
+        subscriber.close()
+    return got

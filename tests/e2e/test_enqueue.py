@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
-import uuid
 
 import pytest
-from google.api_core import exceptions as gexc
-from google.cloud import pubsub_v1
 
-from pipeline import emulators, enqueue
+from pipeline import enqueue
 from pipeline.demo import authorise_users
 from simulator import Simulator, SimulatorConfig
+from tests.e2e.helpers import fresh_topic, pull
 from transforms.token_store import LocalFileTokenStore
 
 START = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC).timestamp()
@@ -32,39 +29,8 @@ ZONES = {"user-1": "America/New_York", "user-2": "Pacific/Tongatapu", "user-3": 
 @pytest.fixture
 def topic(local_gcp):
     """A fresh topic and its subscription: (topic path, subscription path)."""
-    suffix = uuid.uuid4().hex[:10]
-    publisher = pubsub_v1.PublisherClient()
-    subscriber = pubsub_v1.SubscriberClient()
-    topic_path = publisher.topic_path(emulators.PROJECT, f"enqueue-{suffix}")
-    sub_path = subscriber.subscription_path(emulators.PROJECT, f"enqueue-{suffix}")
-    publisher.create_topic(name=topic_path)
-    subscriber.create_subscription(name=sub_path, topic=topic_path)
-    yield topic_path, sub_path
-    subscriber.delete_subscription(subscription=sub_path)
-    publisher.delete_topic(topic=topic_path)
-    subscriber.close()
-
-
-def pull(sub_path: str, expected: int, timeout: float = 10.0) -> list:
-    """Every message on the subscription: at least `expected`, acknowledged."""
-    subscriber = pubsub_v1.SubscriberClient()
-    got = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(got) < expected and time.monotonic() < deadline:
-            try:
-                response = subscriber.pull(subscription=sub_path, max_messages=100, timeout=5)
-            except gexc.DeadlineExceeded:
-                continue
-            got += [r.message for r in response.received_messages]
-            if response.received_messages:
-                subscriber.acknowledge(
-                    subscription=sub_path,
-                    ack_ids=[r.ack_id for r in response.received_messages],
-                )
-    finally:
-        subscriber.close()
-    return got
+    with fresh_topic("enqueue") as paths:
+        yield paths
 
 
 def enqueue_run(sim, store, topic_path, users, *extra):
