@@ -171,10 +171,11 @@ def main(
         print(f"fitbeam authorize: {err}", file=sys.stderr)
         return 2
 
-    authorization_url = oauth.GOOGLE_AUTHORIZATION_URL
     if api != GOOGLE_HEALTH_API and token_url == api + "/token":
-        authorization_url = api + "/o/oauth2/v2/auth"  # the local simulator's consent page
-    client = oauth.OAuthClient(client_id, client_secret, authorization_url, token_url)
+        # A local simulator serves the consent page and the token endpoint itself.
+        client = oauth.OAuthClient.for_base_url(client_id, client_secret, api)
+    else:
+        client = oauth.OAuthClient(client_id, client_secret, token_url=token_url)
     scopes = datatypes.scopes_for(data_types)
     if open_url is None:
         open_url = _print_url if args.no_browser else _browse

@@ -59,7 +59,7 @@ from transforms.health_api import HealthApiClient
 from transforms.quota import UserRateLimiter
 from transforms.retry import RetryPolicy
 from transforms.token_store import token_store_from_uri
-from transforms.tokens import TokenBroker
+from transforms.tokens import TokenBroker, broker_for
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -340,16 +340,12 @@ def _failure_reason(err: Exception) -> str:
 
 
 def _make_broker(config: EnqueueConfig) -> TokenBroker:
-    store = token_store_from_uri(config.token_store)
     try:
-        client_id, client_secret = store.load_client()
+        return broker_for(config.token_store, config.token_url)
     except ValueError as err:
         raise OptionsError(
             "token_store", config.token_store, str(err), TOKEN_STORE_EXAMPLE
         ) from None
-    return TokenBroker(
-        store, oauth.OAuthClient(client_id, client_secret, token_url=config.token_url)
-    )
 
 
 def plan(

@@ -106,6 +106,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from pipeline.options import (
+    GOOGLE_HEALTH_API,
     TOPIC_EXAMPLE,
     OptionsError,
     add_api_arguments,
@@ -1532,28 +1533,24 @@ def identity_reader(token_store: str, api_base_url: str, token_url: str) -> Call
     import requests
 
     from transforms import calls, oauth
-    from transforms.health_api import HealthApiClient, json_body
+    from transforms.health_api import HealthApiClient
     from transforms.quota import UserRateLimiter
     from transforms.retry import RetryPolicy
-    from transforms.token_store import token_store_from_uri
-    from transforms.tokens import TokenBroker
+    from transforms.tokens import broker_for
 
     try:
         oauth.check_transport(api_base_url, token_url)
     except ValueError as err:
         raise OptionsError("api_base_url", api_base_url, str(err), None) from None
     try:
-        store = token_store_from_uri(token_store)
-        client_id, client_secret = store.load_client()
+        broker = broker_for(token_store, token_url)
     except ValueError as err:
         raise OptionsError("token_store", token_store, str(err), None) from None
-    broker = TokenBroker(store, oauth.OAuthClient(client_id, client_secret, token_url=token_url))
     runner = calls.CallRunner(broker=broker, limiter=UserRateLimiter(300), policy=RetryPolicy())
     client = HealthApiClient(requests.Session(), api_base_url)
-    url = f"{client.base_url}/v4/users/me/identity"
 
     def health_user_id(user: str) -> str:
-        body = runner.request(user, lambda token: json_body(client.request("GET", url, token)))
+        body = runner.request(user, client.identity)
         found = body.get("healthUserId") if isinstance(body, dict) else None
         if not isinstance(found, str) or not _HEALTH_USER_ID.match(found):
             raise ValueError("the identity route named no valid healthUserId")
@@ -1574,7 +1571,7 @@ def user_map_main(
         users = parse_users(args.users)
         if not args.token_store:
             raise OptionsError("token_store", "", "is required", "file:///var/fitbeam/tokens")
-        api = check_url(args.api_base_url, "api_base_url", "https://health.googleapis.com")
+        api = check_url(args.api_base_url, "api_base_url", GOOGLE_HEALTH_API)
         health_user_id = reader_factory(
             args.token_store, api, resolve_token_url(api, args.token_url)
         )

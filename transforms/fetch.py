@@ -21,8 +21,7 @@ from transforms.elements import ApiCall, DeadLetter, FetchRequest, utc_now_rfc33
 from transforms.health_api import HealthApiClient
 from transforms.quota import shared_limiter
 from transforms.retry import RetryPolicy
-from transforms.token_store import token_store_from_uri
-from transforms.tokens import TokenBroker, shared_broker
+from transforms.tokens import TokenBroker, broker_for, shared_broker
 
 NAMESPACE = "fitbeam"
 NEEDS_CONSENT_PREFIX = "needs_consent_"
@@ -82,12 +81,6 @@ class FetchFn(beam.DoFn):
         self.refreshes = Metrics.counter(NAMESPACE, "token_refreshes")
         self.latency = Metrics.distribution(NAMESPACE, f"{stage}_call_ms")
 
-    def _make_broker(self) -> TokenBroker:
-        store = token_store_from_uri(self.token_store_uri)
-        client_id, client_secret = store.load_client()
-        client = oauth.OAuthClient(client_id, client_secret, token_url=self.token_url)
-        return TokenBroker(store, client)
-
     def setup(self):
         oauth.check_transport(self.api_base_url, self.token_url)
         self.session = requests.Session()
@@ -97,7 +90,7 @@ class FetchFn(beam.DoFn):
         self.client = HealthApiClient(self.session, self.api_base_url)
         broker = shared_broker(
             (self.token_store_uri, self.token_url),
-            self.broker_factory or self._make_broker,
+            self.broker_factory or (lambda: broker_for(self.token_store_uri, self.token_url)),
         )
         broker.on_refresh = lambda user_key: self.refreshes.inc()
         self.runner = calls.CallRunner(

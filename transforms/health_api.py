@@ -308,3 +308,7 @@ class HealthApiClient:
 
     def settings(self, token: str) -> dict:
         return json_body(self._call("GET", "users/me/settings", token))
+
+    def identity(self, token: str) -> dict:
+        """The user's ids: `healthUserId` and the 6-character `legacyUserId`."""
+        return json_body(self._call("GET", "users/me/identity", token))

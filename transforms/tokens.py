@@ -42,7 +42,7 @@ from collections.abc import Callable
 from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, OAuth2Error
 
 from transforms import oauth
-from transforms.token_store import Lease, LockTimeout, TokenStore
+from transforms.token_store import Lease, LockTimeout, TokenStore, token_store_from_uri
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -204,7 +204,6 @@ class TokenBroker:
                     f"user {user_key!r}: only {left:.0f} s of the refresh lease left"
                 )
             return self._do_refresh(user_key, stored)
-        raise AssertionError("unreachable")  # ExitStack does not swallow exceptions
 
     def _do_refresh(self, user_key: str, token: dict) -> dict:
         try:
@@ -277,6 +276,18 @@ class TokenBroker:
             raise TokenRefreshFailed(
                 f"storing the refreshed token failed: {type(err).__name__}"
             ) from err
+
+
+def broker_for(token_store_uri: str, token_url: str) -> TokenBroker:
+    """A broker over the store a URI names, refreshing with the OAuth client kept there.
+
+    Raises:
+        ValueError: a bad URI, or no OAuth client in the store (the message says how
+            to store one).
+    """
+    store = token_store_from_uri(token_store_uri)
+    client_id, client_secret = store.load_client()
+    return TokenBroker(store, oauth.OAuthClient(client_id, client_secret, token_url=token_url))
 
 
 _SHARED: dict[tuple, TokenBroker] = {}
