@@ -24,9 +24,14 @@ COPY --from=launcher /opt/google/dataflow/python_template_launcher /opt/google/d
 # Installed from a scratch copy that is removed afterwards, so that the launcher and the
 # workers import one copy of the code: the installed package.
 COPY setup.py /tmp/fitbeam/
-COPY pipeline /tmp/fitbeam/pipeline
-COPY transforms /tmp/fitbeam/transforms
+COPY healthapi /tmp/fitbeam/healthapi
+COPY rows /tmp/fitbeam/rows
 COPY schemas /tmp/fitbeam/schemas
+COPY transforms /tmp/fitbeam/transforms
+COPY pipeline /tmp/fitbeam/pipeline
+COPY relay /tmp/fitbeam/relay
+COPY commands /tmp/fitbeam/commands
+COPY localdev /tmp/fitbeam/localdev
 COPY simulator /tmp/fitbeam/simulator
 RUN pip install --no-cache-dir --disable-pip-version-check /tmp/fitbeam \
     && rm -rf /tmp/fitbeam \

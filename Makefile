@@ -43,10 +43,10 @@ simulate: venv
 	$(VENV)/bin/fitbeam simulate --port 8180
 
 emulators-up: venv
-	$(PY) -m pipeline.emulators up --state_dir .local
+	$(PY) -m localdev.emulators up --state_dir .local
 
 emulators-down: venv
-	$(PY) -m pipeline.emulators down --state_dir .local
+	$(PY) -m localdev.emulators down --state_dir .local
 
 bench: venv
 	$(PY) -m bench.throughput

@@ -15,7 +15,7 @@ INSTALL_REQUIRES = [
     "oauthlib==4.0.1",
     "google-cloud-secret-manager==2.32.0",
     "google-crc32c==1.9.0",  # Secret Manager payload checksums
-    "cryptography==50.0.2",  # webhook signatures (pipeline/relay.py, simulator/webhooks.py)
+    "cryptography==50.0.2",  # webhook signatures (relay/, simulator/webhooks.py)
     "fastavro==1.13.1",
     "tzdata==2026.6",
 ]
@@ -36,9 +36,21 @@ setup(
     version="0.1.0",
     description="Move Fitbit data (Google Health API v4) into BigQuery with Apache Beam.",
     python_requires=">=3.11",
-    packages=find_packages(include=["pipeline*", "transforms*", "schemas*", "simulator*"]),
+    packages=find_packages(
+        include=[
+            "healthapi*",
+            "rows*",
+            "schemas*",
+            "transforms*",
+            "pipeline*",
+            "relay*",
+            "commands*",
+            "localdev*",
+            "simulator*",
+        ]
+    ),
     package_data={"schemas": ["*.avsc"]},
     install_requires=INSTALL_REQUIRES,
     extras_require={"test": TEST_REQUIRES},
-    entry_points={"console_scripts": ["fitbeam=pipeline.cli:main"]},
+    entry_points={"console_scripts": ["fitbeam=commands.cli:main"]},
 )

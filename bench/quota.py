@@ -2,8 +2,8 @@
 
 Each user gets a budget of calls to the Google Health API: 300 a minute (the legacy Fitbit
 API allowed 150 an hour). The pipeline takes a slot in one
-`transforms.quota.UserRateLimiter` for every call of a user, whether list, rollup or TCX
-detail, and retries a 429 by the policy in `transforms.retry`. This benchmark runs a
+`healthapi.quota.UserRateLimiter` for every call of a user, whether list, rollup or TCX
+detail, and retries a 429 by the policy in `healthapi.retry`. This benchmark runs a
 backfill through that code against the simulator and checks the two promises of issue 5:
 under 1% of requests are answered 429, and each user uses 70% or more of its budget while
 it has work left. By default it runs once per budget: `300/minute`, then `150/hour`.
@@ -21,7 +21,7 @@ How:
   part of the window as it is against the real API's minute. And at 300/minute a faster
   clock would only measure the machine: 20 users at 300 a minute is 100 requests per
   simulated second, and 2 cores serve about 120 a real second.
-- The limiter is the pipeline's: `transforms.quota.budget_limiter`, which `shared_limiter`
+- The limiter is the pipeline's: `healthapi.quota.budget_limiter`, which `shared_limiter`
   gives `FetchFn`. `--limiter_margin 0` gives the limiter as it was before issue 5.
 - The token broker reads token expiry on the simulator's clock: requests-oauthlib stamps
   `expires_at` with the real clock, so the benchmark stamps it again (`expiring_on`).
@@ -30,7 +30,7 @@ How:
   `--hr_spacing` seconds (default 300) so that the simulator can serve it fast enough; the
   calls are the same at any sample spacing. Each exercise found adds one TCX call, made as
   soon as its exercise page is in.
-- `--workers` threads run the calls through `transforms.calls.run_call`, wired as
+- `--workers` threads run the calls through `healthapi.calls.run_call`, wired as
   `FetchFn` wires it: a token broker, the limiter and `RetryPolicy()` in a `CallRunner`,
   and one HTTP session. The threads take calls from one backlog in random order. That is
   what the Reshuffle in `FetchPages` hands a worker: a random call of any user, so users'
@@ -96,18 +96,19 @@ from collections.abc import Callable, Iterator
 import requests
 
 from bench.args import positive_float, positive_int
-from pipeline.demo import authorise_users
+from healthapi import calls, datatypes, planning, quota
+from healthapi.auth import oauth
+from healthapi.auth.broker import TokenBroker
+from healthapi.auth.file_store import LocalFileTokenStore
+from healthapi.client import HealthApiClient
+from healthapi.elements import STREAM_RECONCILED, ApiCall, ApiPage
+from healthapi.planning import plan_calls, requests_for
+from healthapi.quota import UserRateLimiter, budget_limiter, parse_budget
+from healthapi.retry import RetryPolicy
+from localdev.demo import authorise_users
+from rows import datapoints
 from simulator import Simulator, SimulatorConfig
 from simulator.clock import SimClock
-from transforms import calls, datatypes, oauth, quota, rows, to_rows
-from transforms.elements import STREAM_RECONCILED, ApiCall, ApiPage
-from transforms.fetch import requests_for
-from transforms.health_api import HealthApiClient
-from transforms.planning import plan_calls
-from transforms.quota import UserRateLimiter, budget_limiter, parse_budget
-from transforms.retry import RetryPolicy
-from transforms.token_store import LocalFileTokenStore
-from transforms.tokens import TokenBroker
 
 RUN_ID = "bench-quota"
 # The simulator's clock starts at noon UTC on this day; the days loaded end the day before,
@@ -192,15 +193,15 @@ def backfill_calls(users: list[str], data_types: list[str], days: int) -> list[A
     return [call for request in fetch_requests for call in plan_calls(request)]
 
 
-def detail_calls(page: ApiPage, ctx: rows.RowContext) -> Iterator[ApiCall]:
+def detail_calls(page: ApiPage, ctx: datapoints.RowContext) -> Iterator[ApiCall]:
     """The TCX calls `ToRowsFn` fans out of an exercise page, one per exercise."""
     call = page.call
     if call.kind != "list" or call.data_type != "exercise":
         return
     for point in page.points:
-        for table, row in rows.rows_for_point("exercise", point, ctx, call.stream):
+        for table, row in datapoints.rows_for_point("exercise", point, ctx, call.stream):
             if table == "exercise" and row.get("data_point_id"):
-                yield to_rows.detail_call(call, row)
+                yield planning.detail_call(call, row)
 
 
 class Backlog:
@@ -399,7 +400,7 @@ def run_backfill(
         for user in users
     }
     ingest_time = dt.datetime.fromtimestamp(clock(), dt.UTC)  # stamped once, as a run does
-    contexts = {user: rows.RowContext(user, RUN_ID, ingest_time) for user in users}
+    contexts = {user: datapoints.RowContext(user, RUN_ID, ingest_time) for user in users}
     backlog = Backlog(work, random.Random(seed))
 
     def work_loop(client: HealthApiClient) -> None:

@@ -2,7 +2,7 @@
 
 `fitbeam run --streaming` runs on the DirectRunner in a thread of this process, reading a
 subscription of the local Pub/Sub emulator and writing to the local BigQuery emulator
-(`pipeline.emulators`), with the Google Health API simulator behind it. The benchmark
+(`localdev.emulators`), with the Google Health API simulator behind it. The benchmark
 publishes one request message per (user, civil day), each for a distinct pair (by default 20
 users x 10 days of `steps`: one API call and about 150-250 rows each, so that it times the
 pipeline rather than bulk inserts), at a steady rate kept on a monotonic clock. Each user's
@@ -13,7 +13,7 @@ While it publishes, it polls BigQuery on a fixed cadence (every 0.25 s by defaul
 query per table, `SELECT user_key, civil_date, COUNT(*) ... WHERE run_id = @run GROUP BY 1, 2`,
 and notes for each message the first poll that sees all of its rows: as many as the
 simulator's ground truth gives (`Simulator.ground_truth`, reconciled, turned into rows by
-`transforms.rows.rows_for_point`). A message's latency runs from just before its `publish`
+`rows.datapoints.rows_for_point`). A message's latency runs from just before its `publish`
 call (the round trip to the emulator is inside it) to the moment that poll's answer came
 back, so it overstates the true figure by at most one poll period: the resolution, printed
 with the figures. At the end it stops the pipeline and checks that every (table, user, day)
@@ -69,14 +69,15 @@ import apache_beam as beam
 from google.cloud import bigquery, pubsub_v1
 
 from bench.args import positive_float, positive_int
-from pipeline import emulators
+from healthapi import datatypes
+from healthapi.auth.file_store import LocalFileTokenStore
+from healthapi.elements import STREAM_RECONCILED
+from healthapi.messages import request_message
+from localdev import emulators
+from localdev.demo import authorise_users, emulator_bigquery_client
 from pipeline import main as pipeline_main
-from pipeline.demo import authorise_users, emulator_bigquery_client
+from rows import datapoints
 from simulator import Simulator, SimulatorConfig
-from transforms import datatypes, rows
-from transforms.elements import STREAM_RECONCILED
-from transforms.request_messages import request_message
-from transforms.token_store import LocalFileTokenStore
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -122,12 +123,12 @@ def expected_rows(sim: Simulator, user: str, day: dt.date, data_types: list[str]
         ValueError: a row would land on another civil day or in another table than its
             type's, so rows could not be told apart by (user, day).
     """
-    ctx = rows.RowContext(user, "bench-expected", START)
+    ctx = datapoints.RowContext(user, "bench-expected", START)
     out: Counter[str] = Counter()
     for data_type in data_types:
         table = datatypes.spec(data_type).table
         for truth in sim.ground_truth(user, data_type, day, day, reconciled=True):
-            for row_table, row in rows.rows_for_point(
+            for row_table, row in datapoints.rows_for_point(
                 data_type, truth["dataPoint"], ctx, STREAM_RECONCILED
             ):
                 if row_table != table or row["civil_date"] != day:
@@ -472,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         emu = stack.enter_context(emulators.LocalEmulators(folder / "emulators", pubsub=True))
         saved_env = dict(os.environ)
         stack.callback(lambda: (os.environ.clear(), os.environ.update(saved_env)))
-        os.environ.update(emu.env)
+        emulators.use_emulator_endpoints(emu.env)
         users = [f"user-{i}" for i in range(1, args.users + 1)]
         sim = stack.enter_context(
             Simulator(

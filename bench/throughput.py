@@ -5,7 +5,7 @@ row building bounds how fast a load can go. The benchmark makes the API's respon
 once, then times two consumers of the same bytes:
 
 - plain: a Python loop that runs `json.loads` on each body and
-  `transforms.rows.rows_for_point` on each point, counting rows;
+  `rows.datapoints.rows_for_point` on each point, counting rows;
 - beam: the same work in a FlatMap over (user key, body) elements on the DirectRunner, rows
   counted by `Count.Globally` and read back through a metric, once per running mode:
   `in_memory` (the default), then `multi_threading` and `multi_processing` with one worker
@@ -16,12 +16,12 @@ a Map that reads the file, fused with the FlatMap), because `Create` of the bodi
 pickles and bz2-compresses them into the pipeline description: about half a second per MB,
 several minutes for the default 300 MB, which would time `Create` and not row building.
 
-The bodies are those of the list calls `transforms.planning` plans for each user (6-hour
+The bodies are those of the list calls `healthapi.planning` plans for each user (6-hour
 civil windows, each one page of at most 10,000 points): `:reconcile` for the reconciled
 stream, plain `list` for the raw one. Serving a window over HTTP takes the simulator most of
 a second, so they are rendered with the simulator's own functions instead, the way its list
 handler renders them, one process per CPU. One window per user is also fetched over HTTP
-with `transforms.health_api.HealthApiClient`; the benchmark stops unless those bodies are
+with `healthapi.client.HealthApiClient`; the benchmark stops unless those bodies are
 byte for byte the rendered ones, and fails unless plain Python and every Beam mode count the
 same points and rows.
 
@@ -57,6 +57,11 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from bench.args import positive_int
+from healthapi import datatypes, planning
+from healthapi.auth import oauth
+from healthapi.client import HealthApiClient
+from healthapi.elements import STREAM_RAW, STREAM_RECONCILED, ApiCall, FetchRequest
+from rows import datapoints
 from simulator import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -68,9 +73,6 @@ from simulator import (
 from simulator.catalog import DATA_TYPES
 from simulator.filters import parse_filter
 from simulator.synth import SOURCE_FAMILIES, Point, User
-from transforms import datatypes, oauth, planning, rows
-from transforms.elements import STREAM_RAW, STREAM_RECONCILED, ApiCall, FetchRequest
-from transforms.health_api import HealthApiClient
 
 DATA_TYPE = "heart-rate"
 NAMESPACE = "fitbeam_bench"
@@ -250,22 +252,22 @@ def plain_rows(pages: list[Page], ingest_time: dt.datetime, stream: str) -> tupl
     """(points, rows) of `pages`, built in a plain Python loop."""
     n_points = n_rows = 0
     for user_key, body in pages:
-        ctx = rows.RowContext(user_key, RUN_ID, ingest_time)
+        ctx = datapoints.RowContext(user_key, RUN_ID, ingest_time)
         points = json.loads(body).get("dataPoints", ())
         n_points += len(points)
         for point in points:
-            n_rows += len(rows.rows_for_point(DATA_TYPE, point, ctx, stream))
+            n_rows += len(datapoints.rows_for_point(DATA_TYPE, point, ctx, stream))
     return n_points, n_rows
 
 
 def page_rows(page: Page, ingest_time: dt.datetime, stream: str) -> Iterator[tuple[str, dict]]:
     """The (table, row) pairs of one page: the FlatMap of the Beam consumer."""
     user_key, body = page
-    ctx = rows.RowContext(user_key, RUN_ID, ingest_time)
+    ctx = datapoints.RowContext(user_key, RUN_ID, ingest_time)
     points = json.loads(body).get("dataPoints", ())
     Metrics.counter(NAMESPACE, "points").inc(len(points))
     for point in points:
-        yield from rows.rows_for_point(DATA_TYPE, point, ctx, stream)
+        yield from datapoints.rows_for_point(DATA_TYPE, point, ctx, stream)
 
 
 def read_page(ref: PageRef) -> Page:

@@ -1,21 +1,18 @@
 """The graph of `fitbeam run`, batch or streaming, as one function over a pipeline.
 
-    requests -> PlanCalls -> FetchPages -> ToRows -+-> ValidateRows -> WriteTables
-                                                   |
-                    detail (one TCX call per exercise)
-                                                   |
-                          FetchPages(detail) -> ToRows
-    every dead_letter output -> Flatten -> WriteDeadLetters
+    ReadRequests -> PlanCalls -> Fetch -> Rows -+-> ValidateRows -> WriteTables
+                                                |
+                     detail (one TCX call per exercise)
+                                                |
+                            FetchDetail -> DetailRows
+    every dead_letter output -> AllDeadLetters -> WriteDeadLetters (one sink)
 
 Requests are the CLI's users x data types over one range, or request messages
-(a file in batch, a Pub/Sub subscription when streaming) parsed by
-`ParseRequests`, whose bad messages join the dead letters. A replay
+(a file in batch, a Pub/Sub subscription when streaming). A replay
 (`--dead_letters`) feeds failed calls to the fetch and refused rows to
-validation instead.
-
-The detail fan-out stays inside the graph: exercises found by the main fetch
-become TCX calls fetched by a second FetchFn that shares the process's token
-broker and per-user quota with the first.
+validation instead. The detail fan-out stays inside the graph: exercises found
+by the main fetch become TCX calls fetched by a second application of the same
+fetch composite, which shares the process's token broker and per-user quota.
 """
 
 from __future__ import annotations
@@ -26,14 +23,21 @@ from collections.abc import Callable
 
 import apache_beam as beam
 
+from healthapi.auth.broker import TokenBroker
+from healthapi.planning import requests_for
+from healthapi.retry import RetryPolicy
 from pipeline.options import RunConfig
-from transforms import fetch, replay, request_messages, sinks, to_rows
-from transforms.elements import FetchRequest
-from transforms.retry import RetryPolicy
-from transforms.tokens import TokenBroker
+from transforms.dead_letters import WriteDeadLetters
+from transforms.fetch import FetchPages
+from transforms.plan import PlanCalls
+from transforms.replay import ReplayDeadLetters
+from transforms.requests import ReadRequests
+from transforms.rows import ToRows
+from transforms.validate import ValidateRows
+from transforms.write import WriteTables
 
 
-def build(
+def build_pipeline(
     p: beam.Pipeline,
     config: RunConfig,
     ingest_time: dt.datetime,
@@ -52,12 +56,12 @@ def build(
         clock: the UTC time request messages are judged by (test seam).
 
     Returns:
-        `rows` (validated (table, row) pairs) and `dead_letters`.
+        `rows` (validated (table, row) pairs) and `dead_letters` (every stage's).
     """
     policy = RetryPolicy(max_attempts=config.max_attempts)
 
-    def fetch_fn(stage: str) -> fetch.FetchFn:
-        return fetch.FetchFn(
+    def fetch(stage: str) -> FetchPages:
+        return FetchPages(
             api_base_url=config.api_base_url,
             token_store_uri=config.token_store,
             token_url=config.token_url,
@@ -70,36 +74,42 @@ def build(
 
     replayed_rows: tuple[beam.PCollection, ...] = ()
     if config.dead_letters:
-        replayed = (
-            p
-            | "ReadDeadLetters"
-            >> beam.io.ReadFromText(config.dead_letters, coder=beam.coders.BytesCoder())
-            | "SkipBlankDeadLetterLines" >> beam.Filter(lambda line: bool(line.strip()))
-            | "Replay" >> replay.ReplayDeadLetters()
-        )
-        calls, replayed_rows, bad_requests = (
-            replayed.calls,
-            (replayed.rows,),
-            (replayed.dead_letter,),
-        )
+        replayed = p | "ReplayDeadLetters" >> ReplayDeadLetters(config.dead_letters)
+        calls, replayed_rows, bad_input = replayed.calls, (replayed.rows,), replayed.dead_letter
     else:
-        requests, bad_requests = _requests(p, config, clock)
-        calls = requests | "Plan" >> fetch.PlanCalls()
-    to_rows_fn = to_rows.ToRowsFn(config.run_id, ingest_time)
-    fetched = calls | "Fetch" >> fetch.FetchPages(fetch_fn("fetch"), "Fetch")
-    built = fetched.pages | "Rows" >> to_rows.ToRows(to_rows_fn, "ToRowsFn")
-    detail = built.detail | "FetchDetail" >> fetch.FetchPages(fetch_fn("fetch_detail"), "Detail")
-    detail_built = detail.pages | "DetailRows" >> to_rows.ToRows(to_rows_fn, "DetailToRowsFn")
+        requests = p | "ReadRequests" >> ReadRequests(
+            requests=requests_for(
+                list(config.users),
+                list(config.data_types),
+                config.start_date,
+                config.end_date,
+                config.stream,
+            )
+            if config.users
+            else (),
+            requests_file=config.requests_file,
+            subscription=config.requests_subscription,
+            max_range_days=config.max_range_days,
+            clock=clock,
+        )
+        calls, bad_input = (
+            requests["requests"] | "PlanCalls" >> PlanCalls(),
+            requests["dead_letter"],
+        )
+    fetched = calls | "Fetch" >> fetch("fetch")
+    built = fetched.pages | "Rows" >> ToRows(config.run_id, ingest_time)
+    detail = built.detail | "FetchDetail" >> fetch("fetch_detail")
+    detail_built = detail.pages | "DetailRows" >> ToRows(config.run_id, ingest_time)
     validated = (
         (built.rows, detail_built.rows, *replayed_rows)
         | "AllRows" >> beam.Flatten()
-        | "Validate" >> sinks.ValidateRows()
+        | "ValidateRows" >> ValidateRows()
     )
-    bigquery_failed = validated.rows | "BigQuery" >> sinks.WriteTables(
+    bigquery_failed = validated.rows | "WriteTables" >> WriteTables(
         config.dataset, config.bq_write_method, config.temp_location or None
     )
     dead_letters = (
-        *bad_requests,
+        bad_input,
         fetched.dead_letter,
         built.dead_letter,
         detail.dead_letter,
@@ -107,43 +117,7 @@ def build(
         validated.dead_letter,
         bigquery_failed,
     ) | "AllDeadLetters" >> beam.Flatten()
-    if config.streaming:
-        _ = dead_letters | "DeadLetters" >> sinks.WriteStreamingDeadLetters(
-            config.dead_letter_root, config.run_id
-        )
-    else:
-        _ = dead_letters | "DeadLetters" >> sinks.WriteDeadLetters(
-            config.dead_letter_root, config.run_id
-        )
-    return {"rows": validated.rows, "dead_letters": dead_letters}
-
-
-def _requests(
-    p: beam.Pipeline, config: RunConfig, clock: Callable[[], dt.datetime] | None
-) -> tuple[beam.PCollection, tuple[beam.PCollection, ...]]:
-    """The run's FetchRequests, and the dead letters of bad request messages (if any)."""
-    if config.requests_subscription:
-        messages = p | "ReadRequestMessages" >> beam.io.ReadFromPubSub(
-            subscription=config.requests_subscription, with_attributes=True
-        )
-    elif config.requests_file:
-        messages = (
-            p
-            | "ReadRequestFile"
-            >> beam.io.ReadFromText(config.requests_file, coder=beam.coders.BytesCoder())
-            # Blank lines separate nothing in JSON Lines; they are not requests.
-            | "SkipBlankLines" >> beam.Filter(lambda line: bool(line.strip()))
-        )
-    else:
-        requests = fetch.requests_for(
-            list(config.users),
-            list(config.data_types),
-            config.start_date,
-            config.end_date,
-            config.stream,
-        )
-        return p | "Requests" >> beam.Create(requests).with_output_types(FetchRequest), ()
-    parsed = messages | "ParseRequests" >> request_messages.ParseRequests(
-        config.max_range_days, clock
+    _ = dead_letters | "WriteDeadLetters" >> WriteDeadLetters(
+        config.dead_letter_root, config.run_id, streaming=config.streaming
     )
-    return parsed.requests, (parsed.dead_letter,)
+    return {"rows": validated.rows, "dead_letters": dead_letters}

@@ -31,12 +31,12 @@ import json
 import sys
 from collections.abc import Callable
 
+from healthapi import datatypes
+from healthapi.auth.oauth import GOOGLE_TOKEN_URL
+from healthapi.auth.store import CLOUD_STORE_EXAMPLE
+from healthapi.elements import STREAM_RAW, STREAM_RECONCILED
 from pipeline.options import GOOGLE_HEALTH_API, MAX_RANGE_DAYS, FitbeamOptions
-from transforms import datatypes
-from transforms.elements import STREAM_RAW, STREAM_RECONCILED
-from transforms.oauth import GOOGLE_TOKEN_URL
-from transforms.sinks import FILE_LOADS, STREAMING_INSERTS
-from transforms.token_store import CLOUD_STORE_EXAMPLE
+from transforms.write import FILE_LOADS, STREAMING_INSERTS
 
 # Request sources that exclude each other: none is required on its own.
 REQUEST_SOURCES = frozenset(

@@ -15,8 +15,9 @@ Every option is checked before anything runs (`pipeline.options`). After the
 run the report is printed (and written with `--report_json`). Beam's own
 options (`--runner`, `--project`, `--temp_location`, ...) pass through.
 
-When `BIGQUERY_EMULATOR_HOST` is set, Beam's BigQuery clients in this process
-are pointed at that emulator (DirectRunner only).
+`run` knows nothing of local emulators: the `fitbeam` command
+(`commands.cli`) points Beam's BigQuery clients at one when
+`BIGQUERY_EMULATOR_HOST` is set (`localdev.emulators`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
-import os
 import signal
 import sys
 import threading
@@ -34,9 +34,10 @@ from collections.abc import Callable
 import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
-from pipeline import build, logs, preflight, report
+from commands import logs
+from healthapi.auth.broker import TokenBroker
+from pipeline import build, preflight, report
 from pipeline.options import FitbeamOptions, OptionsError, resolve
-from transforms.tokens import TokenBroker
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ def waits_for_the_job(streaming: bool, direct: bool, submit_only: bool) -> bool:
 
 
 def run(
-    argv: list[str],
+    argv: list[str] | None = None,
     today: dt.date | None = None,
     broker_factory: Callable[[], TokenBroker] | None = None,
     sleep: Callable[[float], None] = time.sleep,
@@ -122,7 +123,7 @@ def run(
     """Runs one load and returns its report.
 
     Args:
-        argv: the command-line flags.
+        argv: the command-line flags (default: `sys.argv[1:]`).
         today: the UTC date that future dates are judged by, for the flags and
             for request messages (test seam; default: the clock).
         broker_factory: builds the token broker (test seam).
@@ -140,12 +141,9 @@ def run(
         OptionsError: a bad option; nothing has run.
         RuntimeError: the pipeline failed.
     """
+    argv = sys.argv[1:] if argv is None else argv
     options = PipelineOptions(argv)
     config = resolve(options, today=today)
-    if os.environ.get("BIGQUERY_EMULATOR_HOST"):
-        from pipeline.emulators import use_emulator_endpoints
-
-        use_emulator_endpoints()
     _direct_defaults(options, argv)
     started = time.monotonic()
     preflight.prepare_dataset(config.dataset)
@@ -155,7 +153,9 @@ def run(
     if today is not None:
         noon = dt.datetime.combine(today, dt.time(12), dt.UTC)
         clock = lambda: noon  # noqa: E731 - pickled with the parser; a fixed instant
-    build.build(p, config, ingest_time, broker_factory=broker_factory, sleep=sleep, clock=clock)
+    build.build_pipeline(
+        p, config, ingest_time, broker_factory=broker_factory, sleep=sleep, clock=clock
+    )
     result = p.run()
     if not waits_for_the_job(config.streaming, _is_direct(options), submit_only):
         out(f"job submitted (run {config.run_id}): {result}")

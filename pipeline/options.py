@@ -10,7 +10,7 @@ Requests come from exactly one place:
 
 - `--users` with `--start_date`/`--end_date`: a batch over one civil range;
 - `--requests_file`: a batch over request messages, one JSON object per line
-  (the contract of `transforms.request_messages`);
+  (the contract of `healthapi.messages`);
 - `--streaming --requests_subscription`: request messages from Pub/Sub;
 - `--dead_letters`: a batch replaying dead-letter files (`transforms.replay`).
 """
@@ -30,12 +30,12 @@ from apache_beam.options.pipeline_options import (
     StandardOptions,
 )
 
-from transforms import datatypes
-from transforms.elements import STREAM_RAW, STREAM_RECONCILED
-from transforms.oauth import GOOGLE_TOKEN_URL
-from transforms.request_messages import DEFAULT_MAX_RANGE_DAYS
-from transforms.sinks import FILE_LOADS, STREAMING_INSERTS
-from transforms.token_store import check_user_key, token_store_from_uri
+from healthapi import datatypes
+from healthapi.auth.oauth import GOOGLE_TOKEN_URL
+from healthapi.auth.store import check_user_key, token_store_from_uri
+from healthapi.elements import STREAM_RAW, STREAM_RECONCILED
+from healthapi.messages import DEFAULT_MAX_RANGE_DAYS
+from transforms.write import FILE_LOADS, STREAMING_INSERTS
 
 GOOGLE_HEALTH_API = "https://health.googleapis.com"
 MAX_RANGE_DAYS = 366 * 5

@@ -1,9 +1,11 @@
-"""Beam steps that plan and carry out API calls.
+"""The fetch stage: planned API calls -> their answers, or dead letters.
 
-`PlanCalls` turns requests into calls; `FetchPages` carries them out with
-`FetchFn`, whose clients live for the DoFn's lifetime (built in `setup`,
-closed in `teardown`). Calls that cannot complete become dead letters
-carrying the call, the last HTTP status and reason, and the attempt count.
+`FetchPages` carries calls out with `FetchFn`, whose HTTP session and client
+live for the DoFn's lifetime (built in `setup`, closed in `teardown`); the
+work itself is `healthapi.calls` (token broker, per-user quota, retry policy).
+Calls that cannot complete become dead letters carrying the call, the last
+HTTP status and reason, and the attempt count. The main fetch and the detail
+fetch (one TCX per exercise) are two applications of the same composite.
 """
 
 from __future__ import annotations
@@ -16,31 +18,24 @@ import requests
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from transforms import calls, oauth, planning
-from transforms.elements import ApiCall, DeadLetter, FetchRequest, utc_now_rfc3339
-from transforms.health_api import HealthApiClient
-from transforms.quota import shared_limiter
-from transforms.retry import RetryPolicy
-from transforms.tokens import TokenBroker, broker_for, shared_broker
+from healthapi import calls
+from healthapi.auth import oauth
+from healthapi.auth.broker import TokenBroker, broker_for, shared_broker
+from healthapi.client import HealthApiClient
+from healthapi.elements import ApiCall
+from healthapi.quota import shared_limiter
+from healthapi.retry import RetryPolicy
+from transforms.dead_letters import DeadLetter, utc_now_rfc3339
 
 NAMESPACE = "fitbeam"
 NEEDS_CONSENT_PREFIX = "needs_consent_"
 API_STATUS_PREFIX = "api_status_"
 
 
-class PlanCalls(beam.PTransform):
-    """FetchRequest -> ApiCall: the fewest calls the API's caps allow."""
-
-    def expand(self, requests_pc):
-        return requests_pc | "PlanCallsFn" >> beam.FlatMap(planning.plan_calls).with_output_types(
-            ApiCall
-        )
-
-
 class FetchFn(beam.DoFn):
     """Carries out ApiCalls; dead-letters the ones that cannot complete.
 
-    Retry policy: see `transforms.retry` (bounded, jittered exponential backoff
+    Retry policy: see `healthapi.retry` (bounded, jittered exponential backoff
     for 429/5xx/timeouts/resets/garbled bodies; one token refresh after a 401;
     other 4xx permanent). Quota: at most `quota_per_minute` calls per user per
     minute from this process.
@@ -146,24 +141,55 @@ class FetchFn(beam.DoFn):
 
 
 class FetchPages(beam.PTransform):
-    """ApiCall -> ApiPage, with a `dead_letter` output; spreads calls over workers first."""
+    """ApiCall -> ApiPage (`pages`), with a `dead_letter` output.
 
-    def __init__(self, fetch_fn: FetchFn, label_prefix: str = "Fetch"):
+    Calls are spread over workers first (a reshuffle), so one request's many
+    calls do not queue behind each other on one worker.
+
+    Args: as `FetchFn`.
+
+    Raises:
+        ValueError: an API or token URL that is neither https nor loopback http,
+            a quota that is not a positive whole number, or an unknown stage.
+    """
+
+    STAGES = ("fetch", "fetch_detail")
+
+    def __init__(
+        self,
+        api_base_url: str,
+        token_store_uri: str,
+        token_url: str,
+        quota_per_minute: int,
+        policy: RetryPolicy,
+        stage: str = "fetch",
+        broker_factory: Callable[[], TokenBroker] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         super().__init__()
-        self.fetch_fn = fetch_fn
-        self.label_prefix = label_prefix
+        oauth.check_transport(api_base_url, token_url)
+        if not isinstance(quota_per_minute, int) or quota_per_minute < 1:
+            raise ValueError(
+                f"quota_per_minute={str(quota_per_minute)[:20]} must be a whole number of "
+                "calls of at least 1, e.g. 300"
+            )
+        if stage not in self.STAGES:
+            raise ValueError(f"stage {stage[:40]!r} is not one of {self.STAGES}")
+        self.settings = {
+            "api_base_url": api_base_url,
+            "token_store_uri": token_store_uri,
+            "token_url": token_url,
+            "quota_per_minute": quota_per_minute,
+            "policy": policy,
+            "stage": stage,
+            "broker_factory": broker_factory,
+            "sleep": sleep,
+        }
 
     def expand(self, calls_pc):
         return (
             calls_pc
-            | f"{self.label_prefix}Reshuffle" >> beam.Reshuffle()
-            | f"{self.label_prefix}Fn"
-            >> beam.ParDo(self.fetch_fn).with_outputs(FetchFn.DEAD_LETTER, main="pages")
+            | "Spread" >> beam.Reshuffle()
+            | "Call"
+            >> beam.ParDo(FetchFn(**self.settings)).with_outputs(FetchFn.DEAD_LETTER, main="pages")
         )
-
-
-def requests_for(
-    users: list[str], data_types: list[str], start, end, stream: str
-) -> list[FetchRequest]:
-    """One request per (user, data type) over the same civil dates."""
-    return [FetchRequest(u, t, start, end, stream) for u in users for t in data_types]

@@ -21,17 +21,15 @@ before: a run plus its replay load every point once.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from collections.abc import Callable
-from typing import Any
 
 import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from schemas import bigquery as bq_schemas
-from transforms.elements import ApiCall, DeadLetter, utc_now_rfc3339
+from healthapi.elements import ApiCall
+from schemas.convert import from_bigquery_json
+from transforms.dead_letters import DeadLetter, utc_now_rfc3339
 
 NAMESPACE = "fitbeam"
 STAGE = "replay"
@@ -43,78 +41,12 @@ class NotADeadLetter(ValueError):
     """A line of a dead-letter file that cannot be replayed as written."""
 
 
-def api_call_from_json(obj: dict) -> ApiCall:
-    """The ApiCall that `ApiCall.to_json` wrote.
-
-    Raises:
-        NotADeadLetter: a field is missing or has the wrong type.
-    """
+def _replayed(rebuild, *args):
+    """What `rebuild` makes of a letter's original; its ValueError as NotADeadLetter."""
     try:
-        fields = {k: obj[k] for k in ("user_key", "kind", "data_type", "start", "end", "stream")}
-        if not all(isinstance(v, str) for v in fields.values()):
-            raise NotADeadLetter(f"call fields must be strings: {sorted(fields)}")
-        parent = obj.get("parent") or {}
-        if not isinstance(parent, dict):
-            raise NotADeadLetter("call parent must be an object")
-        return ApiCall(
-            **fields,
-            data_point_id=str(obj.get("data_point_id", "")),
-            parent=tuple(parent.items()),
-        )
-    except KeyError as err:
-        raise NotADeadLetter(f"the call has no {err.args[0]!r}") from None
-
-
-def _timestamp(text: str) -> dt.datetime:
-    moment = dt.datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError(f"{text!r} has no UTC offset")
-    return moment.astimezone(dt.UTC)
-
-
-_LOGICAL: dict[str, Callable[[str], Any]] = {
-    "date": dt.date.fromisoformat,
-    "timestamp-micros": _timestamp,
-    "local-timestamp-micros": dt.datetime.fromisoformat,
-}
-
-
-def _typed(schema: Any, value: Any) -> Any:
-    """A JSON value turned back into what the Avro type holds (dates, datetimes)."""
-    if value is None:
-        return None
-    if isinstance(schema, list):  # a union with null: the one other branch
-        branches = [s for s in schema if s != "null"]
-        return _typed(branches[0], value) if len(branches) == 1 else value
-    if isinstance(schema, dict):
-        logical = schema.get("logicalType")
-        if logical in _LOGICAL and isinstance(value, str):
-            return _LOGICAL[logical](value)
-        if schema.get("type") == "record" and isinstance(value, dict):
-            return {f["name"]: _typed(f["type"], value.get(f["name"])) for f in schema["fields"]}
-        if schema.get("type") == "array" and isinstance(value, list):
-            return [_typed(schema["items"], v) for v in value]
-    return value
-
-
-def typed_row(table: str, obj: dict) -> dict:
-    """A row from a dead letter (JSON), with the Python types its Avro schema holds.
-
-    Dead letters keep rows as JSON: dates and times as ISO 8601 strings. Fields
-    the schema does not know are kept, so that validation names them.
-
-    Raises:
-        NotADeadLetter: the table is unknown or a date or time does not parse.
-    """
-    if table not in bq_schemas.ALL_TABLES:
-        raise NotADeadLetter(f"unknown table {table[:60]!r}")
-    schema = bq_schemas.load_avro_schema(table)
-    try:
-        row = _typed(schema, obj)
+        return rebuild(*args)
     except ValueError as err:
-        raise NotADeadLetter(f"a date or time of the row does not parse: {err}") from None
-    row.update({k: v for k, v in obj.items() if k not in row})
-    return row
+        raise NotADeadLetter(str(err)) from None
 
 
 class ReplayDeadLettersFn(beam.DoFn):
@@ -139,11 +71,12 @@ class ReplayDeadLettersFn(beam.DoFn):
                 return
             if stage in CALL_STAGES and isinstance(original, dict):
                 Metrics.counter(NAMESPACE, "replayed_calls").inc()
-                yield pvalue.TaggedOutput(self.CALLS, api_call_from_json(original))
+                yield pvalue.TaggedOutput(self.CALLS, _replayed(ApiCall.from_json, original))
             elif stage in ROW_STAGES and isinstance(original, dict):
                 table = str(letter.get("table", ""))
                 Metrics.counter(NAMESPACE, "replayed_rows").inc()
-                yield pvalue.TaggedOutput(self.ROWS, (table, typed_row(table, original)))
+                row = _replayed(from_bigquery_json, table, original)
+                yield pvalue.TaggedOutput(self.ROWS, (table, row))
             else:
                 raise NotADeadLetter(f"stage {stage[:40]!r} cannot be replayed")
         except (ValueError, UnicodeDecodeError) as err:  # NotADeadLetter, JSON errors
@@ -162,10 +95,32 @@ class ReplayDeadLettersFn(beam.DoFn):
 
 
 class ReplayDeadLetters(beam.PTransform):
-    """Dead-letter lines -> `calls`, `rows` and `dead_letter` outputs."""
+    """Dead-letter files -> `calls`, `rows` and `dead_letter` outputs.
 
-    def expand(self, lines):
-        return lines | "ReplayDeadLettersFn" >> beam.ParDo(ReplayDeadLettersFn()).with_outputs(
+    Args:
+        pattern: the dead-letter files, a path or glob, local or gs://
+            (`gs://bucket/dead-letters/run-*/*.jsonl`).
+
+    Raises:
+        ValueError: an empty pattern.
+    """
+
+    def __init__(self, pattern: str):
+        super().__init__()
+        if not isinstance(pattern, str) or not pattern.strip():
+            raise ValueError(
+                "no dead-letter files to replay: give a path or glob, "
+                "e.g. gs://my-bucket/dead-letters/run-*/*.jsonl"
+            )
+        self.pattern = pattern
+
+    def expand(self, pbegin):
+        lines = (
+            pbegin
+            | "Read" >> beam.io.ReadFromText(self.pattern, coder=beam.coders.BytesCoder())
+            | "SkipBlankLines" >> beam.Filter(lambda line: bool(line.strip()))
+        )
+        return lines | "Replay" >> beam.ParDo(ReplayDeadLettersFn()).with_outputs(
             ReplayDeadLettersFn.CALLS,
             ReplayDeadLettersFn.ROWS,
             ReplayDeadLettersFn.DEAD_LETTER,

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 import requests
 
+from healthapi.auth import oauth
 from simulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Simulator, SimulatorConfig
-from transforms import oauth
 
 # 2026-11-28 12:00 UTC: the simulator's clock stands still here unless a test moves it.
 START = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC).timestamp()

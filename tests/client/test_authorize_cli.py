@@ -9,12 +9,13 @@ import urllib.parse
 import pytest
 import requests
 
-from pipeline import authorize
+from commands import authorize
+from healthapi import datatypes
+from healthapi.auth import oauth
+from healthapi.auth.store import token_store_from_uri
 from simulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from tests.client.conftest import visit
 from tests.fakes.secret_manager import FakeSecretManager
-from transforms import datatypes, oauth
-from transforms.token_store import token_store_from_uri
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""transforms.calls: the retry discipline of one request, and whole calls against the simulator.
+"""healthapi.calls: the retry discipline of one request, and whole calls against the simulator.
 
 The first part drives `CallRunner.request` with scripted answers; the second runs
 planned calls against the in-process simulator and holds what they return equal
@@ -19,15 +19,16 @@ import pytest
 import requests
 from oauthlib.oauth2.rfc6749.errors import InvalidGrantError
 
+from healthapi import datatypes, planning
+from healthapi.auth import oauth
+from healthapi.auth.broker import TokenBroker
+from healthapi.calls import CallFailed, CallRunner, fetch_list, fetch_summary, run_call
+from healthapi.client import HealthApiClient, HealthApiError
+from healthapi.elements import STREAM_RAW, STREAM_RECONCILED, ApiCall, ApiPage, FetchRequest
+from healthapi.quota import UserRateLimiter
+from healthapi.retry import RetryPolicy, Verdict
 from simulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Simulator, SimulatorConfig
 from tests.client.conftest import START, visit
-from transforms import datatypes, oauth, planning
-from transforms.calls import CallFailed, CallRunner, fetch_list, fetch_summary, run_call
-from transforms.elements import STREAM_RAW, STREAM_RECONCILED, ApiCall, ApiPage, FetchRequest
-from transforms.health_api import HealthApiClient, HealthApiError
-from transforms.quota import UserRateLimiter
-from transforms.retry import RetryPolicy, Verdict
-from transforms.tokens import TokenBroker
 
 D = dt.date
 SCOPES = datatypes.scopes_for(list(datatypes.SPECS))
@@ -818,7 +819,7 @@ def test_the_summary_call_rolls_up_each_type_per_civil_day(run):
     page = run_call(run.runner, api(run.sim), call)
 
     assert page == ApiPage(call, rollups=page.rollups)
-    assert [t for t, _ in page.rollups] == list(planning.SUMMARY_TYPES)
+    assert [t for t, _ in page.rollups] == list(datatypes.SUMMARY_TYPES)
     rollups = dict(page.rollups)
     first, last = D(2026, 11, 1), D(2026, 11, 14)
     steps = daily_sums(run.sim, "user-2", "steps", first, last, lambda p: int(p["steps"]["count"]))
@@ -870,7 +871,7 @@ def test_fetch_summary_asks_one_daily_rollup_per_type(run):
 
     fetch_summary(run.runner, client, call)
 
-    assert asked == [(t, D(2026, 11, 29), D(2026, 12, 1)) for t in planning.SUMMARY_TYPES]
+    assert asked == [(t, D(2026, 11, 29), D(2026, 12, 1)) for t in datatypes.SUMMARY_TYPES]
 
 
 def test_a_planned_month_of_summaries_covers_every_day(run):

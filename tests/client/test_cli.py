@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline import cli
+from commands import cli
 from schemas import bigquery
 
 

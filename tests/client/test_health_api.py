@@ -1,4 +1,4 @@
-"""transforms.health_api against the simulator: paging, rollups, errors."""
+"""healthapi.client against the simulator: paging, rollups, errors."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import datetime as dt
 import pytest
 import requests
 
+from healthapi import datatypes
+from healthapi.auth import oauth
+from healthapi.client import HealthApiClient, HealthApiError
 from simulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Simulator, SimulatorConfig
 from tests.client.conftest import START, visit
-from transforms import datatypes, oauth
-from transforms.health_api import HealthApiClient, HealthApiError
 
 SCOPES = datatypes.scopes_for(list(datatypes.SPECS))
 

@@ -19,14 +19,14 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from transforms import oauth
-from transforms.calls import CallFailed, CallRunner
-from transforms.elements import ApiCall
+from healthapi.auth import oauth
+from healthapi.auth.broker import TokenBroker
+from healthapi.calls import CallFailed, CallRunner
+from healthapi.client import HealthApiClient, RequestRefused
+from healthapi.elements import ApiCall
+from healthapi.quota import UserRateLimiter
+from healthapi.retry import RetryPolicy
 from transforms.fetch import FetchFn
-from transforms.health_api import HealthApiClient, RequestRefused
-from transforms.quota import UserRateLimiter
-from transforms.retry import RetryPolicy
-from transforms.tokens import TokenBroker
 
 NOW = 1_795_000_000.0
 TOKEN = "at-secret-123"  # a fake access token, searched for in what the client keeps

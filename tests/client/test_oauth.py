@@ -1,4 +1,4 @@
-"""The consent flow and refresh (transforms.oauth) against the simulator's OAuth server."""
+"""The consent flow and refresh (healthapi.auth.oauth) against the simulator's OAuth server."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import pytest
 import requests
 from oauthlib.oauth2.rfc6749.errors import MismatchingStateError
 
+from healthapi import datatypes
+from healthapi.auth import oauth
 from simulator import DEFAULT_CLIENT_ID, Simulator, SimulatorConfig
 from tests.client.conftest import START, visit
-from transforms import datatypes, oauth
 
 SCOPES = datatypes.scopes_for(["steps", "exercise"])
 

@@ -1,11 +1,12 @@
-"""transforms.oauth keeps secrets out of logs even with requests-oauthlib turned up to DEBUG."""
+"""healthapi.auth.oauth keeps secrets out of logs even with requests-oauthlib turned up to DEBUG."""
 
 from __future__ import annotations
 
 import logging
 
+from healthapi import datatypes
+from healthapi.auth import oauth
 from tests.client.conftest import visit
-from transforms import datatypes, oauth
 
 SCOPES = datatypes.scopes_for(list(datatypes.SPECS))
 

@@ -10,14 +10,14 @@ import os
 
 import pytest
 
-from pipeline import emulators
+from localdev import emulators
 
 
 @pytest.fixture(scope="session")
 def local_gcp(tmp_path_factory):
     saved = dict(os.environ)
     with emulators.LocalEmulators(tmp_path_factory.mktemp("emulators"), pubsub=True) as emu:
-        os.environ.update(emu.env)
+        emulators.use_emulator_endpoints(emu.env)
         yield emu
     os.environ.clear()
     os.environ.update(saved)

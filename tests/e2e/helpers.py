@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery, pubsub_v1
 
-from pipeline import emulators
-from pipeline.demo import emulator_bigquery_client
+from healthapi import datatypes
+from localdev import emulators
+from localdev.demo import emulator_bigquery_client
+from rows import datapoints
 from simulator import Simulator
-from transforms import datatypes, rows
 
 INGEST = dt.datetime(2026, 11, 28, tzinfo=dt.UTC)
 
@@ -67,12 +68,14 @@ def expected_keys(
             summary = out.setdefault("daily_activity_summary", set())
             for day in days:
                 row = {"user_key": user, "civil_date": dt.date.fromisoformat(day)}
-                summary.add((user, rows.record_key("daily_activity_summary", row)))
+                summary.add((user, datapoints.record_key("daily_activity_summary", row)))
             continue
-        ctx = rows.RowContext(user, run_id, INGEST)
+        ctx = datapoints.RowContext(user, run_id, INGEST)
         out.setdefault(datatypes.spec(data_type).table, set())
         for truth in sim.ground_truth(user, data_type, first, last, reconciled=True):
-            for table, row in rows.rows_for_point(data_type, truth["dataPoint"], ctx, "reconciled"):
+            for table, row in datapoints.rows_for_point(
+                data_type, truth["dataPoint"], ctx, "reconciled"
+            ):
                 out.setdefault(table, set()).add((user, row["record_key"]))
     return out
 

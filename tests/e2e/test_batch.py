@@ -15,16 +15,18 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import emulators, main
-from pipeline.demo import authorise_users
+from healthapi import datatypes
+from healthapi.auth.file_store import LocalFileTokenStore
+from healthapi.auth.store import token_store_from_uri
+from healthapi.messages import request_message
+from localdev import emulators
+from localdev.demo import authorise_users
+from pipeline import main
 from simulator import Simulator, SimulatorConfig
 from tests.e2e.helpers import bq_client, count_in, expected_keys, keys_in
 from tests.e2e.helpers import dead_letters as read_dead_letters
 from tests.fakes.secret_manager import FakeSecretManager
 from tests.unit.test_request_messages import CATALOGUE
-from transforms import datatypes
-from transforms.request_messages import request_message
-from transforms.token_store import LocalFileTokenStore, token_store_from_uri
 
 START = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC).timestamp()
 USERS = ["user-1", "user-2", "user-3"]

@@ -14,11 +14,11 @@ import json
 
 import pytest
 
-from pipeline import enqueue
-from pipeline.demo import authorise_users
+from commands import enqueue
+from healthapi.auth.file_store import LocalFileTokenStore
+from localdev.demo import authorise_users
 from simulator import Simulator, SimulatorConfig
 from tests.e2e.helpers import fresh_topic, pull
-from transforms.token_store import LocalFileTokenStore
 
 START = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC).timestamp()
 NOW = dt.datetime(2026, 11, 28, 11, 30, tzinfo=dt.UTC)

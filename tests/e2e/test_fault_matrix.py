@@ -12,15 +12,17 @@ import datetime as dt
 
 import pytest
 
-from pipeline import emulators, main
-from pipeline.demo import authorise_users
+from healthapi import datatypes
+from healthapi.auth.file_store import LocalFileTokenStore
+from healthapi.elements import ApiCall
+from localdev import emulators
+from localdev.demo import authorise_users
+from pipeline import main
+from rows import datapoints
+from rows.load_windows import load_table
 from schemas.views import WINDOW_COLUMN
 from simulator import Simulator, SimulatorConfig
 from tests.e2e.helpers import INGEST, bq_client, count_in_run, dead_letters, keys_in
-from transforms import datatypes, rows
-from transforms.replay import api_call_from_json
-from transforms.to_rows import load_table
-from transforms.token_store import LocalFileTokenStore
 
 START = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC).timestamp()
 USERS = ["user-1", "user-2"]
@@ -46,18 +48,18 @@ def expected_rows(sim: Simulator) -> dict[str, dict[tuple, dict]]:
     """(user, record key) -> row, per table, from the simulator's ground truth."""
     out: dict[str, dict[tuple, dict]] = {}
     for user in USERS:
-        ctx = rows.RowContext(user, "x", INGEST)
+        ctx = datapoints.RowContext(user, "x", INGEST)
         for data_type in TYPES:
             if data_type == "total-calories":
                 days = {t["civilDate"] for t in sim.ground_truth(user, data_type, FIRST, LAST)}
                 for day in days:
                     row = {"user_key": user, "civil_date": dt.date.fromisoformat(day)}
-                    key = rows.record_key("daily_activity_summary", row)
+                    key = datapoints.record_key("daily_activity_summary", row)
                     out.setdefault("daily_activity_summary", {})[(user, key)] = row
                 continue
             out.setdefault(datatypes.spec(data_type).table, {})
             for truth in sim.ground_truth(user, data_type, FIRST, LAST, reconciled=True):
-                for table, row in rows.rows_for_point(
+                for table, row in datapoints.rows_for_point(
                     data_type, truth["dataPoint"], ctx, "reconciled"
                 ):
                     out.setdefault(table, {})[(user, row["record_key"])] = row
@@ -77,7 +79,7 @@ def failed_windows(letters: list[dict]) -> dict[tuple, list[tuple]]:
     for letter in letters:
         if letter["stage"] not in ("fetch", "fetch_detail"):
             continue
-        call = api_call_from_json(letter["original"])
+        call = ApiCall.from_json(letter["original"])
         if call.kind == "tcx":
             continue  # trackpoints are not in the ground truth compared here
         start, end = (

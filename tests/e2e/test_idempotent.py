@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pipeline import emulators, main
-from pipeline.demo import authorise_users
+from healthapi.auth.file_store import LocalFileTokenStore
+from localdev import emulators
+from localdev.demo import authorise_users
+from pipeline import main
+from rows import datapoints
 from simulator import Simulator, SimulatorConfig
 from tests.e2e.helpers import INGEST, bq_client, count_in, current, distinct, expected_keys
-from transforms import rows
-from transforms.token_store import LocalFileTokenStore
 
 START = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC).timestamp()
 USERS = ["user-1", "user-2"]
@@ -88,8 +89,8 @@ def test_reloads_edits_and_deletions(local_gcp, tmp_path):
     assert len(third["exercise"]) == len(first["exercise"]) - 1
     # The edited point shows its new value, once.
     [truth] = [t for t in sim_truth_after if t["id"] == edited["id"]]
-    [(_, row)] = rows.rows_for_point(
-        "steps", truth["dataPoint"], rows.RowContext("user-1", "x", INGEST), "reconciled"
+    [(_, row)] = datapoints.rows_for_point(
+        "steps", truth["dataPoint"], datapoints.RowContext("user-1", "x", INGEST), "reconciled"
     )
     found = [
         r["step_count"]

@@ -24,11 +24,12 @@ from pathlib import Path
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline import emulators, main
-from pipeline.demo import authorise_users
+from healthapi.auth.file_store import LocalFileTokenStore
+from localdev import emulators
+from localdev.demo import authorise_users
+from pipeline import main
 from simulator import Simulator, SimulatorConfig
 from tests.e2e.helpers import bq_client
-from transforms.token_store import LocalFileTokenStore
 
 START = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC).timestamp()
 FIRST, LAST = dt.date(2026, 10, 31), dt.date(2026, 11, 1)

@@ -20,13 +20,12 @@ import secrets
 
 import pytest
 
-from pipeline import relay
-from pipeline.demo import authorise_users
+from healthapi.auth.file_store import LocalFileTokenStore
+from healthapi.elements import FetchRequest
+from localdev.demo import authorise_users
+from relay import relay
 from simulator import Simulator, SimulatorConfig, webhooks
 from tests.e2e.helpers import fresh_topic, pull
-from transforms import request_messages
-from transforms.elements import FetchRequest
-from transforms.token_store import LocalFileTokenStore
 
 START = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC).timestamp()
 NOW = dt.datetime(2026, 11, 28, 11, 30, tzinfo=dt.UTC)
@@ -174,7 +173,7 @@ def test_signed_notifications_become_request_messages_on_pub_sub(
     )
     d = dt.date.fromisoformat
     parsed = sorted(
-        (r for m in messages for r in request_messages.parse_request(m.data, NOW.date())),
+        (r for m in messages for r in messages.parse_request(m.data, NOW.date())),
         key=lambda r: r.user_key,
     )
     assert parsed == [

@@ -21,8 +21,11 @@ import uuid
 
 from google.cloud import pubsub_v1
 
-from pipeline import emulators, main
-from pipeline.demo import authorise_users
+from healthapi.auth.file_store import LocalFileTokenStore
+from healthapi.messages import request_message
+from localdev import emulators
+from localdev.demo import authorise_users
+from pipeline import main
 from simulator import Simulator, SimulatorConfig
 from tests.e2e.helpers import (
     bq_client,
@@ -34,8 +37,6 @@ from tests.e2e.helpers import (
     keys_in,
 )
 from tests.unit.test_request_messages import CATALOGUE
-from transforms.request_messages import request_message
-from transforms.token_store import LocalFileTokenStore
 
 START = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC).timestamp()
 TODAY = dt.date(2026, 11, 28)

@@ -25,12 +25,12 @@ import time
 
 import pytest
 
-from pipeline import demo
+from healthapi.auth import oauth
+from healthapi.auth.store import token_store_from_uri
+from healthapi.elements import STREAM_RECONCILED, ApiCall
+from localdev import demo
 from simulator import Simulator, SimulatorConfig
 from tests.fakes.secret_manager import FakeSecretManager
-from transforms import oauth
-from transforms.elements import STREAM_RECONCILED, ApiCall
-from transforms.token_store import token_store_from_uri
 
 START = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC).timestamp()
 WORKERS = 16

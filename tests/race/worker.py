@@ -14,8 +14,8 @@ import threading
 
 from apache_beam import pvalue
 
+from healthapi.retry import RetryPolicy
 from transforms.fetch import FetchFn
-from transforms.retry import RetryPolicy
 
 
 def work(

@@ -7,7 +7,7 @@ import random
 import threading
 
 from bench.quota import Backlog, budget_use, expiring_on, most_within
-from transforms.elements import ApiCall
+from healthapi.elements import ApiCall
 
 
 def call(user: str, start: str) -> ApiCall:

@@ -1,11 +1,11 @@
-"""transforms.datatypes: the client's catalogue agrees with the API's discovery document."""
+"""healthapi.datatypes: the client's catalogue agrees with the API's discovery document."""
 
 from __future__ import annotations
 
 import pytest
 
+from healthapi import datatypes
 from simulator.discovery import load_discovery
-from transforms import datatypes
 
 
 def test_every_json_key_is_a_datapoint_field_of_the_discovery_document():

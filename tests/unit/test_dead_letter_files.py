@@ -8,8 +8,7 @@ import json
 import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline
 
-from transforms.elements import DeadLetter
-from transforms.sinks import WriteStreamingDeadLetters, _WriteDeadLetterFilesFn
+from transforms.dead_letters import DeadLetter, WriteDeadLetters, _WriteDeadLetterFilesFn
 
 NOW = dt.datetime(2026, 11, 28, 12, 30, 5, tzinfo=dt.UTC)
 
@@ -66,7 +65,7 @@ def test_in_a_pipeline_every_letter_lands_under_the_run(tmp_path):
         _ = (
             p
             | beam.Create([letter(n) for n in range(7)])
-            | WriteStreamingDeadLetters(str(tmp_path), "run-1")
+            | WriteDeadLetters(str(tmp_path), "run-1", streaming=True)
         )
     written = lines_in(tmp_path / "run-1")
     assert sorted(d["original"]["message"] for lines in written.values() for d in lines) == [

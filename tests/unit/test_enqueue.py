@@ -13,11 +13,11 @@ import json
 
 import pytest
 
-from pipeline import enqueue
+from commands import enqueue
+from healthapi import calls, datatypes, messages
+from healthapi.elements import FetchRequest
+from healthapi.retry import Verdict
 from pipeline.options import OptionsError
-from transforms import calls, datatypes, request_messages
-from transforms.elements import FetchRequest
-from transforms.retry import Verdict
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 11, 28, 11, 30, tzinfo=UTC)
@@ -52,7 +52,7 @@ def test_request_message_keeps_data_types_in_the_order_given():
 def test_request_message_is_what_the_parser_reads():
     message = enqueue.request_message("user-2", dt.date(2026, 11, 29), ["steps", "heart-rate"])
     # Kiritimati's and Tongatapu's "today" is UTC's tomorrow: still not in the future.
-    assert request_messages.parse_request(message, today=dt.date(2026, 11, 28)) == [
+    assert messages.parse_request(message, today=dt.date(2026, 11, 28)) == [
         FetchRequest("user-2", "steps", dt.date(2026, 11, 29), dt.date(2026, 11, 29), "reconciled"),
         FetchRequest(
             "user-2", "heart-rate", dt.date(2026, 11, 29), dt.date(2026, 11, 29), "reconciled"

@@ -1,4 +1,4 @@
-"""pipeline.logs: JSON lines on Google Cloud, text elsewhere."""
+"""commands.logs: JSON lines on Google Cloud, text elsewhere."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from pipeline import logs
+from commands import logs
 
 
 @pytest.mark.parametrize(
@@ -33,7 +33,7 @@ def test_an_unknown_format_is_refused():
 
 def test_a_record_is_one_json_object_cloud_logging_understands():
     record = logging.LogRecord(
-        "transforms.tokens",
+        "healthapi.auth.broker",
         logging.WARNING,
         __file__,
         1,
@@ -47,7 +47,7 @@ def test_a_record_is_one_json_object_cloud_logging_understands():
     assert json.loads(line) == {
         "severity": "WARNING",
         "message": "user participant-017: consent needed",
-        "logger": "transforms.tokens",
+        "logger": "healthapi.auth.broker",
         "time": "2026-11-18T11:06:40.250+00:00",
     }
 

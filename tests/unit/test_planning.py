@@ -1,4 +1,4 @@
-"""transforms.planning: requests -> civil windows, summary chunks and filters, exactly."""
+"""healthapi.planning: requests -> civil windows, summary chunks and filters, exactly."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import itertools
 
 import pytest
 
-from transforms import datatypes, planning
-from transforms.elements import STREAM_RAW, STREAM_RECONCILED, ApiCall, FetchRequest
-from transforms.planning import civil_text, plan_calls, tie_filter, window_filter
+from healthapi import datatypes, planning
+from healthapi.elements import STREAM_RAW, STREAM_RECONCILED, ApiCall, FetchRequest
+from healthapi.planning import civil_text, plan_calls, tie_filter, window_filter
 
 D = dt.date
 
@@ -179,16 +179,16 @@ def test_summary_calls_keep_the_stream():
 
 
 def test_summary_covers_the_rolled_up_types_in_chunks_the_api_allows():
-    assert planning.SUMMARY_TYPES == (
+    assert datatypes.SUMMARY_TYPES == (
         "steps",
         "distance",
         "floors",
         "total-calories",
         "active-zone-minutes",
     )
-    assert planning.SUMMARY_DAYS == 14
+    assert datatypes.SUMMARY_DAYS == 14
     # The tightest rollup cap among them (total-calories) sets the chunk.
-    assert min(datatypes.spec(t).rollup_days for t in planning.SUMMARY_TYPES) == 14
+    assert min(datatypes.spec(t).rollup_days for t in datatypes.SUMMARY_TYPES) == 14
 
 
 # -- civil_text ---------------------------------------------------------------------------

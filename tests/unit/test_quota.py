@@ -1,4 +1,4 @@
-"""transforms.quota: a sliding window per user (60 s unless told), on an injected clock.
+"""healthapi.quota: a sliding window per user (60 s unless told), on an injected clock.
 
 Waiting is done by a fake `sleep` that moves the fake clock, so nothing here
 waits on the wall clock.
@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from transforms.quota import UserRateLimiter, budget_limiter, parse_budget, shared_limiter
+from healthapi.quota import UserRateLimiter, budget_limiter, parse_budget, shared_limiter
 
 
 class FakeTime:

@@ -27,12 +27,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from pipeline import relay
+from healthapi.elements import FetchRequest
+from healthapi.messages import parse_request
 from pipeline.options import OptionsError
+from relay import relay
 from simulator import webhooks
 from tests.fakes.secret_manager import FakeSecretManager
-from transforms import request_messages
-from transforms.elements import FetchRequest
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 11, 28, 11, 30, tzinfo=UTC)
@@ -548,7 +548,7 @@ def test_every_message_parses_cleanly_with_the_request_parser():
         )
     )
     messages = relay.notification_messages(notification, "user-1", "sleep", NOW.date())
-    parsed = [request_messages.parse_request(m, NOW.date()) for m in messages]
+    parsed = [parse_request(m, NOW.date()) for m in messages]
     d = dt.date.fromisoformat
     assert parsed == [
         [FetchRequest("user-1", "sleep", d("2026-11-20"), d("2026-11-21"), "reconciled")],
@@ -591,7 +591,7 @@ def test_a_signed_notification_that_cannot_be_read_is_answered_400(app, publishe
 
 def test_an_unsupported_data_type_is_acknowledged_and_dropped(app, publisher, caplog):
     body = payload([civil("2026-11-20T17:29:00", "2026-11-20T17:34:00")], data_type="altitude")
-    with caplog.at_level(logging.INFO, logger="pipeline.relay"):
+    with caplog.at_level(logging.INFO, logger="relay.relay"):
         assert post(app, body) == relay.Reply(204)
     assert publisher.published == []
     assert "fitbeam does not load this data type" in caplog.text
@@ -603,7 +603,7 @@ def test_an_unknown_user_is_acknowledged_and_the_map_re_read_at_most_once_a_minu
     newcomer = "5000000000000000005"
     body = payload([civil("2026-11-20T17:29:00", "2026-11-20T17:34:00")], health_user_id=newcomer)
     assert files.reads == 1
-    with caplog.at_level(logging.INFO, logger="pipeline.relay"):
+    with caplog.at_level(logging.INFO, logger="relay.relay"):
         assert post(app, body) == relay.Reply(204)
     assert files.reads == 1  # read at start less than a minute ago
     assert f"healthUserId {newcomer} is not in the user map" in caplog.text
@@ -643,7 +643,7 @@ def test_unknown_users_are_logged_at_info_once_per_id_per_ten_minutes(app, clock
             "id since it was last logged, logged at most every 600 s)",
         )
 
-    with caplog.at_level(logging.INFO, logger="pipeline.relay"):
+    with caplog.at_level(logging.INFO, logger="relay.relay"):
         for _ in range(3):
             notify("5000000000000000005")
         notify("6000000000000000006")

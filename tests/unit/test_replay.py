@@ -7,10 +7,16 @@ import json
 
 import pytest
 
+from healthapi import datatypes
+from healthapi.elements import ApiCall
+from rows import datapoints
+from schemas.convert import from_bigquery_json as typed_row
+from schemas.convert import to_bigquery_json
 from simulator import Simulator, SimulatorConfig
-from transforms import datatypes, rows
-from transforms.elements import ApiCall, DeadLetter
-from transforms.replay import NotADeadLetter, ReplayDeadLettersFn, api_call_from_json, typed_row
+from transforms.dead_letters import DeadLetter
+from transforms.replay import ReplayDeadLettersFn
+
+api_call_from_json = ApiCall.from_json
 
 START = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC).timestamp()
 DAY = dt.date(2026, 11, 20)
@@ -24,7 +30,7 @@ def replay(letter: DeadLetter | str) -> list:
 
 def one_row_per_table() -> dict[str, dict]:
     """A real row of every table fed from a list call, built from simulated points."""
-    ctx = rows.RowContext("user-1", "run-1", dt.datetime(2026, 11, 28, tzinfo=dt.UTC))
+    ctx = datapoints.RowContext("user-1", "run-1", dt.datetime(2026, 11, 28, tzinfo=dt.UTC))
     out: dict[str, dict] = {}
     with Simulator(SimulatorConfig(users=1, clock_speed=0, start_time=START)) as sim:
         for data_type in datatypes.DEFAULT_DATA_TYPES:
@@ -35,7 +41,9 @@ def one_row_per_table() -> dict[str, dict]:
                 truths = sim.ground_truth("user-1", data_type, day, day, reconciled=True)
                 if truths:
                     break
-            for table, row in rows.rows_for_point(data_type, truths[0]["dataPoint"], ctx, "raw"):
+            for table, row in datapoints.rows_for_point(
+                data_type, truths[0]["dataPoint"], ctx, "raw"
+            ):
                 out.setdefault(table, row)
     return out
 
@@ -59,7 +67,7 @@ def test_a_bigquery_dead_letter_row_is_read_back_from_bigquery_json():
     table, row = next(iter(one_row_per_table().items()))
     letter = DeadLetter(
         stage="bigquery",
-        original=rows.to_bigquery_json(table, row),
+        original=to_bigquery_json(table, row),
         error_class="BigQueryInsertError",
         message="[]",
         timestamp=NOW,
@@ -131,9 +139,9 @@ def test_a_line_that_is_not_a_replayable_letter_becomes_a_dead_letter(line, erro
 
 
 def test_typed_row_and_call_errors_are_named():
-    with pytest.raises(NotADeadLetter, match="unknown table 'nope'"):
+    with pytest.raises(ValueError, match="unknown table 'nope'"):
         typed_row("nope", {})
-    with pytest.raises(NotADeadLetter, match="the call has no 'user_key'"):
+    with pytest.raises(ValueError, match="the call has no 'user_key'"):
         api_call_from_json({"kind": "list"})
-    with pytest.raises(NotADeadLetter, match="does not parse"):
+    with pytest.raises(ValueError, match="does not parse"):
         typed_row("steps", {"civil_date": "2026-13-01"})

@@ -10,18 +10,18 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from transforms import datatypes
-from transforms.elements import FetchRequest
-from transforms.request_messages import (
+from healthapi import datatypes
+from healthapi.elements import FetchRequest
+from healthapi.messages import (
     MAX_MESSAGE_BYTES,
     REASONS,
     BadRequest,
-    ParseRequests,
-    ParseRequestsFn,
     parse_request,
     request_message,
     shown_message,
 )
+from transforms.requests import ParseRequests
+from transforms.requests import _ParseRequestsFn as ParseRequestsFn
 
 TODAY = dt.date(2026, 11, 28)
 D = dt.date.fromisoformat

@@ -1,4 +1,4 @@
-"""transforms.retry: which failures are retried, refreshed or permanent, and how long to wait."""
+"""healthapi.retry: which failures are retried, refreshed or permanent, and how long to wait."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import random
 import pytest
 import requests
 
-from transforms.health_api import HealthApiError
-from transforms.retry import RETRIABLE_STATUSES, RetryPolicy, Verdict, classify
+from healthapi.client import HealthApiError
+from healthapi.retry import RETRIABLE_STATUSES, RetryPolicy, Verdict, classify
 
 
 def api_error(status, reason="SOME_REASON", retry_after=None) -> HealthApiError:

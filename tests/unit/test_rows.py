@@ -1,4 +1,4 @@
-"""transforms.rows: API data points -> exact table rows, record keys and BigQuery JSON.
+"""rows.datapoints: API data points -> exact table rows, record keys and BigQuery JSON.
 
 Inputs are literal proto3 JSON as the Google Health API sends it; expected rows are written out
 by hand. Expected record keys are hashed here from the parts the schema docs list, in order.
@@ -15,10 +15,12 @@ import fastavro
 import pytest
 from fastavro.validation import validate
 
+from healthapi import datatypes
+from rows import daily_summary, datapoints, tcx
+from rows.datapoints import RowContext, RowError
 from schemas.bigquery import TABLES, load_avro_schema
+from schemas.convert import to_bigquery_json
 from schemas.docs import RECORD_KEY_EXAMPLE
-from transforms import datatypes, rows, tcx
-from transforms.rows import RowContext, RowError
 
 UTC = dt.UTC
 USER = "p-0042"
@@ -87,7 +89,7 @@ def civil(y: int, mo: int, d: int, **clock: int) -> dict:
 
 
 def one_row(data_type: str, point: dict, stream: str, ctx: RowContext = CTX) -> tuple[str, dict]:
-    pairs = rows.rows_for_point(data_type, point, ctx, stream)
+    pairs = datapoints.rows_for_point(data_type, point, ctx, stream)
     assert len(pairs) == 1
     return pairs[0]
 
@@ -1337,7 +1339,7 @@ def test_record_key_of_the_documented_example():
     point = {**STEPS_RAW, "dataSource": source}
     _, row = one_row("steps", point, "raw")
     assert row["record_key"] == RECORD_KEY_EXAMPLE
-    assert rows.record_key("steps", row) == RECORD_KEY_EXAMPLE
+    assert datapoints.record_key("steps", row) == RECORD_KEY_EXAMPLE
 
 
 def test_the_same_measurement_fetched_twice_has_the_same_key():
@@ -1404,7 +1406,7 @@ def test_measurement_keys_follow_the_schema_docs():
     for table in TABLES:
         doc = next(f["doc"] for f in load_avro_schema(table)["fields"] if f["name"] == "record_key")
         stated = re.search(r"the measurement key, which here is (.+?)\. Nulls", doc).group(1)
-        assert phrases[rows.MEASUREMENT_KEY[table]] == stated, table
+        assert phrases[datapoints.MEASUREMENT_KEY[table]] == stated, table
         prefix = (
             "user_key, 'daily_activity_summary', and"
             if table == "daily_activity_summary"
@@ -1419,7 +1421,7 @@ def test_measurement_keys_follow_the_schema_docs():
 
 def test_record_key_of_literal_rows():
     summary = {"user_key": USER, "civil_date": dt.date(2026, 11, 20), "step_count": None}
-    assert rows.record_key("daily_activity_summary", summary) == key(
+    assert datapoints.record_key("daily_activity_summary", summary) == key(
         USER, "daily_activity_summary", "2026-11-20"
     )
     trackpoint = {
@@ -1429,7 +1431,7 @@ def test_record_key_of_literal_rows():
         "data_point_id": "4740180907190888148",
         "trackpoint_index": 12,
     }
-    assert rows.record_key("exercise_tcx_trackpoints", trackpoint) == key(
+    assert datapoints.record_key("exercise_tcx_trackpoints", trackpoint) == key(
         USER, "exercise_tcx_trackpoints", "raw", *WATCH_KEY, "4740180907190888148", "12"
     )
 
@@ -1578,14 +1580,16 @@ INTERVAL = STEPS_RAW["steps"]["interval"]
 )
 def test_malformed_points_raise_row_error_naming_the_field(data_type, point, stream, field):
     with pytest.raises(RowError) as caught:
-        rows.rows_for_point(data_type, point, CTX, stream)
+        datapoints.rows_for_point(data_type, point, CTX, stream)
     assert caught.value.field == field
     assert str(caught.value).startswith(field + ": ")
 
 
 def test_row_error_message_says_why_and_survives_pickling():
     with pytest.raises(RowError) as caught:
-        rows.rows_for_point("steps", {"steps": {"interval": INTERVAL, "count": "lots"}}, CTX, "raw")
+        datapoints.rows_for_point(
+            "steps", {"steps": {"interval": INTERVAL, "count": "lots"}}, CTX, "raw"
+        )
     assert str(caught.value) == "steps.count: expected an integer, got 'lots'"
     copy = pickle.loads(pickle.dumps(caught.value))  # noqa: S301 - our own bytes
     assert (type(copy), copy.field, copy.reason) == (RowError, "steps.count", caught.value.reason)
@@ -1623,7 +1627,7 @@ def test_summary_rows_per_day_with_nulls_for_missing_types_and_zeros_for_empty_s
         dt.date(2026, 11, 23): {"steps": None},
         dt.date(2026, 11, 24): None,
     }
-    assert rows.summary_rows(windows, CTX) == [
+    assert daily_summary.summary_rows(windows, CTX) == [
         (
             "daily_activity_summary",
             {
@@ -1673,7 +1677,7 @@ def test_summary_rows_per_day_with_nulls_for_missing_types_and_zeros_for_empty_s
 )
 def test_summary_rows_reject_malformed_windows(windows, field):
     with pytest.raises(RowError) as caught:
-        rows.summary_rows(windows, CTX)
+        daily_summary.summary_rows(windows, CTX)
     assert caught.value.field == field
 
 
@@ -1727,8 +1731,8 @@ TCX = """<?xml version="1.0" encoding="UTF-8"?>
 def all_sample_rows() -> list[tuple[str, dict]]:
     out = []
     for data_type, point, stream in SAMPLE_POINTS:
-        out += rows.rows_for_point(data_type, point, CTX, stream)
-    out += rows.summary_rows(
+        out += datapoints.rows_for_point(data_type, point, CTX, stream)
+    out += daily_summary.summary_rows(
         {
             dt.date(2026, 11, 20): {
                 "steps": {"countSum": "9123"},
@@ -1756,7 +1760,7 @@ def test_table_of_agrees_with_the_data_type_catalogue():
     catalogue = {
         name: spec.table for name, spec in datatypes.SPECS.items() if spec.table is not None
     }
-    assert catalogue == rows.TABLE_OF
+    assert catalogue == datapoints.TABLE_OF
 
 
 def test_simulated_points_of_three_time_zones_across_a_dst_change():
@@ -1770,7 +1774,7 @@ def test_simulated_points_of_three_time_zones_across_a_dst_change():
     # user-1 is in New York (DST ends 2026-11-01), user-2 in Tonga (UTC+13), user-3 in London.
     for user in ("user-1", "user-2", "user-3"):
         ctx = RowContext(user, RUN_ID, INGEST)
-        for data_type in rows.TABLE_OF:
+        for data_type in datapoints.TABLE_OF:
             first = dt.date(2026, 10, 31)
             if data_type == "heart-rate":
                 # The simulator makes dense heart rate slowly: only New York's DST day.
@@ -1784,7 +1788,7 @@ def test_simulated_points_of_three_time_zones_across_a_dst_change():
                 if data_type == "heart-rate":
                     truth = truth[::20]
                 for expected in truth:
-                    ((table, row),) = rows.rows_for_point(
+                    ((table, row),) = datapoints.rows_for_point(
                         data_type, expected["dataPoint"], ctx, stream
                     )
                     assert row["civil_date"].isoformat() == expected["civilDate"], expected
@@ -1800,7 +1804,7 @@ def test_simulated_points_of_three_time_zones_across_a_dst_change():
 
 def test_to_bigquery_json_of_a_sleep_row_converts_nested_times():
     _, row = one_row("sleep", CLASSIC_NAP, "reconciled")
-    assert rows.to_bigquery_json("sleep", row) == {
+    assert to_bigquery_json("sleep", row) == {
         "user_key": USER,
         "start_time": "2026-11-21T19:10:00.000000Z",
         "end_time": "2026-11-21T19:55:00.000000Z",
@@ -1861,7 +1865,7 @@ def test_to_bigquery_json_of_a_sleep_row_converts_nested_times():
 
 def test_to_bigquery_json_of_a_heart_rate_row_keeps_microseconds():
     _, row = one_row("heart-rate", HEART_RATE_RECONCILED, "reconciled")
-    assert rows.to_bigquery_json("heart_rate", row) == {
+    assert to_bigquery_json("heart_rate", row) == {
         "user_key": USER,
         "sample_time": "2026-11-20T02:03:05.600000Z",
         "utc_offset_seconds": -18000,
@@ -1909,7 +1913,7 @@ def test_to_bigquery_json_of_nullable_timestamps_and_a_summary_row():
         "ingest_time": INGEST,
         "load_id": "run-20261128-0123456789abcdef",
     }
-    as_json = rows.to_bigquery_json("exercise_tcx_trackpoints", trackpoint)
+    as_json = to_bigquery_json("exercise_tcx_trackpoints", trackpoint)
     assert as_json == {
         **trackpoint,
         "trackpoint_time": "2026-11-11T04:41:05.000000Z",
@@ -1918,11 +1922,13 @@ def test_to_bigquery_json_of_nullable_timestamps_and_a_summary_row():
         "ingest_time": "2026-11-28T12:00:00.000000Z",
     }
     trackpoint["lap_start_time"] = dt.datetime(2026, 11, 11, 4, 41, tzinfo=UTC)
-    as_json = rows.to_bigquery_json("exercise_tcx_trackpoints", trackpoint)
+    as_json = to_bigquery_json("exercise_tcx_trackpoints", trackpoint)
     assert as_json["lap_start_time"] == "2026-11-11T04:41:00.000000Z"
 
-    ((_, summary),) = rows.summary_rows({dt.date(2026, 11, 20): {"steps": {"countSum": "9"}}}, CTX)
-    assert rows.to_bigquery_json("daily_activity_summary", summary) == {
+    ((_, summary),) = daily_summary.summary_rows(
+        {dt.date(2026, 11, 20): {"steps": {"countSum": "9"}}}, CTX
+    )
+    assert to_bigquery_json("daily_activity_summary", summary) == {
         **summary,
         "civil_date": "2026-11-20",
         "ingest_time": "2026-11-28T12:00:00.000000Z",

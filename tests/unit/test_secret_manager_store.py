@@ -1,4 +1,4 @@
-"""transforms.token_store.SecretManagerTokenStore against a local fake of Secret Manager.
+"""healthapi.auth.stores.SecretManagerTokenStore against a local fake of Secret Manager.
 
 The store runs with the real client library over its REST transport; only the
 server is fake (tests/fakes/secret_manager.py). Its state (versions and their
@@ -18,17 +18,16 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import secretmanager
 
-from tests.fakes.secret_manager import DESTROYED, DISABLED, ENABLED, FakeSecretManager
-from transforms import oauth
-from transforms.token_store import (
-    LocalFileTokenStore,
-    LockTimeout,
+from healthapi.auth import oauth
+from healthapi.auth.broker import TokenBroker, TokenRefreshFailed
+from healthapi.auth.file_store import LocalFileTokenStore
+from healthapi.auth.secret_manager_store import (
     SecretManagerTokenStore,
     decode_user_key,
     encode_user_key,
-    token_store_from_uri,
 )
-from transforms.tokens import TokenBroker, TokenRefreshFailed
+from healthapi.auth.store import LockTimeout, token_store_from_uri
+from tests.fakes.secret_manager import DESTROYED, DISABLED, ENABLED, FakeSecretManager
 
 PROJECT = "my-project"
 USER = "participant-017"
@@ -503,7 +502,7 @@ def test_a_failed_destroy_does_not_fail_the_save_and_the_next_save_tidies_up(
     store.save(USER, TOKEN)
     fake.fail_next(1, status=403, method="DestroySecretVersion")
 
-    with caplog.at_level(logging.WARNING, logger="transforms.token_store"):
+    with caplog.at_level(logging.WARNING, logger="healthapi.auth.stores"):
         store.save(USER, TOKEN_2)
 
     assert fake.states(PROJECT, SECRET) == [(1, ENABLED), (2, ENABLED)]
@@ -530,7 +529,7 @@ def test_a_failed_listing_does_not_fail_the_save(store, fake, caplog):
     store.save(USER, TOKEN)
     fake.fail_next(1, status=403, method="ListSecretVersions")
 
-    with caplog.at_level(logging.WARNING, logger="transforms.token_store"):
+    with caplog.at_level(logging.WARNING, logger="healthapi.auth.stores"):
         store.save(USER, TOKEN_2)
 
     assert fake.states(PROJECT, SECRET) == [(1, ENABLED), (2, ENABLED)]

@@ -1,4 +1,4 @@
-"""transforms.tcx: TCX exports -> exact exercise_tcx_trackpoints rows; hostile XML refused."""
+"""rows.tcx: TCX exports -> exact exercise_tcx_trackpoints rows; hostile XML refused."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import fastavro
 import pytest
 from fastavro.validation import validate
 
+from rows import datapoints, tcx
+from rows.datapoints import RowContext, RowError
+from rows.tcx import TcxError
 from schemas.bigquery import load_avro_schema
-from transforms import rows, tcx
-from transforms.rows import RowContext, RowError
-from transforms.tcx import TcxError
 
 UTC = dt.UTC
 USER = "p-0042"
@@ -394,7 +394,7 @@ def test_the_simulators_export_of_a_gps_exercise():
     )
     (exercise,) = [t for t in truth if t["dataPoint"]["exercise"]["exerciseType"] == "WALKING"]
     ctx = RowContext("user-2", RUN_ID, INGEST)
-    ((_, exercise_row),) = rows.rows_for_point("exercise", exercise["dataPoint"], ctx, "raw")
+    ((_, exercise_row),) = datapoints.rows_for_point("exercise", exercise["dataPoint"], ctx, "raw")
     user = simulator.users["user-2"]
     point = simulator.store.find(user, "exercise", exercise["id"], None)
     document = render.render_tcx(user, point, partial_data=False)

@@ -1,4 +1,4 @@
-"""transforms.token_store: durable, private, atomic token files."""
+"""healthapi.auth.stores: durable, private, atomic token files."""
 
 from __future__ import annotations
 
@@ -9,12 +9,8 @@ import sys
 
 import pytest
 
-from transforms.token_store import (
-    LocalFileTokenStore,
-    LockTimeout,
-    check_user_key,
-    token_store_from_uri,
-)
+from healthapi.auth.file_store import LocalFileTokenStore
+from healthapi.auth.store import LockTimeout, check_user_key, token_store_from_uri
 
 TOKEN = {"access_token": "at-1", "refresh_token": "rt-1", "expires_at": 1764331200.0}
 
@@ -66,7 +62,7 @@ def test_repr_never_shows_tokens(tmp_path):
 
 _HOLDER = """
 import sys
-from transforms.token_store import LocalFileTokenStore
+from healthapi.auth.file_store import LocalFileTokenStore
 with LocalFileTokenStore(sys.argv[1]).refresh_lock("participant-017"):
     print("held", flush=True)
     sys.stdin.readline()

@@ -1,4 +1,4 @@
-"""transforms.tokens: when the broker refreshes, what it stores first, and what it refuses.
+"""healthapi.auth.broker: when the broker refreshes, what it stores first, and what it refuses.
 
 Everything is injected: a fake clock, an in-memory token store that records
 what happens to it, and a refresh function that stands in for the token
@@ -17,9 +17,8 @@ import requests
 from google.api_core import exceptions as google_errors
 from oauthlib.oauth2.rfc6749.errors import InvalidClientError, InvalidGrantError
 
-from transforms import oauth
-from transforms.token_store import Lease, LockTimeout
-from transforms.tokens import (
+from healthapi.auth import oauth
+from healthapi.auth.broker import (
     CONSENT_RECHECK_SECONDS,
     EXPIRY_MARGIN_SECONDS,
     MIN_LEASE_FOR_REFRESH_SECONDS,
@@ -28,6 +27,7 @@ from transforms.tokens import (
     TokenRefreshFailed,
     shared_broker,
 )
+from healthapi.auth.store import Lease, LockTimeout
 
 NOW = 1_795_000_000.0
 CLIENT = oauth.OAuthClient("client-id", "client-secret", token_url="https://example.test/token")

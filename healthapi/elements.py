@@ -1,18 +1,17 @@
-"""The elements that flow through the pipeline, and the dead letter.
+"""The units of API work: what a user wants loaded, each planned call, and its answer.
 
-All are frozen dataclasses with value equality, small enough to shuffle.
+`FetchRequest` (a request message or CLI range, parsed) -> `ApiCall` (planned by
+`healthapi.planning`) -> `ApiPage` (carried out by `healthapi.calls`). All are
+frozen dataclasses with value equality, small enough to shuffle between workers.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 
 STREAM_RECONCILED = "reconciled"
 STREAM_RAW = "raw"
-
-BODY_EXCERPT_CHARS = 2000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +77,33 @@ class ApiCall:
             out["parent"] = dict(self.parent)
         return out
 
+    @classmethod
+    def from_json(cls, obj: dict) -> ApiCall:
+        """The ApiCall that `to_json` wrote (a dead letter keeps calls so).
+
+        Raises:
+            ValueError: a field is missing or has the wrong type.
+        """
+        if not isinstance(obj, dict):
+            raise ValueError("a call must be a JSON object")
+        missing = [k for k in _CALL_FIELDS if k not in obj]
+        if missing:
+            raise ValueError(f"the call has no {missing[0]!r}")
+        fields = {k: obj[k] for k in _CALL_FIELDS}
+        if not all(isinstance(v, str) for v in fields.values()):
+            raise ValueError(f"call fields must be strings: {sorted(fields)}")
+        parent = obj.get("parent") or {}
+        if not isinstance(parent, dict):
+            raise ValueError("call parent must be an object")
+        return cls(
+            **fields,
+            data_point_id=str(obj.get("data_point_id", "")),
+            parent=tuple(parent.items()),
+        )
+
+
+_CALL_FIELDS = ("user_key", "kind", "data_type", "start", "end", "stream")
+
 
 @dataclasses.dataclass(frozen=True)
 class ApiPage:
@@ -87,61 +113,3 @@ class ApiPage:
     points: tuple = ()
     tcx: str = ""
     rollups: tuple = ()  # summary: ((data_type, windows), ...)
-
-
-def _jsonable(value: object) -> object:
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if dataclasses.is_dataclass(value) and hasattr(value, "to_json"):
-        return value.to_json()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, tuple):
-        return list(value)
-    return str(value)
-
-
-@dataclasses.dataclass(frozen=True)
-class DeadLetter:
-    """Something that could not be loaded, with enough to understand and replay it.
-
-    It never holds a token, an Authorization header or a client secret: `original`
-    is a request, a call or a row, and `body` is a truncated response body.
-
-    Attributes:
-        stage: the step that failed (`parse_request`, `fetch`, `rows`, `schema`,
-            `bigquery`, ...).
-        original: the input of that step (FetchRequest/ApiCall JSON, or a row).
-        error_class: the exception's class or the API's ErrorInfo reason.
-        message: what went wrong.
-        http_status: the last HTTP status, 0 when there was none.
-        body: start of the response body, if any.
-        attempts: how many times it was tried.
-        timestamp: when it failed (UTC, RFC 3339).
-        user_key: the user concerned, when known.
-        table: the BigQuery table, for row failures.
-        replayable: whether re-feeding `original` later can succeed.
-    """
-
-    stage: str
-    original: object
-    error_class: str
-    message: str
-    timestamp: str
-    http_status: int = 0
-    body: str = ""
-    attempts: int = 1
-    user_key: str = ""
-    table: str = ""
-    replayable: bool = True
-
-    def to_json(self) -> str:
-        record = dataclasses.asdict(self)
-        record["original"] = self.original
-        record["body"] = self.body[:BODY_EXCERPT_CHARS]
-        return json.dumps(record, default=_jsonable, sort_keys=True)
-
-
-def utc_now_rfc3339(now: dt.datetime | None = None) -> str:
-    moment = now or dt.datetime.now(dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from transforms import datatypes
-from transforms.elements import ApiCall, FetchRequest
+from healthapi import datatypes
+from healthapi.elements import ApiCall, FetchRequest
 
 # Civil hours of data one call asks for, by data type. Chosen from the densest
 # day a user can produce so that a window fits one page: heart rate at one
@@ -45,9 +45,6 @@ WINDOW_HOURS: dict[str, int] = {
     "body-fat": 24 * 366,
 }
 
-SUMMARY_TYPES = ("steps", "distance", "floors", "total-calories", "active-zone-minutes")
-SUMMARY_DAYS = 14
-
 
 def civil_text(moment: dt.datetime) -> str:
     """A civil filter literal: `YYYY-MM-DD` at midnight, else `YYYY-MM-DDTHH:MM:SS`."""
@@ -64,7 +61,8 @@ def plan_calls(request: FetchRequest) -> list[ApiCall]:
         day = request.start_date
         while day <= request.end_date:
             end = min(
-                request.end_date + dt.timedelta(days=1), day + dt.timedelta(days=SUMMARY_DAYS)
+                request.end_date + dt.timedelta(days=1),
+                day + dt.timedelta(days=datatypes.SUMMARY_DAYS),
             )
             calls.append(
                 ApiCall(
@@ -138,3 +136,27 @@ def tie_filter(data_type: str, point: dict) -> str | None:
     after = (moment.replace(microsecond=0) + dt.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     name = f"{spec.filter_name}.{field}"
     return f'{name} >= "{stamp}" AND {name} < "{after}"'
+
+
+def requests_for(
+    users: list[str], data_types: list[str], start: dt.date, end: dt.date, stream: str
+) -> list[FetchRequest]:
+    """One request per (user, data type) over the same civil dates (the command line's)."""
+    return [FetchRequest(u, t, start, end, stream) for u in users for t in data_types]
+
+
+def detail_call(call: ApiCall, exercise_row: dict) -> ApiCall:
+    """The one function that plans a detail call: an exercise's TCX export.
+
+    Args:
+        call: the list call whose answer held the exercise.
+        exercise_row: the exercise's row; the trackpoints hang from it.
+    """
+    return ApiCall(
+        user_key=call.user_key,
+        kind="tcx",
+        data_type="exercise",
+        stream=call.stream,
+        data_point_id=exercise_row["data_point_id"],
+        parent=tuple(sorted(exercise_row.items())),
+    )

@@ -21,12 +21,14 @@ from pathlib import Path
 
 import requests
 
-from pipeline import emulators
+from healthapi import datatypes
+from healthapi.auth import oauth
+from healthapi.auth.file_store import LocalFileTokenStore
+from healthapi.auth.store import TokenStore
+from localdev import emulators
 from pipeline import main as batch
 from pipeline.report import RunReport
 from simulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Simulator, SimulatorConfig
-from transforms import datatypes, oauth
-from transforms.token_store import LocalFileTokenStore, TokenStore
 
 DATASET = "fitbeam"
 
@@ -89,7 +91,7 @@ def run_demo(days: int, users: int, state_dir: Path, out=print) -> RunReport:
         emulators.LocalEmulators(state_dir / "demo-emulators") as emu,
         Simulator(SimulatorConfig(users=max(users, 3))) as sim,
     ):
-        os.environ.update(emu.env)
+        emulators.use_emulator_endpoints(emu.env)
         out(f"Google Health API simulator on {sim.base_url}")
         store = LocalFileTokenStore(state_dir / "tokens")
         authorise_users(sim, names, store)

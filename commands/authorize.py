@@ -1,6 +1,6 @@
 """`fitbeam authorize`: a user consents, and their token goes into the token store.
 
-Google's installed-app flow (`transforms.oauth.authorize`): authorization code
+Google's installed-app flow (`healthapi.auth.oauth.authorize`): authorization code
 with PKCE (S256), a redirect to a loopback port on this machine, a random
 `state` checked on return, and offline access so that a refresh token is
 issued. The scopes asked for are the read scopes of the chosen data types
@@ -34,6 +34,9 @@ from collections.abc import Callable
 
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
+from healthapi import datatypes
+from healthapi.auth import oauth
+from healthapi.auth.store import check_user_key, token_store_from_uri
 from pipeline.options import (
     GOOGLE_HEALTH_API,
     OptionsError,
@@ -41,8 +44,6 @@ from pipeline.options import (
     parse_data_types,
     resolve_token_url,
 )
-from transforms import datatypes, oauth
-from transforms.token_store import check_user_key, token_store_from_uri
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 The Google Health API POSTs a notification to a subscriber endpoint when a
 user's data changes (docs/notifications-relay.md). The relay is that
 endpoint: a small HTTP server for Cloud Run that turns each notification into
-the request messages of `transforms.request_messages`, publishes them to the
+the request messages of `healthapi.messages`, publishes them to the
 topic the streaming pipeline reads, and answers at once::
 
     fitbeam relay --topic projects/my-project/topics/fitbeam-requests \\
@@ -15,7 +15,7 @@ topic the streaming pipeline reads, and answers at once::
 Each flag but --host also reads an environment variable (its help names it),
 as Cloud Run passes settings; the server listens on $PORT (default 8080). The
 secret is never a flag: command lines show in process lists. Run
-`python -m pipeline.relay` or, once wired, `fitbeam relay`.
+`python -m relay.relay` or, once wired, `fitbeam relay`.
 
 What it answers, in order of the checks:
 
@@ -105,6 +105,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from healthapi import datatypes
+from healthapi import messages as request_messages
+from healthapi.auth.store import check_user_key
+from healthapi.messages import DEFAULT_MAX_RANGE_DAYS, BadRequest
 from pipeline.options import (
     GOOGLE_HEALTH_API,
     TOPIC_EXAMPLE,
@@ -115,9 +119,6 @@ from pipeline.options import (
     parse_users,
     resolve_token_url,
 )
-from transforms import datatypes, request_messages
-from transforms.request_messages import DEFAULT_MAX_RANGE_DAYS, BadRequest
-from transforms.token_store import check_user_key
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -1532,11 +1533,12 @@ def identity_reader(token_store: str, api_base_url: str, token_url: str) -> Call
     """user key -> healthUserId, through the identity route and the project's call discipline."""
     import requests
 
-    from transforms import calls, oauth
-    from transforms.health_api import HealthApiClient
-    from transforms.quota import UserRateLimiter
-    from transforms.retry import RetryPolicy
-    from transforms.tokens import broker_for
+    from healthapi import calls
+    from healthapi.auth import oauth
+    from healthapi.auth.broker import broker_for
+    from healthapi.client import HealthApiClient
+    from healthapi.quota import UserRateLimiter
+    from healthapi.retry import RetryPolicy
 
     try:
         oauth.check_transport(api_base_url, token_url)
@@ -1632,7 +1634,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from pipeline import logs
+    from commands import logs
 
     logs.configure()
     sys.exit(main())

@@ -1,253 +1,50 @@
-"""Where users' OAuth tokens live between runs.
+"""The Secret Manager token store: one secret per user, for Dataflow and teams.
 
-A token store maps a fitbeam user key to that user's token dict (as
-requests-oauthlib returns it: access_token, refresh_token, expires_at, scope,
-token_type). Writes are durable before they return: a refresh token that was
-rotated by the provider and then lost would force the user to consent again.
+`secretmanager://PROJECT/PREFIX` in `--token_store`. Each user's token is the
+latest version of secret `PREFIX-user-KEY` (KEY with `_` written `_5F` and `.`
+written `_2E`); each save adds a version and then destroys the older enabled
+ones (Secret Manager bills every version that is not destroyed, and a daily
+refresh adds one a day). The OAuth client is secret `PREFIX-oauth-client`.
+`?endpoint=http://127.0.0.1:PORT` points it at a local fake or emulator (plain
+http only on a loopback address; https anywhere).
 
-Stores are chosen by URI:
-
-- `file:///abs/dir` or a plain path: one JSON file per user, mode 0600, written
-  atomically (temporary file, fsync, rename).
-- `secretmanager://PROJECT/PREFIX`: Google Secret Manager in project PROJECT.
-  Each user's token is the latest version of secret `PREFIX-user-KEY` (KEY with
-  `_` written `_5F` and `.` written `_2E`); each save adds a version and then
-  destroys the older enabled ones (Secret Manager bills every version that is
-  not destroyed, and a daily refresh adds one a day). The OAuth client is
-  secret `PREFIX-oauth-client`.
-  `?endpoint=http://127.0.0.1:PORT` points it at a local fake or emulator
-  (plain http only on a loopback address; https anywhere).
-
-Token contents are never logged, and `repr` of a store shows only its location.
-
-Every store also offers `refresh_lock(user_key)`, a lock across processes
-that the token broker holds while it refreshes a user's token, so that
-workers and concurrent jobs never spend the same refresh token twice: the
-file store takes an exclusive `flock` on `<dir>/.<user_key>.lock` (processes
-on one machine); Secret Manager takes a lease written into the secret's
-annotations with its etag (compare-and-swap), which lapses after
-`LEASE_SECONDS` if its holder dies. The lock yields a `Lease` that says how
-long it still holds (a Secret Manager lease runs out; a file lock does not), so
-that a holder never starts a refresh it might not finish in time. A lock not had
-within `LOCK_WAIT_SECONDS` raises `LockTimeout`.
-
-Example:
-
-    store = token_store_from_uri("secretmanager://my-project/fitbeam")
-    store.save("participant-017", token)
-    assert store.load("participant-017") == token
+The refresh lock is a lease written into the secret's annotations with its
+etag (compare-and-swap), which lapses after `LEASE_SECONDS` if its holder dies.
+See `healthapi.auth.store` for the contract.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import fcntl
 import itertools
 import json
 import logging
-import math
-import os
 import random
 import re
-import tempfile
 import threading
 import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import requests
 from google.api_core import exceptions as google_errors
 
-from transforms.retry import RetryPolicy, Verdict
+from healthapi.auth.store import (
+    CLOUD_STORE_EXAMPLE,
+    LEASE_SECONDS,
+    LOCK_WAIT_SECONDS,
+    LOOPBACK_HOSTS,
+    Lease,
+    LockTimeout,
+    _poll_delays,
+    check_user_key,
+)
+from healthapi.retry import RetryPolicy, Verdict
 
 _LOGGER = logging.getLogger(__name__)
 
-_USER_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-
-
-def check_user_key(user_key: str) -> str:
-    """Returns the key if it is a safe user key.
-
-    Raises:
-        ValueError: naming the bad key and the allowed form.
-    """
-    if not isinstance(user_key, str) or not _USER_KEY.match(user_key):
-        raise ValueError(
-            f"invalid user key {str(user_key)[:40]!r}: use 1-128 letters, digits, '.', '_' "
-            "or '-', starting with a letter or digit, e.g. 'participant-017'"
-        )
-    return user_key
-
-
-# The longest a refresh may hold a user's lock before others may take it over, and
-# the longest anyone waits for it. Under the lock come a read of the token, one token
-# request and one save; with Secret Manager's retries each store call can take a few
-# minutes at worst, so the broker starts a refresh only while most of the lease is
-# left (transforms.tokens.MIN_LEASE_FOR_REFRESH_SECONDS).
-LEASE_SECONDS = 300.0
-LOCK_WAIT_SECONDS = 330.0
-# Waiting for someone else's lock: polls back off from 0.5 s to 5 s (jittered), so
-# waiters stay far below Secret Manager's per-project read quota.
-_LOCK_POLL_FIRST_SECONDS = 0.5
-_LOCK_POLL_MAX_SECONDS = 5.0
-
-
-def _poll_delays(rand: Callable[[], float]) -> Iterator[float]:
-    delay = _LOCK_POLL_FIRST_SECONDS
-    while True:
-        yield delay * (0.5 + rand())
-        delay = min(delay * 1.5, _LOCK_POLL_MAX_SECONDS)
-
-
-@dataclasses.dataclass(frozen=True)
-class Lease:
-    """A held refresh lock: until when it holds (epoch seconds; inf until released)."""
-
-    expires_at: float = math.inf
-    clock: Callable[[], float] = time.time
-
-    def remaining(self) -> float:
-        """Seconds before others may take the lock over."""
-        return self.expires_at - self.clock()
-
-
-class LockTimeout(Exception):
-    """A user's refresh lock was held by someone else for longer than the wait allows."""
-
-
-class TokenStore(Protocol):
-    def load(self, user_key: str) -> dict | None: ...
-
-    def save(self, user_key: str, token: dict) -> None: ...
-
-    def refresh_lock(self, user_key: str) -> contextlib.AbstractContextManager[Lease]: ...
-
-    def load_client(self) -> tuple[str, str]: ...
-
-    def save_client(self, client_id: str, client_secret: str) -> None: ...
-
-
-CLIENT_FILE = "_oauth_client.json"  # cannot clash with a user key (they start alphanumeric)
-
-
-class LocalFileTokenStore:
-    """Tokens as `<root>/<user_key>.json`, readable by the owner only.
-
-    Args:
-        root: the directory.
-        wait_seconds: how long `refresh_lock` waits for another process's lock.
-        sleep: waits between attempts to take the lock (injectable).
-    """
-
-    def __init__(
-        self,
-        root: str | os.PathLike,
-        wait_seconds: float = LOCK_WAIT_SECONDS,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
-        self.root = Path(root)
-        self.wait_seconds = wait_seconds
-        self.sleep = sleep
-
-    def __repr__(self) -> str:
-        return f"LocalFileTokenStore({str(self.root)!r})"
-
-    def _path(self, user_key: str) -> Path:
-        return self.root / f"{check_user_key(user_key)}.json"
-
-    def load(self, user_key: str) -> dict | None:
-        return self._read(self._path(user_key))
-
-    def save(self, user_key: str, token: dict) -> None:
-        self._write(self._path(user_key), token)
-
-    @contextlib.contextmanager
-    def refresh_lock(self, user_key: str) -> Iterator[Lease]:
-        """Holds an exclusive lock on `<root>/.<user_key>.lock` (across processes).
-
-        The kernel releases the lock when its holder exits, however it exits.
-        Processes on other machines do not see it: a store shared between
-        machines (Dataflow workers) should be Secret Manager.
-
-        Raises:
-            LockTimeout: another process held it for `wait_seconds`.
-        """
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = self.root / f".{check_user_key(user_key)}.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            waited = 0.0
-            delays = _poll_delays(random.random)
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if waited >= self.wait_seconds:
-                        raise LockTimeout(
-                            f"user {user_key!r}: the refresh lock {path} was held by another "
-                            f"process for {self.wait_seconds:.0f} s"
-                        ) from None
-                    delay = next(delays)
-                    self.sleep(delay)
-                    waited += delay
-            yield Lease()  # the kernel holds it until this process lets go
-        finally:
-            os.close(fd)  # releases the lock
-
-    def load_client(self) -> tuple[str, str]:
-        """The OAuth client (id, secret) kept beside the tokens.
-
-        Raises:
-            ValueError: when it has not been stored (say how to store it).
-        """
-        client = self._read(self.root / CLIENT_FILE)
-        if not client:
-            raise ValueError(
-                f"no OAuth client in {self.root}; store it with `fitbeam authorize` "
-                "or LocalFileTokenStore.save_client(client_id, client_secret)"
-            )
-        return client["client_id"], client["client_secret"]
-
-    def save_client(self, client_id: str, client_secret: str) -> None:
-        self._write(
-            self.root / CLIENT_FILE, {"client_id": client_id, "client_secret": client_secret}
-        )
-
-    @staticmethod
-    def _read(path: Path) -> dict | None:
-        try:
-            with open(path, encoding="utf-8") as f:
-                return json.load(f)
-        except FileNotFoundError:
-            return None
-
-    def _write(self, path: Path, payload: dict) -> None:
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{path.stem}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(payload, f, sort_keys=True)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(self.root, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-
-CLOUD_STORE_EXAMPLE = "secretmanager://my-project/fitbeam"
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 SECRET_LABELS = {"app": "fitbeam"}
 USER_INFIX = "-user-"
 CLIENT_SUFFIX = "-oauth-client"
@@ -876,28 +673,3 @@ def _crc32c(data: bytes) -> int:
     import google_crc32c  # with the client library, only when Secret Manager is used
 
     return google_crc32c.value(data)
-
-
-def token_store_from_uri(uri: str) -> TokenStore:
-    """Builds the token store a URI names (see the module docstring for the forms).
-
-    Nothing is read or written: the store connects on first use.
-
-    Raises:
-        ValueError: for an unsupported scheme or a malformed URI, with an example
-            of a good one.
-    """
-    parsed = urllib.parse.urlsplit(uri)
-    if parsed.scheme == "secretmanager":
-        return SecretManagerTokenStore.from_uri(uri)
-    if parsed.scheme in ("", "file"):
-        path = parsed.path if parsed.scheme == "file" else uri
-        if not path:
-            raise ValueError(
-                f"token store URI {uri[:80]!r} has no path; e.g. file:///var/fitbeam/tokens"
-            )
-        return LocalFileTokenStore(path)
-    raise ValueError(
-        f"unsupported token store {uri[:80]!r}; use a directory such as "
-        f"file:///var/fitbeam/tokens, or Secret Manager such as {CLOUD_STORE_EXAMPLE}"
-    )

@@ -173,6 +173,12 @@ SPECS: dict[str, DataTypeSpec] = {
 
 DEFAULT_DATA_TYPES = tuple(SPECS)
 
+# The daily activity summary: one dailyRollUp call per SUMMARY_DAYS days over these
+# types, into SUMMARY_TABLE (healthapi.planning, rows.daily_summary).
+SUMMARY_TABLE = "daily_activity_summary"
+SUMMARY_TYPES = ("steps", "distance", "floors", "total-calories", "active-zone-minutes")
+SUMMARY_DAYS = 14
+
 
 def spec(name: str) -> DataTypeSpec:
     """The spec of a data type by its API name.

@@ -19,7 +19,8 @@ Fields:
 
 A message that breaks a rule raises `BadRequest` with a stable `reason` code
 (the catalogue is `REASONS`) and a message a person can act on; the Beam step
-`ParseRequests` turns it into a dead letter and carries on.
+`transforms.requests.ParseRequests` turns it into a dead letter and carries on.
+Beam-free: the relay and `fitbeam enqueue` use the same contract.
 """
 
 from __future__ import annotations
@@ -27,28 +28,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import time
-from collections.abc import Callable
 
-import apache_beam as beam
-from apache_beam import pvalue
-from apache_beam.metrics import Metrics
-
-from transforms import datatypes
-from transforms.elements import (
-    BODY_EXCERPT_CHARS,
-    STREAM_RAW,
-    STREAM_RECONCILED,
-    DeadLetter,
-    FetchRequest,
-    utc_now_rfc3339,
-)
-from transforms.token_store import check_user_key
-
-NAMESPACE = "fitbeam"
-STAGE = "parse_request"
+from healthapi import datatypes
+from healthapi.auth.store import check_user_key
+from healthapi.elements import STREAM_RAW, STREAM_RECONCILED, FetchRequest
 
 DEFAULT_MAX_RANGE_DAYS = 366
+# What a dead letter keeps of a bad message.
+SHOWN_MESSAGE_CHARS = 2000
 # A request is a few hundred bytes; anything near this size is not a request.
 MAX_MESSAGE_BYTES = 16 * 1024
 SOURCE_GOOGLE_HEALTH = "google-health"
@@ -289,73 +276,8 @@ def shown_message(data: bytes) -> object:
     Anything that looks like a credential is redacted: a message is not supposed to
     hold one, but a mistaken producer must not get one copied into the sink.
     """
-    text = bytes(data[: BODY_EXCERPT_CHARS * 2]).decode("utf-8", "replace")
+    text = bytes(data[: SHOWN_MESSAGE_CHARS * 2]).decode("utf-8", "replace")
     try:
         return _redact(json.loads(text))
     except (ValueError, RecursionError):
-        return _redact(text[:BODY_EXCERPT_CHARS])
-
-
-class ParseRequestsFn(beam.DoFn):
-    """Message bytes (or a PubsubMessage) -> FetchRequests; bad ones become dead letters.
-
-    Args:
-        max_range_days: the longest range one message may ask for.
-        clock: returns the current UTC time; future dates are judged by it.
-    """
-
-    DEAD_LETTER = "dead_letter"
-
-    def __init__(
-        self,
-        max_range_days: int = DEFAULT_MAX_RANGE_DAYS,
-        clock: Callable[[], dt.datetime] | None = None,
-    ):
-        self.max_range_days = max_range_days
-        self.clock = clock
-        self.parsed = Metrics.counter(NAMESPACE, "request_messages")
-        self.dead = Metrics.counter(NAMESPACE, f"dead_letters_{STAGE}")
-
-    def process(self, element):
-        data = getattr(element, "data", element)
-        message_id = getattr(element, "message_id", None) or ""
-        now = self.clock() if self.clock else dt.datetime.fromtimestamp(time.time(), dt.UTC)
-        self.parsed.inc()
-        try:
-            requests = parse_request(data or b"", now.date(), self.max_range_days)
-        except BadRequest as bad:
-            self.dead.inc()
-            original: dict = {"message": shown_message(data or b"")}
-            if message_id:
-                original["message_id"] = message_id
-            yield pvalue.TaggedOutput(
-                self.DEAD_LETTER,
-                DeadLetter(
-                    stage=STAGE,
-                    original=original,
-                    error_class=bad.reason,
-                    message=str(bad)[:1000],
-                    timestamp=utc_now_rfc3339(now),
-                    user_key=bad.user_key,
-                    replayable=False,
-                ),
-            )
-            return
-        yield from requests
-
-
-class ParseRequests(beam.PTransform):
-    """Request messages -> FetchRequest, with a `dead_letter` output."""
-
-    def __init__(
-        self,
-        max_range_days: int = DEFAULT_MAX_RANGE_DAYS,
-        clock: Callable[[], dt.datetime] | None = None,
-    ):
-        super().__init__()
-        self.fn = ParseRequestsFn(max_range_days, clock)
-
-    def expand(self, messages):
-        return messages | "ParseRequestsFn" >> beam.ParDo(self.fn).with_outputs(
-            ParseRequestsFn.DEAD_LETTER, main="requests"
-        )
+        return _redact(text[:SHOWN_MESSAGE_CHARS])

@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 import requests
 
-from transforms.health_api import HealthApiError
+from healthapi.client import HealthApiError
 
 RETRIABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 

@@ -33,7 +33,7 @@ _LOGGER = logging.getLogger(__name__)
 GOOGLE_AUTHORIZATION_URL = "https://accounts.google.com/o/oauth2/v2/auth"
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
 GOOGLE_REVOKE_URL = "https://oauth2.googleapis.com/revoke"
-# A refresh holds the user's refresh lock (transforms.token_store.LEASE_SECONDS).
+# A refresh holds the user's refresh lock (healthapi.auth.stores.LEASE_SECONDS).
 REFRESH_TIMEOUT_SECONDS = 20.0
 
 

@@ -2,7 +2,7 @@
 
 `CallRunner` wraps every HTTP request of a call in the same discipline: a
 slot from the user's quota, then a token from the broker, the retry policy of
-`transforms.retry`, one token refresh after a 401; a redirect, from the API
+`healthapi.retry`, one token refresh after a 401; a redirect, from the API
 or from the token endpoint, is permanent and never followed. `run_call` then does what
 each kind of `ApiCall` needs:
 
@@ -21,12 +21,13 @@ import json
 import time
 from collections.abc import Callable
 
-from transforms import datatypes, oauth, planning
-from transforms.elements import STREAM_RECONCILED, ApiCall, ApiPage
-from transforms.health_api import HealthApiClient
-from transforms.quota import UserRateLimiter
-from transforms.retry import RetryPolicy, Verdict, classify
-from transforms.tokens import NeedsConsent, TokenBroker, TokenRefreshFailed
+from healthapi import datatypes, planning
+from healthapi.auth import oauth
+from healthapi.auth.broker import NeedsConsent, TokenBroker, TokenRefreshFailed
+from healthapi.client import HealthApiClient
+from healthapi.elements import STREAM_RECONCILED, ApiCall, ApiPage
+from healthapi.quota import UserRateLimiter
+from healthapi.retry import RetryPolicy, Verdict, classify
 
 # The reason of a call that failed because the user's grant is gone: never retried.
 NEEDS_CONSENT = "NEEDS_CONSENT"
@@ -184,7 +185,7 @@ def fetch_summary(runner: CallRunner, client: HealthApiClient, call: ApiCall) ->
     start = dt.date.fromisoformat(call.start)
     end = dt.date.fromisoformat(call.end)
     out = []
-    for data_type in planning.SUMMARY_TYPES:
+    for data_type in datatypes.SUMMARY_TYPES:
         windows = runner.request(
             call.user_key,
             lambda token, t=data_type: client.daily_rollup(token, t, start, end),

@@ -3,7 +3,7 @@
 Cloud Logging reads a JSON object per line from a container's stdout or
 stderr as a structured entry: `severity` sets the entry's level, `message` its
 text, and the other keys land in `jsonPayload` where they can be filtered on
-(`jsonPayload.logger="transforms.tokens"`). The Flex Template launcher, Cloud
+(`jsonPayload.logger="healthapi.auth.broker"`). The Flex Template launcher, Cloud
 Run jobs (`fitbeam enqueue`) and the notifications relay therefore log JSON
 there. On Dataflow workers the Beam SDK harness ships log records itself,
 with their severity, step and job.

@@ -41,8 +41,8 @@ from collections.abc import Callable
 
 from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, OAuth2Error
 
-from transforms import oauth
-from transforms.token_store import Lease, LockTimeout, TokenStore, token_store_from_uri
+from healthapi.auth import oauth
+from healthapi.auth.store import Lease, LockTimeout, TokenStore, token_store_from_uri
 
 _LOGGER = logging.getLogger(__name__)
 

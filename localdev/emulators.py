@@ -15,8 +15,8 @@ covers: Beam's apitools BigQuery client has a hard-coded base URL.
 
 Command line (what `make emulators-up` / `make emulators-down` run)::
 
-    python -m pipeline.emulators up     # starts BigQuery + GCS, writes .local/emulators.env
-    python -m pipeline.emulators down
+    python -m localdev.emulators up     # starts BigQuery + GCS, writes .local/emulators.env
+    python -m localdev.emulators down
 """
 
 from __future__ import annotations
@@ -373,7 +373,7 @@ def down(state_dir: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.emulators")
+    parser = argparse.ArgumentParser(prog="python -m localdev.emulators")
     parser.add_argument("action", choices=["up", "down", "install"])
     parser.add_argument("--state_dir", default=".local")
     args = parser.parse_args(argv)

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 
-from pipeline import demo, logs
+from commands import logs
+from localdev import demo
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -46,7 +48,7 @@ def _simulate(args: argparse.Namespace) -> int:
     sim = Simulator(config, host=args.host, port=args.port)
     sim.start()
     if args.token_store:
-        from transforms.token_store import token_store_from_uri
+        from healthapi.auth.store import token_store_from_uri
 
         users = [f"user-{i}" for i in range(1, args.users + 1)]
         demo.authorise_users(sim, users, token_store_from_uri(args.token_store))
@@ -134,8 +136,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _use_local_emulators() -> None:
+    """Points Beam's BigQuery client at the emulator `BIGQUERY_EMULATOR_HOST` names, if any.
+
+    `source .local/emulators.env` (from `make emulators-up`) sets it; only the
+    local runner in this process sees the redirection.
+    """
+    if os.environ.get("BIGQUERY_EMULATOR_HOST"):
+        from localdev.emulators import use_emulator_endpoints
+
+        use_emulator_endpoints()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["run"], ["replay"]):
+        _use_local_emulators()
     if argv[:1] == ["run"]:
         from pipeline import main as batch
 
@@ -155,15 +171,15 @@ def main(argv: list[str] | None = None) -> int:
         return batch.main(flags)
     logs.configure()
     if argv[:1] == ["enqueue"]:
-        from pipeline import enqueue
+        from commands import enqueue
 
         return enqueue.main(argv[1:])
     if argv[:1] == ["authorize"]:
-        from pipeline import authorize
+        from commands import authorize
 
         return authorize.main(argv[1:])
     if argv[:1] == ["relay"]:
-        from pipeline import relay
+        from relay import relay
 
         return relay.main(argv[1:])
     args = build_parser().parse_args(argv)

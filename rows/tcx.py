@@ -3,7 +3,7 @@
 The Google Health API's exportExerciseTcx method returns one exercise as a Garmin Training
 Center XML (TCX v2) document. This module parses such documents generically: any TCX
 namespace version (or none), any of the optional elements missing, several activities, laps
-and tracks. Pure and Beam-free; `transforms.to_rows` calls `trackpoint_rows` per export.
+and tracks. Pure and Beam-free; `rows.datapoints` calls `trackpoint_rows` per export.
 
 Usage::
 
@@ -25,7 +25,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any
 
-from transforms.rows import SOURCE_COLUMNS, RowContext, RowError, record_key
+from rows.datapoints import SOURCE_COLUMNS, RowContext, RowError, record_key
 
 __all__ = ["TABLE", "TcxError", "parse_tcx", "trackpoint_rows"]
 

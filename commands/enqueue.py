@@ -10,7 +10,7 @@ streaming pipeline to load one civil date of that user's data::
 `--date yesterday` (or `today`) is resolved in each user's own time zone, which
 is read from the Google Health API's settings route with the user's token (the
 token broker refreshes it when needed; the call follows the retry policy of
-`transforms.retry`). At 2026-11-28T11:30Z, "yesterday" is 2026-11-28 on
+`healthapi.retry`). At 2026-11-28T11:30Z, "yesterday" is 2026-11-28 on
 Kiritimati (UTC+14) and 2026-11-27 in Pago Pago (UTC-11). A date given as
 YYYY-MM-DD is used as is for every user and needs no token.
 
@@ -20,7 +20,7 @@ whose message cannot be published is reported on stderr and does not stop the
 others; the command then exits 1. `--dry_run` prints the messages instead of
 publishing them. The publisher honours PUBSUB_EMULATOR_HOST.
 
-Message (the contract of `transforms.request_messages`): compact UTF-8 JSON
+Message (the contract of `healthapi.messages`): compact UTF-8 JSON
 with sorted keys, `{"date":"2026-11-27","user_id":"user-1"}`, plus
 `"data_types": [...]` when `--data_types` is given; attributes `user_id` and
 `origin=enqueue`.
@@ -42,7 +42,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 
-from pipeline import logs
+from commands import logs
+from healthapi import calls, messages
+from healthapi.auth import oauth
+from healthapi.auth.broker import TokenBroker, broker_for
+from healthapi.auth.store import token_store_from_uri
+from healthapi.client import HealthApiClient
+from healthapi.quota import UserRateLimiter
+from healthapi.retry import RetryPolicy
 from pipeline.options import (
     GOOGLE_HEALTH_API,
     TOPIC_EXAMPLE,
@@ -54,12 +61,6 @@ from pipeline.options import (
     parse_users,
     resolve_token_url,
 )
-from transforms import calls, oauth, request_messages
-from transforms.health_api import HealthApiClient
-from transforms.quota import UserRateLimiter
-from transforms.retry import RetryPolicy
-from transforms.token_store import token_store_from_uri
-from transforms.tokens import TokenBroker, broker_for
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ EXIT_OK, EXIT_SOME_FAILED, EXIT_BAD_OPTIONS = 0, 1, 2
 def request_message(user_id: str, date: dt.date, data_types: Sequence[str] | None = None) -> bytes:
     """The request message for one user and civil date.
 
-    The contract and its parser live in `transforms.request_messages`; this
+    The contract and its parser live in `healthapi.messages`; this
     builds the one-day form through it, so the feed cannot drift from the parser.
 
     Args:
@@ -95,7 +96,7 @@ def request_message(user_id: str, date: dt.date, data_types: Sequence[str] | Non
     """
     if isinstance(date, dt.datetime) or not isinstance(date, dt.date):
         raise TypeError(f"date must be a datetime.date, got {type(date).__name__}")
-    return request_messages.request_message(user_id, date, data_types=data_types)
+    return messages.request_message(user_id, date, data_types=data_types)
 
 
 def time_zone(name: str) -> ZoneInfo:

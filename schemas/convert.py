@@ -1,0 +1,162 @@
+"""Rows <-> BigQuery JSON, both directions, driven by each table's Avro schema.
+
+- `to_bigquery_json`: an Avro-native row (datetimes, dates) -> the JSON that
+  BigQuery's insertAll and JSON load jobs accept; what `WriteTables` sends.
+- `from_bigquery_json`: that JSON (as a dead letter keeps a row) -> the Avro-native
+  row again; what a replay validates and loads.
+
+Pure: no Beam, no network.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from schemas.bigquery import ALL_TABLES, load_avro_schema
+
+UTC = dt.UTC
+
+
+def utc_text(value: dt.datetime) -> str:
+    """RFC 3339 UTC with six fractional digits: 2026-11-20T02:03:05.000000Z."""
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None:
+            raise ValueError(f"a TIMESTAMP value must be tz-aware, got {value!r:.60}")
+        value = value.astimezone(UTC)
+    # isoformat is faster than strftime and pads years below 1000; drop its "+00:00".
+    return value.isoformat(timespec="microseconds")[:-6] + "Z"
+
+
+def _datetime_json(value: dt.datetime) -> str:
+    return value.isoformat(timespec="microseconds")
+
+
+def _date_json(value: dt.date) -> str:
+    return value.isoformat()
+
+
+_LOGICAL_JSON = {
+    "timestamp-micros": utc_text,
+    "local-timestamp-micros": _datetime_json,
+    "date": _date_json,
+}
+
+_Plan = tuple[tuple[str, Callable[[Any], Any] | None], ...]
+
+
+def _record_plan(record: dict) -> _Plan:
+    return tuple((field["name"], _json_converter(field["type"])) for field in record["fields"])
+
+
+def _json_converter(avro_type: Any) -> Callable[[Any], Any] | None:
+    """A function from an Avro-native value to insertAll JSON, or None when none is needed."""
+    if isinstance(avro_type, list):
+        (inner,) = [branch for branch in avro_type if branch != "null"]
+        convert = _json_converter(inner)
+        if convert is None:
+            return None
+        return lambda value: None if value is None else convert(value)
+    if not isinstance(avro_type, dict):
+        return None
+    logical = avro_type.get("logicalType")
+    if logical is not None:
+        if logical not in _LOGICAL_JSON:
+            raise ValueError(f"no BigQuery JSON form for Avro logical type {logical!r}")
+        return _LOGICAL_JSON[logical]
+    if avro_type["type"] == "record":
+        plan = _record_plan(avro_type)
+        return lambda value: _apply_plan(plan, value)
+    if avro_type["type"] == "array":
+        convert = _json_converter(avro_type["items"])
+        if convert is None:
+            return list
+        return lambda values: [convert(value) for value in values]
+    return None
+
+
+def _apply_plan(plan: _Plan, row: Mapping[str, Any]) -> dict:
+    return {name: row[name] if convert is None else convert(row[name]) for name, convert in plan}
+
+
+@functools.cache
+def _table_plan(table: str) -> _Plan:
+    return _record_plan(load_avro_schema(table))
+
+
+def to_bigquery_json(table: str, row: Mapping[str, Any]) -> dict:
+    """Converts an Avro-native row into the JSON that BigQuery's tabledata.insertAll accepts.
+
+    Driven by the table's Avro schema, read once per table: TIMESTAMP (timestamp-micros) as
+    RFC 3339 UTC with six fractional digits (``"2026-11-20T02:03:05.000000Z"``), DATETIME
+    (local-timestamp-micros) as ``"2026-11-19T21:03:05.000000"``, DATE as ``"2026-11-19"``;
+    nested and repeated records converted field by field; everything else unchanged. These are
+    BigQuery's canonical JSON forms, the same strings google-cloud-bigquery's own row
+    encoder writes.
+
+    Args:
+        table: one of the fitbeam tables.
+        row: a row of that table with every field present.
+
+    Raises:
+        ValueError: the table is unknown.
+        KeyError: the row lacks a field of the schema.
+    """
+    return _apply_plan(_table_plan(table), row)
+
+
+# --------------------------------------------------------------------------- back from JSON
+
+
+def _timestamp(text: str) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no UTC offset")
+    return moment.astimezone(dt.UTC)
+
+
+_LOGICAL: dict[str, Callable[[str], Any]] = {
+    "date": dt.date.fromisoformat,
+    "timestamp-micros": _timestamp,
+    "local-timestamp-micros": dt.datetime.fromisoformat,
+}
+
+
+def _typed(schema: Any, value: Any) -> Any:
+    """A JSON value turned back into what the Avro type holds (dates, datetimes)."""
+    if value is None:
+        return None
+    if isinstance(schema, list):  # a union with null: the one other branch
+        branches = [s for s in schema if s != "null"]
+        return _typed(branches[0], value) if len(branches) == 1 else value
+    if isinstance(schema, dict):
+        logical = schema.get("logicalType")
+        if logical in _LOGICAL and isinstance(value, str):
+            return _LOGICAL[logical](value)
+        if schema.get("type") == "record" and isinstance(value, dict):
+            return {f["name"]: _typed(f["type"], value.get(f["name"])) for f in schema["fields"]}
+        if schema.get("type") == "array" and isinstance(value, list):
+            return [_typed(schema["items"], v) for v in value]
+    return value
+
+
+def from_bigquery_json(table: str, obj: dict) -> dict:
+    """A row from a dead letter (JSON), with the Python types its Avro schema holds.
+
+    Dead letters keep rows as JSON: dates and times as ISO 8601 strings. Fields
+    the schema does not know are kept, so that validation names them.
+
+    Raises:
+        ValueError: the table is unknown or a date or time does not parse.
+    """
+    if table not in ALL_TABLES:
+        raise ValueError(f"unknown table {table[:60]!r}")
+    schema = load_avro_schema(table)
+    try:
+        row = _typed(schema, obj)
+    except ValueError as err:
+        raise ValueError(f"a date or time of the row does not parse: {err}") from None
+    row.update({k: v for k, v in obj.items() if k not in row})
+    return row
