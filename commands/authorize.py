@@ -37,7 +37,7 @@ from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 from healthapi import datatypes
 from healthapi.auth import oauth
 from healthapi.auth.store import check_user_key, token_store_from_uri
-from pipeline.options import (
+from healthapi.settings import (
     GOOGLE_HEALTH_API,
     OptionsError,
     check_url,

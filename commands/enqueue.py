@@ -50,7 +50,7 @@ from healthapi.auth.store import token_store_from_uri
 from healthapi.client import HealthApiClient
 from healthapi.quota import UserRateLimiter
 from healthapi.retry import RetryPolicy
-from pipeline.options import (
+from healthapi.settings import (
     GOOGLE_HEALTH_API,
     TOPIC_EXAMPLE,
     OptionsError,

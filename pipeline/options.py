@@ -21,7 +21,6 @@ import dataclasses
 import datetime as dt
 import re
 import secrets
-import urllib.parse
 
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import (
@@ -31,89 +30,32 @@ from apache_beam.options.pipeline_options import (
 )
 
 from healthapi import datatypes
-from healthapi.auth.oauth import GOOGLE_TOKEN_URL
-from healthapi.auth.store import check_user_key, token_store_from_uri
+from healthapi.auth.store import token_store_from_uri
 from healthapi.elements import STREAM_RAW, STREAM_RECONCILED
 from healthapi.messages import DEFAULT_MAX_RANGE_DAYS
+from healthapi.settings import (  # noqa: F401 - re-exported: fitbeam run's flags
+    GOOGLE_HEALTH_API,
+    TOPIC_EXAMPLE,
+    OptionsError,
+    _require,
+    add_api_arguments,
+    check_topic,
+    check_url,
+    parse_data_types,
+    parse_users,
+    resolve_token_url,
+)
 from transforms.write import FILE_LOADS, STREAMING_INSERTS
 
-GOOGLE_HEALTH_API = "https://health.googleapis.com"
 MAX_RANGE_DAYS = 366 * 5
 _DATASET = re.compile(
     r"^(?P<project>[a-z][-a-z0-9.:]{4,61}[a-z0-9]):(?P<dataset>[A-Za-z0-9_]{1,1024})$"
-)
-TOPIC_EXAMPLE = "projects/my-project/topics/fitbeam-requests"
-# Pub/Sub's topic names: a project id, then 3-255 characters not starting with goog.
-_TOPIC = re.compile(
-    r"^projects/[a-z][-a-z0-9]{4,28}[a-z0-9]/topics/(?!goog)[A-Za-z][-A-Za-z0-9_.~+%]{2,254}$"
 )
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 # Pub/Sub's resource names; Beam checks the project part with the same pattern.
 _SUBSCRIPTION = re.compile(
     r"^projects/[a-z][-a-z0-9:.]{4,61}[a-z0-9]/subscriptions/[A-Za-z][-A-Za-z0-9._~%+]{2,254}$"
 )
-
-
-class OptionsError(ValueError):
-    """A flag with a bad value; the message names the flag and gives an example."""
-
-    def __init__(self, flag: str, value: object, why: str, example: str | None):
-        shown = str(value)
-        shown = shown if len(shown) <= 80 else shown[:77] + "..."
-        hint = f"; e.g. --{flag}={example}" if example is not None else ""
-        super().__init__(f"--{flag}={shown!r}: {why}{hint}")
-        self.flag = flag
-
-
-def add_api_arguments(parser) -> None:
-    """`--api_base_url` and `--token_url`, shared by `fitbeam run` and `fitbeam enqueue`."""
-    parser.add_argument(
-        "--api_base_url",
-        default=GOOGLE_HEALTH_API,
-        help=f"Google Health API root (default {GOOGLE_HEALTH_API}).",
-    )
-    parser.add_argument(
-        "--token_url",
-        default="",
-        help="OAuth token endpoint (default: Google's; <api_base_url>/token for a local "
-        "simulator on loopback).",
-    )
-
-
-def check_topic(value: str | None, flag: str = "topic") -> str:
-    """A Pub/Sub topic path, as `fitbeam enqueue` and `fitbeam relay` publish to.
-
-    Raises:
-        OptionsError: missing, or not projects/PROJECT/topics/NAME.
-    """
-    if not value:
-        raise OptionsError(flag, "", "is required", TOPIC_EXAMPLE)
-    if not _TOPIC.match(value):
-        raise OptionsError(
-            flag,
-            value,
-            "is not projects/<project id: 6-30 of a-z 0-9 ->/topics/<name: 3-255 characters, "
-            "starting with a letter, not with goog>",
-            TOPIC_EXAMPLE,
-        )
-    return value
-
-
-def resolve_token_url(api: str, value: str) -> str:
-    """The token endpoint: `value`, Google's for Google's API, or the local simulator's.
-
-    Raises:
-        OptionsError: a bad URL, or none given for an API that is neither.
-    """
-    if value:
-        return check_url(value, "token_url", GOOGLE_TOKEN_URL)
-    if api == GOOGLE_HEALTH_API:
-        return GOOGLE_TOKEN_URL
-    if urllib.parse.urlsplit(api).scheme == "http":
-        return api + "/token"  # the local simulator serves OAuth beside the API
-    raise OptionsError(
-        "token_url", "", "is required with a non-Google --api_base_url", GOOGLE_TOKEN_URL
-    )
 
 
 class FitbeamOptions(PipelineOptions):
@@ -231,12 +173,6 @@ class RunConfig:
     temp_location: str
 
 
-def _require(value: str | None, flag: str, example: str) -> str:
-    if not value:
-        raise OptionsError(flag, "", "is required", example)
-    return value
-
-
 _RELATIVE_DATE = re.compile(r"^today-([1-9][0-9]{0,3})$")
 
 
@@ -263,56 +199,10 @@ def _date(value: str | None, flag: str, today: dt.date) -> dt.date:
         ) from None
 
 
-def parse_users(value: str | None) -> tuple[str, ...]:
-    text = _require(value, "users", "user-1,user-2")
-    if text.startswith("@"):
-        path = text[1:]
-        try:
-            with FileSystems.open(path) as f:
-                raw = f.read().decode("utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            raise OptionsError(
-                "users", text, f"cannot read the file ({err})", "@users.txt"
-            ) from None
-        items = [line.split("#", 1)[0].strip() for line in raw.splitlines()]
-    else:
-        items = [item.strip() for item in text.split(",")]
-    users = [u for u in items if u]
-    if not users:
-        raise OptionsError("users", text, "names no user", "user-1,user-2")
-    for user in users:
-        try:
-            check_user_key(user)
-        except ValueError as err:
-            raise OptionsError("users", user, str(err), "user-1") from None
-    if len(set(users)) != len(users):
-        dup = next(u for u in users if users.count(u) > 1)
-        raise OptionsError("users", text, f"names {dup!r} twice", "user-1,user-2")
-    return tuple(users)
-
-
-def parse_data_types(value: str) -> tuple[str, ...]:
-    names = [n.strip() for n in (value or "").split(",") if n.strip()]
-    if not names:
-        raise OptionsError("data_types", value, "names no data type", "steps,heart-rate")
-    for name in names:
-        if name not in datatypes.SPECS:
-            raise OptionsError(
-                "data_types",
-                name,
-                f"is not a supported data type (supported: {', '.join(datatypes.SPECS)})",
-                "steps,heart-rate",
-            )
-    return tuple(dict.fromkeys(names))
-
-
-def check_url(value: str, flag: str, example: str) -> str:
-    parts = urllib.parse.urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise OptionsError(flag, value, "is not an http(s) URL", example)
-    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
-        raise OptionsError(flag, value, "plain http is allowed on loopback only", example)
-    return value.rstrip("/")
+def _read_any(path: str) -> bytes:
+    """A local or gs:// file, for `--users=@FILE`."""
+    with FileSystems.open(path) as f:
+        return f.read()
 
 
 def _one_request_source(o: FitbeamOptions, streaming: bool) -> None:
@@ -387,7 +277,7 @@ def resolve(options: PipelineOptions, today: dt.date | None = None) -> RunConfig
                 "projects/my-project/subscriptions/fitbeam-requests",
             )
     elif not (o.requests_file or o.dead_letters):
-        users = parse_users(o.users)
+        users = parse_users(o.users, read=_read_any)
         start, end = _dates(o, today or dt.datetime.now(dt.UTC).date())
     if not 1 <= o.max_range_days <= MAX_RANGE_DAYS:
         raise OptionsError(

@@ -109,7 +109,7 @@ from healthapi import datatypes
 from healthapi import messages as request_messages
 from healthapi.auth.store import check_user_key
 from healthapi.messages import DEFAULT_MAX_RANGE_DAYS, BadRequest
-from pipeline.options import (
+from healthapi.settings import (
     GOOGLE_HEALTH_API,
     TOPIC_EXAMPLE,
     OptionsError,

@@ -17,7 +17,7 @@ from commands import enqueue
 from healthapi import calls, datatypes, messages
 from healthapi.elements import FetchRequest
 from healthapi.retry import Verdict
-from pipeline.options import OptionsError
+from healthapi.settings import OptionsError
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 11, 28, 11, 30, tzinfo=UTC)

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from healthapi.elements import FetchRequest
 from healthapi.messages import parse_request
-from pipeline.options import OptionsError
+from healthapi.settings import OptionsError
 from relay import relay
 from simulator import webhooks
 from tests.fakes.secret_manager import FakeSecretManager
