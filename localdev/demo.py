@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 
@@ -26,9 +27,10 @@ from healthapi.auth import oauth
 from healthapi.auth.file_store import LocalFileTokenStore
 from healthapi.auth.store import TokenStore
 from localdev import emulators
-from pipeline import main as batch
-from pipeline.report import RunReport
 from simulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Simulator, SimulatorConfig
+
+if TYPE_CHECKING:
+    from pipeline.report import RunReport
 
 DATASET = "fitbeam"
 
@@ -118,6 +120,9 @@ def run_demo(days: int, users: int, state_dir: Path, out=print) -> RunReport:
         ]
         out(f"running: fitbeam run {' '.join(argv)}")
         out("")
+        # Imported here: `fitbeam --help` and the other commands need no Beam.
+        from pipeline import main as batch
+
         run_report = batch.run(argv, out=out)
         out("")
         out(f"report JSON: {report_path}")

@@ -92,7 +92,7 @@ class ParseRequests(beam.PTransform):
 
     def expand(self, messages):
         fn = _ParseRequestsFn(self.max_range_days, self.clock)
-        return messages | "Parse" >> beam.ParDo(fn).with_outputs(
+        return messages | "ToRequests" >> beam.ParDo(fn).with_outputs(
             _ParseRequestsFn.DEAD_LETTER, main="requests"
         )
 
@@ -159,5 +159,5 @@ class ReadRequests(beam.PTransform):
                 # Blank lines separate nothing in JSON Lines; they are not requests.
                 | "SkipBlankLines" >> beam.Filter(lambda line: bool(line.strip()))
             )
-        parsed = messages | "Parse" >> self.parse
+        parsed = messages | "ParseMessages" >> self.parse
         return {"requests": parsed.requests, "dead_letter": parsed.dead_letter}
