@@ -60,6 +60,11 @@ class DataTypeSpec:
         return self.name.replace("-", "_")
 
     @property
+    def day_from_end(self) -> bool:
+        """Points belong to the civil day they end on (sleep), not the one they start on."""
+        return self.window_member == "interval.civil_end_time"
+
+    @property
     def scope(self) -> str:
         return f"{SCOPE_PREFIX}{self.scope_family}.readonly"
 

@@ -36,6 +36,7 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from healthapi import datatypes
 from healthapi.datatypes import SUMMARY_TABLE
 from schemas.convert import utc_text
 
@@ -52,7 +53,6 @@ __all__ = [
 
 UTC = dt.UTC
 STREAMS = ("raw", "reconciled")
-LOAD_LOG_TABLE = "load_windows"
 # dailyRollUp data types that make up daily_activity_summary, by API name.
 
 SOURCE_COLUMNS = (
@@ -457,6 +457,7 @@ class _Spec:
     """How one data type becomes rows.
 
     Attributes:
+        data_type: the API data type name.
         table: the BigQuery table.
         json_key: the DataPoint union key holding the value object.
         place: writes the time columns.
@@ -465,6 +466,7 @@ class _Spec:
         has_id: the table has a data_point_id column.
     """
 
+    data_type: str
     table: str
     json_key: str
     place: _Place
@@ -473,198 +475,190 @@ class _Spec:
     has_id: bool
 
 
+_PLACES: dict[datatypes.Kind, _Place] = {
+    datatypes.Kind.INTERVAL: _place_interval,
+    datatypes.Kind.SAMPLE: _place_sample,
+    datatypes.Kind.DAILY: _place_daily,
+    datatypes.Kind.SESSION: _place_interval,
+}
+
+
 def _spec(
-    table: str,
-    json_key: str,
-    place: _Place,
+    data_type: str,
     fields: tuple[tuple[str, str, _Convert], ...] = (),
     details: _Place | None = None,
-    has_id: bool = False,
 ) -> _Spec:
+    """A data type's row plan: its columns here, everything else from the catalogue.
+
+    The table, the JSON key, whether points carry an id and how they sit in
+    time (a session that belongs to the day it ends, as sleep does, is placed
+    by its end) come from `healthapi.datatypes`, where each is written once.
+    """
+    catalogued = datatypes.spec(data_type)
+    table, json_key = catalogued.table, catalogued.json_key
+    place = _place_session_end if catalogued.day_from_end else _PLACES[catalogued.kind]
+    has_id = catalogued.identifiable
     compiled = []
     for column, dotted, convert in fields:
         keys = tuple(dotted.split("."))
         compiled.append(
             (column, keys[0] if len(keys) == 1 else keys, convert, f"{json_key}.{dotted}")
         )
-    return _Spec(table, json_key, place, tuple(compiled), details, has_id)
+    return _Spec(data_type, table, json_key, place, tuple(compiled), details, has_id)
 
 
 _SPECS: dict[str, _Spec] = {
-    "steps": _spec("steps", "steps", _place_interval, (("step_count", "count", _count),)),
-    "distance": _spec(
-        "distance", "distance", _place_interval, (("distance_millimeters", "millimeters", _count),)
-    ),
-    "floors": _spec("floors", "floors", _place_interval, (("floor_count", "count", _count),)),
-    "active-zone-minutes": _spec(
-        "active_zone_minutes",
-        "activeZoneMinutes",
-        _place_interval,
-        (
-            ("heart_rate_zone", "heartRateZone", _str),
-            ("active_zone_minutes", "activeZoneMinutes", _count),
-        ),
-    ),
-    "heart-rate": _spec(
-        "heart_rate",
-        "heartRate",
-        _place_sample,
-        (
-            ("beats_per_minute", "beatsPerMinute", _int),
-            ("motion_context", "metadata.motionContext", _opt_str),
-            ("sensor_location", "metadata.sensorLocation", _opt_str),
-        ),
-    ),
-    "heart-rate-variability": _spec(
-        "heart_rate_variability",
-        "heartRateVariability",
-        _place_sample,
-        (
-            ("rmssd_milliseconds", "rootMeanSquareOfSuccessiveDifferencesMilliseconds", _opt_float),
-            ("sdnn_milliseconds", "standardDeviationMilliseconds", _opt_float),
-        ),
-    ),
-    "daily-resting-heart-rate": _spec(
-        "daily_resting_heart_rate",
-        "dailyRestingHeartRate",
-        _place_daily,
-        (
-            ("beats_per_minute", "beatsPerMinute", _int),
-            ("calculation_method", "dailyRestingHeartRateMetadata.calculationMethod", _opt_str),
-        ),
-    ),
-    "daily-heart-rate-zones": _spec(
-        "daily_heart_rate_zones",
-        "dailyHeartRateZones",
-        _place_daily,
-        details=_heart_rate_zones,
-    ),
-    "daily-heart-rate-variability": _spec(
-        "daily_heart_rate_variability",
-        "dailyHeartRateVariability",
-        _place_daily,
-        (
+    spec.data_type: spec
+    for spec in (
+        _spec("steps", (("step_count", "count", _count),)),
+        _spec("distance", (("distance_millimeters", "millimeters", _count),)),
+        _spec("floors", (("floor_count", "count", _count),)),
+        _spec(
+            "active-zone-minutes",
             (
-                "average_heart_rate_variability_milliseconds",
-                "averageHeartRateVariabilityMilliseconds",
-                _opt_float,
-            ),
-            ("non_rem_heart_rate_beats_per_minute", "nonRemHeartRateBeatsPerMinute", _opt_int),
-            ("entropy", "entropy", _opt_float),
-            (
-                "deep_sleep_rmssd_milliseconds",
-                "deepSleepRootMeanSquareOfSuccessiveDifferencesMilliseconds",
-                _opt_float,
+                ("heart_rate_zone", "heartRateZone", _str),
+                ("active_zone_minutes", "activeZoneMinutes", _count),
             ),
         ),
-    ),
-    "daily-oxygen-saturation": _spec(
-        "daily_oxygen_saturation",
-        "dailyOxygenSaturation",
-        _place_daily,
-        (
-            ("average_percent", "averagePercentage", _float),
-            ("lower_bound_percent", "lowerBoundPercentage", _float),
-            ("upper_bound_percent", "upperBoundPercentage", _float),
-            ("standard_deviation_percent", "standardDeviationPercentage", _opt_float),
-        ),
-    ),
-    "daily-respiratory-rate": _spec(
-        "daily_respiratory_rate",
-        "dailyRespiratoryRate",
-        _place_daily,
-        (("breaths_per_minute", "breathsPerMinute", _float),),
-    ),
-    "daily-vo2-max": _spec(
-        "daily_vo2_max",
-        "dailyVo2Max",
-        _place_daily,
-        (
-            ("vo2_max_ml_per_kg_per_min", "vo2Max", _float),
-            ("cardio_fitness_level", "cardioFitnessLevel", _opt_str),
-            ("estimated", "estimated", _opt_bool),
-            ("vo2_max_covariance", "vo2MaxCovariance", _opt_float),
-        ),
-    ),
-    "sleep": _spec(
-        "sleep",
-        "sleep",
-        _place_session_end,
-        (
-            ("sleep_type", "type", _opt_str),
-            ("is_main_sleep", "metadata.mainSleep", _opt_bool),
-            ("is_nap", "metadata.nap", _opt_bool),
-            ("is_processed", "metadata.processed", _opt_bool),
-            ("is_manually_edited", "metadata.manuallyEdited", _opt_bool),
-            ("stages_status", "metadata.stagesStatus", _opt_str),
-        ),
-        details=_sleep_details,
-        has_id=True,
-    ),
-    "exercise": _spec(
-        "exercise",
-        "exercise",
-        _place_interval,
-        (
-            ("exercise_type", "exerciseType", _str),
-            ("display_name", "displayName", _opt_str),
-            ("active_duration_seconds", "activeDuration", _opt_seconds),
-            ("has_gps", "exerciseMetadata.hasGps", _opt_bool),
-            ("notes", "notes", _opt_str),
-            ("calories_kcal", "metricsSummary.caloriesKcal", _opt_float),
-            ("distance_millimeters", "metricsSummary.distanceMillimeters", _opt_float),
-            ("steps", "metricsSummary.steps", _opt_int),
-            ("average_heart_rate_bpm", "metricsSummary.averageHeartRateBeatsPerMinute", _opt_int),
-            ("active_zone_minutes", "metricsSummary.activeZoneMinutes", _opt_int),
-            ("elevation_gain_millimeters", "metricsSummary.elevationGainMillimeters", _opt_float),
+        _spec(
+            "heart-rate",
             (
-                "average_speed_millimeters_per_second",
-                "metricsSummary.averageSpeedMillimetersPerSecond",
-                _opt_float,
-            ),
-            (
-                "average_pace_seconds_per_meter",
-                "metricsSummary.averagePaceSecondsPerMeter",
-                _opt_float,
-            ),
-            ("run_vo2_max", "metricsSummary.runVo2Max", _opt_float),
-            (
-                "heart_rate_zone_light_seconds",
-                "metricsSummary.heartRateZoneDurations.lightTime",
-                _opt_seconds,
-            ),
-            (
-                "heart_rate_zone_moderate_seconds",
-                "metricsSummary.heartRateZoneDurations.moderateTime",
-                _opt_seconds,
-            ),
-            (
-                "heart_rate_zone_vigorous_seconds",
-                "metricsSummary.heartRateZoneDurations.vigorousTime",
-                _opt_seconds,
-            ),
-            (
-                "heart_rate_zone_peak_seconds",
-                "metricsSummary.heartRateZoneDurations.peakTime",
-                _opt_seconds,
+                ("beats_per_minute", "beatsPerMinute", _int),
+                ("motion_context", "metadata.motionContext", _opt_str),
+                ("sensor_location", "metadata.sensorLocation", _opt_str),
             ),
         ),
-        has_id=True,
-    ),
-    "weight": _spec(
-        "weight",
-        "weight",
-        _place_sample,
-        (("weight_grams", "weightGrams", _float), ("notes", "notes", _opt_str)),
-        has_id=True,
-    ),
-    "body-fat": _spec(
-        "body_fat",
-        "bodyFat",
-        _place_sample,
-        (("body_fat_percent", "percentage", _float),),
-        has_id=True,
-    ),
+        _spec(
+            "heart-rate-variability",
+            (
+                (
+                    "rmssd_milliseconds",
+                    "rootMeanSquareOfSuccessiveDifferencesMilliseconds",
+                    _opt_float,
+                ),
+                ("sdnn_milliseconds", "standardDeviationMilliseconds", _opt_float),
+            ),
+        ),
+        _spec(
+            "daily-resting-heart-rate",
+            (
+                ("beats_per_minute", "beatsPerMinute", _int),
+                ("calculation_method", "dailyRestingHeartRateMetadata.calculationMethod", _opt_str),
+            ),
+        ),
+        _spec(
+            "daily-heart-rate-zones",
+            details=_heart_rate_zones,
+        ),
+        _spec(
+            "daily-heart-rate-variability",
+            (
+                (
+                    "average_heart_rate_variability_milliseconds",
+                    "averageHeartRateVariabilityMilliseconds",
+                    _opt_float,
+                ),
+                ("non_rem_heart_rate_beats_per_minute", "nonRemHeartRateBeatsPerMinute", _opt_int),
+                ("entropy", "entropy", _opt_float),
+                (
+                    "deep_sleep_rmssd_milliseconds",
+                    "deepSleepRootMeanSquareOfSuccessiveDifferencesMilliseconds",
+                    _opt_float,
+                ),
+            ),
+        ),
+        _spec(
+            "daily-oxygen-saturation",
+            (
+                ("average_percent", "averagePercentage", _float),
+                ("lower_bound_percent", "lowerBoundPercentage", _float),
+                ("upper_bound_percent", "upperBoundPercentage", _float),
+                ("standard_deviation_percent", "standardDeviationPercentage", _opt_float),
+            ),
+        ),
+        _spec(
+            "daily-respiratory-rate",
+            (("breaths_per_minute", "breathsPerMinute", _float),),
+        ),
+        _spec(
+            "daily-vo2-max",
+            (
+                ("vo2_max_ml_per_kg_per_min", "vo2Max", _float),
+                ("cardio_fitness_level", "cardioFitnessLevel", _opt_str),
+                ("estimated", "estimated", _opt_bool),
+                ("vo2_max_covariance", "vo2MaxCovariance", _opt_float),
+            ),
+        ),
+        _spec(
+            "sleep",
+            (
+                ("sleep_type", "type", _opt_str),
+                ("is_main_sleep", "metadata.mainSleep", _opt_bool),
+                ("is_nap", "metadata.nap", _opt_bool),
+                ("is_processed", "metadata.processed", _opt_bool),
+                ("is_manually_edited", "metadata.manuallyEdited", _opt_bool),
+                ("stages_status", "metadata.stagesStatus", _opt_str),
+            ),
+            details=_sleep_details,
+        ),
+        _spec(
+            "exercise",
+            (
+                ("exercise_type", "exerciseType", _str),
+                ("display_name", "displayName", _opt_str),
+                ("active_duration_seconds", "activeDuration", _opt_seconds),
+                ("has_gps", "exerciseMetadata.hasGps", _opt_bool),
+                ("notes", "notes", _opt_str),
+                ("calories_kcal", "metricsSummary.caloriesKcal", _opt_float),
+                ("distance_millimeters", "metricsSummary.distanceMillimeters", _opt_float),
+                ("steps", "metricsSummary.steps", _opt_int),
+                (
+                    "average_heart_rate_bpm",
+                    "metricsSummary.averageHeartRateBeatsPerMinute",
+                    _opt_int,
+                ),
+                ("active_zone_minutes", "metricsSummary.activeZoneMinutes", _opt_int),
+                (
+                    "elevation_gain_millimeters",
+                    "metricsSummary.elevationGainMillimeters",
+                    _opt_float,
+                ),
+                (
+                    "average_speed_millimeters_per_second",
+                    "metricsSummary.averageSpeedMillimetersPerSecond",
+                    _opt_float,
+                ),
+                (
+                    "average_pace_seconds_per_meter",
+                    "metricsSummary.averagePaceSecondsPerMeter",
+                    _opt_float,
+                ),
+                ("run_vo2_max", "metricsSummary.runVo2Max", _opt_float),
+                (
+                    "heart_rate_zone_light_seconds",
+                    "metricsSummary.heartRateZoneDurations.lightTime",
+                    _opt_seconds,
+                ),
+                (
+                    "heart_rate_zone_moderate_seconds",
+                    "metricsSummary.heartRateZoneDurations.moderateTime",
+                    _opt_seconds,
+                ),
+                (
+                    "heart_rate_zone_vigorous_seconds",
+                    "metricsSummary.heartRateZoneDurations.vigorousTime",
+                    _opt_seconds,
+                ),
+                (
+                    "heart_rate_zone_peak_seconds",
+                    "metricsSummary.heartRateZoneDurations.peakTime",
+                    _opt_seconds,
+                ),
+            ),
+        ),
+        _spec("weight", (("weight_grams", "weightGrams", _float), ("notes", "notes", _opt_str))),
+        _spec("body-fat", (("body_fat_percent", "percentage", _float),)),
+    )
 }
 
 TABLE_OF: dict[str, str] = {data_type: spec.table for data_type, spec in _SPECS.items()}

@@ -15,8 +15,9 @@ from healthapi import datatypes
 from healthapi.elements import ApiCall
 from rows import tcx
 from rows.datapoints import RowContext
+from schemas.bigquery import LOAD_LOG_TABLE
 
-TABLE = "load_windows"
+TABLE = LOAD_LOG_TABLE
 
 
 def load_table(call: ApiCall) -> str:
