@@ -25,10 +25,15 @@ $(TOOLS)/.installed: deploy/terraform/tools-requirements.txt
 
 tools: $(TOOLS)/.installed
 
-demo: venv
+# What each command needs beyond Python 3.11 (localdev/prerequisites.py): one line per
+# missing piece, before anything is installed or started.
+prereqs-%:
+	@$(PYTHON) -m localdev.prerequisites $*
+
+demo: prereqs-demo venv
 	$(VENV)/bin/fitbeam demo
 
-test: venv lint tools
+test: prereqs-test venv lint tools
 	$(PY) -m pytest -q
 
 lint: venv

@@ -26,7 +26,7 @@ from healthapi import datatypes
 from healthapi.auth import oauth
 from healthapi.auth.file_store import LocalFileTokenStore
 from healthapi.auth.store import TokenStore
-from localdev import emulators
+from localdev import emulators, prerequisites
 from simulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Simulator, SimulatorConfig
 
 if TYPE_CHECKING:
@@ -158,5 +158,8 @@ def main(args: argparse.Namespace) -> int:
         raise SystemExit(f"--days must be between 1 and 90, got {args.days}; e.g. --days 14")
     if not 1 <= args.users <= 20:
         raise SystemExit(f"--users must be between 1 and 20, got {args.users}; e.g. --users 3")
+    missing = prerequisites.problems("demo")
+    if missing:
+        raise SystemExit("fitbeam demo: missing: " + "\nfitbeam demo: missing: ".join(missing))
     run_report = run_demo(args.days, args.users, Path(args.state_dir).resolve())
     return 0 if run_report.state == "DONE" else 1

@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import glob
 import json
 import logging
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -36,6 +34,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from localdev import prerequisites
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -72,25 +72,6 @@ def default_root() -> Path:
     return Path(os.environ.get("FITBEAM_EMULATOR_ROOT", ".local/emu")).resolve()
 
 
-def _python313() -> str:
-    override = os.environ.get("FITBEAM_PYTHON313")
-    if override:
-        return override
-    # pyenv's shims answer to `python3.13` even when that version is not active,
-    # so look at installed interpreters before PATH.
-    pyenv_root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
-    candidates = sorted(glob.glob(f"{pyenv_root}/versions/3.13*/bin/python"))
-    if candidates:
-        return candidates[-1]
-    found = shutil.which("python3.13")
-    if found and "shims" not in found:
-        return found
-    raise RuntimeError(
-        "the BigQuery emulator needs Python 3.13; install it (e.g. pyenv install 3.13) "
-        "or set FITBEAM_PYTHON313=/path/to/python3.13"
-    )
-
-
 def _run(cmd: list[str], log: Path) -> None:
     with open(log, "ab") as out:
         result = subprocess.run(cmd, stdout=out, stderr=out, check=False)
@@ -112,7 +93,7 @@ def ensure_installed(root: Path | None = None) -> Path:
     _LOGGER.info("installing the BigQuery and GCS emulators under %s (once)", root)
     pip = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     if not (bq / "bin" / "python").exists():
-        _run([_python313(), "-m", "venv", str(bq)], log)
+        _run([prerequisites.python313(), "-m", "venv", str(bq)], log)
     _run([str(bq / "bin" / "python"), *pip, *LOCAL_BIGQUERY], log)
     # Two installs: one resolver run cannot satisfy both sets (see DUCKDB_PINS).
     _run([str(bq / "bin" / "python"), *pip, *DUCKDB_PINS], log)
@@ -151,19 +132,6 @@ def _wait_http(url: str, process: subprocess.Popen, timeout: float = 60.0) -> No
     raise RuntimeError(f"emulator at {url} did not answer within {timeout} s")
 
 
-def pubsub_jar() -> str:
-    """Path of the Pub/Sub emulator jar that ships with the Google Cloud CLI."""
-    roots = [os.environ.get("CLOUDSDK_ROOT_DIR", ""), "/usr/lib/google-cloud-sdk"]
-    gcloud = shutil.which("gcloud")
-    if gcloud:
-        roots.append(str(Path(os.path.realpath(gcloud)).parent.parent))
-    for root in filter(None, roots):
-        jars = sorted(glob.glob(f"{root}/platform/pubsub-emulator/lib/cloud-pubsub-emulator-*.jar"))
-        if jars:
-            return jars[-1]
-    raise RuntimeError("the Pub/Sub emulator (google-cloud-cli-pubsub-emulator) is not installed")
-
-
 class LocalEmulators:
     """Starts the emulators as child processes; a context manager.
 
@@ -187,6 +155,9 @@ class LocalEmulators:
         self.env: dict[str, str] = {}
 
     def start(self) -> LocalEmulators:
+        if self.want_pubsub:  # before anything starts: a missing piece fails at once
+            prerequisites.java()
+            prerequisites.pubsub_jar()
         root = ensure_installed(self.root)
         gcs_dir = self.state_dir / "gcs"
         bq_dir = self.state_dir / "bigquery"
@@ -240,9 +211,9 @@ class LocalEmulators:
                 ps_port = free_port()
                 self.processes["pubsub"] = subprocess.Popen(
                     [
-                        shutil.which("java") or "java",
+                        prerequisites.java(),
                         "-jar",
-                        pubsub_jar(),
+                        prerequisites.pubsub_jar(),
                         "--host=127.0.0.1",
                         f"--port={ps_port}",
                     ],
