@@ -194,7 +194,7 @@ def backfill_calls(users: list[str], data_types: list[str], days: int) -> list[A
 
 
 def detail_calls(page: ApiPage, ctx: datapoints.RowContext) -> Iterator[ApiCall]:
-    """The TCX calls `ToRowsFn` fans out of an exercise page, one per exercise."""
+    """The TCX calls `transforms.rows.ToRows` fans out of an exercise page, one per exercise."""
     call = page.call
     if call.kind != "list" or call.data_type != "exercise":
         return

@@ -4,7 +4,7 @@ Every stage of the graph that can fail per element yields a `DeadLetter` on its
 `dead_letter` output; `build_pipeline` flattens them all into one sink:
 
 - `WriteDeadLetters` (batch): JSON lines under `<root>/<run_id>/dead-letters-*.jsonl`;
-- `WriteStreamingDeadLetters` (streaming): a file per bundle, written before the
+- `WriteDeadLetters(streaming=True)`: a file per bundle, written before the
   bundle commits, so a stream's letters show up while it runs and none is lost
   when it stops.
 

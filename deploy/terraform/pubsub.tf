@@ -1,4 +1,4 @@
-# Request messages (transforms/request_messages.py): the enqueue publishes one per user and
+# Request messages (healthapi/messages.py): the enqueue publishes one per user and
 # day to the request topic; the streaming job reads the request subscription.
 #
 # A message that breaks the contract is not Pub/Sub's dead letter: the pipeline acknowledges

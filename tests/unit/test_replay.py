@@ -10,13 +10,12 @@ import pytest
 from healthapi import datatypes
 from healthapi.elements import ApiCall
 from rows import datapoints
-from schemas.convert import from_bigquery_json as typed_row
+from schemas.convert import from_bigquery_json
 from schemas.convert import to_bigquery_json
 from simulator import Simulator, SimulatorConfig
 from transforms.dead_letters import DeadLetter
 from transforms.replay import ReplayDeadLettersFn
 
-api_call_from_json = ApiCall.from_json
 
 START = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC).timestamp()
 DAY = dt.date(2026, 11, 20)
@@ -138,10 +137,10 @@ def test_a_line_that_is_not_a_replayable_letter_becomes_a_dead_letter(line, erro
     assert json.loads(letter.to_json())["original"] == line
 
 
-def test_typed_row_and_call_errors_are_named():
+def test_row_and_call_rebuild_errors_are_named():
     with pytest.raises(ValueError, match="unknown table 'nope'"):
-        typed_row("nope", {})
+        from_bigquery_json("nope", {})
     with pytest.raises(ValueError, match="the call has no 'user_key'"):
-        api_call_from_json({"kind": "list"})
+        ApiCall.from_json({"kind": "list"})
     with pytest.raises(ValueError, match="does not parse"):
-        typed_row("steps", {"civil_date": "2026-13-01"})
+        from_bigquery_json("steps", {"civil_date": "2026-13-01"})
