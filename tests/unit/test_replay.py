@@ -10,12 +10,10 @@ import pytest
 from healthapi import datatypes
 from healthapi.elements import ApiCall
 from rows import datapoints
-from schemas.convert import from_bigquery_json
-from schemas.convert import to_bigquery_json
+from schemas.convert import from_bigquery_json, to_bigquery_json
 from simulator import Simulator, SimulatorConfig
 from transforms.dead_letters import DeadLetter
 from transforms.replay import ReplayDeadLettersFn
-
 
 START = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC).timestamp()
 DAY = dt.date(2026, 11, 20)
