@@ -65,7 +65,7 @@ REASONS = {
     "bad_stream": "stream is neither reconciled nor raw",
 }
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _SECRET_KEY = re.compile(r"token|secret|authori[sz]ation|password|credential", re.IGNORECASE)
 _SECRET_TEXT = re.compile(r"(?i)(bearer\s+)\S+|ya29\.[\w.-]+|1//[\w.-]{20,}")
 
@@ -103,7 +103,7 @@ def _short(value: object) -> str:
 
 def _date(obj: dict, field: str) -> dt.date:
     value = obj[field]
-    if not isinstance(value, str) or not _DATE.match(value):
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
         raise BadRequest("bad_date", f"{field}={_short(value)} is not a date YYYY-MM-DD")
     try:
         return dt.date.fromisoformat(value)

@@ -19,8 +19,9 @@ from healthapi.auth.store import check_user_key
 GOOGLE_HEALTH_API = "https://health.googleapis.com"
 TOPIC_EXAMPLE = "projects/my-project/topics/fitbeam-requests"
 # Pub/Sub's topic names: a project id, then 3-255 characters not starting with goog.
+# Matched whole (fullmatch): `$` would also accept a trailing newline.
 _TOPIC = re.compile(
-    r"^projects/[a-z][-a-z0-9]{4,28}[a-z0-9]/topics/(?!goog)[A-Za-z][-A-Za-z0-9_.~+%]{2,254}$"
+    r"projects/[a-z][-a-z0-9]{4,28}[a-z0-9]/topics/(?!goog)[A-Za-z][-A-Za-z0-9_.~+%]{2,254}"
 )
 
 
@@ -58,7 +59,7 @@ def check_topic(value: str | None, flag: str = "topic") -> str:
     """
     if not value:
         raise OptionsError(flag, "", "is required", TOPIC_EXAMPLE)
-    if not _TOPIC.match(value):
+    if not _TOPIC.fullmatch(value):
         raise OptionsError(
             flag,
             value,

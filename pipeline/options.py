@@ -48,13 +48,14 @@ from healthapi.settings import (  # noqa: F401 - re-exported: fitbeam run's flag
 from transforms.write import FILE_LOADS, STREAMING_INSERTS
 
 MAX_RANGE_DAYS = 366 * 5
+# Names are matched whole (fullmatch): `$` would also accept a trailing newline.
 _DATASET = re.compile(
-    r"^(?P<project>[a-z][-a-z0-9.:]{4,61}[a-z0-9]):(?P<dataset>[A-Za-z0-9_]{1,1024})$"
+    r"(?P<project>[a-z][-a-z0-9.:]{4,61}[a-z0-9]):(?P<dataset>[A-Za-z0-9_]{1,1024})"
 )
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 # Pub/Sub's resource names; Beam checks the project part with the same pattern.
 _SUBSCRIPTION = re.compile(
-    r"^projects/[a-z][-a-z0-9:.]{4,61}[a-z0-9]/subscriptions/[A-Za-z][-A-Za-z0-9._~%+]{2,254}$"
+    r"projects/[a-z][-a-z0-9:.]{4,61}[a-z0-9]/subscriptions/[A-Za-z][-A-Za-z0-9._~%+]{2,254}"
 )
 
 
@@ -173,7 +174,7 @@ class RunConfig:
     temp_location: str
 
 
-_RELATIVE_DATE = re.compile(r"^today-([1-9][0-9]{0,3})$")
+_RELATIVE_DATE = re.compile(r"today-([1-9][0-9]{0,3})")
 
 
 def _date(value: str | None, flag: str, today: dt.date) -> dt.date:
@@ -188,7 +189,7 @@ def _date(value: str | None, flag: str, today: dt.date) -> dt.date:
         return today
     if text == "yesterday":
         return today - dt.timedelta(days=1)
-    relative = _RELATIVE_DATE.match(text)
+    relative = _RELATIVE_DATE.fullmatch(text)
     if relative:
         return today - dt.timedelta(days=int(relative.group(1)))
     try:
@@ -269,7 +270,7 @@ def resolve(options: PipelineOptions, today: dt.date | None = None) -> RunConfig
     start = end = None
     _one_request_source(o, streaming)
     if o.requests_subscription:
-        if not _SUBSCRIPTION.match(o.requests_subscription):
+        if not _SUBSCRIPTION.fullmatch(o.requests_subscription):
             raise OptionsError(
                 "requests_subscription",
                 o.requests_subscription,
@@ -294,7 +295,7 @@ def resolve(options: PipelineOptions, today: dt.date | None = None) -> RunConfig
     except ValueError as err:
         raise OptionsError("token_store", store, str(err), "file:///var/fitbeam/tokens") from None
     dataset = _require(o.dataset, "dataset", "my-project:fitbit")
-    if not _DATASET.match(dataset):
+    if not _DATASET.fullmatch(dataset):
         raise OptionsError("dataset", dataset, "is not project:dataset", "my-project:fitbit")
     dead_root = _require(o.dead_letter_root, "dead_letter_root", "gs://my-bucket/dead-letters")
     method = (o.bq_write_method or (STREAMING_INSERTS if streaming else FILE_LOADS)).upper()
@@ -325,7 +326,7 @@ def resolve(options: PipelineOptions, today: dt.date | None = None) -> RunConfig
     if not 1 <= o.max_attempts <= 20:
         raise OptionsError("max_attempts", o.max_attempts, "must be 1..20", "6")
     run_id = o.run_id or default_run_id()
-    if not _RUN_ID.match(run_id):
+    if not _RUN_ID.fullmatch(run_id):
         raise OptionsError(
             "run_id", run_id, "may hold letters, digits, '_', '.', '-' only", "backfill-2026-11"
         )

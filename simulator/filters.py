@@ -38,8 +38,10 @@ _TOKEN = re.compile(
     )""",
     re.VERBOSE,
 )
-_CIVIL = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2})?$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Matched whole and in ASCII digits, as the API reads them: `$` would also take a trailing
+# newline, and `\d` any script's digits.
+_CIVIL = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2})?")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class FilterError(ValueError):
@@ -168,11 +170,11 @@ class _Parser:
 def _literal(member: str, text: str) -> object:
     try:
         if member == "date":
-            if not _DATE.match(text):
+            if not _DATE.fullmatch(text):
                 raise ValueError(text)
             return dt.date.fromisoformat(text)
         if member.split(".")[-1].startswith("civil_"):
-            if not _CIVIL.match(text):
+            if not _CIVIL.fullmatch(text):
                 raise ValueError(text)
             return dt.datetime.fromisoformat(text)
         return timefmt.parse_rfc3339(text)

@@ -39,6 +39,7 @@ from healthapi.auth.store import (
     Lease,
     LockTimeout,
     _poll_delays,
+    check_no_control,
     check_user_key,
 )
 from healthapi.retry import RetryPolicy, Verdict
@@ -49,13 +50,14 @@ SECRET_LABELS = {"app": "fitbeam"}
 USER_INFIX = "-user-"
 CLIENT_SUFFIX = "-oauth-client"
 
-_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,99}$")
+# Names are matched whole (fullmatch): `$` would also accept a trailing newline.
+_PROJECT = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
+_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,99}")
 _MAX_SECRET_ID = 255
 # Secret ids allow [A-Za-z0-9_-] only. '_' always starts an escape, so decoding is unambiguous.
 _ESCAPES = {"_": "_5F", ".": "_2E"}
 _UNESCAPES = {v: k for k, v in _ESCAPES.items()}
-_ENCODED_KEY = re.compile(r"^(?:[A-Za-z0-9-]|_5F|_2E)+$")
+_ENCODED_KEY = re.compile(r"(?:[A-Za-z0-9-]|_5F|_2E)+")
 
 # Retried: the service or the network failed in a way that may pass. Through REST
 # a 504 is GatewayTimeout and a 429 TooManyRequests; through gRPC the same failures
@@ -89,7 +91,7 @@ def decode_user_key(encoded: str) -> str:
     Raises:
         ValueError: when `encoded` is not the output of `encode_user_key`.
     """
-    if not isinstance(encoded, str) or not _ENCODED_KEY.match(encoded):
+    if not isinstance(encoded, str) or not _ENCODED_KEY.fullmatch(encoded):
         raise ValueError(
             f"{str(encoded)[:60]!r} is not an encoded user key: use letters, digits, '-', "
             "'_5F' or '_2E', e.g. 'participant_5F017'"
@@ -99,7 +101,7 @@ def decode_user_key(encoded: str) -> str:
 
 
 def _check_project(project: str) -> str:
-    if not isinstance(project, str) or not _PROJECT.match(project):
+    if not isinstance(project, str) or not _PROJECT.fullmatch(project):
         raise ValueError(
             f"invalid Google Cloud project id {str(project)[:40]!r} in the token store: use "
             "6-30 lowercase letters, digits or '-', starting with a letter and not ending "
@@ -109,7 +111,7 @@ def _check_project(project: str) -> str:
 
 
 def _check_prefix(prefix: str) -> str:
-    if not isinstance(prefix, str) or not _PREFIX.match(prefix):
+    if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
         raise ValueError(
             f"invalid secret prefix {str(prefix)[:40]!r} in the token store: use 1-100 letters, "
             f"digits, '_' or '-', starting with a letter, e.g. {CLOUD_STORE_EXAMPLE}"
@@ -243,7 +245,7 @@ class SecretManagerTokenStore:
         Raises:
             ValueError: naming what is wrong, with an example of a good URI.
         """
-        parsed = urllib.parse.urlsplit(uri)
+        parsed = urllib.parse.urlsplit(check_no_control(uri, CLOUD_STORE_EXAMPLE))
         if parsed.scheme != "secretmanager" or parsed.fragment:
             raise ValueError(
                 f"token store URI {uri[:80]!r} is not secretmanager://PROJECT/PREFIX, "

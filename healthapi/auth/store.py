@@ -43,7 +43,12 @@ from typing import Protocol
 
 _LOGGER = logging.getLogger(__name__)
 
-_USER_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# Matched whole (fullmatch): `$` would also accept a trailing newline, which would then
+# name a file and a secret.
+_USER_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+# urllib.parse drops tabs and line breaks from a URL, so a URI holding one would be read
+# as another; refused instead.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def check_user_key(user_key: str) -> str:
@@ -52,7 +57,7 @@ def check_user_key(user_key: str) -> str:
     Raises:
         ValueError: naming the bad key and the allowed form.
     """
-    if not isinstance(user_key, str) or not _USER_KEY.match(user_key):
+    if not isinstance(user_key, str) or not _USER_KEY.fullmatch(user_key):
         raise ValueError(
             f"invalid user key {str(user_key)[:40]!r}: use 1-128 letters, digits, '.', '_' "
             "or '-', starting with a letter or digit, e.g. 'participant-017'"
@@ -109,7 +114,19 @@ class TokenStore(Protocol):
 
 
 CLOUD_STORE_EXAMPLE = "secretmanager://my-project/fitbeam"
+FILE_STORE_EXAMPLE = "file:///var/fitbeam/tokens"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def check_no_control(uri: str, example: str) -> str:
+    """Returns the URI if it holds no control character (a tab or line break, say).
+
+    Raises:
+        ValueError: naming the URI and a good example.
+    """
+    if _CONTROL.search(uri):
+        raise ValueError(f"token store URI {uri[:80]!r} holds a control character; e.g. {example}")
+    return uri
 
 
 def token_store_from_uri(uri: str) -> TokenStore:
@@ -121,7 +138,8 @@ def token_store_from_uri(uri: str) -> TokenStore:
         ValueError: for an unsupported scheme or a malformed URI, with an example
             of a good one.
     """
-    parsed = urllib.parse.urlsplit(uri)
+    example = CLOUD_STORE_EXAMPLE if uri.startswith("secretmanager:") else FILE_STORE_EXAMPLE
+    parsed = urllib.parse.urlsplit(check_no_control(uri, example))
     if parsed.scheme == "secretmanager":
         # Imported here: the Secret Manager client is slow to import and only some runs use it.
         from healthapi.auth.secret_manager_store import SecretManagerTokenStore

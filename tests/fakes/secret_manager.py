@@ -82,7 +82,7 @@ STATUS_NAMES = {
 # The service's limits that a careless client could run into.
 MAX_PAYLOAD_BYTES = 64 * 1024
 MAX_PAGE_SIZE = 25000
-_SECRET_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+_SECRET_ID = re.compile(r"[A-Za-z0-9_-]{1,255}")
 _FILTER = re.compile(r"^state\s*[:=]\s*(ENABLED|DISABLED|DESTROYED)$")
 
 _SEGMENT = r"([^/:?]+)"
@@ -355,7 +355,7 @@ class FakeSecretManager:
 
     def _CreateSecret(self, project, *, query, body, ints):
         secret_id = query.get("secretId", "")
-        if not _SECRET_ID.match(secret_id):
+        if not _SECRET_ID.fullmatch(secret_id):
             raise ApiError(400, f"Invalid secret id {secret_id[:300]!r}.")
         if "automatic" not in body.get("replication", {}) and "userManaged" not in body.get(
             "replication", {}
