@@ -65,7 +65,8 @@ REASONS = {
     "bad_stream": "stream is neither reconciled nor raw",
 }
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# ASCII digits only: `\d` would also match full-width or Arabic-Indic ones.
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _SECRET_KEY = re.compile(r"token|secret|authori[sz]ation|password|credential", re.IGNORECASE)
 _SECRET_TEXT = re.compile(r"(?i)(bearer\s+)\S+|ya29\.[\w.-]+|1//[\w.-]{20,}")
 

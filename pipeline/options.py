@@ -175,6 +175,8 @@ class RunConfig:
 
 
 _RELATIVE_DATE = re.compile(r"today-([1-9][0-9]{0,3})")
+# ASCII digits only: `\d` would also match full-width or Arabic-Indic ones.
+_CIVIL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _date(value: str | None, flag: str, today: dt.date) -> dt.date:
@@ -192,12 +194,15 @@ def _date(value: str | None, flag: str, today: dt.date) -> dt.date:
     relative = _RELATIVE_DATE.fullmatch(text)
     if relative:
         return today - dt.timedelta(days=int(relative.group(1)))
+    if not _CIVIL_DATE.fullmatch(text):
+        # fromisoformat alone would also take 20261101 and 2026-W48-1.
+        raise OptionsError(
+            flag, text, "is not a civil date YYYY-MM-DD, today, yesterday or today-N", "2026-11-01"
+        )
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise OptionsError(
-            flag, text, "is not a civil date YYYY-MM-DD, today, yesterday or today-N", "2026-11-01"
-        ) from None
+        raise OptionsError(flag, text, "is not a real date", "2026-11-01") from None
 
 
 def _read_any(path: str) -> bytes:

@@ -121,3 +121,29 @@ def test_other_words_are_not_dates(bad):
         f"--start_date={bad!r}: is not a civil date YYYY-MM-DD, today, yesterday or today-N; "
         "e.g. --start_date=2026-11-01"
     )
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "\uff12\uff10\uff12\uff16-\uff11\uff11-\uff10\uff11",  # full-width digits
+        "\u0662\u0660\u0662\u0666-\u0661\u0661-\u0660\u0661",  # Arabic-Indic digits
+        "20261101",  # ISO basic form
+        "2026-W45-1",  # ISO week date
+    ],
+)
+def test_a_date_not_in_ascii_yyyy_mm_dd_is_a_bad_format(bad):
+    with pytest.raises(OptionsError) as caught:
+        config("--users=user-1", f"--start_date={bad}", "--end_date=2026-11-02")
+    assert str(caught.value) == (
+        f"--start_date={bad!r}: is not a civil date YYYY-MM-DD, today, yesterday or today-N; "
+        "e.g. --start_date=2026-11-01"
+    )
+
+
+def test_a_date_in_the_right_form_but_not_in_the_calendar_is_not_a_real_date():
+    with pytest.raises(OptionsError) as caught:
+        config("--users=user-1", "--start_date=2026-02-30", "--end_date=2026-11-02")
+    assert str(caught.value) == (
+        "--start_date='2026-02-30': is not a real date; e.g. --start_date=2026-11-01"
+    )

@@ -138,6 +138,23 @@ CATALOGUE = [
         "date='2026-11-27T00:00:00Z' is not a date YYYY-MM-DD",
     ),
     (
+        # Regex \d matches any script's digits; a date is written in ASCII digits.
+        "full-width digits",
+        msg(user_id="user-1", date="\uff12\uff10\uff12\uff16-\uff11\uff11-\uff12\uff17"),
+        "bad_date",
+        "date='\uff12\uff10\uff12\uff16-\uff11\uff11-\uff12\uff17' is not a date YYYY-MM-DD",
+    ),
+    (
+        "Arabic-Indic digits",
+        msg(
+            user_id="user-1",
+            start_date="\u0662\u0660\u0662\u0666-\u0661\u0661-\u0660\u0661",
+            end_date="2026-11-02",
+        ),
+        "bad_date",
+        "start_date='\u0662\u0660\u0662\u0666-\u0661\u0661-\u0660\u0661' is not a date YYYY-MM-DD",
+    ),
+    (
         "30 February",
         msg(user_id="user-1", date="2026-02-30"),
         "bad_date",
