@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,docs]'
 	touch $@
 
 venv: $(VENV)/.installed
@@ -25,6 +25,13 @@ $(TOOLS)/.installed: deploy/terraform/tools-requirements.txt
 
 tools: $(TOOLS)/.installed
 
+# The docs site (mkdocs.yml, docs/): --strict fails on a broken link or anchor and on a
+# page missing from the nav. Build from the repository root (docs/terraform.md includes
+# deploy/terraform/README.md by a path from here).
+.PHONY: docs
+docs: venv
+	$(VENV)/bin/mkdocs build --strict --site-dir .local/site
+
 # What each command needs beyond Python 3.11 (localdev/prerequisites.py): one line per
 # missing piece, before anything is installed or started.
 prereqs-%:
@@ -33,7 +40,7 @@ prereqs-%:
 demo: prereqs-demo venv
 	$(VENV)/bin/fitbeam demo
 
-test: prereqs-test venv lint tools
+test: prereqs-test venv lint tools docs
 	$(PY) -m pytest -q
 
 lint: venv

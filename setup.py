@@ -31,6 +31,12 @@ TEST_REQUIRES = [
     "python-hcl2==8.1.4",
 ]
 
+# The docs site (mkdocs.yml, docs/; `make docs`).
+DOCS_REQUIRES = [
+    "mkdocs==1.6.1",
+    "pymdown-extensions==13.1.2",  # snippets (docs/terraform.md), code blocks in lists
+]
+
 setup(
     name="fitbeam",
     version="0.1.0",
@@ -51,6 +57,6 @@ setup(
     ),
     package_data={"schemas": ["*.avsc"]},
     install_requires=INSTALL_REQUIRES,
-    extras_require={"test": TEST_REQUIRES},
+    extras_require={"test": TEST_REQUIRES, "docs": DOCS_REQUIRES},
     entry_points={"console_scripts": ["fitbeam=commands.cli:main"]},
 )
