@@ -16,6 +16,7 @@ INSTALL_REQUIRES = [
     "google-cloud-secret-manager==2.32.0",
     "google-crc32c==1.9.0",  # Secret Manager payload checksums
     "cryptography==50.0.2",  # webhook signatures (relay/, simulator/webhooks.py)
+    "hypercorn==0.18.0",  # serves the webhook relay (relay/server.py): h11, time limits
     "fastavro==1.13.1",
     "tzdata==2026.6",
 ]

@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return authorize.main(argv[1:])
     if argv[:1] == ["relay"]:
-        from relay import relay
+        from relay import main as relay
 
         return relay.main(argv[1:])
     args = build_parser().parse_args(argv)

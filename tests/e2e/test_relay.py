@@ -2,8 +2,9 @@
 
 The three simulated users live in New York (UTC-5), Tongatapu (UTC+13) and
 London (UTC+0); they consent, and `fitbeam relay user-map` reads each one's
-healthUserId from the simulator's identity route into the user map. The relay
-runs on a free loopback port; the simulator's emitter registers it (the
+healthUserId from the simulator's identity route into the user map, which is
+uploaded to the Cloud Storage emulator and read from gs:// (without Beam). The
+relay runs on Hypercorn on a free loopback port; the simulator's emitter registers it (the
 verification handshake) and sends signed notifications. What reaches the
 topic is pulled from the emulator's subscription and must be exactly the
 expected request messages, each of which the pipeline's request parser reads
@@ -17,13 +18,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+import uuid
 
 import pytest
+from google.cloud import storage
 
 from healthapi.auth.file_store import LocalFileTokenStore
 from healthapi.elements import FetchRequest
+from healthapi.messages import parse_request
 from localdev.demo import authorise_users
-from relay import relay
+from relay.config import ENV_PUBLIC_KEY, ENV_SECRET, build_app, build_parser, resolve
+from relay.main import user_map_main
+from relay.server import RelayServer
 from simulator import Simulator, SimulatorConfig, webhooks
 from tests.e2e.helpers import fresh_topic, pull
 
@@ -44,6 +50,14 @@ def topic(local_gcp):
         yield paths
 
 
+@pytest.fixture
+def bucket(local_gcp):
+    """A fresh bucket on the Cloud Storage emulator for the user map, deleted afterwards."""
+    created = storage.Client().create_bucket(f"relay-{uuid.uuid4().hex[:12]}")
+    yield created
+    created.delete(force=True)
+
+
 @pytest.mark.parametrize(
     ("key_form", "signature_format", "header"),
     [
@@ -52,7 +66,7 @@ def topic(local_gcp):
     ],
 )
 def test_signed_notifications_become_request_messages_on_pub_sub(
-    topic, tmp_path, key_form, signature_format, header
+    topic, bucket, tmp_path, key_form, signature_format, header
 ):
     topic_path, sub_path = topic
     store = LocalFileTokenStore(tmp_path / "tokens")
@@ -67,7 +81,7 @@ def test_signed_notifications_become_request_messages_on_pub_sub(
         assert {u: sim.users[u].time_zone for u in USERS} == ZONES
         authorise_users(sim, USERS, store)
         lines, errors = [], []
-        code = relay.user_map_main(
+        code = user_map_main(
             [
                 f"--users={','.join(USERS)}",
                 f"--token_store={store.root}",
@@ -80,15 +94,16 @@ def test_signed_notifications_become_request_messages_on_pub_sub(
 
     assert (code, errors) == (0, [])
     assert json.loads(lines[0]) == {health[u]: u for u in USERS}
-    user_map = tmp_path / "user-map.json"
-    user_map.write_text(lines[0])
+    bucket.blob("relay/user-map.json").upload_from_string(lines[0])
+    user_map = f"gs://{bucket.name}/relay/user-map.json"
 
-    env = {relay.ENV_SECRET: secret, relay.ENV_PUBLIC_KEY: public_key}
-    argv = ["--topic", topic_path, "--user_map", str(user_map), "--host", "127.0.0.1"]
-    config = relay.resolve(relay.build_parser(env).parse_args(argv), env)
-    app = relay.build_app(config, now=lambda: NOW)
+    env = {ENV_SECRET: secret, ENV_PUBLIC_KEY: public_key}
+    argv = ["--topic", topic_path, "--user_map", user_map, "--host", "127.0.0.1"]
+    config = resolve(build_parser(env).parse_args(argv), env)
+    app = build_app(config, now=lambda: NOW)
+    assert len(app.users) == 3
 
-    with relay.RelayServer(app, config.host, 0) as server:
+    with RelayServer(app, config.host, 0) as server:
         sub = emitter.register(
             "fitbeam-relay", server.url, secret, ["steps", "heart-rate", "sleep", "altitude"]
         )
@@ -173,7 +188,7 @@ def test_signed_notifications_become_request_messages_on_pub_sub(
     )
     d = dt.date.fromisoformat
     parsed = sorted(
-        (r for m in messages for r in messages.parse_request(m.data, NOW.date())),
+        (r for m in messages for r in parse_request(m.data, NOW.date())),
         key=lambda r: r.user_key,
     )
     assert parsed == [
