@@ -74,3 +74,18 @@ output "requests_dead_letter_subscription" {
   description = "Request messages Pub/Sub gave up on; pull them from here."
   value       = google_pubsub_subscription.requests_dead_letter.id
 }
+
+output "relay_url" {
+  description = "The relay's endpoint: register it with the Google Health API as endpointUri (docs/notifications-relay.md). Empty while enable_relay is false."
+  value       = var.enable_relay ? google_cloud_run_v2_service.relay[0].uri : ""
+}
+
+output "relay_secret" {
+  description = "The secret that must hold the relay's Authorization value (\"Bearer ...\"): add a version with gcloud before the relay starts. Empty while enable_relay is false."
+  value       = var.enable_relay ? google_secret_manager_secret.relay[0].secret_id : ""
+}
+
+output "relay_user_map" {
+  description = "Where the relay reads its user map: upload the output of `fitbeam relay user-map` here."
+  value       = local.relay_user_map
+}

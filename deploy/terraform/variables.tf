@@ -243,3 +243,72 @@ variable "enable_health_api" {
   type        = bool
   default     = true
 }
+
+# ------------------------------------------------------------------ the notifications relay (relay.tf)
+
+variable "enable_relay" {
+  description = "Deploy the notifications relay, the Cloud Run service Google Health API webhooks are sent to. Its secret needs a version and the user map must be uploaded first (relay.tf says how)."
+  type        = bool
+  default     = false
+}
+
+variable "relay_public_key" {
+  description = "The text of the key webhook notifications are signed with: Google's public Tink JSON keyset, a JWK or JWK set, or a PEM key. It is public, so it is passed as an environment variable. Required with enable_relay."
+  type        = string
+  default     = ""
+}
+
+variable "relay_user_map_object" {
+  description = "Object name, in the config bucket, of the relay's user map (healthUserId -> user key), as `fitbeam relay user-map` writes it. The relay may read this object and no other."
+  type        = string
+  default     = "relay/user-map.json"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9._/-]{0,200}$", var.relay_user_map_object))
+    error_message = "relay_user_map_object must be an object name such as relay/user-map.json."
+  }
+}
+
+variable "relay_max_instances" {
+  description = "Most relay instances Cloud Run runs at once (the least is 0). With relay_concurrency requests each, it caps what a flood can cost; past it Cloud Run answers 429 and Google retries."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.relay_max_instances >= 1 && var.relay_max_instances <= 100
+    error_message = "relay_max_instances must be 1..100."
+  }
+}
+
+variable "relay_concurrency" {
+  description = "Requests one relay instance serves at once (Cloud Run's max_instance_request_concurrency). The relay answers this many in parallel (relay/server.py THREADS is 40)."
+  type        = number
+  default     = 40
+
+  validation {
+    condition     = var.relay_concurrency >= 1 && var.relay_concurrency <= 80
+    error_message = "relay_concurrency must be 1..80."
+  }
+}
+
+variable "relay_timeout_seconds" {
+  description = "Cloud Run's request timeout for the relay. The relay's own limits are shorter (request head 10 s, body 30 s, publishing 10 s), so this only cuts off what they cannot."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.relay_timeout_seconds >= 10 && var.relay_timeout_seconds <= 300
+    error_message = "relay_timeout_seconds must be 10..300."
+  }
+}
+
+variable "relay_ingress" {
+  description = "Who may reach the relay: INGRESS_TRAFFIC_ALL (Google's webhook sender comes from the internet), or INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER behind an external load balancer of your own (e.g. with Cloud Armor)."
+  type        = string
+  default     = "INGRESS_TRAFFIC_ALL"
+
+  validation {
+    condition     = contains(["INGRESS_TRAFFIC_ALL", "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"], var.relay_ingress)
+    error_message = "relay_ingress must be INGRESS_TRAFFIC_ALL or INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER."
+  }
+}

@@ -60,6 +60,7 @@ LAUNCHER = "${google_service_account.launcher.member}"
 ENQUEUE = "${google_service_account.enqueue.member}"
 SCHEDULER = "${google_service_account.scheduler.member}"
 MONITOR = "${google_service_account.monitor.member}"
+RELAY = "${google_service_account.relay[0].member}"
 PUBSUB_AGENT = "${local.pubsub_service_agent}"
 
 _OPTIONS = SerializationOptions(
@@ -347,6 +348,7 @@ def test_bucket_grants():
         (dead, "roles/storage.objectAdmin", WORKER),
         (config, "roles/storage.objectViewer", WORKER),
         (config, "roles/storage.objectViewer", ENQUEUE),
+        (config, "roles/storage.objectViewer", RELAY),  # the user map only (test_relay_...)
     }
 
 
@@ -359,6 +361,7 @@ def test_pubsub_grants():
     }
     assert _grants("google_pubsub_topic_iam_member", "topic") == {
         ("${google_pubsub_topic.requests.id}", "roles/pubsub.publisher", ENQUEUE),
+        ("${google_pubsub_topic.requests.id}", "roles/pubsub.publisher", RELAY),
         ("${google_pubsub_topic.requests_dead_letter.id}", "roles/pubsub.publisher", PUBSUB_AGENT),
     }
     assert _config()["locals"]["pubsub_service_agent"] == (
@@ -379,6 +382,8 @@ def test_secret_grants_and_no_secret_value_in_terraform():
     assert _grants("google_secret_manager_secret_iam_member", "secret_id") == {
         ("${google_secret_manager_secret.oauth_client.id}", "roles/secretmanager.secretAccessor", m)
         for m in (WORKER, ENQUEUE)
+    } | {
+        ("${google_secret_manager_secret.relay[0].id}", "roles/secretmanager.secretAccessor", RELAY)
     }
     secret = _resources("google_secret_manager_secret")["oauth_client"]
     assert secret["secret_id"] == "${var.name_prefix}-oauth-client"
@@ -496,3 +501,138 @@ def test_the_only_project_grants_made_in_a_loop_are_the_conditional_token_grants
     }
     assert set(looped) == {"token_secrets"}
     assert looped["token_secrets"]["condition"]  # limited to the user token secrets
+
+
+# --------------------------------------------------------------------------- the relay
+
+
+def _relay() -> dict[str, Any]:
+    return _resources("google_cloud_run_v2_service")["relay"]
+
+
+def test_the_relay_is_a_cloud_run_service_with_bounded_scaling_and_time():
+    service = _relay()
+    template = _block(service, "template")
+    assert _block(template, "scaling") == {
+        "min_instance_count": 0,
+        "max_instance_count": "${var.relay_max_instances}",
+    }
+    assert 1 <= _default("relay_max_instances") <= 10
+    assert template["max_instance_request_concurrency"] == "${var.relay_concurrency}"
+    assert template["timeout"] == "${var.relay_timeout_seconds}s"
+    assert _default("relay_timeout_seconds") == 60
+    # The relay answers as many requests at once as Cloud Run sends it.
+    from relay.server import BODY_TIMEOUT_SECONDS, HEAD_TIMEOUT_SECONDS, THREADS
+
+    assert _default("relay_concurrency") == THREADS
+    assert _default("relay_timeout_seconds") > HEAD_TIMEOUT_SECONDS + BODY_TIMEOUT_SECONDS
+    assert service["ingress"] == "${var.relay_ingress}"
+    assert _default("relay_ingress") == "INGRESS_TRAFFIC_ALL"
+    # Google's sender has no Google identity; the relay checks the secret and the signature.
+    assert service["invoker_iam_disabled"] is True
+    assert not _resources("google_cloud_run_v2_service_iam_member")
+    assert template["service_account"] == "${google_service_account.relay[0].email}"
+
+
+def test_the_relay_is_off_unless_enabled_and_needs_its_key():
+    assert _default("enable_relay") is False
+    relay_resources = [
+        (rtype, name)
+        for (rtype, name) in _config()["resource"]
+        if name == "relay" or name.startswith("relay_") or name.endswith("_relay")
+    ]
+    assert len(relay_resources) == 6
+    for rtype, name in relay_resources:
+        assert _config()["resource"][(rtype, name)]["count"] == "${local.relay_count}", name
+    assert _config()["locals"]["relay_count"] == "${var.enable_relay ? 1 : 0}"
+    (precondition,) = _block(_relay(), "lifecycle")["precondition"]
+    assert precondition["condition"] == '${var.relay_public_key != ""}'
+
+
+def test_the_relay_runs_the_documented_command_with_its_settings_from_env():
+    from relay import config
+
+    (container,) = _block(_relay(), "template")["containers"]
+    assert (container["image"], container["command"], container["args"]) == (
+        "${var.image}",
+        ["fitbeam"],
+        ["relay"],
+    )
+    env = {e["name"]: e for e in container["env"]}
+    assert set(env) == {
+        config.ENV_TOPIC,
+        config.ENV_USER_MAP,
+        config.ENV_PUBLIC_KEY,
+        config.ENV_SECRET,
+    }
+    assert env[config.ENV_TOPIC]["value"] == "${google_pubsub_topic.requests.id}"
+    assert env[config.ENV_USER_MAP]["value"] == "${local.relay_user_map}"
+    assert _config()["locals"]["relay_user_map"] == (
+        "gs://${google_storage_bucket.config.name}/${var.relay_user_map_object}"
+    )
+    assert env[config.ENV_PUBLIC_KEY]["value"] == "${var.relay_public_key}"
+    # The secret comes from Secret Manager when an instance starts; never a literal value.
+    assert "value" not in env[config.ENV_SECRET]
+    reference = _block(_block(env[config.ENV_SECRET], "value_source"), "secret_key_ref")
+    assert reference == {
+        "secret": "${google_secret_manager_secret.relay[0].secret_id}",
+        "version": "latest",
+    }
+    assert _resources("google_secret_manager_secret")["relay"]["secret_id"] == (
+        "${var.name_prefix}-relay-secret"
+    )
+    assert (_block(container, "ports")["container_port"], config.DEFAULT_PORT) == (8080, 8080)
+
+
+def test_the_relay_account_may_publish_read_its_secret_and_the_user_map_only():
+    held = [
+        (rtype, body)
+        for (rtype, _), body in _config()["resource"].items()
+        if rtype.endswith("_iam_member") and body.get("member") == RELAY
+    ]
+    assert sorted((rtype, body["role"]) for rtype, body in held) == [
+        ("google_pubsub_topic_iam_member", "roles/pubsub.publisher"),
+        ("google_secret_manager_secret_iam_member", "roles/secretmanager.secretAccessor"),
+        ("google_storage_bucket_iam_member", "roles/storage.objectViewer"),
+    ]
+    topic = _resources("google_pubsub_topic_iam_member")["requests_relay"]
+    assert topic["topic"] == "${google_pubsub_topic.requests.id}"
+    secret = _resources("google_secret_manager_secret_iam_member")["relay_secret_reader"]
+    assert secret["secret_id"] == "${google_secret_manager_secret.relay[0].id}"
+    reader = _resources("google_storage_bucket_iam_member")["relay_user_map_reader"]
+    assert _block(reader, "condition")["expression"] == (
+        'resource.name == "projects/_/buckets/${google_storage_bucket.config.name}'
+        '/objects/${var.relay_user_map_object}"'
+    )
+    # Nothing on the project, no account to act as, and the member is used nowhere else.
+    everywhere = json.dumps(list(_config()["resource"].values()))
+    assert everywhere.count("google_service_account.relay[0].member") == 3
+
+
+def test_checkov_finds_no_failed_check_with_the_relay_enabled(tmp_path):
+    """The default scan leaves the relay out (enable_relay is false): scan it switched on."""
+    if not CHECKOV.exists():
+        pytest.fail(f"{CHECKOV.relative_to(ROOT)} is missing: run `make tools`")
+    tfvars = tmp_path / "relay.tfvars"
+    tfvars.write_text('enable_relay = true\nrelay_public_key = "{}"\n', encoding="utf-8")
+    done = subprocess.run(  # noqa: S603 -- a fixed command on the repository's own files
+        [
+            str(CHECKOV),
+            *("--directory", str(TF_DIR), "--framework", "terraform", "--output", "json"),
+            *("--skip-download", "--var-file", str(tfvars)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["results"]["failed_checks"] == []
+    assert report["summary"]["parsing_errors"] == 0
+    passed = report["results"]["passed_checks"]
+    scanned = {c["resource"] for c in passed if "relay" in c["resource"]}
+    assert scanned == {
+        "google_pubsub_topic_iam_member.requests_relay[0]",  # not public
+        "google_storage_bucket_iam_member.relay_user_map_reader[0]",  # not public
+    }
