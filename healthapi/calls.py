@@ -117,10 +117,14 @@ def _refresh_failed(err: TokenRefreshFailed, status: int) -> Verdict:
 
 def _point_key(point: dict, data_type: str) -> str:
     """Identity of a point within one response stream (for merging tie re-reads)."""
-    name = point.get("name") or point.get("dataPointName")
-    if name:
+    name = (point.get("name") or point.get("dataPointName")) if isinstance(point, dict) else None
+    if name and isinstance(name, str):
         return name
-    return json.dumps(point, sort_keys=True, separators=(",", ":"))
+    try:
+        return json.dumps(point, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError):
+        # Not JSON as the API writes it: never merged, its rows step dead-letters it.
+        return f"\x00unkeyed-{id(point)}"
 
 
 def _list_page(runner, client, call, spec, filter_text, page_token, reconcile):

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 
 import requests
 
+from healthapi.nesting import MAX_NESTING, nested_deeper_than
+
 GOOGLE_HEALTH_API = "https://health.googleapis.com"
 
 
@@ -145,7 +147,31 @@ def json_body(response: requests.Response) -> dict:
             "expected a JSON object",
             response.text[:500],
         )
+    if nested_deeper_than(body):
+        raise HealthApiError(
+            response.status_code,
+            "MALFORMED_RESPONSE",
+            f"JSON nested more than {MAX_NESTING} levels deep",
+            response.text[:500],
+        )
     return body
+
+
+def _list_field(response: requests.Response, body: dict, name: str) -> tuple:
+    """`body[name]`, a JSON array (absent: empty).
+
+    Raises:
+        HealthApiError: MALFORMED_RESPONSE when it is something else.
+    """
+    value = body.get(name, [])
+    if not isinstance(value, list):
+        raise HealthApiError(
+            response.status_code,
+            "MALFORMED_RESPONSE",
+            f"{name} is not an array",
+            response.text[:500],
+        )
+    return tuple(value)
 
 
 def civil_date_json(day: dt.date) -> dict:
@@ -256,12 +282,19 @@ class HealthApiClient:
         if page_size:
             params["pageSize"] = str(page_size)
         suffix = ":reconcile" if reconcile else ""
-        body = json_body(
-            self._call(
-                "GET", f"users/me/dataTypes/{data_type}/dataPoints{suffix}", token, params=params
-            )
+        response = self._call(
+            "GET", f"users/me/dataTypes/{data_type}/dataPoints{suffix}", token, params=params
         )
-        return Page(tuple(body.get("dataPoints", ())), body.get("nextPageToken") or None)
+        body = json_body(response)
+        next_page_token = body.get("nextPageToken") or None
+        if next_page_token is not None and not isinstance(next_page_token, str):
+            raise HealthApiError(
+                response.status_code,
+                "MALFORMED_RESPONSE",
+                "nextPageToken is not a string",
+                response.text[:500],
+            )
+        return Page(_list_field(response, body, "dataPoints"), next_page_token)
 
     def list_all(self, token: str, data_type: str, **kwargs) -> Iterator[dict]:
         """Every point of a query, following page tokens to the end (empty pages included)."""
@@ -284,7 +317,7 @@ class HealthApiClient:
         response = self._call(
             "POST", f"users/me/dataTypes/{data_type}/dataPoints:dailyRollUp", token, json=body
         )
-        return list(json_body(response).get("rollupDataPoints", ()))
+        return list(_list_field(response, json_body(response), "rollupDataPoints"))
 
     def export_tcx(self, token: str, exercise_id: str, partial_data: bool = True) -> str:
         """The TCX document of one exercise (`:exportExerciseTcx?alt=media`)."""

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
+
+from healthapi import datatypes
+from healthapi.auth.store import check_user_key
 
 STREAM_RECONCILED = "reconciled"
 STREAM_RAW = "raw"
+# The data type names a summary call has carried (planning writes the first).
+SUMMARY_CALL_TYPES = ("daily-activity-summary", "summary")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,8 +87,13 @@ class ApiCall:
     def from_json(cls, obj: dict) -> ApiCall:
         """The ApiCall that `to_json` wrote (a dead letter keeps calls so).
 
+        Only a call that planning could have made is read back: a replayed call is
+        carried out as it reads, so a user key, kind, data type, stream or window
+        that no planned call has is refused here rather than failing a later stage.
+
         Raises:
-            ValueError: a field is missing or has the wrong type.
+            ValueError: a field is missing, has the wrong type, or a value no
+                planned call has.
         """
         if not isinstance(obj, dict):
             raise ValueError("a call must be a JSON object")
@@ -95,14 +106,54 @@ class ApiCall:
         parent = obj.get("parent") or {}
         if not isinstance(parent, dict):
             raise ValueError("call parent must be an object")
-        return cls(
-            **fields,
-            data_point_id=str(obj.get("data_point_id", "")),
-            parent=tuple(parent.items()),
-        )
+        data_point_id = obj.get("data_point_id", "")
+        if not isinstance(data_point_id, str):
+            raise ValueError("call data_point_id must be a string")
+        call = cls(**fields, data_point_id=data_point_id, parent=tuple(parent.items()))
+        _check_planned(call)
+        return call
 
 
 _CALL_FIELDS = ("user_key", "kind", "data_type", "start", "end", "stream")
+# The civil bounds planning writes: a date, or a date and time (ASCII digits).
+_CIVIL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_CIVIL_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2})?")
+
+
+def _window(call: ApiCall, form: re.Pattern) -> None:
+    """Raises ValueError unless start < end, both civil times of the given form."""
+    try:
+        if not (form.fullmatch(call.start) and form.fullmatch(call.end)):
+            raise ValueError
+        start, end = (dt.datetime.fromisoformat(text) for text in (call.start, call.end))
+    except ValueError:
+        raise ValueError(
+            f"call window {call.start[:40]!r}..{call.end[:40]!r} is not two civil times "
+            "such as 2026-11-20 or 2026-11-20T06:00:00"
+        ) from None
+    if not start < end:
+        raise ValueError(f"call window {call.start!r}..{call.end!r} is empty")
+
+
+def _check_planned(call: ApiCall) -> None:
+    """Raises ValueError unless planning could have made `call`."""
+    check_user_key(call.user_key)
+    if call.stream not in (STREAM_RECONCILED, STREAM_RAW):
+        raise ValueError(f"call stream {call.stream[:40]!r} is not reconciled or raw")
+    if call.kind == "list":
+        spec = datatypes.SPECS.get(call.data_type)
+        if spec is None or spec.kind is datatypes.Kind.ROLLUP_ONLY:
+            raise ValueError(f"call data type {call.data_type[:40]!r} cannot be listed")
+        _window(call, _CIVIL_DATETIME)
+    elif call.kind == "summary":
+        if call.data_type not in SUMMARY_CALL_TYPES:
+            raise ValueError(f"a summary call's data type is {SUMMARY_CALL_TYPES[0]!r}")
+        _window(call, _CIVIL_DATE)
+    elif call.kind == "tcx":
+        if call.data_type != "exercise" or not call.data_point_id:
+            raise ValueError("a tcx call names an exercise and its data point id")
+    else:
+        raise ValueError(f"call kind {call.kind[:40]!r} is not list, summary or tcx")
 
 
 @dataclasses.dataclass(frozen=True)

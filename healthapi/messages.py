@@ -32,12 +32,16 @@ import re
 from healthapi import datatypes
 from healthapi.auth.store import check_user_key
 from healthapi.elements import STREAM_RAW, STREAM_RECONCILED, FetchRequest
+from healthapi.nesting import nested_deeper_than
 
 DEFAULT_MAX_RANGE_DAYS = 366
 # What a dead letter keeps of a bad message.
 SHOWN_MESSAGE_CHARS = 2000
 # A request is a few hundred bytes; anything near this size is not a request.
 MAX_MESSAGE_BYTES = 16 * 1024
+# A request nests two levels (the object, its data_types list). JSON nested much deeper is
+# not a request, and walking it (to show it in a dead letter) could exhaust the stack.
+MAX_NESTING = 32
 SOURCE_GOOGLE_HEALTH = "google-health"
 SOURCE_FITBIT_LEGACY = "fitbit-legacy"
 FIELDS = ("user_id", "date", "start_date", "end_date", "data_types", "source", "stream")
@@ -95,6 +99,15 @@ def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
 
 def _no_constant(name: str) -> None:
     raise BadRequest("not_json", f"{name} is not valid JSON")
+
+
+def _whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        # Python converts at most sys.get_int_max_str_digits() (4300) digits.
+        digits = len(text.lstrip("-"))
+        raise BadRequest("not_json", f"a number of {digits} digits is too long") from None
 
 
 def _short(value: object) -> str:
@@ -176,13 +189,20 @@ def parse_request(
     except UnicodeDecodeError as err:
         raise BadRequest("not_utf8", f"byte {err.start} is not UTF-8") from None
     try:
-        obj = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        obj = json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constant,
+            parse_int=_whole_number,
+        )
     except json.JSONDecodeError as err:
         raise BadRequest(
             "not_json", f"not JSON: {err.msg} at line {err.lineno} column {err.colno}"
         ) from None
     except RecursionError:
         raise BadRequest("not_json", "JSON nested too deeply") from None
+    if nested_deeper_than(obj, MAX_NESTING):
+        raise BadRequest("not_json", "JSON nested too deeply")
     if not isinstance(obj, dict):
         kind = {list: "an array", str: "a string", type(None): "null", bool: "a boolean"}
         raise BadRequest(
@@ -279,6 +299,10 @@ def shown_message(data: bytes) -> object:
     """
     text = bytes(data[: SHOWN_MESSAGE_CHARS * 2]).decode("utf-8", "replace")
     try:
-        return _redact(json.loads(text))
+        # ValueError: not JSON, or a number too long to convert.
+        shown = json.loads(text)
     except (ValueError, RecursionError):
         return _redact(text[:SHOWN_MESSAGE_CHARS])
+    if nested_deeper_than(shown, MAX_NESTING):
+        return _redact(text[:SHOWN_MESSAGE_CHARS])
+    return _redact(shown)

@@ -115,27 +115,29 @@ def tie_filter(data_type: str, point: dict) -> str | None:
     cannot be filtered on it, and two sessions never share a start: None.
     """
     spec = datatypes.spec(data_type)
-    body = point.get(spec.json_key, {})
-    if spec.kind is datatypes.Kind.INTERVAL:
-        field, stamp = "interval.start_time", body.get("interval", {}).get("startTime")
-    elif spec.kind is datatypes.Kind.SAMPLE:
-        field, stamp = "sample_time.physical_time", body.get("sampleTime", {}).get("physicalTime")
-    elif spec.kind is datatypes.Kind.DAILY:
-        d = body.get("date") or {}
-        try:
+    try:
+        body = point.get(spec.json_key, {})
+        if spec.kind is datatypes.Kind.INTERVAL:
+            field, stamp = "interval.start_time", body.get("interval", {}).get("startTime")
+        elif spec.kind is datatypes.Kind.SAMPLE:
+            field = "sample_time.physical_time"
+            stamp = body.get("sampleTime", {}).get("physicalTime")
+        elif spec.kind is datatypes.Kind.DAILY:
+            d = body.get("date") or {}
             day = dt.date(d["year"], d["month"], d["day"])
-        except (KeyError, TypeError, ValueError):
+            nxt = day + dt.timedelta(days=1)
+            return f'{spec.filter_name}.date >= "{day}" AND {spec.filter_name}.date < "{nxt}"'
+        else:
             return None
-        nxt = day + dt.timedelta(days=1)
-        return f'{spec.filter_name}.date >= "{day}" AND {spec.filter_name}.date < "{nxt}"'
-    else:
+        if not stamp:
+            return None
+        moment = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        after = moment.replace(microsecond=0) + dt.timedelta(seconds=1)
+    # A malformed point has no tie to re-read; the rows step dead-letters it.
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
         return None
-    if not stamp:
-        return None
-    moment = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    after = (moment.replace(microsecond=0) + dt.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     name = f"{spec.filter_name}.{field}"
-    return f'{name} >= "{stamp}" AND {name} < "{after}"'
+    return f'{name} >= "{stamp}" AND {name} < "{after:%Y-%m-%dT%H:%M:%SZ}"'
 
 
 def requests_for(

@@ -18,6 +18,7 @@ needs one, and refusing them rules out entity-expansion attacks such as "billion
 from __future__ import annotations
 
 import codecs
+import contextlib
 import datetime as dt
 import math
 import re
@@ -25,7 +26,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any
 
-from rows.datapoints import SOURCE_COLUMNS, RowContext, RowError, record_key
+from rows.datapoints import SOURCE_COLUMNS, STREAMS, RowContext, RowError, record_key
 
 __all__ = ["TABLE", "TcxError", "parse_tcx", "trackpoint_rows"]
 
@@ -35,7 +36,10 @@ TABLE = "exercise_tcx_trackpoints"
 _TCX_NAMESPACE = "{http://www.garmin.com/xmlschemas/TrainingCenterDatabase/"
 # XML spells them in capitals; a lower-case spelling is not XML either, so refuse it too.
 _FORBIDDEN = re.compile(r"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# ASCII digits only: `\d` would also match full-width or Arabic-Indic ones.
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# No zone is further than 14 hours from UTC; the same slack as rows.datapoints.
+_MAX_OFFSET_SECONDS = 18 * 3600
 _DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -138,7 +142,10 @@ def _time(text: str | None, where: str) -> dt.datetime | None:
         ) from None
     if moment.tzinfo is None:
         return moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+05:00 is before year 1 in UTC
+        raise TcxError(f"{where}: {text!r:.60} is out of range in UTC") from None
 
 
 def parse_tcx(tcx: str | bytes) -> list[dict[str, Any]]:
@@ -283,28 +290,41 @@ def trackpoint_rows(
     offset = _exercise_value(exercise_row, "start_utc_offset_seconds")
     if type(offset) is not int:
         raise RowError("exercise.start_utc_offset_seconds", f"expected seconds, got {offset!r:.60}")
+    if abs(offset) > _MAX_OFFSET_SECONDS:
+        raise RowError("exercise.start_utc_offset_seconds", f"{offset} is beyond any UTC offset")
     civil_date = _exercise_value(exercise_row, "civil_date")
     if isinstance(civil_date, str) and _ISO_DATE.fullmatch(civil_date):
-        civil_date = dt.date.fromisoformat(civil_date)
+        # A form-correct day not in the calendar (2026-13-01) stays text: refused below.
+        with contextlib.suppress(ValueError):
+            civil_date = dt.date.fromisoformat(civil_date)
     if type(civil_date) is not dt.date:
         raise RowError("exercise.civil_date", f"expected a date, got {civil_date!r:.60}")
+    stream = _exercise_value(exercise_row, "stream")
+    if stream not in STREAMS:
+        raise RowError("exercise.stream", f"expected one of {STREAMS}, got {stream!r:.60}")
+    sources = {column: _exercise_value(exercise_row, column) for column in SOURCE_COLUMNS}
+    for column, value in sources.items():
+        if value is not None and type(value) is not str:
+            raise RowError(f"exercise.{column}", f"expected text, got {value!r:.60}")
     shared = {
         "user_key": ctx.user_key,
         "utc_offset_seconds": offset,
         "civil_date": civil_date,
-        "stream": _exercise_value(exercise_row, "stream"),
-        **{column: _exercise_value(exercise_row, column) for column in SOURCE_COLUMNS},
+        "stream": stream,
+        **sources,
         "data_point_id": data_point_id,
     }
     shift = dt.timedelta(seconds=offset)
     out = []
     for point in parse_tcx(tcx):
-        row = {
-            **shared,
-            **point,
+        try:
             # TCX times carry no zone: the exercise's start offset gives the wall clock.
-            "civil_datetime": (point["trackpoint_time"] + shift).replace(tzinfo=None),
-        }
+            civil = (point["trackpoint_time"] + shift).replace(tzinfo=None)
+        except OverflowError:
+            raise TcxError(
+                f"Trackpoint {point['trackpoint_index']}: its wall-clock time is out of range"
+            ) from None
+        row = {**shared, **point, "civil_datetime": civil}
         row["record_key"] = record_key(TABLE, row)
         row["run_id"] = ctx.run_id
         row["ingest_time"] = ctx.ingest_time

@@ -133,7 +133,11 @@ def _typed(schema: Any, value: Any) -> Any:
         return _typed(branches[0], value) if len(branches) == 1 else value
     if isinstance(schema, dict):
         logical = schema.get("logicalType")
-        if logical in _LOGICAL and isinstance(value, str):
+        if logical in _LOGICAL:
+            # BigQuery JSON writes dates and times as text; anything else (an int, which
+            # fastavro would accept as days or microseconds) is not what was written.
+            if not isinstance(value, str):
+                raise ValueError(f"expected a {logical} as text, got {type(value).__name__}")
             return _LOGICAL[logical](value)
         if schema.get("type") == "record" and isinstance(value, dict):
             return {f["name"]: _typed(f["type"], value.get(f["name"])) for f in schema["fields"]}
@@ -156,7 +160,7 @@ def from_bigquery_json(table: str, obj: dict) -> dict:
     schema = load_avro_schema(table)
     try:
         row = _typed(schema, obj)
-    except ValueError as err:
+    except (ValueError, OverflowError) as err:  # OverflowError: out of range in UTC
         raise ValueError(f"a date or time of the row does not parse: {err}") from None
     row.update({k: v for k, v in obj.items() if k not in row})
     return row

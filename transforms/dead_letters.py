@@ -74,10 +74,19 @@ class DeadLetter:
     replayable: bool = True
 
     def to_json(self) -> str:
-        record = dataclasses.asdict(self)
-        record["original"] = self.original
+        """One JSON line; an original that cannot be written is replaced by a note.
+
+        Nesting too deep for the encoder (RecursionError) or an int past Python's
+        4300-digit limit (ValueError) would otherwise fail the sink, and with it the run.
+        """
+        # Not dataclasses.asdict: it deep-copies the original, recursively.
+        record = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
         record["body"] = self.body[:BODY_EXCERPT_CHARS]
-        return json.dumps(record, default=_jsonable, sort_keys=True)
+        try:
+            return json.dumps(record, default=_jsonable, sort_keys=True)
+        except (RecursionError, ValueError) as err:
+            record["original"] = f"[not kept: the original cannot be written as JSON ({err!s:.80})]"
+            return json.dumps(record, default=_jsonable, sort_keys=True)
 
 
 def utc_now_rfc3339(now: dt.datetime | None = None) -> str:

@@ -28,6 +28,7 @@ from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
 from healthapi.elements import ApiCall
+from healthapi.nesting import MAX_NESTING, nested_deeper_than
 from schemas.convert import from_bigquery_json
 from transforms.dead_letters import DeadLetter, utc_now_rfc3339
 
@@ -35,10 +36,31 @@ NAMESPACE = "fitbeam"
 STAGE = "replay"
 CALL_STAGES = ("fetch", "fetch_detail")
 ROW_STAGES = ("schema", "bigquery")
+# Stages that write dead letters; others are counted as `unknown` (counter names stay few).
+KNOWN_STAGES = (*CALL_STAGES, *ROW_STAGES, "parse_request", "rows", "tcx", STAGE)
 
 
 class NotADeadLetter(ValueError):
     """A line of a dead-letter file that cannot be replayed as written."""
+
+
+def _read_letter(line: bytes) -> dict:
+    """A dead-letter line as a JSON object with a stage.
+
+    Raises:
+        NotADeadLetter: the line is not one (JSON nested deeper than any dead letter
+            is refused too: the stages after replay would have to walk it).
+        ValueError, UnicodeDecodeError: not UTF-8 JSON.
+    """
+    try:
+        letter = json.loads(bytes(line).decode("utf-8"))
+    except RecursionError:
+        raise NotADeadLetter("not a dead letter: JSON nested too deeply") from None
+    if nested_deeper_than(letter):
+        raise NotADeadLetter(f"not a dead letter: JSON nested more than {MAX_NESTING} deep")
+    if not isinstance(letter, dict) or not isinstance(letter.get("stage"), str):
+        raise NotADeadLetter("not a dead letter: no stage")
+    return letter
 
 
 def _replayed(rebuild, *args):
@@ -62,12 +84,11 @@ class ReplayDeadLettersFn(beam.DoFn):
 
     def process(self, line: bytes):
         try:
-            letter = json.loads(bytes(line).decode("utf-8"))
-            if not isinstance(letter, dict) or not isinstance(letter.get("stage"), str):
-                raise NotADeadLetter("not a dead letter: no stage")
+            letter = _read_letter(line)
             stage, original = letter["stage"], letter.get("original")
-            if not letter.get("replayable", False):
-                Metrics.counter(NAMESPACE, f"replay_skipped_{stage[:40]}").inc()
+            if letter.get("replayable") is not True:
+                counted = stage if stage in KNOWN_STAGES else "unknown"
+                Metrics.counter(NAMESPACE, f"replay_skipped_{counted}").inc()
                 return
             if stage in CALL_STAGES and isinstance(original, dict):
                 Metrics.counter(NAMESPACE, "replayed_calls").inc()

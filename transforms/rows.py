@@ -21,11 +21,18 @@ from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
 from healthapi.elements import ApiPage
+from healthapi.nesting import MAX_NESTING, nested_deeper_than
 from healthapi.planning import detail_call
 from rows import daily_summary, datapoints, load_windows, tcx
 from transforms.dead_letters import DeadLetter, utc_now_rfc3339
 
 NAMESPACE = "fitbeam"
+# What a dead letter keeps of a value too deeply nested to write or to show.
+_TOO_DEEP = f"[not kept: nested more than {MAX_NESTING} levels deep]"
+# Row building raises RowError for a malformed value. A few malformed values still escape
+# it as another ValueError (text with a lone surrogate, which record_key cannot encode) or
+# as OverflowError (a date or number out of range): they are malformed points too.
+_POINT_ERRORS = (ValueError, OverflowError)
 
 
 class _ToRowsFn(beam.DoFn):
@@ -88,9 +95,16 @@ class _ToRowsFn(beam.DoFn):
         call = page.call
         if call.kind == "list":
             for point in page.points:
+                if nested_deeper_than(point):
+                    err = datapoints.RowError("dataPoint", f"nested more than {MAX_NESTING} deep")
+                    original = {"call": call.to_json(), "point": _TOO_DEEP}
+                    yield pvalue.TaggedOutput(
+                        self.DEAD_LETTER, self._dead("rows", page, original, err)
+                    )
+                    continue
                 try:
                     pairs = datapoints.rows_for_point(call.data_type, point, ctx, call.stream)
-                except datapoints.RowError as err:
+                except _POINT_ERRORS as err:
                     yield pvalue.TaggedOutput(
                         self.DEAD_LETTER,
                         self._dead("rows", page, {"call": call.to_json(), "point": point}, err),
@@ -102,16 +116,21 @@ class _ToRowsFn(beam.DoFn):
                         yield pvalue.TaggedOutput(self.DETAIL, detail_call(call, row))
         elif call.kind == "summary":
             try:
+                if nested_deeper_than(page.rollups):
+                    raise datapoints.RowError("dailyRollUp", f"nested more than {MAX_NESTING} deep")
                 pairs = daily_summary.summary_rows(daily_summary.summary_windows(page.rollups), ctx)
-            except datapoints.RowError as err:
-                original = {"call": call.to_json(), "rollups": dict(page.rollups)}
+            except _POINT_ERRORS as err:
+                rollups = _TOO_DEEP if nested_deeper_than(page.rollups) else dict(page.rollups)
+                original = {"call": call.to_json(), "rollups": rollups}
                 yield pvalue.TaggedOutput(self.DEAD_LETTER, self._dead("rows", page, original, err))
                 return
             yield from pairs
         elif call.kind == "tcx":
             try:
+                if nested_deeper_than(call.parent):
+                    raise datapoints.RowError("exercise", f"nested more than {MAX_NESTING} deep")
                 pairs = tcx.trackpoint_rows(page.tcx, dict(call.parent), ctx)
-            except (tcx.TcxError, datapoints.RowError) as err:
+            except (tcx.TcxError, *_POINT_ERRORS) as err:
                 original = {"call": call.to_json(), "tcx_excerpt": page.tcx[:2000]}
                 yield pvalue.TaggedOutput(self.DEAD_LETTER, self._dead("tcx", page, original, err))
                 return
