@@ -112,6 +112,8 @@ class RelayApp:
         now: the current UTC instant (injectable).
         max_range_days: the longest range one message may ask for.
         clock: monotonic seconds, for quieting repeated log lines (injectable).
+        publish_timeout: seconds all the messages of one notification may take to be
+            confirmed together; past it the answer is 503.
     """
 
     def __init__(
@@ -125,8 +127,10 @@ class RelayApp:
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         max_range_days: int = DEFAULT_MAX_RANGE_DAYS,
         clock: Callable[[], float] = time.monotonic,
+        publish_timeout: float = PUBLISH_TIMEOUT_SECONDS,
     ):
         self.topic = topic
+        self.publish_timeout = publish_timeout
         # Only a digest is kept: compare_digest then sees equal lengths, and the
         # secret itself is in no attribute a debugger or repr might print.
         self._secret_digest = _digest(secret)
@@ -299,17 +303,17 @@ class RelayApp:
         """Publishes every message; their ids, once all are confirmed.
 
         Raises:
-            TimeoutError: not all were confirmed within `PUBLISH_TIMEOUT_SECONDS` together.
+            TimeoutError: not all were confirmed within `publish_timeout` seconds together.
             Exception: whatever a publish future raised.
         """
         attributes = {"user_id": user_key, "origin": ORIGIN}
         if operation in OPERATIONS:
             attributes["operation"] = operation
         futures = [self.publisher.publish(self.topic, m, **attributes) for m in messages]
-        _, pending = concurrent.futures.wait(futures, timeout=PUBLISH_TIMEOUT_SECONDS)
+        _, pending = concurrent.futures.wait(futures, timeout=self.publish_timeout)
         if pending:
             raise TimeoutError(
                 f"{len(pending)} of {len(futures)} messages not confirmed in "
-                f"{PUBLISH_TIMEOUT_SECONDS:.0f} s"
+                f"{self.publish_timeout:g} s"
             )
         return [f.result() for f in futures]

@@ -8,8 +8,8 @@ time limits. What it answers itself, before the application sees a request:
   before the colon or without one, conflicting Content-Length values, a chunk
   size that is not hex, a chunk not followed by CRLF; 501 and close for a
   Transfer-Encoding other than `chunked`; 431 and close for a request head
-  over `MAX_HEAD_BYTES`. Where a body ends is never guessed, so its bytes can
-  never be read as a next request.
+  that grows past `MAX_HEAD_BYTES` before it is complete. Where a body ends is
+  never guessed, so its bytes can never be read as a next request.
 - Nothing, and close, for a connection that has not sent a whole request head
   within `HEAD_TIMEOUT_SECONDS` of connecting or of its previous answer
   (Hypercorn's keep-alive timer runs until a request head is complete: a

@@ -5,9 +5,11 @@ The same answers over real sockets, on the running server, are in test_wire.py.
 
 from __future__ import annotations
 
+import concurrent.futures
 import http.client
 import json
 import logging
+import time
 
 import pytest
 
@@ -20,6 +22,7 @@ from tests.relay.helpers import (
     HEALTH_ID,
     HOSTILE,
     KEY,
+    NOW,
     OTHER_KEY,
     SECRET,
     TOPIC,
@@ -250,6 +253,27 @@ def test_a_publish_failure_is_answered_503_so_google_retries(app, publisher):
     publisher.fail = TimeoutError("deadline exceeded")
     body = payload([civil("2026-11-20T17:29:00", "2026-11-20T17:34:00")])
     assert post(app, body) == Reply(503, b"try again later\n")
+
+
+def test_publishing_has_one_deadline_for_all_the_messages(publisher, files, clock, caplog):
+    class Stuck:
+        """Takes every message and never confirms one."""
+
+        def publish(self, topic, data, **attributes):
+            return concurrent.futures.Future()
+
+    users = UserMap("map.json", reader=files, clock=clock)
+    keys = load_public_keys(KEY.public_pem())
+    app = RelayApp(TOPIC, SECRET, keys, users, Stuck(), now=lambda: NOW, publish_timeout=0.3)
+    days = [civil(f"2026-11-{d:02}T08:00:00", f"2026-11-{d:02}T09:00:00") for d in (1, 3, 5)]
+    started = time.monotonic()
+    with caplog.at_level(logging.ERROR, logger="relay.app"):
+        assert post(app, payload(days)) == Reply(503, b"try again later\n")
+    assert 0.25 < time.monotonic() - started < 2  # once for the three, not once each
+    assert "publish to projects/fitbeam-local/topics/fitbeam-requests failed (TimeoutError: " in (
+        caplog.text
+    )
+    assert "3 of 3 messages not confirmed in 0.3 s" in caplog.text
 
 
 def test_no_log_line_holds_the_secret_a_signature_or_a_body(app, publisher, caplog):
