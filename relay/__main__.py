@@ -5,5 +5,6 @@ import sys
 from commands import logs
 from relay.main import main
 
-logs.configure()
-sys.exit(main())
+if __name__ == "__main__":
+    logs.configure()
+    sys.exit(main())
