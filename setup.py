@@ -17,6 +17,7 @@ INSTALL_REQUIRES = [
     "google-crc32c==1.9.0",  # Secret Manager payload checksums
     "cryptography==50.0.2",  # webhook signatures (relay/, simulator/webhooks.py)
     "hypercorn==0.18.0",  # serves the webhook relay (relay/server.py): h11, time limits
+    "h11==0.16.0",  # hypercorn's HTTP/1.1 parser; the relay's wire tests hold it to 0.16
     "fastavro==1.13.1",
     "tzdata==2026.6",
 ]
@@ -40,7 +41,7 @@ DOCS_REQUIRES = [
 
 setup(
     name="fitbeam",
-    version="0.1.0",
+    version="0.2.0",
     description="Move Fitbit data (Google Health API v4) into BigQuery with Apache Beam.",
     python_requires=">=3.11",
     packages=find_packages(
