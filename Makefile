@@ -43,6 +43,21 @@ demo: prereqs-demo venv
 test: prereqs-test venv lint tools docs
 	$(PY) -m pytest -q
 
+# The fast loop: every test but those that start the emulators (marker `emulators`) and the
+# token race (marker `slow`), on two cores: the API tests (client, simulator, transforms)
+# beside all the others, each half's output shown when it ends. `make test` runs them all.
+FAST_ARGS := -m "not emulators and not slow" -p no:cacheprovider
+API_TESTS := tests/client tests/simulator tests/transforms
+.PHONY: test-fast test-fast-api test-fast-rest
+test-fast: venv tools
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-fast-api test-fast-rest
+
+test-fast-api:
+	$(PY) -m pytest -q $(FAST_ARGS) $(API_TESTS)
+
+test-fast-rest:
+	$(PY) -m pytest -q $(FAST_ARGS) $(addprefix --ignore=,$(API_TESTS))
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

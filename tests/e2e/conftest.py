@@ -13,6 +13,18 @@ import pytest
 from localdev import emulators
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Marks `emulators` every test that starts them, through `local_gcp` or a fixture on it.
+
+    Runs before `-m` deselects, so `make test-fast` (`-m "not emulators and not slow"`)
+    leaves these out; tests here that need no emulator stay in.
+    """
+    for item in items:
+        if "local_gcp" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.emulators)
+
+
 @pytest.fixture(scope="session")
 def local_gcp(tmp_path_factory):
     saved = dict(os.environ)

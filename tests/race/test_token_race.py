@@ -32,6 +32,9 @@ from localdev import demo
 from simulator import Simulator, SimulatorConfig
 from tests.fakes.secret_manager import FakeSecretManager
 
+# Sixteen spawned processes per store: about 40 s each on two cores. No emulator.
+pytestmark = pytest.mark.slow
+
 START = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC).timestamp()
 WORKERS = 16
 USERS = ["user-1", "user-2", "user-3", "user-4"]

@@ -1,0 +1,258 @@
+"""FetchPages against the simulator: pages equal the ground truth, failures are dead letters.
+
+Tokens are the users' own, consented through the simulator's OAuth flow into a
+file token store; the composite builds its broker from that store, as a run
+does. What a failed call becomes is compared field by field (stage, error
+class, HTTP status, body, attempts, user, replayable); only the wall-clock
+stamp is masked (see `wall_stamped`). The retry and refresh rules themselves
+are proven on `healthapi.calls` in tests/client/test_calls.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing import test_pipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from healthapi.auth.file_store import LocalFileTokenStore
+from healthapi.elements import STREAM_RAW, STREAM_RECONCILED, ApiCall, ApiPage
+from healthapi.retry import RetryPolicy
+from localdev.demo import authorise_users
+from simulator import Simulator
+from tests.transforms.conftest import (
+    USERS,
+    WALL,
+    counter,
+    no_wait,
+    sim_config,
+    token_url,
+    wall_stamped,
+)
+from transforms.dead_letters import DeadLetter
+from transforms.fetch import FetchPages
+
+D = dt.date.fromisoformat
+NOT_FOUND_BODY = (
+    '{"error":{"code":404,"message":"Requested entity was not found.","status":"NOT_FOUND"}}'
+)
+UNAVAILABLE_BODY = (
+    '{"error":{"code":503,"message":"The service is currently unavailable.",'
+    '"status":"UNAVAILABLE"}}'
+)
+
+
+def fetch(sim: Simulator, store: LocalFileTokenStore, stage: str = "fetch", attempts: int = 3):
+    return FetchPages(
+        api_base_url=sim.base_url,
+        token_store_uri=str(store.root),
+        token_url=token_url(sim),
+        quota_per_minute=10_000,
+        policy=RetryPolicy(max_attempts=attempts),
+        stage=stage,
+        sleep=no_wait,
+    )
+
+
+def by_points(page: ApiPage) -> tuple:
+    """A page as its call and its points in a canonical order (the API sorts its own way)."""
+    points = sorted(json.dumps(p, sort_keys=True) for p in page.points)
+    return page.call, tuple(points), page.tcx, page.rollups
+
+
+def truth_page(sim: Simulator, call: ApiCall, day: dt.date) -> ApiPage:
+    """The page a one-day list call must return: the day's ground truth."""
+    truth = sim.ground_truth(
+        call.user_key, call.data_type, day, day, reconciled=call.stream == STREAM_RECONCILED
+    )
+    assert truth, f"{call.user_key} has no {call.data_type} on {day}: the test needs some"
+    return ApiPage(call, points=tuple(t["dataPoint"] for t in truth))
+
+
+def failed(call: ApiCall, reason: str, message: str, status: int, **fields) -> DeadLetter:
+    return DeadLetter(
+        stage=fields.pop("stage", "fetch"),
+        original=call,
+        error_class=reason,
+        message=message,
+        timestamp=WALL,
+        http_status=status,
+        user_key=call.user_key,
+        **fields,
+    )
+
+
+def test_pages_are_the_ground_truth_and_each_failed_call_a_dead_letter(sim, tokens):
+    steps = ApiCall("user-1", "list", "steps", "2026-11-20", "2026-11-21")
+    sleep = ApiCall("user-2", "list", "sleep", "2026-11-20", "2026-11-21", STREAM_RAW)
+    revoked = ApiCall("user-3", "list", "steps", "2026-11-20", "2026-11-21")
+    no_token = ApiCall("user-9", "list", "steps", "2026-11-20", "2026-11-21")
+    unknown_exercise = ApiCall("user-1", "tcx", "exercise", data_point_id="1234567890123456789")
+    expected_pages = [
+        truth_page(sim, steps, D("2026-11-20")),
+        truth_page(sim, sleep, D("2026-11-20")),
+    ]
+    # user-3 withdraws consent: the API answers 401 and the refresh invalid_grant.
+    sim.auth.revoke(tokens.load("user-3")["refresh_token"])
+
+    p = test_pipeline.TestPipeline()
+    out = p | beam.Create([steps, revoked, sleep, no_token, unknown_exercise]) | fetch(sim, tokens)
+    assert_that(
+        out.pages | beam.Map(by_points),
+        equal_to([by_points(page) for page in expected_pages]),
+        label="pages",
+    )
+    assert_that(
+        out.dead_letter | beam.Map(wall_stamped),
+        equal_to(
+            [
+                failed(
+                    revoked,
+                    "NEEDS_CONSENT",
+                    "user 'user-3' must consent again: invalid_grant "
+                    "(Token has been expired or revoked.)",
+                    401,
+                ),
+                failed(
+                    no_token,
+                    "NEEDS_CONSENT",
+                    "user 'user-9' must consent again: no token in the token store",
+                    0,
+                ),
+                # A 404 cannot pass later: permanent, not replayable.
+                failed(
+                    unknown_exercise,
+                    "NOT_FOUND",
+                    "Requested entity was not found.",
+                    404,
+                    body=NOT_FOUND_BODY,
+                    replayable=False,
+                ),
+            ]
+        ),
+        label="dead letters",
+    )
+    result = p.run()
+    result.wait_until_finish()
+
+    # The run report lists who must consent again from these counters.
+    assert {u: counter(result, f"needs_consent_{u}") for u in (*USERS, "user-9")} == {
+        "user-1": 0,
+        "user-2": 0,
+        "user-3": 1,
+        "user-9": 1,
+    }
+    assert counter(result, "dead_letters_fetch") == 3
+    assert counter(result, "api_status_steps_200") == 1
+    assert counter(result, "api_status_steps_401") == 1
+    assert counter(result, "api_status_exercise_404") == 1
+    assert sim.stats()["invalidGrants"] == 1
+
+
+def test_a_user_without_a_health_profile_is_a_permanent_dead_letter(tmp_path):
+    with Simulator(sim_config(unlinked_users=frozenset({"user-2"}))) as sim:
+        store = LocalFileTokenStore(tmp_path / "tokens")
+        authorise_users(sim, ["user-2"], store)
+        call = ApiCall("user-2", "list", "weight", "2026-11-01", "2026-11-28")
+        with test_pipeline.TestPipeline() as p:
+            out = p | beam.Create([call]) | fetch(sim, store)
+            assert_that(out.pages, equal_to([]), label="no pages")
+            assert_that(
+                out.dead_letter | beam.Map(wall_stamped),
+                equal_to(
+                    [
+                        failed(
+                            call,
+                            "ACCOUNT_NOT_LINKED",
+                            "The user's Google account is not linked to a Google Health profile.",
+                            400,
+                            body=(
+                                '{"error":{"code":400,"message":"The user\'s Google account is '
+                                'not linked to a Google Health profile.","status":'
+                                '"FAILED_PRECONDITION","details":[{"@type":'
+                                '"type.googleapis.com/google.rpc.ErrorInfo","reason":'
+                                '"ACCOUNT_NOT_LINKED","domain":"health.googleapis.com",'
+                                '"metadata":{"service":"health.googleapis.com","method":'
+                                '"google.devicesandservices.health.v4.DataPointsService.'
+                                'ReconcileDataPoints"}}]}}'
+                            ),
+                            replayable=False,
+                        )
+                    ]
+                ),
+                label="dead letters",
+            )
+
+
+def test_a_detail_call_that_keeps_failing_is_a_replayable_dead_letter_after_its_attempts(
+    tmp_path,
+):
+    with Simulator(sim_config(faults="503=1")) as sim:
+        store = LocalFileTokenStore(tmp_path / "tokens")
+        authorise_users(sim, ["user-1"], store)
+        call = ApiCall("user-1", "tcx", "exercise", data_point_id="1234567890123456789")
+        p = test_pipeline.TestPipeline()
+        out = p | beam.Create([call]) | fetch(sim, store, stage="fetch_detail", attempts=3)
+        assert_that(out.pages, equal_to([]), label="no pages")
+        assert_that(
+            out.dead_letter | beam.Map(wall_stamped),
+            equal_to(
+                [
+                    failed(
+                        call,
+                        "UNAVAILABLE",
+                        "The service is currently unavailable.",
+                        503,
+                        stage="fetch_detail",
+                        body=UNAVAILABLE_BODY,
+                        attempts=3,
+                    )
+                ]
+            ),
+            label="dead letters",
+        )
+        result = p.run()
+        result.wait_until_finish()
+        injected = sim.stats()["faultsInjected"]
+    assert injected == {"503": 3}
+    assert counter(result, "api_retries") == 2
+    assert counter(result, "dead_letters_fetch_detail") == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"quota_per_minute": 0},
+            "quota_per_minute=0 must be a whole number of calls of at least 1, e.g. 300",
+        ),
+        ({"stage": "rows"}, "stage 'rows' is not one of ('fetch', 'fetch_detail')"),
+    ],
+    ids=["no quota", "unknown stage"],
+)
+def test_bad_settings_are_refused_when_the_graph_is_built(overrides, message):
+    settings = {
+        "api_base_url": "http://127.0.0.1:8180",
+        "token_store_uri": "/tmp/tokens",
+        "token_url": "http://127.0.0.1:8180/token",
+        "quota_per_minute": 300,
+        "policy": RetryPolicy(),
+        **overrides,
+    }
+    with pytest.raises(ValueError) as caught:
+        FetchPages(**settings)
+    assert str(caught.value) == message
+
+
+def test_plain_http_to_a_remote_host_is_refused_when_the_graph_is_built():
+    with pytest.raises(ValueError, match=r"http://health\.example\.com"):
+        FetchPages(
+            api_base_url="http://health.example.com",
+            token_store_uri="/tmp/tokens",
+            token_url="https://oauth2.googleapis.com/token",
+            quota_per_minute=300,
+            policy=RetryPolicy(),
+        )
