@@ -19,10 +19,12 @@ from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from healthapi.auth.file_store import LocalFileTokenStore
+from healthapi.auth.store import token_store_from_uri
 from healthapi.elements import STREAM_RAW, STREAM_RECONCILED, ApiCall, ApiPage
 from healthapi.retry import RetryPolicy
 from localdev.demo import authorise_users
 from simulator import Simulator
+from tests.fakes.secret_manager import FakeSecretManager
 from tests.transforms.conftest import (
     USERS,
     WALL,
@@ -45,10 +47,11 @@ UNAVAILABLE_BODY = (
 )
 
 
-def fetch(sim: Simulator, store: LocalFileTokenStore, stage: str = "fetch", attempts: int = 3):
+def fetch(sim: Simulator, store: LocalFileTokenStore | str, stage="fetch", attempts=3):
+    """FetchPages of the simulator, with the token store (or its URI) given."""
     return FetchPages(
         api_base_url=sim.base_url,
-        token_store_uri=str(store.root),
+        token_store_uri=store if isinstance(store, str) else str(store.root),
         token_url=token_url(sim),
         quota_per_minute=10_000,
         policy=RetryPolicy(max_attempts=attempts),
@@ -63,12 +66,13 @@ def by_points(page: ApiPage) -> tuple:
     return page.call, tuple(points), page.tcx, page.rollups
 
 
-def truth_page(sim: Simulator, call: ApiCall, day: dt.date) -> ApiPage:
-    """The page a one-day list call must return: the day's ground truth."""
+def truth_page(sim: Simulator, call: ApiCall, first: dt.date, last: dt.date | None = None):
+    """The page a list call over civil days first..last must return: their ground truth."""
+    last = last or first
     truth = sim.ground_truth(
-        call.user_key, call.data_type, day, day, reconciled=call.stream == STREAM_RECONCILED
+        call.user_key, call.data_type, first, last, reconciled=call.stream == STREAM_RECONCILED
     )
-    assert truth, f"{call.user_key} has no {call.data_type} on {day}: the test needs some"
+    assert truth, f"{call.user_key} has no {call.data_type} in {first}..{last}: the test needs some"
     return ApiPage(call, points=tuple(t["dataPoint"] for t in truth))
 
 
@@ -220,6 +224,28 @@ def test_a_detail_call_that_keeps_failing_is_a_replayable_dead_letter_after_its_
     assert injected == {"503": 3}
     assert counter(result, "api_retries") == 2
     assert counter(result, "dead_letters_fetch_detail") == 1
+
+
+def test_tokens_in_secret_manager_are_refreshed_and_stored_there_by_the_fetch(sim):
+    call = ApiCall("user-1", "list", "weight", "2026-11-01", "2026-11-28")
+    expected = truth_page(sim, call, D("2026-11-01"), D("2026-11-27"))
+    with FakeSecretManager() as secrets:
+        uri = f"secretmanager://fitbeam-test/fitbeam?endpoint={secrets.endpoint}"
+        store = token_store_from_uri(uri)
+        authorise_users(sim, ["user-1"], store)
+        old = store.load("user-1")["access_token"]
+        sim.auth.expire_all_access_tokens()  # the API answers 401 first: the fetch refreshes
+
+        with test_pipeline.TestPipeline() as p:
+            out = p | beam.Create([call]) | fetch(sim, uri)
+            assert_that(
+                out.pages | beam.Map(by_points), equal_to([by_points(expected)]), label="pages"
+            )
+            assert_that(out.dead_letter, equal_to([]), label="no dead letters")
+
+        assert store.load("user-1")["access_token"] != old
+        assert secrets.unhandled == []
+    assert sim.stats()["refreshesByUser"] == {"user-1": 1}
 
 
 @pytest.mark.parametrize(
