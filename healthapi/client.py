@@ -21,6 +21,7 @@ from collections.abc import Iterator
 import requests
 
 from healthapi.nesting import MAX_NESTING, nested_deeper_than
+from healthapi.urls import NOT_HTTP, origin, origin_text, shown
 
 GOOGLE_HEALTH_API = "https://health.googleapis.com"
 
@@ -61,30 +62,6 @@ class RequestRefused(HealthApiError):
     `status` is 0 when nothing was sent (reason `OFF_HOST_URL`) and the 3xx of
     the answer otherwise (reason `REDIRECT_REFUSED`); neither is retriable.
     """
-
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def origin(url: str) -> tuple[str, str, int | None]:
-    """(scheme, host, port) of a URL, the port filled in from the scheme.
-
-    Raises:
-        ValueError: for a port that is not a number.
-    """
-    parts = urllib.parse.urlsplit(url)
-    scheme = parts.scheme.lower()
-    return scheme, parts.hostname or "", parts.port or _DEFAULT_PORTS.get(scheme)
-
-
-def origin_text(url: str) -> str:
-    """`scheme://host:port` of a URL, for messages: never its path, query or user info."""
-    try:
-        scheme, host, port = origin(url)
-    except ValueError:
-        return "an unparsable URL"
-    host = f"[{host}]" if ":" in host else host
-    return f"{scheme}://{host}:{port}" if scheme and host else "a URL without a host"
 
 
 def error_from_response(response: requests.Response) -> HealthApiError:
@@ -200,12 +177,14 @@ class HealthApiClient:
         self.session = session
         self.base_url = base_url.rstrip("/")
         self.timeout_seconds = timeout_seconds
-        self._origin = origin(self.base_url)
-        if self._origin[0] not in _DEFAULT_PORTS or not self._origin[1]:
+        try:
+            # The origin as requests will connect to it; an ambiguous URL is refused.
+            self._origin = origin(self.base_url)
+        except ValueError as err:
+            why = f"{err}:" if str(err) != NOT_HTTP else "needs an http(s) scheme and a host; got"
             raise ValueError(
-                f"the API base URL needs an http(s) scheme and a host; got {base_url[:80]!r}, "
-                "e.g. 'https://health.googleapis.com'"
-            )
+                f"the API base URL {why} {shown(base_url)!r}, e.g. 'https://health.googleapis.com'"
+            ) from None
         if session.verify is False:
             raise ValueError("TLS verification must stay on: the session has verify=False")
 
@@ -229,6 +208,7 @@ class HealthApiClient:
             HealthApiError: any other answer of status 400 or more.
         """
         try:
+            # Decided as requests reads the URL; an ambiguous one is off the origin.
             off_host = origin(url) != self._origin
         except ValueError:
             off_host = True

@@ -12,7 +12,7 @@ import re
 import urllib.parse
 from collections.abc import Callable
 
-from healthapi import datatypes
+from healthapi import datatypes, urls
 from healthapi.auth.oauth import GOOGLE_TOKEN_URL
 from healthapi.auth.store import check_user_key
 
@@ -150,9 +150,13 @@ def parse_data_types(value: str) -> tuple[str, ...]:
 
 
 def check_url(value: str, flag: str, example: str) -> str:
-    parts = urllib.parse.urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise OptionsError(flag, value, "is not an http(s) URL", example)
-    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
-        raise OptionsError(flag, value, "plain http is allowed on loopback only", example)
-    return value.rstrip("/")
+    """An endpoint flag: https, or plain http on loopback, read as requests reads it.
+
+    Raises:
+        OptionsError: not an http(s) URL, plain http off loopback, or a URL that URL
+            parsers could read as different hosts (see `healthapi.urls`).
+    """
+    try:
+        return urls.check_endpoint(value)
+    except ValueError as err:
+        raise OptionsError(flag, urls.shown(value), str(err), example) from None

@@ -28,6 +28,8 @@ from collections.abc import Callable
 
 from requests_oauthlib import OAuth2Session
 
+from healthapi import urls
+
 _LOGGER = logging.getLogger(__name__)
 
 GOOGLE_AUTHORIZATION_URL = "https://accounts.google.com/o/oauth2/v2/auth"
@@ -94,26 +96,34 @@ class OAuthClient:
         return cls(client_id, client_secret, base + "/o/oauth2/v2/auth", base + "/token")
 
 
-def _is_loopback(url: str) -> bool:
-    host = urllib.parse.urlsplit(url).hostname
-    return host in ("127.0.0.1", "localhost", "::1")
-
-
-def check_transport(*urls: str) -> None:
+def check_transport(*endpoints: str) -> None:
     """Refuses plain http except on loopback, where it lets oauthlib use it.
 
     oauthlib insists on https. The local simulator is served over plain http on
     127.0.0.1, so for loopback URLs (only) the process opts out of that check.
+    Hosts are read as requests reads them (`healthapi.urls`): a URL that URL
+    parsers could take for different hosts is refused before anything is sent.
 
     Raises:
-        ValueError: for a plain-http URL that is not a loopback address.
+        ValueError: for a plain-http URL that is not a loopback address, or an
+            ambiguous one.
     """
-    insecure = [u for u in urls if urllib.parse.urlsplit(u).scheme != "https"]
-    bad = [u for u in insecure if not _is_loopback(u)]
+    insecure, bad = False, []
+    for url in endpoints:
+        try:
+            scheme, host, _ = urls.origin(url)
+        except ValueError as err:
+            raise ValueError(f"OAuth and API endpoint {urls.shown(url)!r} {err}") from None
+        if scheme == "https":
+            continue
+        if host in urls.LOOPBACK_HOSTS:
+            insecure = True
+        else:
+            bad.append(urls.shown(url))
     if bad:
         raise ValueError(
             "OAuth and API endpoints must use https (plain http is allowed on 127.0.0.1 "
-            "only); got " + ", ".join(u[:80] for u in bad)
+            "only); got " + ", ".join(bad)
         )
     if insecure:
         os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"

@@ -31,11 +31,11 @@ from typing import Any
 import requests
 from google.api_core import exceptions as google_errors
 
+from healthapi import urls
 from healthapi.auth.store import (
     CLOUD_STORE_EXAMPLE,
     LEASE_SECONDS,
     LOCK_WAIT_SECONDS,
-    LOOPBACK_HOSTS,
     Lease,
     LockTimeout,
     _poll_delays,
@@ -122,27 +122,19 @@ def _check_prefix(prefix: str) -> str:
 def _check_endpoint(endpoint: str) -> str:
     """The endpoint without a trailing slash, if it is https, or http on loopback."""
     bad = ValueError(
-        f"invalid Secret Manager endpoint {str(endpoint)[:80]!r} in the token store: use "
+        f"invalid Secret Manager endpoint {urls.shown(endpoint)!r} in the token store: use "
         "https://HOST[:PORT], or http:// on a loopback address (127.0.0.1, localhost or ::1), "
         f"e.g. {CLOUD_STORE_EXAMPLE}?endpoint=http://127.0.0.1:8085"
     )
     try:
-        parts = urllib.parse.urlsplit(endpoint)
-        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
-    except (TypeError, ValueError, AttributeError):
+        # Read as the HTTP library reads it; an ambiguous URL is refused. Plain http only
+        # where nobody else can listen in: a fake or emulator on this host.
+        checked = urls.check_endpoint(endpoint)
+    except ValueError:
         raise bad from None
-    if (
-        parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or parts.path not in ("", "/")
-        or parts.query
-        or parts.fragment
-        or parts.username is not None
-        # Plain http only where nobody else can listen in: a fake or emulator on this host.
-        or (parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS)
-    ):
+    if urllib.parse.urlsplit(endpoint).path not in ("", "/"):
         raise bad
-    return endpoint.rstrip("/")
+    return checked
 
 
 def _rpc_status(err: google_errors.GoogleAPICallError) -> str:

@@ -115,7 +115,6 @@ class TokenStore(Protocol):
 
 CLOUD_STORE_EXAMPLE = "secretmanager://my-project/fitbeam"
 FILE_STORE_EXAMPLE = "file:///var/fitbeam/tokens"
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def check_no_control(uri: str, example: str) -> str:

@@ -366,7 +366,8 @@ OPTION_ERROR = (
         ),
         (
             "secretmanager://my-project/fitbeam?endpoint=https://user@example.test",
-            ENDPOINT_ERROR.format("https://user@example.test"),
+            # User info may hold a password: the message leaves it out.
+            ENDPOINT_ERROR.format("https://[user info]@example.test"),
         ),
         (
             "secretmanager://my-project/fitbeam?endpoint=",
