@@ -67,7 +67,7 @@ class _ToRowsFn(beam.DoFn):
             original=original,
             error_class=type(err).__name__,
             message=str(err)[:1000],
-            timestamp=utc_now_rfc3339(),
+            timestamp=utc_now_rfc3339(self.clock() if self.clock else None),
             user_key=page.call.user_key,
             replayable=False,
         )
