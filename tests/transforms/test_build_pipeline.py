@@ -8,9 +8,9 @@ rows that reach the write must be exactly the simulator's ground truth (detail
 fan-out included), each load's row count its rows, and every dead letter must
 be in the graph's output and in the dead-letter file, exactly.
 
-`build_pipeline` has no seam for the write yet, so the test swaps
-`pipeline.build.WriteTables` with monkeypatch; see the report of this change
-for the `write_tables=` argument that would replace it.
+`build_pipeline` has no seam for the write yet, so the tests swap
+`pipeline.build.WriteTables` with monkeypatch; a `write_tables=` argument (a
+factory of the write from the run's config) would let them pass the stand-in.
 """
 
 from __future__ import annotations
