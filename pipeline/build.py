@@ -44,6 +44,7 @@ def build_pipeline(
     broker_factory: Callable[[], TokenBroker] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], dt.datetime] | None = None,
+    write_tables: Callable[[RunConfig], beam.PTransform] | None = None,
 ) -> dict[str, beam.PCollection]:
     """Adds the graph to `p`: batch, or streaming when `config.streaming`.
 
@@ -54,6 +55,9 @@ def build_pipeline(
         broker_factory: test seam: builds the token broker.
         sleep: waits between retries (test seam).
         clock: the UTC time request messages are judged by (test seam).
+        write_tables: builds the BigQuery write from the settings (test seam): it
+            takes (table, row) pairs and returns the DeadLetters of rows BigQuery
+            refused. Default: `WriteTables`.
 
     Returns:
         `rows` (validated (table, row) pairs) and `dead_letters` (every stage's).
@@ -105,9 +109,12 @@ def build_pipeline(
         | "AllRows" >> beam.Flatten()
         | "ValidateRows" >> ValidateRows()
     )
-    bigquery_failed = validated.rows | "WriteTables" >> WriteTables(
-        config.dataset, config.bq_write_method, config.temp_location or None
+    write = (
+        write_tables(config)
+        if write_tables
+        else WriteTables(config.dataset, config.bq_write_method, config.temp_location or None)
     )
+    bigquery_failed = validated.rows | "WriteTables" >> write
     dead_letters = (
         bad_input,
         fetched.dead_letter,

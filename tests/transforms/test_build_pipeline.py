@@ -8,9 +8,8 @@ rows that reach the write must be exactly the simulator's ground truth (detail
 fan-out included), each load's row count its rows, and every dead letter must
 be in the graph's output and in the dead-letter file, exactly.
 
-`build_pipeline` has no seam for the write yet, so the tests swap
-`pipeline.build.WriteTables` with monkeypatch; a `write_tables=` argument (a
-factory of the write from the run's config) would let them pass the stand-in.
+The stand-in goes in through `build_pipeline`'s `write_tables=` seam, built
+from the run's config as the real write is.
 """
 
 from __future__ import annotations
@@ -101,10 +100,13 @@ def refusal(row: dict) -> DeadLetter:
 
 
 @pytest.fixture
-def tables(monkeypatch) -> list[RefusingTables]:
+def tables() -> list[RefusingTables]:
     RefusingTables.made = []
-    monkeypatch.setattr(build, "WriteTables", RefusingTables)
     return RefusingTables.made
+
+
+def refusing_tables(cfg) -> RefusingTables:
+    return RefusingTables(cfg.dataset, cfg.bq_write_method, cfg.temp_location or None)
 
 
 def config(sim, tokens, tmp_path, run_id: str, *flags: str):
@@ -123,7 +125,9 @@ def config(sim, tokens, tmp_path, run_id: str, *flags: str):
 
 def run_graph(cfg):
     p = test_pipeline.TestPipeline()
-    out = build.build_pipeline(p, cfg, INGEST, sleep=no_wait, clock=fixed_clock)
+    out = build.build_pipeline(
+        p, cfg, INGEST, sleep=no_wait, clock=fixed_clock, write_tables=refusing_tables
+    )
     return p, out
 
 
