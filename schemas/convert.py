@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -105,6 +106,131 @@ def to_bigquery_json(table: str, row: Mapping[str, Any]) -> dict:
         KeyError: the row lacks a field of the schema.
     """
     return _apply_plan(_table_plan(table), row)
+
+
+# --------------------------------------------------------------------------- what JSON can carry
+
+
+class NotLoadable(ValueError):
+    """A row that fits its Avro schema but that BigQuery JSON cannot carry as it is."""
+
+
+def _is_timestamp(value: Any) -> bool:
+    return isinstance(value, dt.datetime) and value.tzinfo is not None
+
+
+def _is_datetime(value: Any) -> bool:
+    return isinstance(value, dt.datetime)
+
+
+def _is_date(value: Any) -> bool:
+    return isinstance(value, dt.date)
+
+
+_LOGICAL_TYPES: dict[str, Callable[[Any], bool]] = {
+    "timestamp-micros": _is_timestamp,
+    "local-timestamp-micros": _is_datetime,
+    "date": _is_date,
+}
+
+# A check returns None when the value is fine, else what is wrong with it.
+_Check = Callable[[Any], "str | None"]
+
+
+def _logical_check(logical: str, name: str) -> _Check:
+    fits = _LOGICAL_TYPES[logical]
+
+    def check(value: Any) -> str | None:
+        if value is None or fits(value):
+            return None
+        return f"a date or time field holds something else: {name} is {value!r:.60}"
+
+    return check
+
+
+def _float_check(name: str) -> _Check:
+    def check(value: Any) -> str | None:
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"{name}: {value} is not a number BigQuery JSON can hold"
+        return None
+
+    return check
+
+
+def _field_check(avro_type: Any, name: str) -> _Check | None:
+    """What a value of this Avro type must also be for BigQuery JSON; None: nothing more."""
+    if isinstance(avro_type, list):
+        (inner,) = [branch for branch in avro_type if branch != "null"]
+        return _field_check(inner, name)
+    if avro_type in ("float", "double"):
+        return _float_check(name)
+    if not isinstance(avro_type, dict):
+        return None
+    logical = avro_type.get("logicalType")
+    if logical is not None:
+        if logical not in _LOGICAL_TYPES:
+            raise ValueError(f"no BigQuery JSON form for Avro logical type {logical!r}")
+        return _logical_check(logical, name)
+    if avro_type["type"] == "record":
+        record = _record_check(avro_type, f"{name}.")
+        return lambda value: None if value is None else record(value)
+    if avro_type["type"] == "array":
+        item = _field_check(avro_type["items"], f"{name}[]")
+        if item is None:
+            return None
+        return lambda values: next((p for p in map(item, values or ()) if p), None)
+    if avro_type["type"] in ("float", "double"):
+        return _float_check(name)
+    return None
+
+
+def _record_check(record: dict, prefix: str = "") -> _Check:
+    names = frozenset(field["name"] for field in record["fields"])
+    checks = tuple(
+        (field["name"], check)
+        for field in record["fields"]
+        if (check := _field_check(field["type"], prefix + field["name"])) is not None
+    )
+
+    def check(row: Any) -> str | None:
+        if not isinstance(row, Mapping):
+            return f"{prefix or 'the row'} is not a record"
+        if row.keys() != names:
+            missing = sorted(names - row.keys())
+            if missing:
+                return f"the row has no field {prefix}{missing[0]!r}"
+            unknown = sorted(str(k) for k in row.keys() - names)
+            return f"the row has fields its table does not have: {', '.join(unknown)[:200]}"
+        for name, field_check in checks:
+            problem = field_check(row[name])
+            if problem:
+                return problem
+        return None
+
+    return check
+
+
+@functools.cache
+def _table_check(table: str) -> _Check:
+    return _record_check(load_avro_schema(table))
+
+
+def loadable_problem(table: str, row: Mapping[str, Any]) -> str | None:
+    """What stops a row that fits its Avro schema from being written as BigQuery JSON.
+
+    fastavro reads a missing field as null, ignores a field the schema does not
+    have, takes an int for a date or a timestamp and passes NaN; BigQuery JSON
+    can carry none of these as meant. The check is built once per table from its
+    Avro schema and builds no text unless something is wrong.
+
+    Returns:
+        None when `to_bigquery_json` can convert the row faithfully; else the first
+        problem, naming the field.
+
+    Raises:
+        ValueError: the table is unknown.
+    """
+    return _table_check(table)(row)
 
 
 # --------------------------------------------------------------------------- back from JSON

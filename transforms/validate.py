@@ -5,49 +5,26 @@ becomes a dead letter of stage `schema` (replayable once the schema or the
 row's producer is fixed) and the run goes on.
 
 A row that fits its schema must also be one the write step can send: fastavro
-reads a missing field as null, takes an int for a date or a timestamp and
-passes NaN, none of which BigQuery JSON can carry. Such a row is a `schema`
-dead letter too, rather than an error that fails the write.
+reads a missing field as null, ignores a field the table does not have, takes
+an int for a date or a timestamp and passes NaN, none of which BigQuery JSON
+can carry as meant (`schemas.convert.loadable_problem`). Such a row is a
+`schema` dead letter too, rather than an error that fails the write or a
+column dropped without a word.
 """
 
 from __future__ import annotations
-
-import math
 
 import apache_beam as beam
 import fastavro
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
-from fastavro.validation import ValidationError
+from fastavro.validation import ValidationError, validate
 
 from schemas import bigquery as bq_schemas
-from schemas.convert import to_bigquery_json
+from schemas.convert import NotLoadable, loadable_problem
 from transforms.dead_letters import DeadLetter, utc_now_rfc3339
 
 NAMESPACE = "fitbeam"
-
-
-class NotLoadable(ValueError):
-    """A row that fits its Avro schema but cannot be written as BigQuery JSON."""
-
-
-def _check_loadable(table: str, row: dict) -> None:
-    """Raises NotLoadable unless the row converts to BigQuery JSON of finite numbers."""
-    try:
-        converted = to_bigquery_json(table, row)
-    except KeyError as err:
-        raise NotLoadable(f"the row has no field {err}") from None
-    except (AttributeError, TypeError, ValueError) as err:
-        raise NotLoadable(f"a date or time field holds something else: {err!s:.200}") from None
-    stack: list = [converted]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, float) and not math.isfinite(value):
-            raise NotLoadable(f"{value} is not a number BigQuery JSON can hold")
-        if isinstance(value, dict):
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
 
 
 def _user_key(row: object) -> str:
@@ -56,7 +33,13 @@ def _user_key(row: object) -> str:
 
 
 class _ValidateRowsFn(beam.DoFn):
-    """(table, row) -> the same pair if it fits the table's Avro schema, else a dead letter."""
+    """(table, row) -> the same pair if it fits the table's Avro schema, else a dead letter.
+
+    The common case costs a fastavro check that builds no error text and one
+    pass of `loadable_problem`; only a row that fails is checked again to name
+    what is wrong (fastavro's error messages are costly to build). Rows passed
+    are counted per table once per bundle, not once per row.
+    """
 
     DEAD_LETTER = "dead_letter"
 
@@ -64,16 +47,25 @@ class _ValidateRowsFn(beam.DoFn):
         self.schemas = {
             t: fastavro.parse_schema(bq_schemas.load_avro_schema(t)) for t in bq_schemas.ALL_TABLES
         }
+        self.dead = Metrics.counter(NAMESPACE, "dead_letters_schema")
+        self.valid: dict[str, int] = {}
+
+    def start_bundle(self):
+        self.valid: dict[str, int] = {}
 
     def process(self, element):
         table, row = element
         try:
-            fastavro.validation.validate(row, self.schemas[table], raise_errors=True)
-            _check_loadable(table, row)
+            schema = self.schemas[table]
+            if not validate(row, schema, raise_errors=False):
+                validate(row, schema, raise_errors=True)  # raises, naming the field
+            problem = loadable_problem(table, row)
+            if problem:
+                raise NotLoadable(problem)
         # ValueError: NotLoadable, or fastavro failed to parse a string given for a date.
         # RecursionError: a value nested too deeply to show in the error message.
         except (ValidationError, KeyError, ValueError, RecursionError) as err:
-            Metrics.counter(NAMESPACE, "dead_letters_schema").inc()
+            self.dead.inc()
             yield pvalue.TaggedOutput(
                 self.DEAD_LETTER,
                 DeadLetter(
@@ -87,8 +79,13 @@ class _ValidateRowsFn(beam.DoFn):
                 ),
             )
             return
-        Metrics.counter(NAMESPACE, f"rows_valid_{table}").inc()
+        self.valid[table] = self.valid.get(table, 0) + 1
         yield element
+
+    def finish_bundle(self):
+        for table, count in self.valid.items():
+            Metrics.counter(NAMESPACE, f"rows_valid_{table}").inc(count)
+        self.valid = {}
 
 
 class ValidateRows(beam.PTransform):

@@ -7,7 +7,6 @@ stamped with the wall clock (the composite takes no clock); see `wall_stamped`.
 from __future__ import annotations
 
 import apache_beam as beam
-import pytest
 from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
@@ -86,11 +85,6 @@ def test_a_row_without_a_nullable_column_is_a_schema_dead_letter_not_a_failed_wr
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ValidateRows lets a row carry a column its table does not have (fastavro ignores "
-    "it); WriteTables' to_bigquery_json then drops it without a word",
-)
 def test_a_row_with_a_column_its_table_does_not_have_is_a_schema_dead_letter():
     row = {**EXERCISE_GPS_ROW, "surprise": 1}
     with test_pipeline.TestPipeline() as p:
