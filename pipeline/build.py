@@ -1,10 +1,10 @@
 """The graph of `fitbeam run`, batch or streaming, as one function over a pipeline.
 
-    ReadRequests -> PlanCalls -> Fetch -> Rows -+-> ValidateRows -> WriteTables
-                                                |
-                     detail (one TCX call per exercise)
-                                                |
-                            FetchDetail -> DetailRows
+    ReadRequests -> PlanCalls -> Fetch -> Rows -> ValidateRows -> WriteTables
+                                           |
+                          detail (one TCX call per exercise)
+                                           |
+               FetchDetail -> DetailRows -> ValidateDetailRows -> WriteDetailTables
     every dead_letter output -> AllDeadLetters -> WriteDeadLetters (one sink)
 
 Requests are the CLI's users x data types over one range, or request messages
@@ -13,6 +13,12 @@ Requests are the CLI's users x data types over one range, or request messages
 validation instead. The detail fan-out stays inside the graph: exercises found
 by the main fetch become TCX calls fetched by a second application of the same
 fetch composite, which shares the process's token broker and per-user quota.
+
+Rows are never gathered in one place: each branch validates and writes its own
+rows, so fetch -> rows -> validate -> write runs fused, one API answer at a
+time, and a run's memory does not grow with its rows (a Flatten of all rows
+before validation made the local runner hold every row of a run). Only the
+small things meet: calls at the fetch's reshuffle, dead letters at their sink.
 """
 
 from __future__ import annotations
@@ -60,7 +66,9 @@ def build_pipeline(
             refused. Default: `WriteTables`.
 
     Returns:
-        `rows` (validated (table, row) pairs) and `dead_letters` (every stage's).
+        `rows`: the validated (table, row) pairs of each branch (main, detail and,
+        for a replay, the replayed rows), a tuple of PCollections each written by
+        a write of its own; and `dead_letters` (every stage's).
     """
     policy = RetryPolicy(max_attempts=config.max_attempts)
 
@@ -76,10 +84,22 @@ def build_pipeline(
             sleep=sleep,
         )
 
-    replayed_rows: tuple[beam.PCollection, ...] = ()
+    def load(rows: beam.PCollection, branch: str) -> tuple[beam.PCollection, ...]:
+        """Validates and writes one branch's rows: its valid rows and its dead letters."""
+        valid = rows | f"Validate{branch}Rows" >> ValidateRows()
+        write = (
+            write_tables(config)
+            if write_tables
+            else WriteTables(config.dataset, config.bq_write_method, config.temp_location or None)
+        )
+        refused = valid.rows | f"Write{branch}Tables" >> write
+        return valid.rows, valid.dead_letter, refused
+
+    loaded: list[tuple[beam.PCollection, ...]] = []
     if config.dead_letters:
         replayed = p | "ReplayDeadLetters" >> ReplayDeadLetters(config.dead_letters)
-        calls, replayed_rows, bad_input = replayed.calls, (replayed.rows,), replayed.dead_letter
+        calls, bad_input = replayed.calls, replayed.dead_letter
+        loaded.append(load(replayed.rows, "Replayed"))
     else:
         requests = p | "ReadRequests" >> ReadRequests(
             requests=requests_for(
@@ -102,29 +122,19 @@ def build_pipeline(
         )
     fetched = calls | "Fetch" >> fetch("fetch")
     built = fetched.pages | "Rows" >> ToRows(config.run_id, ingest_time)
+    loaded.insert(0, load(built.rows, ""))
     detail = built.detail | "FetchDetail" >> fetch("fetch_detail")
     detail_built = detail.pages | "DetailRows" >> ToRows(config.run_id, ingest_time)
-    validated = (
-        (built.rows, detail_built.rows, *replayed_rows)
-        | "AllRows" >> beam.Flatten()
-        | "ValidateRows" >> ValidateRows()
-    )
-    write = (
-        write_tables(config)
-        if write_tables
-        else WriteTables(config.dataset, config.bq_write_method, config.temp_location or None)
-    )
-    bigquery_failed = validated.rows | "WriteTables" >> write
+    loaded.insert(1, load(detail_built.rows, "Detail"))
     dead_letters = (
         bad_input,
         fetched.dead_letter,
         built.dead_letter,
         detail.dead_letter,
         detail_built.dead_letter,
-        validated.dead_letter,
-        bigquery_failed,
+        *(letters for _, schema, bigquery in loaded for letters in (schema, bigquery)),
     ) | "AllDeadLetters" >> beam.Flatten()
     _ = dead_letters | "WriteDeadLetters" >> WriteDeadLetters(
         config.dead_letter_root, config.run_id, streaming=config.streaming
     )
-    return {"rows": validated.rows, "dead_letters": dead_letters}
+    return {"rows": tuple(rows for rows, _, _ in loaded), "dead_letters": dead_letters}

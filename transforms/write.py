@@ -117,6 +117,9 @@ class WriteTables(beam.PTransform):
         _ = as_json | "FileLoads" >> beam.io.WriteToBigQuery(
             method=beam.io.WriteToBigQuery.Method.FILE_LOADS,
             temp_file_format="NEWLINE_DELIMITED_JSON",
+            # A file per table stays open in a bundle, so rows are written as they come
+            # rather than spilled to a shuffle when a bundle holds more tables than that.
+            max_files_per_bundle=len(bq_schemas.ALL_TABLES) + 1,
             custom_gcs_temp_location=self.gcs_temp_location,
             **common,
         )

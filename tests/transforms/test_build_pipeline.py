@@ -124,10 +124,13 @@ def config(sim, tokens, tmp_path, run_id: str, *flags: str):
 
 
 def run_graph(cfg):
+    """The graph on the DirectRunner; `out["rows"]` is every branch's valid rows, flattened."""
     p = test_pipeline.TestPipeline()
     out = build.build_pipeline(
         p, cfg, INGEST, sleep=no_wait, clock=fixed_clock, write_tables=refusing_tables
     )
+    branches = out["rows"]
+    out = {**out, "branches": branches, "rows": branches | "EveryBranch" >> beam.Flatten()}
     return p, out
 
 
@@ -277,9 +280,11 @@ def test_users_from_the_command_line_load_the_ground_truth_and_every_failure_is_
     )
     p.run().wait_until_finish()
 
-    [made] = tables
-    assert made.args == ("my-project:fitbit", "FILE_LOADS", "gs://my-bucket/tmp")
-    assert made.received is out["rows"]
+    # Each branch (the main rows, the detail rows) is written by a write of its own.
+    assert [made.args for made in tables] == [
+        ("my-project:fitbit", "FILE_LOADS", "gs://my-bucket/tmp")
+    ] * 2
+    assert [made.received for made in tables] == list(out["branches"])
     assert sorted(written(tmp_path, run_id)) == sorted(letters)
 
 

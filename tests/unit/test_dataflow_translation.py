@@ -43,11 +43,12 @@ STAGES = {
     "PlanCalls",
     "Fetch",
     "Rows",
-    "FetchDetail",
-    "DetailRows",
-    "AllRows",
     "ValidateRows",
     "WriteTables",
+    "FetchDetail",
+    "DetailRows",
+    "ValidateDetailRows",
+    "WriteDetailTables",
     "AllDeadLetters",
     "WriteDeadLetters",
 }
@@ -148,3 +149,17 @@ def test_no_step_repeats_the_label_of_the_step_around_it(flags):
         if inner.startswith(outer) or outer.startswith(inner)
     )
     assert repeated == []
+
+
+@pytest.mark.parametrize("flags", [BATCH, STREAMING], ids=["batch", "streaming"])
+def test_no_flatten_gathers_the_rows_only_the_dead_letters(flags):
+    # A Flatten of every row before validation made the local runner hold a run's rows;
+    # each branch validates and writes its own now. Beam's own writes flatten file names.
+    job = _translate(flags)
+    flattens = sorted(
+        t.unique_name
+        for t in job.proto_pipeline.components.transforms.values()
+        if t.spec.urn == "beam:transform:flatten:v1"
+        and not set(t.unique_name.split("/")[:-1]) & BEAM_COMPOSITES
+    )
+    assert flattens == ["AllDeadLetters"]
