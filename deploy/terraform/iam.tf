@@ -114,6 +114,9 @@ resource "google_project_iam_custom_role" "token_refresher" {
 }
 
 locals {
+  # Bounded by the -user- infix, and name_prefix may hold no -user- nor end with -user
+  # (variables.tf): so no other deployment's secrets (OTHER-user-KEY, OTHER-oauth-client)
+  # start with it, whatever the two prefixes.
   token_secret_name_prefix = "projects/${data.google_project.this.number}/secrets/${var.name_prefix}-user-"
 
   # Whoever refreshes users' tokens: the pipeline's workers, and the enqueue, which reads

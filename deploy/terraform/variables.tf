@@ -29,6 +29,14 @@ variable "name_prefix" {
     condition     = can(regex("^[a-z][a-z0-9-]{1,18}[a-z0-9]$", var.name_prefix))
     error_message = "name_prefix must be 3-20 lowercase letters, digits and hyphens, starting with a letter, e.g. fitbeam."
   }
+
+  # The token grants (iam.tf) cover the secrets whose names start with PREFIX-user-. A
+  # deployment in the same project named PREFIX-user or PREFIX-user-... would have all its
+  # secrets (users' tokens, the OAuth client) start with that too.
+  validation {
+    condition     = !can(regex("-user(-|$)", var.name_prefix))
+    error_message = "name_prefix must not hold -user- nor end with -user: the token grants of a deployment named fitbeam cover every secret starting fitbeam-user-, so those of one named fitbeam-user-x would fall inside them."
+  }
 }
 
 variable "bigquery_location" {

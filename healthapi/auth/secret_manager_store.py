@@ -58,6 +58,7 @@ _MAX_SECRET_ID = 255
 _ESCAPES = {"_": "_5F", ".": "_2E"}
 _UNESCAPES = {v: k for k, v in _ESCAPES.items()}
 _ENCODED_KEY = re.compile(r"(?:[A-Za-z0-9-]|_5F|_2E)+")
+_USER_INFIX_IN_PREFIX = re.compile(r"-user(-|$)")
 
 # Retried: the service or the network failed in a way that may pass. Through REST
 # a 504 is GatewayTimeout and a 429 TooManyRequests; through gRPC the same failures
@@ -115,6 +116,14 @@ def _check_prefix(prefix: str) -> str:
         raise ValueError(
             f"invalid secret prefix {str(prefix)[:40]!r} in the token store: use 1-100 letters, "
             f"digits, '_' or '-', starting with a letter, e.g. {CLOUD_STORE_EXAMPLE}"
+        )
+    if _USER_INFIX_IN_PREFIX.search(prefix):
+        # fitbeam-user-x-user-KEY would be both store fitbeam-user-x's secret for KEY and
+        # store fitbeam's for x-user-KEY (and inside fitbeam's IAM grants, iam.tf).
+        raise ValueError(
+            f"invalid secret prefix {prefix[:40]!r} in the token store: it may not hold "
+            f"'{USER_INFIX}' nor end with '{USER_INFIX[:-1]}', which would make its secrets "
+            f"those of another prefix's users, e.g. {CLOUD_STORE_EXAMPLE}"
         )
     return prefix
 

@@ -280,6 +280,40 @@ def test_a_secret_of_another_prefix_has_no_user_key():
     assert str(caught.value) == "secret 'other-user-u1' does not start with 'fitbeam-user-'"
 
 
+def test_no_two_stores_of_one_project_share_a_secret():
+    # A secret id is PREFIX-user-KEY; with prefixes fitbeam and fitbeam-user-x, user x-user-u1
+    # of the first and u1 of the second were one secret. Such prefixes are refused now.
+    parts = ("", "2", "-x", "-u", "-use", "-user", "-users", "_user", "-User", "-user-x")
+    keys = ("u1", "x", "user-u1", "x-user-u1", "user", "oauth-client", "a.b_c")
+    stores = []
+    for prefix in {f"{a}{b}{c}" for a in ("fitbeam", "Fb") for b in parts for c in parts}:
+        try:
+            stores.append(SecretManagerTokenStore(PROJECT, prefix))
+        except ValueError as err:
+            assert "-user" in prefix, err
+    prefixes = {store.prefix for store in stores}
+    assert {"fitbeam", "fitbeam-users", "fitbeam_user", "fitbeam-User-x"} <= prefixes
+    assert not {"fitbeam-user", "fitbeam-user-x", "Fb-x-user"} & prefixes
+    owners: dict[str, tuple[str, str]] = {}
+    for store in stores:
+        for owner, secret_id in [
+            *((f"user {key}", store.secret_id(key)) for key in keys),
+            ("the OAuth client", store.client_secret_id),
+        ]:
+            assert owners.setdefault(secret_id, (store.prefix, owner)) == (store.prefix, owner)
+
+
+def test_a_prefix_holding_the_user_infix_is_refused():
+    for prefix in ("fitbeam-user", "fitbeam-user-x"):
+        with pytest.raises(ValueError) as caught:
+            SecretManagerTokenStore(PROJECT, prefix)
+        assert str(caught.value) == (
+            f"invalid secret prefix {prefix!r} in the token store: it may not hold '-user-' nor "
+            "end with '-user', which would make its secrets those of another prefix's users, "
+            "e.g. secretmanager://my-project/fitbeam"
+        )
+
+
 def test_a_user_key_too_long_once_encoded_is_refused():
     store = SecretManagerTokenStore(PROJECT, "p" * 100)
     assert len(store.secret_id("a" * 128)) == 234  # fits

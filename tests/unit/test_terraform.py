@@ -298,6 +298,48 @@ def test_token_secret_roles_are_conditioned_on_the_user_secrets():
     assert _config()["locals"]["token_holders"] == {"worker": WORKER, "enqueue": ENQUEUE}
 
 
+_CAN_REGEX = re.compile(r'(!?)can\(regex\("((?:[^"\\]|\\.)*)", var\.name_prefix\)\)')
+
+
+def _name_prefix_is_valid(value: str) -> bool:
+    """name_prefix's validation blocks, evaluated: each condition is `[!]can(regex(...))`
+    joined by `&&`, and can(regex(p, s)) holds when p matches somewhere in s."""
+    for block in _config()["variable"]["name_prefix"]["validation"]:
+        condition = block["condition"].removeprefix("${").removesuffix("}")
+        terms = [term.strip() for term in condition.split("&&")]
+        for term in terms:
+            match = _CAN_REGEX.fullmatch(term)
+            assert match, f"cannot evaluate {term!r}"
+            negated, pattern = match.group(1) == "!", match.group(2).replace("\\\\", "\\")
+            if (re.search(pattern, value) is not None) == negated:
+                return False
+    return True
+
+
+def test_no_deployment_s_token_grants_reach_another_deployment_s_secrets():
+    # Two deployments in one project differ in name_prefix. Each grants its workers the
+    # secrets whose names start with its token_secret_name_prefix; none may start a secret
+    # of the other (its users' tokens PREFIX-user-KEY, its OAuth client PREFIX-oauth-client),
+    # whatever the user keys: fitbeam's grants once covered fitbeam-user-x-user-KEY.
+    granted = _config()["locals"]["token_secret_name_prefix"]
+    assert granted.endswith("/secrets/${var.name_prefix}-user-")
+    parts = ("", "2", "-x", "-u", "-us", "-use", "-user", "-users", "-oauth", "-client", "-user-x")
+    candidates = {f"{a}{b}{c}" for a in ("fitbeam", "ab") for b in parts for c in parts}
+    valid = sorted(p for p in candidates if _name_prefix_is_valid(p))
+    assert {"fitbeam", "fitbeam2", "fitbeam-users", "fitbeam-x-oauth"} <= set(valid)
+    user_keys = ("participant-017", "x", "user-x", "x-user-y", "oauth-client")
+    for mine in valid:
+        covered = granted.replace("${var.name_prefix}", mine)
+        for theirs in valid:
+            if theirs == mine:
+                continue
+            secrets = [f"{theirs}-user-{key}" for key in user_keys] + [f"{theirs}-oauth-client"]
+            for secret in secrets:
+                name = f"projects/${{data.google_project.this.number}}/secrets/{secret}"
+                assert not name.startswith(covered), (mine, theirs, secret)
+    assert not {"fitbeam-user", "fitbeam-user-x", "ab-x-user"} & set(valid)
+
+
 def test_the_custom_role_holds_only_what_the_token_store_does():
     role = _resources("google_project_iam_custom_role")["token_refresher"]
     assert sorted(role["permissions"]) == [
