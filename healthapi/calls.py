@@ -6,10 +6,12 @@ slot from the user's quota, then a token from the broker, the retry policy of
 or from the token endpoint, is permanent and never followed. `run_call` then does what
 each kind of `ApiCall` needs:
 
-- `list`: follows page tokens to the end, empty pages included; after every
-  page boundary it re-reads the points that share the timestamp of the page's
-  last point (the API can drop them) and merges them in without duplicates;
-- `summary`: one dailyRollUp per summary type over the call's civil days;
+- `list`: follows page tokens until an answer carries none (empty pages with a
+  token included); in the raw stream, after every page boundary it re-reads the
+  points that share the timestamp of the page's last point (the API can drop
+  them) and merges them in without duplicates (`planning.boundary_rereads`);
+- `summary`: dailyRollUps of each summary type over the call's civil days, each
+  over the longest range the API allows for that type;
 - `tcx`: one exercise's TCX export.
 """
 
@@ -143,12 +145,14 @@ def _list_page(runner, client, call, spec, filter_text, page_token, reconcile):
 
 
 def fetch_list(runner: CallRunner, client: HealthApiClient, call: ApiCall) -> tuple[dict, ...]:
-    """Every point of a list call's window, all pages, tie re-reads merged in."""
+    """Every point of a list call's window: all pages, tie re-reads merged in (raw stream)."""
     spec = datatypes.spec(call.data_type)
     reconcile = call.stream == STREAM_RECONCILED
+    rereads = planning.boundary_rereads(call)
     filter_text = planning.window_filter(call)
     points: list[dict] = []
-    seen: set[str] | None = None  # built lazily: only windows that span pages need it
+    # Pages of one query never repeat a point; only a tie re-read can. Built at the first.
+    seen: set[str] | None = None
 
     def merge(new_points) -> None:
         for p in new_points:
@@ -166,10 +170,10 @@ def fetch_list(runner: CallRunner, client: HealthApiClient, call: ApiCall) -> tu
             merge(page.points)
         if not page.next_page_token:
             return tuple(points)
-        if seen is None:
-            seen = {_point_key(p, spec.name) for p in points}
-        ties = planning.tie_filter(spec.name, page.points[-1]) if page.points else None
+        ties = planning.tie_filter(spec.name, page.points[-1]) if rereads and page.points else None
         if ties:
+            if seen is None:
+                seen = {_point_key(p, spec.name) for p in points}
             merge(_read_all(runner, client, call, ties, spec, reconcile))
         page_token = page.next_page_token
 
@@ -185,15 +189,27 @@ def _read_all(runner, client, call, filter_text, spec, reconcile) -> list[dict]:
 
 
 def fetch_summary(runner: CallRunner, client: HealthApiClient, call: ApiCall) -> tuple:
-    """dailyRollUp of each summary type over the call's days: ((type, windows), ...)."""
+    """dailyRollUp of each summary type over the call's days: ((type, windows), ...).
+
+    Each type is rolled up in ranges of its own rollup cap (14 days for total calories,
+    90 for the others), so it takes as few dailyRollUps as the API allows.
+    """
     start = dt.date.fromisoformat(call.start)
     end = dt.date.fromisoformat(call.end)
     out = []
     for data_type in datatypes.SUMMARY_TYPES:
-        windows = runner.request(
-            call.user_key,
-            lambda token, t=data_type: client.daily_rollup(token, t, start, end),
-        )
+        cap = dt.timedelta(days=datatypes.spec(data_type).rollup_days)
+        windows: list[dict] = []
+        first = start
+        while first < end:
+            last = end if end - first <= cap else first + cap
+            windows.extend(
+                runner.request(
+                    call.user_key,
+                    lambda token, t=data_type, a=first, b=last: client.daily_rollup(token, t, a, b),
+                )
+            )
+            first = last
         out.append((data_type, tuple(windows)))
     return tuple(out)
 

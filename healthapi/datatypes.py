@@ -11,8 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 
 SCOPE_PREFIX = "https://www.googleapis.com/auth/googlehealth."
+
+# list/reconcile: the largest page the discovery document allows (larger values are
+# truncated to it); sleep and exercise have their own, smaller cap.
+MAX_PAGE_SIZE = 10000
+SESSION_PAGE_SIZE = 25
 
 
 class Kind(enum.Enum):
@@ -33,6 +39,10 @@ class DataTypeSpec:
         scope_family: OAuth scope family that grants read access.
         window_member: filter member used to select a civil-day window, or None
             for rollup-only types.
+        max_per_day: the most points one civil day of the type holds in one stream
+            at the densest cadence the API produces (list windows are sized from it,
+            see `healthapi.planning.window_hours`); more is read all the same, in
+            more pages.
         page_size: the largest page the API serves for list/reconcile.
         rollup_days: the API's maximum rollUp/dailyRollUp range, None if not rollable.
         identifiable: points carry a `name` (id) and can be fetched one by one.
@@ -43,7 +53,8 @@ class DataTypeSpec:
     kind: Kind
     scope_family: str
     window_member: str | None
-    page_size: int = 10000
+    max_per_day: int = 0
+    page_size: int = MAX_PAGE_SIZE
     rollup_days: int | None = None
     identifiable: bool = False
     table: str | None = None
@@ -79,32 +90,71 @@ PROFILE_SCOPE = f"{SCOPE_PREFIX}profile.readonly"
 _CIVIL_START = "interval.civil_start_time"
 _CIVIL_SAMPLE = "sample_time.civil_time"
 
+# Densest cadences, in points per civil day and stream. The fact sheet: the API stores
+# intervals by the minute, daily types hold one point a day. The heart-rate sample spacing
+# is not documented: 5 s is the simulator's. HRV comes every 5 minutes of a night's sleep.
+# Sessions and weigh-ins have no cadence: these are generous counts for one day.
+_PER_MINUTE = 24 * 60
+_PER_5_SECONDS = 24 * 60 * 12
+_PER_5_MINUTES = 24 * 12
+_DAILY = 1
+_SESSIONS = 4
+_WEIGH_INS = 8
+
 SPECS: dict[str, DataTypeSpec] = {
     s.name: s
     for s in (
-        DataTypeSpec("steps", Kind.INTERVAL, ACTIVITY, _CIVIL_START, rollup_days=90, table="steps"),
         DataTypeSpec(
-            "distance", Kind.INTERVAL, ACTIVITY, _CIVIL_START, rollup_days=90, table="distance"
+            "steps",
+            Kind.INTERVAL,
+            ACTIVITY,
+            _CIVIL_START,
+            _PER_MINUTE,
+            rollup_days=90,
+            table="steps",
         ),
         DataTypeSpec(
-            "floors", Kind.INTERVAL, ACTIVITY, _CIVIL_START, rollup_days=90, table="floors"
+            "distance",
+            Kind.INTERVAL,
+            ACTIVITY,
+            _CIVIL_START,
+            _PER_MINUTE,
+            rollup_days=90,
+            table="distance",
+        ),
+        DataTypeSpec(
+            "floors",
+            Kind.INTERVAL,
+            ACTIVITY,
+            _CIVIL_START,
+            _PER_MINUTE,
+            rollup_days=90,
+            table="floors",
         ),
         DataTypeSpec(
             "active-zone-minutes",
             Kind.INTERVAL,
             ACTIVITY,
             _CIVIL_START,
+            _PER_MINUTE,
             rollup_days=90,
             table="active_zone_minutes",
         ),
         DataTypeSpec(
-            "heart-rate", Kind.SAMPLE, METRICS, _CIVIL_SAMPLE, rollup_days=14, table="heart_rate"
+            "heart-rate",
+            Kind.SAMPLE,
+            METRICS,
+            _CIVIL_SAMPLE,
+            _PER_5_SECONDS,
+            rollup_days=14,
+            table="heart_rate",
         ),
         DataTypeSpec(
             "heart-rate-variability",
             Kind.SAMPLE,
             METRICS,
             _CIVIL_SAMPLE,
+            _PER_5_MINUTES,
             table="heart_rate_variability",
         ),
         DataTypeSpec(
@@ -112,16 +162,23 @@ SPECS: dict[str, DataTypeSpec] = {
             Kind.DAILY,
             METRICS,
             "date",
+            _DAILY,
             table="daily_resting_heart_rate",
         ),
         DataTypeSpec(
-            "daily-heart-rate-zones", Kind.DAILY, METRICS, "date", table="daily_heart_rate_zones"
+            "daily-heart-rate-zones",
+            Kind.DAILY,
+            METRICS,
+            "date",
+            _DAILY,
+            table="daily_heart_rate_zones",
         ),
         DataTypeSpec(
             "daily-heart-rate-variability",
             Kind.DAILY,
             METRICS,
             "date",
+            _DAILY,
             table="daily_heart_rate_variability",
         ),
         DataTypeSpec(
@@ -129,19 +186,26 @@ SPECS: dict[str, DataTypeSpec] = {
             Kind.DAILY,
             METRICS,
             "date",
+            _DAILY,
             table="daily_oxygen_saturation",
         ),
         DataTypeSpec(
-            "daily-respiratory-rate", Kind.DAILY, METRICS, "date", table="daily_respiratory_rate"
+            "daily-respiratory-rate",
+            Kind.DAILY,
+            METRICS,
+            "date",
+            _DAILY,
+            table="daily_respiratory_rate",
         ),
-        DataTypeSpec("daily-vo2-max", Kind.DAILY, ACTIVITY, "date", table="daily_vo2_max"),
+        DataTypeSpec("daily-vo2-max", Kind.DAILY, ACTIVITY, "date", _DAILY, table="daily_vo2_max"),
         # Sleep is filtered on its end: a sleep belongs to the civil day it ends on.
         DataTypeSpec(
             "sleep",
             Kind.SESSION,
             SLEEP,
             "interval.civil_end_time",
-            page_size=25,
+            _SESSIONS,
+            page_size=SESSION_PAGE_SIZE,
             identifiable=True,
             table="sleep",
         ),
@@ -150,7 +214,8 @@ SPECS: dict[str, DataTypeSpec] = {
             Kind.SESSION,
             ACTIVITY,
             _CIVIL_START,
-            page_size=25,
+            _SESSIONS,
+            page_size=SESSION_PAGE_SIZE,
             identifiable=True,
             table="exercise",
         ),
@@ -159,6 +224,7 @@ SPECS: dict[str, DataTypeSpec] = {
             Kind.SAMPLE,
             METRICS,
             _CIVIL_SAMPLE,
+            _WEIGH_INS,
             rollup_days=90,
             identifiable=True,
             table="weight",
@@ -168,6 +234,7 @@ SPECS: dict[str, DataTypeSpec] = {
             Kind.SAMPLE,
             METRICS,
             _CIVIL_SAMPLE,
+            _WEIGH_INS,
             rollup_days=90,
             identifiable=True,
             table="body_fat",
@@ -178,11 +245,13 @@ SPECS: dict[str, DataTypeSpec] = {
 
 DEFAULT_DATA_TYPES = tuple(SPECS)
 
-# The daily activity summary: one dailyRollUp call per SUMMARY_DAYS days over these
-# types, into SUMMARY_TABLE (healthapi.planning, rows.daily_summary).
+# The daily activity summary: dailyRollUp answers of these types, into SUMMARY_TABLE
+# (healthapi.planning, healthapi.calls.fetch_summary, rows.daily_summary). One summary
+# call covers up to SUMMARY_DAYS days: a whole number of every type's rollup range (630:
+# 7 x 90 and 45 x 14), so each type needs no more dailyRollUps than its range cap forces.
 SUMMARY_TABLE = "daily_activity_summary"
 SUMMARY_TYPES = ("steps", "distance", "floors", "total-calories", "active-zone-minutes")
-SUMMARY_DAYS = 14
+SUMMARY_DAYS = math.lcm(*(SPECS[t].rollup_days for t in SUMMARY_TYPES))
 
 
 def spec(name: str) -> DataTypeSpec:

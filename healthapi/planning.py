@@ -2,47 +2,72 @@
 
 A `FetchRequest` (user, data type, inclusive civil dates) becomes:
 
-- for listed types, one `list` call per civil window, the window sized so that
-  its points fit in one page of the largest size the API serves (10,000, or 25
-  for sleep and exercise). One page per call matters beyond the call count:
-  the API can drop points that share the timestamp of a page's last point, so
-  the fetch step re-reads that timestamp whenever a window does need more pages;
-- for `total-calories` (rollup-only), the daily activity summary: one
-  `summary` call per 14 days (the API's rollup range cap for total calories),
-  which rolls up steps, distance, floors, total calories and active zone
-  minutes per civil day.
+- for listed types, one `list` call per civil window. The API caps the size of a
+  page (10,000 points; 25 for sleep and exercise), not the span of a call, so a
+  call pages through its window in full pages and a window is cut only to bound
+  what one call's answer holds, which is one element in the pipeline: at most
+  `CALL_POINTS` points at the type's densest cadence (`window_hours`). Nine days
+  of heart rate, 111 of steps, and one window for any request of the sparse types;
+- for `total-calories` (rollup-only), the daily activity summary: one `summary`
+  call per `SUMMARY_DAYS` days, which rolls up steps, distance, floors, total
+  calories and active zone minutes per civil day, each type in ranges as long as
+  the API allows for it (`healthapi.calls.fetch_summary`).
+
+The API can drop points that share the timestamp of a page's last point. A
+reconciled stream has one point per instant, so nothing there can share it; in
+the raw stream (every source) the fetch step re-reads that timestamp after each
+page boundary (`boundary_rereads`, `tie_filter`).
 
 Windows are civil (the user's wall clock), so a civil day never straddles two
 calls' worth of a type, whatever the user's UTC offset or DST.
+
+`required_calls` defines the yardstick of the plan: the calls the API's caps
+force on a backfill (`bench.calls` measures the plan against it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+from collections.abc import Sequence
 
 from healthapi import datatypes
-from healthapi.elements import ApiCall, FetchRequest
+from healthapi.elements import STREAM_RAW, STREAM_RECONCILED, ApiCall, FetchRequest
 
-# Civil hours of data one call asks for, by data type. Chosen from the densest
-# day a user can produce so that a window fits one page: heart rate at one
-# sample every 5 s is 17,280 points a day, from up to two sources.
+# The most points one list call is planned to read, at its type's densest cadence: 16
+# pages of the largest size. A call's answer is one pipeline element (about 250 MB of
+# heart-rate points at this size), and at 16 pages a window's last, partial page adds at
+# most a sixteenth to the pages its points fill.
+CALL_PAGES = 16
+CALL_POINTS = CALL_PAGES * datatypes.MAX_PAGE_SIZE
+
+# API methods, as `required_calls` and the simulator's counts name them.
+LIST = "list"
+RECONCILE = "reconcile"
+DAILY_ROLLUP = "dailyRollUp"
+
+
+def window_hours(spec: datatypes.DataTypeSpec) -> int:
+    """Civil hours of data one list call asks for: `CALL_POINTS` at the densest cadence.
+
+    Whole days when that is a day or more, so that windows start at midnight.
+
+    Raises:
+        ValueError: for a type that cannot be listed (total calories).
+    """
+    if spec.kind is datatypes.Kind.ROLLUP_ONLY or spec.max_per_day < 1:
+        raise ValueError(f"{spec.name!r} cannot be listed; summary calls read it")
+    hours = CALL_POINTS * 24 // spec.max_per_day
+    if hours >= 24:
+        return hours - hours % 24
+    return max(1, hours)
+
+
+# Civil hours per list call, by data type (the catalogue's facts through `window_hours`).
 WINDOW_HOURS: dict[str, int] = {
-    "steps": 24 * 3,
-    "distance": 24 * 3,
-    "floors": 24 * 31,
-    "active-zone-minutes": 24 * 7,
-    "heart-rate": 6,
-    "heart-rate-variability": 24 * 7,
-    "daily-resting-heart-rate": 24 * 366,
-    "daily-heart-rate-zones": 24 * 366,
-    "daily-heart-rate-variability": 24 * 366,
-    "daily-oxygen-saturation": 24 * 366,
-    "daily-respiratory-rate": 24 * 366,
-    "daily-vo2-max": 24 * 366,
-    "sleep": 24 * 7,
-    "exercise": 24 * 7,
-    "weight": 24 * 366,
-    "body-fat": 24 * 366,
+    name: window_hours(spec)
+    for name, spec in datatypes.SPECS.items()
+    if spec.kind is not datatypes.Kind.ROLLUP_ONLY
 }
 
 
@@ -53,47 +78,98 @@ def civil_text(moment: dt.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
+def _tiles(start: dt.datetime, stop: dt.datetime, step: dt.timedelta):
+    """[start, stop) cut into [a, b) pieces of `step`, the last one shorter."""
+    while start < stop:
+        # Compared before adding: a long step from a date near the year 9999 overflows.
+        end = stop if stop - start <= step else start + step
+        yield start, end
+        start = end
+
+
 def plan_calls(request: FetchRequest) -> list[ApiCall]:
     """The calls that fetch one request, oldest window first."""
     spec = datatypes.spec(request.data_type)
-    if spec.kind is datatypes.Kind.ROLLUP_ONLY:
-        calls = []
-        day = request.start_date
-        while day <= request.end_date:
-            end = min(
-                request.end_date + dt.timedelta(days=1),
-                day + dt.timedelta(days=datatypes.SUMMARY_DAYS),
-            )
-            calls.append(
-                ApiCall(
-                    request.user_key,
-                    "summary",
-                    "daily-activity-summary",
-                    day.isoformat(),
-                    end.isoformat(),
-                    request.stream,
-                )
-            )
-            day = end
-        return calls
-    step = dt.timedelta(hours=WINDOW_HOURS[spec.name])
     start = dt.datetime.combine(request.start_date, dt.time(0))
-    stop = dt.datetime.combine(request.end_date + dt.timedelta(days=1), dt.time(0))
-    calls = []
-    while start < stop:
-        end = min(stop, start + step)
-        calls.append(
+    stop = dt.datetime.combine(request.end_date, dt.time(0)) + dt.timedelta(days=1)
+    if spec.kind is datatypes.Kind.ROLLUP_ONLY:
+        step = dt.timedelta(days=datatypes.SUMMARY_DAYS)
+        return [
             ApiCall(
                 request.user_key,
-                "list",
-                spec.name,
-                civil_text(start),
-                civil_text(end),
+                "summary",
+                "daily-activity-summary",
+                a.date().isoformat(),
+                b.date().isoformat(),
                 request.stream,
             )
-        )
-        start = end
-    return calls
+            for a, b in _tiles(start, stop, step)
+        ]
+    step = dt.timedelta(hours=WINDOW_HOURS[spec.name])
+    return [
+        ApiCall(request.user_key, "list", spec.name, civil_text(a), civil_text(b), request.stream)
+        for a, b in _tiles(start, stop, step)
+    ]
+
+
+def required_calls(
+    data_type: str,
+    points_per_user: Sequence[int],
+    days: int,
+    stream: str = STREAM_RECONCILED,
+    with_summary: bool = True,
+) -> dict[str, int]:
+    """The calls the API's caps force on a backfill of one data type, by API method.
+
+    This defines "required". For each user:
+
+    - a listed type needs one `list` call (raw stream) or `reconcile` call (reconciled)
+      per page its points fill at the type's largest page size (10,000; 25 for sleep and
+      exercise), and one when there are none: max(1, ceil(points / page_size)). The API
+      caps the page, not the span of a call, so the whole backfill is one window;
+    - a type of the daily activity summary, when the backfill includes the summary (it
+      does whenever total calories are asked for), needs one `dailyRollUp` per range the
+      API allows it (14 days for total calories, 90 for the others): ceil(days /
+      rollup_days). One answer holds every day of its range (the page cap is the range
+      cap), so it never needs a second page.
+
+    Tie re-reads, empty pages and windows cut short are the client's cost, not the
+    API's: they are not required.
+
+    Args:
+        data_type: the API's name of the type.
+        points_per_user: per user, the points the stream holds in the backfill's days
+            (ignored for total calories, which cannot be listed).
+        days: civil days backfilled per user.
+        stream: `reconciled` or `raw`: which list method reads the type.
+        with_summary: whether the backfill includes the daily activity summary.
+
+    Returns:
+        Calls by method (`list`, `reconcile`, `dailyRollUp`), methods with none left out.
+    """
+    spec = datatypes.spec(data_type)
+    out: dict[str, int] = {}
+    if days < 1 or not points_per_user:
+        return out
+    if spec.kind is not datatypes.Kind.ROLLUP_ONLY:
+        method = RECONCILE if stream == STREAM_RECONCILED else LIST
+        out[method] = sum(max(1, math.ceil(n / spec.page_size)) for n in points_per_user)
+    if data_type in datatypes.SUMMARY_TYPES and (
+        with_summary or spec.kind is datatypes.Kind.ROLLUP_ONLY
+    ):
+        out[DAILY_ROLLUP] = len(points_per_user) * math.ceil(days / spec.rollup_days)
+    return out
+
+
+def boundary_rereads(call: ApiCall) -> bool:
+    """Whether the fetch re-reads the last timestamp of a page before following its token.
+
+    The API can drop the points that share the timestamp of a page's last point. The
+    reconciled stream merges every source into one series, one point per instant: no
+    other point can share the timestamp, so there is nothing to re-read. The raw stream
+    keeps a point per source, and two sources often record the same instant.
+    """
+    return call.stream == STREAM_RAW
 
 
 def window_filter(call: ApiCall) -> str:

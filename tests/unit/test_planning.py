@@ -25,64 +25,98 @@ def windows(data_type: str, first: dt.date, last: dt.date) -> list[tuple[str, st
 # -- plan_calls: list windows -------------------------------------------------------
 
 
-def test_steps_one_week_is_three_three_day_windows():
-    assert windows("steps", D(2026, 11, 1), D(2026, 11, 7)) == [
-        ("2026-11-01", "2026-11-04"),
-        ("2026-11-04", "2026-11-07"),
-        ("2026-11-07", "2026-11-08"),
+def test_window_sizes_come_from_the_densest_cadence():
+    # 16 pages of 10,000 points: 111 days at one interval a minute, 9 at one heart-rate
+    # sample every 5 s (222 hours, cut to whole days), 555 at one HRV sample every 5 min.
+    assert planning.CALL_POINTS == 160_000
+    assert planning.WINDOW_HOURS == {
+        "steps": 111 * 24,
+        "distance": 111 * 24,
+        "floors": 111 * 24,
+        "active-zone-minutes": 111 * 24,
+        "heart-rate": 9 * 24,
+        "heart-rate-variability": 555 * 24,
+        "daily-resting-heart-rate": 160_000 * 24,
+        "daily-heart-rate-zones": 160_000 * 24,
+        "daily-heart-rate-variability": 160_000 * 24,
+        "daily-oxygen-saturation": 160_000 * 24,
+        "daily-respiratory-rate": 160_000 * 24,
+        "daily-vo2-max": 160_000 * 24,
+        "sleep": 40_000 * 24,
+        "exercise": 40_000 * 24,
+        "weight": 20_000 * 24,
+        "body-fat": 20_000 * 24,
+    }
+
+
+@pytest.mark.parametrize(
+    ("max_per_day", "hours"),
+    [
+        (160_000, 24),  # exactly a day
+        (160_001, 23),  # under a day: whole hours
+        (864_000, 4),  # a sample every 0.1 s
+        (3_840_000, 1),
+        (10**9, 1),  # never less than an hour
+        (6_666, 576),  # 24 days and a fraction: whole days
+    ],
+)
+def test_window_hours_of_a_cadence(max_per_day, hours):
+    spec = datatypes.DataTypeSpec("x", datatypes.Kind.SAMPLE, "s", "m", max_per_day)
+    assert planning.window_hours(spec) == hours
+
+
+def test_total_calories_have_no_list_window():
+    with pytest.raises(ValueError, match="'total-calories' cannot be listed"):
+        planning.window_hours(datatypes.spec("total-calories"))
+
+
+@pytest.mark.parametrize(
+    "data_type",
+    sorted(
+        set(planning.WINDOW_HOURS) - {"heart-rate"},
+    ),
+)
+def test_a_90_day_backfill_is_one_call_of_every_type_but_heart_rate(data_type):
+    assert windows(data_type, D(2026, 8, 30), D(2026, 11, 27)) == [("2026-08-30", "2026-11-28")]
+
+
+def test_steps_a_year_is_four_windows_of_111_days_at_most():
+    assert windows("steps", D(2026, 1, 1), D(2026, 12, 31)) == [
+        ("2026-01-01", "2026-04-22"),
+        ("2026-04-22", "2026-08-11"),
+        ("2026-08-11", "2026-11-30"),
+        ("2026-11-30", "2027-01-01"),
     ]
 
 
 def test_a_single_day_is_one_window():
     assert windows("steps", D(2026, 11, 28), D(2026, 11, 28)) == [("2026-11-28", "2026-11-29")]
     assert windows("distance", D(2026, 2, 28), D(2026, 2, 28)) == [("2026-02-28", "2026-03-01")]
+    assert windows("heart-rate", D(2026, 11, 1), D(2026, 11, 1)) == [("2026-11-01", "2026-11-02")]
 
 
-def test_heart_rate_is_read_six_civil_hours_at_a_time():
-    assert windows("heart-rate", D(2026, 11, 1), D(2026, 11, 2)) == [
-        ("2026-11-01", "2026-11-01T06:00:00"),
-        ("2026-11-01T06:00:00", "2026-11-01T12:00:00"),
-        ("2026-11-01T12:00:00", "2026-11-01T18:00:00"),
-        ("2026-11-01T18:00:00", "2026-11-02"),
-        ("2026-11-02", "2026-11-02T06:00:00"),
-        ("2026-11-02T06:00:00", "2026-11-02T12:00:00"),
-        ("2026-11-02T12:00:00", "2026-11-02T18:00:00"),
-        ("2026-11-02T18:00:00", "2026-11-03"),
+def test_heart_rate_is_read_nine_civil_days_at_a_time():
+    assert windows("heart-rate", D(2026, 11, 1), D(2026, 11, 30)) == [
+        ("2026-11-01", "2026-11-10"),
+        ("2026-11-10", "2026-11-19"),
+        ("2026-11-19", "2026-11-28"),
+        ("2026-11-28", "2026-12-01"),
     ]
 
 
 def test_windows_are_civil_so_a_dst_day_is_cut_like_any_other():
     # 2026-11-01 is 25 hours long in New York and 2026-03-29 23 hours in London;
     # the plan does not know the user's zone and needs not to.
-    assert windows("heart-rate", D(2026, 3, 29), D(2026, 3, 29)) == [
-        ("2026-03-29", "2026-03-29T06:00:00"),
-        ("2026-03-29T06:00:00", "2026-03-29T12:00:00"),
-        ("2026-03-29T12:00:00", "2026-03-29T18:00:00"),
-        ("2026-03-29T18:00:00", "2026-03-30"),
+    assert windows("heart-rate", D(2026, 3, 22), D(2026, 4, 1)) == [
+        ("2026-03-22", "2026-03-31"),
+        ("2026-03-31", "2026-04-02"),
     ]
 
 
-def test_floors_one_month_windows_cross_a_month_end():
-    assert windows("floors", D(2026, 1, 15), D(2026, 3, 20)) == [
-        ("2026-01-15", "2026-02-15"),
-        ("2026-02-15", "2026-03-18"),
-        ("2026-03-18", "2026-03-21"),
-    ]
-
-
-@pytest.mark.parametrize("data_type", ["sleep", "exercise", "active-zone-minutes"])
-def test_weekly_types(data_type):
-    assert windows(data_type, D(2026, 12, 20), D(2027, 1, 5)) == [
-        ("2026-12-20", "2026-12-27"),
-        ("2026-12-27", "2027-01-03"),
-        ("2027-01-03", "2027-01-06"),
-    ]
-
-
-def test_heart_rate_variability_is_weekly():
-    assert windows("heart-rate-variability", D(2026, 11, 1), D(2026, 11, 14)) == [
-        ("2026-11-01", "2026-11-08"),
-        ("2026-11-08", "2026-11-15"),
+def test_heart_rate_variability_reads_555_days_a_call():
+    assert windows("heart-rate-variability", D(2025, 1, 1), D(2026, 12, 31)) == [
+        ("2025-01-01", "2026-07-10"),
+        ("2026-07-10", "2027-01-01"),
     ]
 
 
@@ -97,13 +131,17 @@ def test_heart_rate_variability_is_weekly():
         "daily-vo2-max",
         "weight",
         "body-fat",
+        "sleep",
+        "exercise",
     ],
 )
-def test_sparse_types_are_read_366_days_at_a_time(data_type):
-    assert windows(data_type, D(2024, 1, 1), D(2026, 11, 28)) == [
-        ("2024-01-01", "2025-01-01"),  # 2024 is a leap year: 366 days
-        ("2025-01-01", "2026-01-02"),
-        ("2026-01-02", "2026-11-29"),
+def test_sparse_types_read_any_request_in_one_call(data_type):
+    assert windows(data_type, D(2000, 1, 1), D(2026, 11, 28)) == [("2000-01-01", "2026-11-29")]
+
+
+def test_a_long_window_near_the_end_of_the_calendar_does_not_overflow():
+    assert windows("daily-vo2-max", D(9999, 1, 1), D(9999, 12, 30)) == [
+        ("9999-01-01", "9999-12-31")
     ]
 
 
@@ -128,10 +166,12 @@ def test_an_empty_range_plans_nothing():
 
 
 def test_the_stream_and_user_are_carried_into_every_call():
-    calls = plan_calls(FetchRequest("p-17", "steps", D(2026, 11, 1), D(2026, 11, 4), STREAM_RAW))
+    calls = plan_calls(
+        FetchRequest("p-17", "heart-rate", D(2026, 11, 1), D(2026, 11, 12), STREAM_RAW)
+    )
     assert calls == [
-        ApiCall("p-17", "list", "steps", "2026-11-01", "2026-11-04", STREAM_RAW),
-        ApiCall("p-17", "list", "steps", "2026-11-04", "2026-11-05", STREAM_RAW),
+        ApiCall("p-17", "list", "heart-rate", "2026-11-01", "2026-11-10", STREAM_RAW),
+        ApiCall("p-17", "list", "heart-rate", "2026-11-10", "2026-11-13", STREAM_RAW),
     ]
 
 
@@ -147,21 +187,26 @@ def summary(first: dt.date, last: dt.date) -> list[ApiCall]:
     return plan_calls(FetchRequest("u1", "total-calories", first, last))
 
 
-def test_total_calories_become_summary_calls_of_14_days():
-    assert summary(D(2026, 11, 1), D(2026, 11, 30)) == [
-        ApiCall("u1", "summary", "daily-activity-summary", "2026-11-01", "2026-11-15"),
-        ApiCall("u1", "summary", "daily-activity-summary", "2026-11-15", "2026-11-29"),
-        ApiCall("u1", "summary", "daily-activity-summary", "2026-11-29", "2026-12-01"),
+def test_total_calories_become_summary_calls_of_630_days():
+    assert summary(D(2025, 1, 1), D(2026, 12, 31)) == [
+        ApiCall("u1", "summary", "daily-activity-summary", "2025-01-01", "2026-09-23"),
+        ApiCall("u1", "summary", "daily-activity-summary", "2026-09-23", "2027-01-01"),
     ]
 
 
-def test_exactly_14_days_is_one_summary_call_and_15_is_two():
-    assert [(c.start, c.end) for c in summary(D(2026, 11, 1), D(2026, 11, 14))] == [
-        ("2026-11-01", "2026-11-15")
+def test_90_days_are_one_summary_call():
+    assert summary(D(2026, 8, 30), D(2026, 11, 27)) == [
+        ApiCall("u1", "summary", "daily-activity-summary", "2026-08-30", "2026-11-28")
     ]
-    assert [(c.start, c.end) for c in summary(D(2026, 11, 1), D(2026, 11, 15))] == [
-        ("2026-11-01", "2026-11-15"),
-        ("2026-11-15", "2026-11-16"),
+
+
+def test_exactly_630_days_is_one_summary_call_and_631_is_two():
+    assert [(c.start, c.end) for c in summary(D(2025, 1, 1), D(2026, 9, 22))] == [
+        ("2025-01-01", "2026-09-23")
+    ]
+    assert [(c.start, c.end) for c in summary(D(2025, 1, 1), D(2026, 9, 23))] == [
+        ("2025-01-01", "2026-09-23"),
+        ("2026-09-23", "2026-09-24"),
     ]
 
 
@@ -178,7 +223,7 @@ def test_summary_calls_keep_the_stream():
     assert [c.stream for c in calls] == [STREAM_RAW]
 
 
-def test_summary_covers_the_rolled_up_types_in_chunks_the_api_allows():
+def test_summary_calls_span_whole_ranges_of_every_rolled_up_type():
     assert datatypes.SUMMARY_TYPES == (
         "steps",
         "distance",
@@ -186,9 +231,60 @@ def test_summary_covers_the_rolled_up_types_in_chunks_the_api_allows():
         "total-calories",
         "active-zone-minutes",
     )
-    assert datatypes.SUMMARY_DAYS == 14
-    # The tightest rollup cap among them (total-calories) sets the chunk.
-    assert min(datatypes.spec(t).rollup_days for t in datatypes.SUMMARY_TYPES) == 14
+    assert [datatypes.spec(t).rollup_days for t in datatypes.SUMMARY_TYPES] == [90, 90, 90, 14, 90]
+    # The least common multiple: a summary call never cuts a type's range short.
+    assert datatypes.SUMMARY_DAYS == 630
+
+
+# -- required_calls ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data_type", "points", "days", "stream", "expected"),
+    [
+        # Whole pages of 10,000 per user, one call for a user without data.
+        ("heart-rate", [1_450_272, 1_434_816, 0], 90, STREAM_RECONCILED, {"reconcile": 291}),
+        ("heart-rate", [10_000], 90, STREAM_RECONCILED, {"reconcile": 1}),
+        ("heart-rate", [10_001], 90, STREAM_RAW, {"list": 2}),
+        ("heart-rate-variability", [7_958, 7_914], 90, STREAM_RAW, {"list": 2}),
+        ("daily-vo2-max", [87], 3650, STREAM_RECONCILED, {"reconcile": 1}),
+        # Pages of 25 for sleep and exercise.
+        ("sleep", [100, 101], 90, STREAM_RAW, {"list": 9}),
+        ("exercise", [25, 0], 90, STREAM_RECONCILED, {"reconcile": 2}),
+        # Summary types: one dailyRollUp per 90 days (14 for total calories) per user too.
+        ("steps", [19_398, 9_999], 90, STREAM_RECONCILED, {"reconcile": 3, "dailyRollUp": 2}),
+        ("floors", [668], 91, STREAM_RAW, {"list": 1, "dailyRollUp": 2}),
+        ("total-calories", [0, 0, 0], 90, STREAM_RECONCILED, {"dailyRollUp": 21}),
+        ("total-calories", [5], 14, STREAM_RECONCILED, {"dailyRollUp": 1}),
+        ("total-calories", [5], 15, STREAM_RECONCILED, {"dailyRollUp": 2}),
+        # Nothing to backfill.
+        ("steps", [], 90, STREAM_RECONCILED, {}),
+        ("steps", [100], 0, STREAM_RECONCILED, {}),
+    ],
+)
+def test_required_calls(data_type, points, days, stream, expected):
+    assert planning.required_calls(data_type, points, days, stream) == expected
+
+
+def test_required_calls_without_the_summary():
+    assert planning.required_calls("steps", [19_398], 90, with_summary=False) == {"reconcile": 2}
+    # Total calories are the summary: they always need their rollups.
+    assert planning.required_calls("total-calories", [0], 28, with_summary=False) == {
+        "dailyRollUp": 2
+    }
+
+
+def test_required_calls_of_an_unknown_type():
+    with pytest.raises(ValueError, match="unknown data type 'stepz'"):
+        planning.required_calls("stepz", [1], 1)
+
+
+# -- page boundaries -----------------------------------------------------------------------
+
+
+def test_only_the_raw_stream_re_reads_page_boundaries():
+    assert planning.boundary_rereads(ApiCall("u1", "list", "steps", stream=STREAM_RAW))
+    assert not planning.boundary_rereads(ApiCall("u1", "list", "steps", stream=STREAM_RECONCILED))
 
 
 # -- civil_text ---------------------------------------------------------------------------
