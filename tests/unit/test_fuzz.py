@@ -59,9 +59,9 @@ from transforms.write import _bigquery_json
 
 SEED = 20261128
 MESSAGES = 10_000
-DEAD_LETTER_LINES = 2_500
-PAGES = 2_500
-ROWS = 2_500
+DEAD_LETTER_LINES = 2_000
+PAGES = 2_000
+ROWS = 1_500
 API_ANSWERS = 800
 
 UTC = dt.UTC
