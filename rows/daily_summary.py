@@ -107,7 +107,8 @@ def summary_windows(rollups: tuple) -> dict[dt.date, dict[str, dict | None]]:
             try:
                 d = window["civilStartTime"]["date"]
                 day = dt.date(d["year"], d["month"], d["day"])
-            except (KeyError, TypeError, ValueError) as err:
+            # OverflowError: a year or month past what a C int holds.
+            except (KeyError, TypeError, ValueError, OverflowError) as err:
                 raise RowError(
                     f"dailyRollUp[{data_type}].civilStartTime", f"no civil date: {err!r:.80}"
                 ) from err

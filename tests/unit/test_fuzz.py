@@ -945,3 +945,12 @@ def test_a_dead_letter_shows_a_message_nested_too_deeply_as_its_text():
         assert shown_message(message) == message[:2000].decode()
     assert shown_message(b"null") is None
     assert shown_message(b'{"user_id": "u", "date": [[1]]}') == {"user_id": "u", "date": [[1]]}
+
+
+def test_a_roll_up_window_with_a_date_out_of_range_is_a_row_error():
+    window = {"civilStartTime": {"date": {"year": 10**20, "month": 1, "day": 1}}}
+    page = ApiPage(SUMMARY_CALL, rollups=(("steps", (window,)),))
+    _, tagged = split_outputs(_to_rows_fn().process(page))
+    ((letter),) = tagged["dead_letter"]
+    assert (letter.stage, letter.error_class) == ("rows", "RowError")
+    assert letter.message.startswith("dailyRollUp[steps].civilStartTime: no civil date: ")
