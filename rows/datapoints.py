@@ -33,6 +33,7 @@ import datetime as dt
 import hashlib
 import math
 import operator
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -223,14 +224,21 @@ def _date(value: Any, path: str) -> dt.date:
         raise RowError(path, _missing_or(value, "expected a date {year, month, day}")) from None
 
 
+# proto3 JSON writes int64 as an optionally signed run of ASCII digits; Python's int()
+# and float() would also take other scripts' digits, spaces and '_'.
+_INT_TEXT = re.compile(r"-?[0-9]+")
+_FLOAT_TEXT = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
 def _int(value: Any, path: str) -> int:
     """proto3 int64 (a JSON string, or a number) -> int."""
     kind = type(value)
     if kind is str:
-        try:
-            return int(value)
-        except ValueError:
-            pass
+        if _INT_TEXT.fullmatch(value):
+            try:
+                return int(value)
+            except ValueError:  # more digits than int() converts
+                pass
     elif kind is int:
         return value
     elif kind is float and value.is_integer():
@@ -246,11 +254,8 @@ def _float(value: Any, path: str) -> float:
     number = math.nan
     if kind is float:
         number = value
-    elif kind is str:
-        try:
-            number = float(value)
-        except ValueError:
-            number = math.nan
+    elif kind is str and _FLOAT_TEXT.fullmatch(value):
+        number = float(value)
     if math.isfinite(number):
         return number
     raise RowError(path, _missing_or(value, "expected a finite number"))
@@ -759,7 +764,14 @@ def rows_for_point(
     except (AttributeError, TypeError) as err:
         # A value of an unexpected JSON type somewhere the checks above did not look.
         raise RowError(json_key, f"unexpected shape: {err}") from None
-    row["record_key"] = record_key(spec.table, row)
+    except OverflowError as err:
+        # A year, an offset or a number beyond what dates and floats hold.
+        raise RowError(json_key, f"a date or number out of range: {err}") from None
+    try:
+        row["record_key"] = record_key(spec.table, row)
+    except UnicodeEncodeError:
+        # A lone surrogate (JSON "\ud800") in a name or source column: no text at all.
+        raise RowError(json_key, "a text value is not valid Unicode (a lone surrogate)") from None
     row["run_id"] = ctx.run_id
     row["ingest_time"] = ctx.ingest_time
     row["load_id"] = ctx.load_id

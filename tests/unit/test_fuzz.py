@@ -871,7 +871,8 @@ def test_a_point_with_a_number_or_date_out_of_range_is_a_rows_dead_letter():
     page = ApiPage(list_call("daily-oxygen-saturation", "raw"), points=(point,))
     _, tagged = split_outputs(_to_rows_fn().process(page))
     ((letter),) = tagged["dead_letter"]
-    assert (letter.stage, letter.error_class) == ("rows", "OverflowError")
+    assert (letter.stage, letter.error_class) == ("rows", "RowError")
+    assert letter.message.startswith("dailyOxygenSaturation: a date or number out of range")
 
 
 def test_a_tcx_parent_without_a_stream_or_with_a_far_offset_is_a_tcx_dead_letter():

@@ -1933,3 +1933,44 @@ def test_to_bigquery_json_of_nullable_timestamps_and_a_summary_row():
         "civil_date": "2026-11-20",
         "ingest_time": "2026-11-28T12:00:00.000000Z",
     }
+
+
+# --------------------------------------------------------------------------- hostile values
+
+
+@pytest.mark.parametrize("count", ["1_000", " 7 ", "\u0661\u0662", "\uff11\uff12", "7.5", ""])
+def test_an_integer_is_ascii_digits_only(count):
+    point = {**STEPS_RAW, "steps": {**STEPS_RAW["steps"], "count": count}}
+    with pytest.raises(RowError) as err:
+        datapoints.rows_for_point("steps", point, CTX, "raw")
+    assert err.value.field == "steps.count"
+
+
+@pytest.mark.parametrize("grams", ["\uff17\uff10", " 70", "7_0", "nan", "1e400"])
+def test_a_number_is_ascii_and_finite_only(grams):
+    point = {
+        "weight": {
+            "sampleTime": {"physicalTime": "2026-11-20T07:00:00Z", "utcOffset": "0s"},
+            "weightGrams": grams,
+        },
+        "name": "users/me/dataTypes/weight/dataPoints/1",
+    }
+    with pytest.raises(RowError) as err:
+        datapoints.rows_for_point("weight", point, CTX, "reconciled")
+    assert err.value.field == "weight.weightGrams"
+
+
+def test_a_lone_surrogate_in_a_source_is_a_row_error_not_a_crash():
+    source = {**STEPS_RAW["dataSource"], "platform": "\ud800"}
+    with pytest.raises(RowError, match="lone surrogate"):
+        datapoints.rows_for_point("steps", {**STEPS_RAW, "dataSource": source}, CTX, "raw")
+
+
+def test_a_date_beyond_the_calendar_is_a_row_error_not_a_crash():
+    # No civil end sent: it is the instant shifted by its offset, past year 9999.
+    interval = {**STEPS_RAW["steps"]["interval"], "endUtcOffset": "64000s"}
+    interval["endTime"] = "9999-12-31T23:59:59Z"
+    del interval["civilEndTime"]
+    point = {**STEPS_RAW, "steps": {**STEPS_RAW["steps"], "interval": interval}}
+    with pytest.raises(RowError):
+        datapoints.rows_for_point("steps", point, CTX, "raw")
