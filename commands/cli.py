@@ -37,6 +37,8 @@ def _simulate(args: argparse.Namespace) -> int:
             client_id=args.client_id,
             client_secret=args.client_secret,
             quota_per_minute=args.quota_per_minute,
+            project_quota_per_minute=args.project_quota_per_minute,
+            project_quota_per_day=args.project_quota_per_day,
             clock_speed=args.clock_speed,
             start_time=start,
             faults=args.faults,
@@ -115,7 +117,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--users", type=int, default=5)
     p.add_argument("--client-id", default=DEFAULT_CLIENT_ID)
     p.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET)
-    p.add_argument("--quota-per-minute", type=int, default=300)
+    p.add_argument("--quota-per-minute", type=int, default=300, help="requests a minute per user")
+    p.add_argument(
+        "--project-quota-per-minute",
+        type=int,
+        default=120_000,
+        help="requests a minute of all users together (the project's quota)",
+    )
+    p.add_argument(
+        "--project-quota-per-day",
+        type=int,
+        default=86_400_000,
+        help="requests a Pacific-time day of all users together (the project's quota)",
+    )
     p.add_argument("--clock-speed", type=float, default=1.0, help="simulator s per real s")
     p.add_argument("--start-time", help="simulator time at start, e.g. 2026-11-28T12:00:00Z")
     p.add_argument("--faults", default="", help="e.g. 503=0.02,reset=0.01,page-drop=1")

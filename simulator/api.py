@@ -11,8 +11,15 @@
   faults and token expiry.
 
 Order of checks on an API request, as a Google front end does it: route, then
-injected faults, then authentication (401), then the per-user quota (429), then
-scopes (403), then the request itself (400/404).
+injected faults, then authentication (401), then the quotas (429: the project's
+requests per minute and per day, then the user's per minute), then scopes (403),
+then the request itself (400/404).
+
+Paging follows the discovery document: list and reconcile answer pages of
+`pageSize` points (default 1440, at most 10,000; 25 for sleep and exercise),
+rollUp pages of `pageSize` rolled-up points (default 1440, at most 10,000), and
+each answer carries a `nextPageToken` only when more points remain. dailyRollUp
+answers its whole range at once, as the live API does.
 """
 
 from __future__ import annotations
@@ -23,10 +30,12 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import math
 import re
 import threading
 import urllib.parse
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 from simulator import render, timefmt
 from simulator.catalog import (
@@ -34,7 +43,9 @@ from simulator.catalog import (
     DATA_TYPES,
     LOCATION,
     NOT_SIMULATED,
+    PAIRED_DEVICES_PAGE,
     PROFILE,
+    ROLLUP_PAGE,
     SCOPE_PREFIX,
     SETTINGS,
     DataType,
@@ -48,6 +59,10 @@ from simulator.store import DataStore, PointNotFound
 from simulator.synth import SOURCE_FAMILIES, Point, User
 
 JSON = "application/json; charset=UTF-8"
+# Google's daily quotas start at midnight Pacific time.
+QUOTA_DAY_ZONE = ZoneInfo("America/Los_Angeles")
+# Windows a rollUp answer aggregates at a time while it looks for points to page.
+_ROLLUP_CHUNK = 1440
 TCX = "application/vnd.garmin.tcx+xml"
 RPC = "google.devicesandservices.health.v4."
 
@@ -92,6 +107,15 @@ class Request:
 
 
 _DATA_POINTS = r"^/v4/users/(?P<user>[^/]+)/dataTypes/(?P<type>[^/:]+)/dataPoints"
+# The API method of each dataPoints route, as the discovery document names it.
+_DATA_POINT_METHODS = {
+    "list": "list",
+    "reconcile": "reconcile",
+    "rollup": "rollUp",
+    "daily_rollup": "dailyRollUp",
+    "tcx": "exportExerciseTcx",
+    "get": "get",
+}
 _ROUTES: list[tuple[str, re.Pattern, str, str]] = [
     ("GET", re.compile(_DATA_POINTS + r"$"), "list", "DataPointsService.ListDataPoints"),
     (
@@ -153,11 +177,22 @@ _ROUTES: list[tuple[str, re.Pattern, str, str]] = [
 
 @dataclasses.dataclass
 class AppOptions:
+    """Quota and behaviour switches (see `simulator.server.SimulatorConfig`)."""
+
     quota_per_minute: int = 300
     quota_window_seconds: float = 60.0
+    project_quota_per_minute: int = 120_000
+    project_quota_per_day: int = 86_400_000
+    project_number: str = "0"
     retry_after_seconds: int | None = None
-    scan_days_per_page: int = 14
+    scan_days_per_page: int | None = None
     unlinked_users: frozenset[str] = frozenset()
+
+
+def project_number(client_id: str) -> str:
+    """A 12-digit project number for an OAuth client id, the same on every run."""
+    digest = int.from_bytes(hashlib.sha256(client_id.encode()).digest()[:8], "big")
+    return str(10**11 + digest % (9 * 10**11))
 
 
 class SimulatorApp:
@@ -197,8 +232,12 @@ class SimulatorApp:
         self.sleep = sleep
         self.seed = seed
         self._quota: dict[str, collections.deque] = {}
+        self._project_minute: collections.deque = collections.deque()
+        self._project_day: tuple[dt.date, int] | None = None  # (Pacific date, requests)
         self._lock = threading.Lock()
         self.requests: collections.Counter = collections.Counter()
+        # (data type, API method) -> requests received, whatever their answer.
+        self.calls: collections.Counter = collections.Counter()
 
     # -- entry point --------------------------------------------------------
 
@@ -235,6 +274,9 @@ class SimulatorApp:
         if route is None:
             return json_response(404, ApiError(404, "Requested entity was not found.").envelope())
         name, rpc, params = route
+        if name in _DATA_POINT_METHODS:
+            with self._lock:
+                self.calls[(params["type"], _DATA_POINT_METHODS[name])] += 1
         fault = self.faults.choose(self._fault_key(request))
         if fault == "slow":
             self.sleep(self.faults.spec.slow_seconds)
@@ -332,38 +374,80 @@ class SimulatorApp:
         )
 
     def _quota_error(self) -> ApiError:
+        """429 for the user's requests per minute (also the injected 429 fault)."""
+        return self._quota_exceeded(
+            "Requests per minute per user",
+            "DefaultRequestsPerMinutePerUser",
+            self.options.quota_per_minute,
+        )
+
+    def _project_quota_error(self, per_day: bool) -> ApiError:
+        """429 for one of the project's quotas; the message names the consumer, as Google's do."""
+        if per_day:
+            name, limit = "Requests per day", "DefaultRequestsPerDayPerProject"
+            value = self.options.project_quota_per_day
+        else:
+            name, limit = "Requests per minute", "DefaultRequestsPerMinutePerProject"
+            value = self.options.project_quota_per_minute
+        return self._quota_exceeded(name, limit, value, self.options.project_number)
+
+    def _quota_exceeded(
+        self, name: str, limit: str, value: int, project: str | None = None
+    ) -> ApiError:
         headers = {}
         if self.options.retry_after_seconds is not None:
             headers["Retry-After"] = str(self.options.retry_after_seconds)
+        consumer = f" for consumer 'project_number:{project}'" if project else ""
+        metadata = {
+            "quota_metric": f"{SERVICE}/default_requests",
+            "quota_limit": limit,
+            "quota_limit_value": str(value),
+        }
+        if project:
+            metadata["consumer"] = f"projects/{project}"
         return ApiError(
             429,
-            "Quota exceeded for quota metric 'Requests' and limit 'Requests per minute per "
-            f"user' of service '{SERVICE}'.",
+            f"Quota exceeded for quota metric 'Requests' and limit '{name}' of service "
+            f"'{SERVICE}'{consumer}.",
             reason="RATE_LIMIT_EXCEEDED",
             domain="googleapis.com",
-            metadata={
-                "quota_metric": f"{SERVICE}/default_requests",
-                "quota_limit": "DefaultRequestsPerMinutePerUser",
-                "quota_limit_value": str(self.options.quota_per_minute),
-            },
+            metadata=metadata,
             headers=headers,
         )
 
     def _take_quota(self, user: User) -> None:
-        """Counts a request against the user's sliding window (60 s unless configured).
+        """Counts a request against the project's and the user's quotas.
+
+        The project's: a sliding 60 s of simulator time, and the Pacific-time calendar
+        day. The user's: a sliding window (60 s unless configured). A request is counted
+        against all of them or, when one is spent, against none.
 
         Raises:
-            ApiError: 429 RESOURCE_EXHAUSTED when the window is full; a rejected
-                request does not count against the quota.
+            ApiError: 429 RESOURCE_EXHAUSTED naming the quota that is spent (the
+                project's first).
         """
         now = self.now()
+        today = dt.datetime.fromtimestamp(now, QUOTA_DAY_ZONE).date()
         with self._lock:
+            minute = self._project_minute
+            while minute and minute[0] <= now - 60.0:
+                minute.popleft()
+            if self._project_day is None or self._project_day[0] != today:
+                self._project_day = (today, 0)
             window = self._quota.setdefault(user.user_id, collections.deque())
             while window and window[0] <= now - self.options.quota_window_seconds:
                 window.popleft()
+            if len(minute) >= self.options.project_quota_per_minute:
+                self.requests[("project_quota_rejected", "DefaultRequestsPerMinutePerProject")] += 1
+                raise self._project_quota_error(per_day=False)
+            if self._project_day[1] >= self.options.project_quota_per_day:
+                self.requests[("project_quota_rejected", "DefaultRequestsPerDayPerProject")] += 1
+                raise self._project_quota_error(per_day=True)
             if len(window) >= self.options.quota_per_minute:
                 self.requests[("quota_rejected", user.user_id)] += 1
                 raise self._quota_error()
+            minute.append(now)
+            self._project_day = (today, self._project_day[1] + 1)
             window.append(now)
 
     @staticmethod
@@ -450,8 +534,9 @@ class SimulatorApp:
         first = max(first_day or user.history_start, user.history_start)
         next_token = None
         while day >= first:
-            if scanned >= self.options.scan_days_per_page and len(page) < page_size:
-                # Scan budget spent: hand back what we have, maybe nothing, with a token.
+            budget = self.options.scan_days_per_page
+            if budget is not None and scanned >= budget and len(page) < page_size:
+                # Short pages (opt-in): hand back what we have, maybe nothing, with a token.
                 # The position of the last point already returned travels along: the day
                 # to resume from may still hold points that an earlier page returned.
                 state = {k: v for k, v in (cursor or {}).items() if k in ("s", "i", "tie_drop")}
@@ -580,7 +665,7 @@ class SimulatorApp:
             raise invalid("range.endTime must be after range.startTime.")
         cap = data_type.rollup_range_days * 86400
         page_size = self._page_size(
-            str(body["pageSize"]) if "pageSize" in body else None, 10000, 1440
+            str(body["pageSize"]) if "pageSize" in body else None, ROLLUP_PAGE[1], ROLLUP_PAGE[0]
         )
         if end - start > cap or ("pageSize" in body and page_size * window > cap):
             raise invalid(
@@ -592,28 +677,38 @@ class SimulatorApp:
             [data_type.name, rng, body.get("windowSize"), body.get("dataSourceFamily", "")]
         )
         cursor = self._decode_token(body.get("pageToken"), fingerprint)
-        offset = cursor["o"] if cursor else 0
-        edges = []
-        t = start + offset * window
-        while t < end and len(edges) < page_size:
-            edges.append((int(t), int(min(end, t + window))))
-            t += window
         sources = self._family_sources(body.get("dataSourceFamily"))
-        values = self.store.rollup_values(user, data_type.name, edges, sources)
+        # A page holds `page_size` rolled-up points; windows without data are left out and
+        # take no room. The token names the next window with data, if any is left.
+        index = cursor["o"] if cursor else 0
+        count = math.ceil((end - start) / window)
+        points: list[dict] = []
+        next_index = None
+        while index < count and next_index is None:
+            edges = [
+                (int(start + i * window), int(min(end, start + (i + 1) * window)))
+                for i in range(index, min(count, index + max(page_size, _ROLLUP_CHUNK)))
+            ]
+            values = self.store.rollup_values(user, data_type.name, edges, sources)
+            for i, ((w_start, w_end), value) in enumerate(zip(edges, values, strict=True)):
+                if value is None:
+                    continue
+                if len(points) == page_size:
+                    next_index = index + i
+                    break
+                points.append(
+                    {
+                        "startTime": timefmt.rfc3339(w_start),
+                        "endTime": timefmt.rfc3339(w_end),
+                        data_type.json_key: value,
+                    }
+                )
+            index += len(edges)
         payload: dict = {}
-        points = [
-            {
-                "startTime": timefmt.rfc3339(w_start),
-                "endTime": timefmt.rfc3339(w_end),
-                data_type.json_key: value,
-            }
-            for (w_start, w_end), value in zip(edges, values, strict=True)
-            if value is not None
-        ]
         if points:
             payload["rollupDataPoints"] = points
-        if t < end:
-            payload["nextPageToken"] = self._encode_token(fingerprint, {"o": offset + len(edges)})
+        if next_index is not None:
+            payload["nextPageToken"] = self._encode_token(fingerprint, {"o": next_index})
         return json_response(200, payload)
 
     def _daily_rollup(self, request, user, token, params) -> Response:
@@ -770,7 +865,9 @@ class SimulatorApp:
                 "lastSyncTime": timefmt.rfc3339(int(now) - int(now) % 86400),
             },
         ]
-        size = self._page_size(request.query.get("pageSize"), 100, 5)
+        size = self._page_size(
+            request.query.get("pageSize"), PAIRED_DEVICES_PAGE[1], PAIRED_DEVICES_PAGE[0]
+        )
         fingerprint = "pairedDevices"
         cursor = self._decode_token(request.query.get("pageToken"), fingerprint)
         offset = cursor["o"] if cursor else 0
@@ -891,18 +988,27 @@ class SimulatorApp:
         """Counters for tests and benchmarks."""
         with self._lock:
             requests = dict(self.requests)
+            calls = dict(self.calls)
         by_route: dict[str, dict[str, int]] = {}
         rejected: dict[str, int] = {}
+        project_rejected: dict[str, int] = {}
         for (kind, key), n in requests.items():
             if kind == "quota_rejected":
                 if n:
                     rejected[key] = n
+            elif kind == "project_quota_rejected":
+                project_rejected[key] = n
             else:
                 by_route.setdefault(kind, {})[str(key)] = n
+        by_type: dict[str, dict[str, int]] = {}
+        for (data_type, method), n in sorted(calls.items()):
+            by_type.setdefault(data_type, {})[method] = n
         return {
             "now": timefmt.rfc3339(self.now()),
             "requests": by_route,
             "quotaRejectedByUser": rejected,
+            "quotaRejectedByProject": project_rejected,
+            "callsByDataType": by_type,
             "refreshesByUser": dict(self.auth.refreshes_by_user),
             "invalidGrants": self.auth.invalid_grants,
             "faultsInjected": {

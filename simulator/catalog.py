@@ -49,6 +49,18 @@ KNOWN_SCOPES = frozenset(
 )
 
 
+# Page sizes of the discovery document, by method: (default, maximum). list and reconcile
+# serve sleep and exercise in pages of at most 25 (also their default); dailyRollUp
+# pages of at most 14 for the types whose rollup range is 14 days. Larger values are
+# truncated to the maximum. tests/simulator/test_paging.py reads them out of the document.
+LIST_PAGE = (1440, 10000)
+SESSION_PAGE = (25, 25)
+ROLLUP_PAGE = (1440, 10000)
+DAILY_ROLLUP_PAGE = (90, 90)
+SHORT_DAILY_ROLLUP_PAGE = (14, 14)
+PAIRED_DEVICES_PAGE = (5, 100)
+
+
 def read_scope(family: str) -> str:
     """Returns the read-only scope URL of a scope family."""
     return f"{SCOPE_PREFIX}{family}.readonly"
@@ -84,7 +96,7 @@ class DataType:
     scope: str
     filter_members: tuple[str, ...]
     identifiable: bool = False
-    max_page_size: int = 10000
+    max_page_size: int = LIST_PAGE[1]
     rollup_range_days: int | None = None
     or_allowed: bool = False
 
@@ -101,7 +113,7 @@ class DataType:
 
     @property
     def default_page_size(self) -> int:
-        return min(self.max_page_size, 1440)
+        return min(self.max_page_size, LIST_PAGE[0])
 
     @property
     def listable(self) -> bool:
@@ -110,7 +122,9 @@ class DataType:
     @property
     def daily_rollup_page_size(self) -> int:
         """dailyRollUp default and maximum page size (14 for the 14-day types)."""
-        return 14 if self.rollup_range_days == 14 else 90
+        if self.rollup_range_days == 14:
+            return SHORT_DAILY_ROLLUP_PAGE[1]
+        return DAILY_ROLLUP_PAGE[1]
 
 
 _INTERVAL_MEMBERS = ("interval.start_time", "interval.civil_start_time")
@@ -140,7 +154,7 @@ DATA_TYPES: dict[str, DataType] = {
             SLEEP,
             ("interval.end_time", "interval.civil_end_time"),
             identifiable=True,
-            max_page_size=25,
+            max_page_size=SESSION_PAGE[1],
             or_allowed=True,
         ),
         DataType(
@@ -149,7 +163,7 @@ DATA_TYPES: dict[str, DataType] = {
             ACTIVITY,
             ("interval.civil_start_time",),
             identifiable=True,
-            max_page_size=25,
+            max_page_size=SESSION_PAGE[1],
         ),
         DataType(
             "weight",

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 
 from simulator import synth
-from simulator.api import AppOptions, SimulatorApp
+from simulator.api import AppOptions, SimulatorApp, project_number
 from simulator.clock import SimClock
 from simulator.faults import FaultInjector, FaultSpec
 from simulator.oauth import AuthServer
@@ -51,6 +51,10 @@ class SimulatorConfig:
             or per `quota_window_seconds` when that is set.
         quota_window_seconds: the quota's sliding window in simulator seconds
             (60; 3600 with `quota_per_minute=150` is the legacy Fitbit budget).
+        project_quota_per_minute: requests a minute (sliding 60 s of simulator time)
+            of every user together: the project's quota, 120,000 on the live API.
+        project_quota_per_day: requests a Pacific-time day of every user together:
+            the project's daily quota, 86,400,000 on the live API.
         clock_speed: simulator seconds per real second (0 freezes the clock).
         start_time: simulator time at start, epoch seconds (default: now).
         faults: fault spec, see `simulator.faults`.
@@ -59,8 +63,10 @@ class SimulatorConfig:
         hr_spacing_seconds: heart-rate sample spacing.
         history_start: first civil day with data for every user.
         retry_after_seconds: send `Retry-After` with 429s (Google does not by default).
-        scan_days_per_page: civil days a list call scans before it returns a
-            page, possibly empty, with a token to continue.
+        scan_days_per_page: short pages, off by default: a list call that has scanned
+            this many civil days answers what it has, possibly nothing, with a token
+            to continue (a server may; the live API's habit is unconfirmed). Clients
+            must follow tokens through such pages.
         unlinked_users: users whose Google account has no Health profile
             (every data call answers 400 ACCOUNT_NOT_LINKED).
         denied_scopes: per user, scope suffixes the user unticks at consent
@@ -73,6 +79,8 @@ class SimulatorConfig:
     client_secret: str = DEFAULT_CLIENT_SECRET
     quota_per_minute: int = 300
     quota_window_seconds: float = 60.0
+    project_quota_per_minute: int = 120_000
+    project_quota_per_day: int = 86_400_000
     clock_speed: float = 1.0
     start_time: float | None = None
     faults: str = ""
@@ -81,7 +89,7 @@ class SimulatorConfig:
     hr_spacing_seconds: int = 5
     history_start: dt.date = dt.date(2025, 11, 1)
     retry_after_seconds: int | None = None
-    scan_days_per_page: int = 14
+    scan_days_per_page: int | None = None
     unlinked_users: frozenset[str] = frozenset()
     denied_scopes: dict[str, frozenset[str]] = dataclasses.field(default_factory=dict)
 
@@ -97,6 +105,13 @@ class SimulatorConfig:
         if not self.quota_window_seconds > 0:
             raise ValueError(
                 f"quota_window_seconds must be above 0, got {self.quota_window_seconds}"
+            )
+        for name in ("project_quota_per_minute", "project_quota_per_day"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.scan_days_per_page is not None and self.scan_days_per_page < 1:
+            raise ValueError(
+                f"scan_days_per_page must be at least 1 or None, got {self.scan_days_per_page}"
             )
         FaultSpec.parse(self.faults)  # raises on a bad spec
 
@@ -186,6 +201,9 @@ class Simulator:
             options=AppOptions(
                 quota_per_minute=config.quota_per_minute,
                 quota_window_seconds=config.quota_window_seconds,
+                project_quota_per_minute=config.project_quota_per_minute,
+                project_quota_per_day=config.project_quota_per_day,
+                project_number=project_number(config.client_id),
                 retry_after_seconds=config.retry_after_seconds,
                 scan_days_per_page=config.scan_days_per_page,
                 unlinked_users=frozenset(config.unlinked_users),

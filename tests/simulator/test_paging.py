@@ -1,13 +1,21 @@
-"""Paging and ordering of list and reconcile."""
+"""Paging and ordering of list, reconcile and rollUp, as the discovery document describes.
+
+Page sizes (default and maximum per method) are read out of `health.v4.json`; a page
+is full unless it is the last, no answer is an empty page with a token, and a token
+comes only when more points remain. Short pages are an opt-in of the simulator.
+"""
 
 from __future__ import annotations
 
 import collections
 import datetime as dt
+import math
+import re
 
 import pytest
 
-from simulator import Simulator
+from simulator import Simulator, catalog
+from simulator.discovery import load_discovery
 from tests.simulator.conftest import Api, authorize, canonical, config, day_filter, error_of
 
 D = dt.date
@@ -73,14 +81,14 @@ def test_unfiltered_list_walks_back_to_the_first_day(sim, api):
 @pytest.mark.parametrize(
     ("data_type", "page_size"), [("steps", 150), ("sleep", 1), ("exercise", 1)]
 )
-def test_scan_budget_gives_empty_pages_with_tokens_and_nothing_twice(
+def test_opt_in_short_pages_give_empty_pages_with_tokens_and_nothing_twice(
     make_sim, budget, data_type, page_size
 ):
-    """A list call scans at most `scan_days_per_page` civil days, then answers what it has.
+    """With `scan_days_per_page`, a list call scans that many civil days, then answers.
 
-    Whether the real API stops early like this is unconfirmed (the fact sheet leaves the
-    maximum span per call open); the simulator's documented choice is a day budget, and a
-    client must follow tokens through empty pages.
+    Off by default. A server may answer short pages, empty ones included, before the end
+    (AIP-158); whether the live API does is unconfirmed, so clients must follow tokens
+    through such pages, and this switch lets tests make some.
     """
     sim = make_sim(scan_days_per_page=budget)
     api = Api(sim, authorize(sim).access_token)
@@ -103,8 +111,8 @@ def test_scan_budget_gives_empty_pages_with_tokens_and_nothing_twice(
 
 @pytest.fixture(scope="module")
 def wide_api():
-    """An `Api` on a simulator with a year of data whose list calls scan every day."""
-    with Simulator(config(scan_days_per_page=1000, history_start=D(2025, 11, 1))) as sim:
+    """An `Api` on a simulator with a year of data."""
+    with Simulator(config(history_start=D(2025, 11, 1))) as sim:
         yield Api(sim, authorize(sim).access_token)
 
 
@@ -162,3 +170,194 @@ def test_empty_result_is_an_empty_object(api):
     response = api().list("steps", filter=day_filter("steps", D(2026, 10, 20), D(2026, 10, 21)))
     assert response.status_code == 200
     assert response.json() == {}
+
+
+# -- page sizes and tokens as the discovery document describes them ------------------------
+
+
+def _method(resource: str, name: str) -> dict:
+    users = load_discovery()["resources"]["users"]["resources"]
+    if resource == "pairedDevices":
+        return users["pairedDevices"]["methods"][name]
+    return users["dataTypes"]["resources"]["dataPoints"]["methods"][name]
+
+
+def _request_page_size(schema: str) -> str:
+    return load_discovery()["schemas"][schema]["properties"]["pageSize"]["description"]
+
+
+def _sizes(text: str, default: str, maximum: str) -> tuple[int, int]:
+    return int(re.search(default, text)[1]), int(re.search(maximum, text)[1])
+
+
+def test_page_sizes_are_the_discovery_documents():
+    for verb in ("list", "reconcile"):
+        text = _method("dataPoints", verb)["parameters"]["pageSize"]["description"]
+        assert _sizes(text, r"at most (\d+) data points", r"maximum page size is (\d+);") == (
+            catalog.LIST_PAGE
+        )
+        assert _sizes(
+            text,
+            r"`exercise` and `sleep` the default page size is (\d+)",
+            r"maximum page size for `exercise` and `sleep` is (\d+)",
+        ) == (catalog.SESSION_PAGE)
+    text = _request_page_size("RollUpDataPointsRequest")
+    assert _sizes(text, r"at most (\d+) data points", r"maximum page size is (\d+);") == (
+        catalog.ROLLUP_PAGE
+    )
+    text = _request_page_size("DailyRollUpDataPointsRequest")
+    assert _sizes(text, r"at most `(\d+)` data points", r"maximum page size is `(\d+)`\.") == (
+        catalog.DAILY_ROLLUP_PAGE
+    )
+    short = re.search(r"the default and maximum page size is `(\d+)`", text)[1]
+    assert (int(short), int(short)) == catalog.SHORT_DAILY_ROLLUP_PAGE
+    text = _method("pairedDevices", "list")["parameters"]["pageSize"]["description"]
+    assert _sizes(text, r"at most (\d+) devices", r"maximum value is (\d+)\.") == (
+        catalog.PAIRED_DEVICES_PAGE
+    )
+    assert catalog.LIST_PAGE == (1440, 10000)
+    assert catalog.SESSION_PAGE == (25, 25)
+    assert catalog.DAILY_ROLLUP_PAGE == (90, 90)
+    assert catalog.SHORT_DAILY_ROLLUP_PAGE == (14, 14)
+    assert catalog.PAIRED_DEVICES_PAGE == (5, 100)
+
+
+def page_sizes(pages: list[dict], key: str = "dataPoints") -> list[int]:
+    return [len(body.get(key, [])) for body in pages]
+
+
+@pytest.mark.parametrize(
+    ("data_type", "first", "last", "page_size", "verb"),
+    [
+        # Weeks of data in one page: the old 14-day scan gave empty pages with tokens here.
+        ("daily-resting-heart-rate", D(2026, 10, 1), D(2026, 11, 27), None, ""),
+        ("weight", D(2026, 10, 1), D(2026, 11, 27), None, ":reconcile"),
+        ("sleep", D(2026, 11, 1), D(2026, 11, 20), None, ""),
+        ("steps", D(2026, 10, 1), D(2026, 11, 9), 10000, ":reconcile"),
+    ],
+)
+def test_a_window_that_fits_a_page_is_one_answer_without_a_token(
+    sim, api, data_type, first, last, page_size, verb
+):
+    pages = api().pages(
+        data_type,
+        verb,
+        filter=day_filter(data_type, first, last + dt.timedelta(days=1)),
+        pageSize=page_size,
+    )
+    expected = truth_counter(sim, "user-1", data_type, first, last, bool(verb))
+    assert len(pages) == 1
+    assert "nextPageToken" not in pages[0]
+    assert collections.Counter(map(canonical, pages[0]["dataPoints"])) == expected
+    size = page_size or catalog.DATA_TYPES[data_type].default_page_size
+    assert 14 < len(pages[0]["dataPoints"]) <= size
+
+
+@pytest.mark.parametrize(
+    ("data_type", "first", "last", "page_size", "verb"),
+    [
+        ("heart-rate", D(2026, 11, 20), D(2026, 11, 21), 10000, ":reconcile"),
+        ("heart-rate", D(2026, 11, 20), D(2026, 11, 20), 10000, ""),
+        ("steps", D(2026, 10, 1), D(2026, 11, 27), 1000, ""),
+        ("weight", D(2026, 10, 1), D(2026, 11, 27), 4, ""),
+        ("sleep", D(2026, 10, 1), D(2026, 11, 27), None, ":reconcile"),
+        ("exercise", D(2026, 10, 1), D(2026, 11, 27), 2, ""),
+    ],
+)
+def test_every_page_but_the_last_is_full_and_none_is_empty(
+    sim, api, data_type, first, last, page_size, verb
+):
+    pages = api().pages(
+        data_type,
+        verb,
+        filter=day_filter(data_type, first, last + dt.timedelta(days=1)),
+        pageSize=page_size,
+    )
+    size = page_size or catalog.DATA_TYPES[data_type].default_page_size
+    total = sum(truth_counter(sim, "user-1", data_type, first, last, bool(verb)).values())
+    full, rest = divmod(total, size)
+    assert page_sizes(pages) == [size] * full + ([rest] if rest else [])
+    assert len(pages) == math.ceil(total / size) > 1
+    assert ["nextPageToken" in body for body in pages] == [True] * (len(pages) - 1) + [False]
+
+
+@pytest.mark.parametrize("extra", [0, 1, -1])
+def test_a_token_only_when_more_points_remain(sim, api, extra):
+    """A page size of exactly the window's points: one page, and no token for nothing."""
+    first, last = D(2026, 10, 1), D(2026, 11, 27)
+    text = day_filter("weight", first, last + dt.timedelta(days=1))
+    total = sum(truth_counter(sim, "user-1", "weight", first, last).values())
+    pages = api().pages("weight", filter=text, pageSize=total + extra)
+    if extra >= 0:
+        assert page_sizes(pages) == [total]
+        assert "nextPageToken" not in pages[0]
+    else:
+        assert page_sizes(pages) == [total - 1, 1]
+
+
+def test_unfiltered_heart_rate_reconcile_pages_are_full_to_the_end(make_sim):
+    """No scan budget: a wide query with little data a day still answers full pages."""
+    sim = make_sim(users=1, history_start=D(2026, 11, 26))
+    api = Api(sim, authorize(sim).access_token)
+    pages = api.pages("heart-rate", ":reconcile", pageSize=10000)
+    total = sum(
+        truth_counter(sim, "user-1", "heart-rate", D(2026, 11, 26), D(2026, 11, 28), True).values()
+    )
+    full, rest = divmod(total, 10000)
+    assert page_sizes(pages) == [10000] * full + ([rest] if rest else [])
+
+
+def rollup_pages(api: Api, *args, **extra) -> list[dict]:
+    bodies, token = [], None
+    while True:
+        more = {"pageToken": token} if token else {}
+        response = api.rollup(*args, **extra, **more)
+        assert response.status_code == 200, response.text
+        bodies.append(response.json())
+        token = bodies[-1].get("nextPageToken")
+        if not token:
+            return bodies
+
+
+@pytest.mark.parametrize("page_size", [1, 7, 36, 37, 38, 200])
+def test_roll_up_pages_hold_page_size_points_and_no_empty_page(api, page_size):
+    """rollUp pages count rolled-up points; windows without data take no room."""
+    args = ("steps", "2026-11-10T00:00:00Z", "2026-11-12T00:00:00Z", "3600s")
+    whole = api().rollup(*args).json()["rollupDataPoints"]
+    assert len(whole) == 37  # of 48 hourly windows
+    pages = rollup_pages(api(), *args, pageSize=page_size)
+    full, rest = divmod(37, page_size)
+    assert page_sizes(pages, "rollupDataPoints") == [page_size] * full + ([rest] if rest else [])
+    assert [p for body in pages for p in body["rollupDataPoints"]] == whole
+
+
+def test_roll_up_default_page_is_1440_points(make_sim):
+    sim = make_sim(users=1)
+    api = Api(sim, authorize(sim).access_token)
+    args = ("heart-rate", "2026-11-20T00:00:00Z", "2026-11-22T00:00:00Z", "60s")
+    pages = rollup_pages(api, *args)
+    sizes = page_sizes(pages, "rollupDataPoints")
+    assert sizes[0] == 1440
+    assert sizes[:-1] == [1440] * (len(sizes) - 1) and 0 < sizes[-1] <= 1440
+    assert sum(sizes) > 1440
+
+
+def test_daily_roll_up_answers_its_range_at_once(api):
+    body = api().daily_rollup("steps", D(2026, 9, 1), D(2026, 11, 28)).json()
+    assert len(body["rollupDataPoints"]) > 14
+    assert "nextPageToken" not in body
+
+
+def test_calls_are_counted_per_data_type_and_method(make_sim):
+    sim = make_sim(users=1)
+    api = Api(sim, authorize(sim).access_token)
+    api.list("steps")
+    api.list("steps", pageSize="-1")  # refused, but made
+    api.reconcile("steps")
+    api.daily_rollup("steps", D(2026, 11, 1), D(2026, 11, 2))
+    api.rollup("heart-rate", "2026-11-20T00:00:00Z", "2026-11-21T00:00:00Z")
+    api.get("me/identity")
+    assert sim.stats()["callsByDataType"] == {
+        "heart-rate": {"rollUp": 1},
+        "steps": {"dailyRollUp": 1, "list": 2, "reconcile": 1},
+    }
