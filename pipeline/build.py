@@ -82,6 +82,7 @@ def build_pipeline(
             stage=stage,
             broker_factory=broker_factory,
             sleep=sleep,
+            concurrent_calls=config.concurrent_calls,
         )
 
     def load(rows: beam.PCollection, branch: str) -> tuple[beam.PCollection, ...]:

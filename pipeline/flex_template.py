@@ -219,6 +219,15 @@ PARAMETERS: dict[str, Parameter] = {
         good=("1", "10000"),
         bad=("0", "10001", "300.5"),
     ),
+    "concurrent_calls": Parameter(
+        label="API calls in flight per worker thread",
+        text="API calls one worker thread keeps in flight at once, 1 to 64, each within its "
+        "user's quota",
+        example="8",
+        regex=r"^([1-9]|[1-5][0-9]|6[0-4])$",
+        good=("1", "64"),
+        bad=("0", "65", "8.5"),
+    ),
     "max_attempts": Parameter(
         label="Attempts per API request",
         text="Attempts per API request before it becomes a dead letter, 1 to 20",

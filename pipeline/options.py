@@ -136,6 +136,13 @@ class FitbeamOptions(PipelineOptions):
             "300; with N workers fetching for the same user, give each 300/N), e.g. 300.",
         )
         parser.add_argument(
+            "--concurrent_calls",
+            type=int,
+            default=8,
+            help="API calls one worker thread keeps in flight at once (each still within its "
+            "user's --quota_per_minute), e.g. 8.",
+        )
+        parser.add_argument(
             "--max_attempts",
             type=int,
             default=6,
@@ -168,6 +175,7 @@ class RunConfig:
     dead_letter_root: str
     bq_write_method: str
     quota_per_minute: int
+    concurrent_calls: int
     max_attempts: int
     run_id: str
     report_json: str
@@ -328,6 +336,8 @@ def resolve(options: PipelineOptions, today: dt.date | None = None) -> RunConfig
         )
     if not 1 <= o.quota_per_minute <= 10_000:
         raise OptionsError("quota_per_minute", o.quota_per_minute, "must be 1..10000", "300")
+    if not 1 <= o.concurrent_calls <= 64:
+        raise OptionsError("concurrent_calls", o.concurrent_calls, "must be 1..64", "8")
     if not 1 <= o.max_attempts <= 20:
         raise OptionsError("max_attempts", o.max_attempts, "must be 1..20", "6")
     run_id = o.run_id or default_run_id()
@@ -353,6 +363,7 @@ def resolve(options: PipelineOptions, today: dt.date | None = None) -> RunConfig
         dead_letter_root=dead_root.rstrip("/"),
         bq_write_method=method,
         quota_per_minute=o.quota_per_minute,
+        concurrent_calls=o.concurrent_calls,
         max_attempts=o.max_attempts,
         run_id=run_id,
         report_json=o.report_json,

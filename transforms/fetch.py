@@ -10,6 +10,10 @@ fetch (one TCX per exercise) are two applications of the same composite.
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
+import dataclasses
+import threading
 import time
 from collections.abc import Callable
 
@@ -17,12 +21,13 @@ import apache_beam as beam
 import requests
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
+from apache_beam.utils.windowed_value import WindowedValue
 
 from healthapi import calls
 from healthapi.auth import oauth
 from healthapi.auth.broker import TokenBroker, broker_for, shared_broker
 from healthapi.client import HealthApiClient
-from healthapi.elements import ApiCall
+from healthapi.elements import ApiCall, ApiPage
 from healthapi.quota import shared_limiter
 from healthapi.retry import RetryPolicy
 from transforms.dead_letters import DeadLetter, utc_now_rfc3339
@@ -30,6 +35,14 @@ from transforms.dead_letters import DeadLetter, utc_now_rfc3339
 NAMESPACE = "fitbeam"
 NEEDS_CONSENT_PREFIX = "needs_consent_"
 API_STATUS_PREFIX = "api_status_"
+
+
+@dataclasses.dataclass
+class _Tally:
+    """What one call did, counted in the thread that ran it and reported by the bundle's."""
+
+    statuses: list[int] = dataclasses.field(default_factory=list)
+    retries: int = 0
 
 
 class FetchFn(beam.DoFn):
@@ -40,6 +53,15 @@ class FetchFn(beam.DoFn):
     other 4xx permanent). Quota: at most `quota_per_minute` calls per user per
     minute from this process.
 
+    With `concurrent_calls` above 1, calls run on that many threads of a pool
+    the DoFn owns (HTTP waits release the GIL), so one user's calls overlap
+    within the user's quota and many users' calls run side by side, on the
+    DirectRunner too. Each answer is emitted in the window and with the
+    timestamp of the call it answers; those still running when the bundle ends
+    are emitted by `finish_bundle`, so a bundle commits only with all its
+    calls answered. Counters are kept by the bundle's thread (Beam's metrics
+    belong to it), from what each call tallied.
+
     Args:
         api_base_url: API root.
         token_store_uri: where users' tokens and the OAuth client live.
@@ -49,6 +71,7 @@ class FetchFn(beam.DoFn):
         stage: the dead-letter stage name (`fetch`, `fetch_detail`).
         broker_factory: test seam: builds the token broker.
         sleep: waits between retries (test seam).
+        concurrent_calls: calls in flight at once (1: one at a time, in `process`).
     """
 
     DEAD_LETTER = "dead_letter"
@@ -63,6 +86,7 @@ class FetchFn(beam.DoFn):
         stage: str = "fetch",
         broker_factory: Callable[[], TokenBroker] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        concurrent_calls: int = 1,
     ):
         self.api_base_url = api_base_url
         self.token_store_uri = token_store_uri
@@ -72,6 +96,7 @@ class FetchFn(beam.DoFn):
         self.stage = stage
         self.broker_factory = broker_factory
         self.sleep = sleep
+        self.concurrent_calls = concurrent_calls
         self.retries = Metrics.counter(NAMESPACE, "api_retries")
         self.refreshes = Metrics.counter(NAMESPACE, "token_refreshes")
         self.latency = Metrics.distribution(NAMESPACE, f"{stage}_call_ms")
@@ -79,7 +104,8 @@ class FetchFn(beam.DoFn):
     def setup(self):
         oauth.check_transport(self.api_base_url, self.token_url)
         self.session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
+        pool = max(16, self.concurrent_calls)
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.client = HealthApiClient(self.session, self.api_base_url)
@@ -87,57 +113,116 @@ class FetchFn(beam.DoFn):
             (self.token_store_uri, self.token_url),
             self.broker_factory or (lambda: broker_for(self.token_store_uri, self.token_url)),
         )
-        broker.on_refresh = lambda user_key: self.refreshes.inc()
+        # Refreshes happen in whichever thread needed the token: counted here, reported
+        # by the bundle's thread.
+        self._refresh_lock = threading.Lock()
+        self._refreshed = 0
+        broker.on_refresh = self._count_refresh
         self.runner = calls.CallRunner(
             broker=broker,
             limiter=shared_limiter(self.quota_per_minute),
             policy=self.policy,
             sleep=self.sleep,
-            on_status=self._count_status,
-            on_retry=self.retries.inc,
         )
+        self.pool = (
+            concurrent.futures.ThreadPoolExecutor(
+                self.concurrent_calls, thread_name_prefix=f"fitbeam-{self.stage}"
+            )
+            if self.concurrent_calls > 1
+            else None
+        )
+        self.pending: collections.deque = collections.deque()
 
-    def _count_status(self, status: int) -> None:
-        answer = status or "no_answer"
-        Metrics.counter(NAMESPACE, f"api_calls_{answer}").inc()
-        # By data type too: `api_status_<data type>_<status>`, e.g. api_status_steps_429.
-        Metrics.counter(NAMESPACE, f"{API_STATUS_PREFIX}{self._data_type}_{answer}").inc()
+    def _count_refresh(self, user_key: str) -> None:
+        with self._refresh_lock:
+            self._refreshed += 1
 
     def teardown(self):
+        pool = getattr(self, "pool", None)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         session = getattr(self, "session", None)
         if session is not None:
             session.close()
 
-    def process(self, call: ApiCall):
+    def start_bundle(self):
+        self.pending = collections.deque()
+
+    def _run(self, call: ApiCall) -> tuple[ApiPage | calls.CallFailed, _Tally, int]:
+        """Runs one call (in a pool thread, or in `process`); never raises CallFailed."""
+        tally = _Tally()
+
+        def count_retry() -> None:
+            tally.retries += 1
+
+        runner = dataclasses.replace(
+            self.runner, on_status=tally.statuses.append, on_retry=count_retry
+        )
         started = time.monotonic()
-        self._data_type = call.data_type  # one call at a time per DoFn instance
         try:
-            page = calls.run_call(self.runner, self.client, call)
+            outcome: ApiPage | calls.CallFailed = calls.run_call(runner, self.client, call)
         except calls.CallFailed as failed:
-            v = failed.verdict
-            Metrics.counter(NAMESPACE, f"dead_letters_{self.stage}").inc()
-            if v.reason == calls.NEEDS_CONSENT:
-                # One counter per user: the run report lists who must consent again.
-                Metrics.counter(NAMESPACE, f"{NEEDS_CONSENT_PREFIX}{call.user_key}").inc()
-            yield pvalue.TaggedOutput(
-                self.DEAD_LETTER,
-                DeadLetter(
-                    stage=self.stage,
-                    original=call,
-                    error_class=v.reason,
-                    message=v.message[:1000],
-                    timestamp=utc_now_rfc3339(),
-                    http_status=v.status,
-                    body=v.body,
-                    attempts=failed.attempts,
-                    user_key=call.user_key,
-                    replayable=failed.replayable,
-                ),
-            )
+            outcome = failed
+        return outcome, tally, int((time.monotonic() - started) * 1000)
+
+    def process(
+        self, call: ApiCall, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam
+    ):
+        if self.pool is None:  # one call at a time: outputs go in the call's own window
+            yield from self._outputs(call, *self._run(call), window=None, timestamp=None)
             return
-        finally:
-            self.latency.update(int((time.monotonic() - started) * 1000))
-        yield page
+        self.pending.append((call, self.pool.submit(self._run, call), window, timestamp))
+        # Twice the threads in flight keeps every thread busy while the oldest is read.
+        while len(self.pending) > 2 * self.concurrent_calls:
+            yield from self._next_done()
+
+    def finish_bundle(self):
+        while self.pending:
+            yield from self._next_done()
+
+    def _next_done(self):
+        call, future, window, timestamp = self.pending.popleft()
+        yield from self._outputs(call, *future.result(), window, timestamp)
+
+    def _outputs(self, call, outcome, tally: _Tally, millis: int, window, timestamp):
+        """The call's page or dead letter, in the call's window (when given); its counters."""
+        for status in tally.statuses:
+            answer = status or "no_answer"
+            Metrics.counter(NAMESPACE, f"api_calls_{answer}").inc()
+            # By data type too: `api_status_<data type>_<status>`, e.g. api_status_steps_429.
+            Metrics.counter(NAMESPACE, f"{API_STATUS_PREFIX}{call.data_type}_{answer}").inc()
+        if tally.retries:
+            self.retries.inc(tally.retries)
+        with self._refresh_lock:
+            refreshed, self._refreshed = self._refreshed, 0
+        if refreshed:
+            self.refreshes.inc(refreshed)
+        self.latency.update(millis)
+
+        def placed(value):
+            return value if window is None else WindowedValue(value, timestamp, (window,))
+
+        if not isinstance(outcome, calls.CallFailed):
+            yield placed(outcome)
+            return
+        v = outcome.verdict
+        Metrics.counter(NAMESPACE, f"dead_letters_{self.stage}").inc()
+        if v.reason == calls.NEEDS_CONSENT:
+            # One counter per user: the run report lists who must consent again.
+            Metrics.counter(NAMESPACE, f"{NEEDS_CONSENT_PREFIX}{call.user_key}").inc()
+        letter = DeadLetter(
+            stage=self.stage,
+            original=call,
+            error_class=v.reason,
+            message=v.message[:1000],
+            timestamp=utc_now_rfc3339(),
+            http_status=v.status,
+            body=v.body,
+            attempts=outcome.attempts,
+            user_key=call.user_key,
+            replayable=outcome.replayable,
+        )
+        yield pvalue.TaggedOutput(self.DEAD_LETTER, placed(letter))
 
 
 class FetchPages(beam.PTransform):
@@ -165,9 +250,15 @@ class FetchPages(beam.PTransform):
         stage: str = "fetch",
         broker_factory: Callable[[], TokenBroker] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        concurrent_calls: int = 8,
     ):
         super().__init__()
         oauth.check_transport(api_base_url, token_url)
+        if not isinstance(concurrent_calls, int) or not 1 <= concurrent_calls <= 64:
+            raise ValueError(
+                f"concurrent_calls={str(concurrent_calls)[:20]} must be a whole number of "
+                "calls from 1 to 64, e.g. 8"
+            )
         if not isinstance(quota_per_minute, int) or quota_per_minute < 1:
             raise ValueError(
                 f"quota_per_minute={str(quota_per_minute)[:20]} must be a whole number of "
@@ -184,6 +275,7 @@ class FetchPages(beam.PTransform):
             "stage": stage,
             "broker_factory": broker_factory,
             "sleep": sleep,
+            "concurrent_calls": concurrent_calls,
         }
 
     def expand(self, calls_pc):

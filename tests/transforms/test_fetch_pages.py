@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 
 import apache_beam as beam
 import pytest
@@ -282,3 +283,104 @@ def test_plain_http_to_a_remote_host_is_refused_when_the_graph_is_built():
             quota_per_minute=300,
             policy=RetryPolicy(),
         )
+
+
+# -- calls in flight at once ---------------------------------------------------------------
+
+
+def _fetch_fn(sim: Simulator, tokens: LocalFileTokenStore, concurrent_calls: int):
+    from transforms.fetch import FetchFn
+
+    fn = FetchFn(
+        api_base_url=sim.base_url,
+        token_store_uri=str(tokens.root),
+        token_url=token_url(sim),
+        quota_per_minute=10_000,
+        policy=RetryPolicy(max_attempts=1),
+        sleep=no_wait,
+        concurrent_calls=concurrent_calls,
+    )
+    fn.setup()
+    return fn
+
+
+def test_calls_run_side_by_side_and_each_answer_keeps_its_calls_window(sim, tokens):
+    from apache_beam.transforms.window import IntervalWindow
+    from apache_beam.utils.windowed_value import WindowedValue
+
+    days = ("2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20")
+    calls = [
+        ApiCall(f"user-{i % 2 + 1}", "list", "steps", d, d[:-2] + f"{int(d[-2:]) + 1}")
+        for i, d in enumerate(days)
+    ]
+    # Each list request waits until all four are in flight: one at a time, the first
+    # would wait alone until the barrier gives up and its call failed.
+    fn = _fetch_fn(sim, tokens, concurrent_calls=4)
+    barrier = threading.Barrier(len(calls), timeout=30)
+    list_page = fn.client.list_page
+
+    def together(*args, **kwargs):
+        barrier.wait()
+        return list_page(*args, **kwargs)
+
+    fn.client.list_page = together
+    fn.start_bundle()
+    windows = [IntervalWindow(i, i + 1) for i in range(len(calls))]
+    out = []
+    for i, call in enumerate(calls):
+        out += fn.process(call, window=windows[i], timestamp=i)
+    out += fn.finish_bundle()
+    fn.teardown()
+
+    assert all(isinstance(o, WindowedValue) for o in out)
+    placed = sorted((o.windows[0].start, o.timestamp, o.value.call) for o in out)
+    assert placed == [(windows[i].start, i, call) for i, call in enumerate(calls)]
+    sequential = _fetch_fn(sim, tokens, concurrent_calls=1)
+    assert [by_points(o.value) for o in sorted(out, key=lambda o: o.timestamp)] == [
+        by_points(page) for call in calls for page in sequential.process(call)
+    ]
+
+
+def test_many_calls_in_flight_through_the_composite_give_the_same_pages(sim, tokens):
+    calls = [
+        ApiCall(user, "list", data_type, f"2026-11-{day}", f"2026-11-{day + 1}")
+        for user in ("user-1", "user-2")
+        for data_type in ("steps", "floors")
+        for day in range(10, 14)
+    ]
+    expected = [by_points(truth_page(sim, call, D(call.start))) for call in calls]
+    p = test_pipeline.TestPipeline()
+    one_at_a_time = (
+        p
+        | "Calls" >> beam.Create(calls)
+        | "OneAtATime"
+        >> FetchPages(
+            api_base_url=sim.base_url,
+            token_store_uri=str(tokens.root),
+            token_url=token_url(sim),
+            quota_per_minute=10_000,
+            policy=RetryPolicy(max_attempts=1),
+            sleep=no_wait,
+            concurrent_calls=1,
+        )
+    )
+    eight = (
+        p
+        | "SameCalls" >> beam.Create(calls)
+        | "EightAtOnce"
+        >> FetchPages(
+            api_base_url=sim.base_url,
+            token_store_uri=str(tokens.root),
+            token_url=token_url(sim),
+            quota_per_minute=10_000,
+            policy=RetryPolicy(max_attempts=1),
+            sleep=no_wait,
+            concurrent_calls=8,
+        )
+    )
+    assert_that(
+        one_at_a_time.pages | "Points1" >> beam.Map(by_points), equal_to(expected), label="1"
+    )
+    assert_that(eight.pages | "Points8" >> beam.Map(by_points), equal_to(expected), label="8")
+    assert_that(eight.dead_letter, equal_to([]), label="no letters")
+    p.run().wait_until_finish()
