@@ -543,11 +543,7 @@ class SimulatorApp:
                 next_token = self._encode_token(fingerprint, {"d": day.isoformat(), **state})
                 break
             scanned += 1
-            points = [
-                p for p in self.store.day_points(user, data_type.name, day) if p.source in sources
-            ]
-            if reconciled:
-                points = self.store.reconcile(points)
+            points = self.store.day_stream(user, data_type.name, day, sources, reconciled)
             for p in points:
                 if cursor and "s" in cursor:
                     key = (p.start, p.point_id)
@@ -570,17 +566,8 @@ class SimulatorApp:
                 break
             day -= dt.timedelta(days=1)
 
-        payload: dict = {}
-        if page:
-            payload["dataPoints"] = [
-                render.render_point(
-                    user, data_type.name, p, self.store.body(user, data_type.name, p), reconciled
-                )
-                for p in page
-            ]
-        if next_token:
-            payload["nextPageToken"] = next_token
-        return json_response(200, payload)
+        points_json = [self.store.point_json(user, data_type.name, p, reconciled) for p in page]
+        return Response(200, render.page_json(points_json, next_token), {"Content-Type": JSON})
 
     def _reconcile(self, request, user, token, params) -> Response:
         return self._list(request, user, token, params, reconciled=True)

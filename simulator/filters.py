@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import operator
 import re
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
@@ -191,9 +192,13 @@ class Filter:
 
     node: object
     zone: ZoneInfo
+    _test: Callable[[Point], bool] = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "_test", _predicate(self.node, self.zone))
 
     def matches(self, p: Point) -> bool:
-        return _evaluate(self.node, p, self.zone)
+        return self._test(p)
 
     def day_range(self) -> tuple[dt.date | None, dt.date | None]:
         """Inclusive civil-day bounds outside which no point can match (None: open)."""
@@ -259,6 +264,57 @@ def _evaluate(node, p: Point, zone: ZoneInfo) -> bool:
         return value >= node.value if node.op == ">=" else value < node.value
     results = (_evaluate(part, p, zone) for part in node.parts)
     return all(results) if node.op == "AND" else any(results)
+
+
+_NAIVE_EPOCH = dt.datetime(1970, 1, 1)
+_SECOND = dt.timedelta(seconds=1)
+_CIVIL_FIELDS = {
+    "interval.civil_start_time": "start",
+    "sample_time.civil_time": "start",
+    "interval.civil_end_time": "end",
+}
+
+
+def _predicate(node, zone: ZoneInfo) -> Callable[[Point], bool]:
+    """`_evaluate(node, p, zone)` as a function of the point, built once per filter.
+
+    A list call tests every point of the days it reads, so the civil-time
+    comparisons are made on seconds (whole-second instants against whole-second
+    literals) rather than on datetimes; the result is the same.
+    """
+    if node is None:
+        return lambda p: True
+    if isinstance(node, Junction):
+        parts = tuple(_predicate(part, zone) for part in node.parts)
+        if node.op == "AND":
+            if len(parts) == 2:
+                first, second = parts
+                return lambda p: first(p) and second(p)
+            return lambda p: all(test(p) for test in parts)
+        return lambda p: any(test(p) for test in parts)
+    field = _CIVIL_FIELDS.get(node.member)
+    if field is None or node.value.microsecond:
+        return lambda p: _evaluate(node, p, zone)
+    instant = operator.attrgetter(field)
+    bound = (node.value - _NAIVE_EPOCH) // _SECOND
+    offset = timefmt.utc_offset_seconds
+    if node.op == ">=":
+
+        def at_or_after(p: Point) -> bool:
+            t = instant(p)
+            if type(t) is int:
+                return t + offset(t, zone) >= bound
+            return _evaluate(node, p, zone)
+
+        return at_or_after
+
+    def before(p: Point) -> bool:
+        t = instant(p)
+        if type(t) is int:
+            return t + offset(t, zone) < bound
+        return _evaluate(node, p, zone)
+
+    return before
 
 
 def parse_filter(text: str | None, data_type: DataType, zone: ZoneInfo) -> Filter:

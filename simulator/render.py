@@ -3,11 +3,20 @@
 proto3 JSON rules followed throughout: camelCase keys, int64 values as JSON
 strings, durations as `"Ns"`, timestamps in UTC with `Z`, and fields holding
 their default value (0, "", false, the `*_UNSPECIFIED` enum) omitted.
+
+Two renderings of a point give the same bytes: `render_point` builds the
+dict (ground truth, `get`, edited points), `point_json` writes the compact
+JSON text directly (list and reconcile pages, where nearly every point of a
+run is rendered; it skips the dicts and the encoder for the dense types).
+`tests/simulator/test_rendering.py` holds them equal.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
+from json.encoder import encode_basestring_ascii as _string
 from xml.sax.saxutils import escape
 
 from simulator import synth, timefmt
@@ -253,6 +262,10 @@ def render_body(user: User, data_type: str, p: Point) -> dict:
     raise KeyError(data_type)
 
 
+# The union key of each data type's value object (`heartRate`).
+_JSON_KEYS = {name: t.json_key for name, t in DATA_TYPES.items()}
+
+
 def point_name(user: User, data_type: str, p: Point) -> str:
     """Resource name of an identifiable point; names carry the numeric user id."""
     return f"users/{user.health_user_id}/dataTypes/{data_type}/dataPoints/{p.point_id}"
@@ -269,8 +282,146 @@ def render_point(user: User, data_type: str, p: Point, body: dict, reconciled: b
         if identifiable:
             out["name"] = point_name(user, data_type, p)
         out["dataSource"] = synth.SOURCES[p.source]
-    out[DATA_TYPES[data_type].json_key] = body
+    out[_JSON_KEYS[data_type]] = body
     return out
+
+
+# -- compact JSON text ---------------------------------------------------------
+
+# What json.dumps(obj, separators=(",", ":")) writes, without building an encoder per call.
+compact_json = json.JSONEncoder(separators=(",", ":")).encode
+
+
+@functools.cache
+def _date_text(days: int) -> str:
+    day = timefmt.epoch_day(days)
+    return f'{{"year":{day.year},"month":{day.month},"day":{day.day}}}'
+
+
+@functools.cache
+def _clock_text(seconds: int) -> str:
+    """`,"time":{...}` of a civil time `seconds` after midnight; zero fields left out."""
+    if not seconds:
+        return ""
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    fields = ",".join(
+        f'"{key}":{value}'
+        for key, value in (("hours", hours), ("minutes", minutes), ("seconds", seconds))
+        if value
+    )
+    return f',"time":{{{fields}}}'
+
+
+def _civil_text(civil_seconds: int) -> str:
+    days, seconds = divmod(civil_seconds, 86400)
+    return f'{{"date":{_date_text(days)}{_clock_text(seconds)}}}'
+
+
+def _sample_text(epoch: int, zone) -> str:
+    """`timefmt.sample_time_json` as compact JSON (whole-second instants)."""
+    offset = timefmt.utc_offset_seconds(epoch, zone)
+    utc_offset = f',"utcOffset":"{offset}s"' if offset else ""
+    return (
+        f'{{"physicalTime":"{timefmt.rfc3339(epoch)}"{utc_offset},'
+        f'"civilTime":{_civil_text(epoch + offset)}}}'
+    )
+
+
+def _interval_text(start: int, end: int, zone) -> str:
+    """`timefmt.interval_json` as compact JSON (whole-second instants)."""
+    start_offset = timefmt.utc_offset_seconds(start, zone)
+    end_offset = timefmt.utc_offset_seconds(end, zone)
+    return "".join(
+        (
+            f'{{"startTime":"{timefmt.rfc3339(start)}"',
+            f',"startUtcOffset":"{start_offset}s"' if start_offset else "",
+            f',"endTime":"{timefmt.rfc3339(end)}"',
+            f',"endUtcOffset":"{end_offset}s"' if end_offset else "",
+            f',"civilStartTime":{_civil_text(start + start_offset)}',
+            f',"civilEndTime":{_civil_text(end + end_offset)}}}',
+        )
+    )
+
+
+def _number(value) -> str:
+    if type(value) is int or (type(value) is float and value - value == 0):
+        return repr(value)  # what json writes for ints and finite floats
+    return compact_json(value)
+
+
+def _count_text(user: User, p: Point, field: str) -> str:
+    return f'{{"interval":{_interval_text(p.start, p.end, user.zone)},"{field}":"{p.values}"}}'
+
+
+def _active_zone_minutes_text(user: User, p: Point) -> str:
+    zone, amount = p.values
+    return (
+        f'{{"interval":{_interval_text(p.start, p.end, user.zone)},'
+        f'"heartRateZone":{_string(zone)},"activeZoneMinutes":"{amount}"}}'
+    )
+
+
+def _heart_rate_text(user: User, p: Point) -> str:
+    bpm, motion = p.values
+    sensor = "CHEST" if p.source == "chest" else "WRIST"
+    return (
+        f'{{"sampleTime":{_sample_text(p.start, user.zone)},"beatsPerMinute":"{bpm}",'
+        f'"metadata":{{"motionContext":{_string(motion)},"sensorLocation":"{sensor}"}}}}'
+    )
+
+
+def _heart_rate_variability_text(user: User, p: Point) -> str:
+    rmssd, sdnn = p.values
+    return (
+        f'{{"sampleTime":{_sample_text(p.start, user.zone)},'
+        f'"rootMeanSquareOfSuccessiveDifferencesMilliseconds":{_number(rmssd)},'
+        f'"standardDeviationMilliseconds":{_number(sdnn)}}}'
+    )
+
+
+# Value objects written as text, for the types that have many points a day and no names
+# (an identifiable type's point also carries its name: those go through render_point).
+_BODY_TEXT = {
+    name: text
+    for name, text in {
+        "steps": lambda user, p: _count_text(user, p, "count"),
+        "floors": lambda user, p: _count_text(user, p, "count"),
+        "distance": lambda user, p: _count_text(user, p, "millimeters"),
+        "active-zone-minutes": _active_zone_minutes_text,
+        "heart-rate": _heart_rate_text,
+        "heart-rate-variability": _heart_rate_variability_text,
+    }.items()
+    if not DATA_TYPES[name].identifiable
+}
+_WHOLE_OR_NONE = (int, type(None))
+_SOURCE_TEXT = {name: compact_json(source) for name, source in synth.SOURCES.items()}
+
+
+def point_json(user: User, data_type: str, p: Point, reconciled: bool) -> str:
+    """`render_point` of an unedited point as compact JSON text, written directly.
+
+    The same text as `compact_json(render_point(user, data_type, p,
+    render_body(user, data_type, p), reconciled))`.
+    """
+    text = _BODY_TEXT.get(data_type)
+    if text is None or type(p.start) is not int or type(p.end) not in _WHOLE_OR_NONE:
+        body = render_body(user, data_type, p)
+        return compact_json(render_point(user, data_type, p, body, reconciled))
+    body = text(user, p)
+    if reconciled:
+        return f'{{"{_JSON_KEYS[data_type]}":{body}}}'
+    return f'{{"dataSource":{_SOURCE_TEXT[p.source]},"{_JSON_KEYS[data_type]}":{body}}}'
+
+
+def page_json(points: list[str], next_token: str | None) -> bytes:
+    """A list or reconcile answer from its points' JSON text: `{"dataPoints":[...],...}`."""
+    fields = []
+    if points:
+        fields.append('"dataPoints":[' + ",".join(points) + "]")
+    if next_token:
+        fields.append('"nextPageToken":' + _string(next_token))
+    return ("{" + ",".join(fields) + "}").encode()
 
 
 def _tcx_time(epoch: float) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import copy
 import datetime as dt
+import functools
 import threading
 from collections.abc import Callable, Iterator
 
@@ -20,6 +21,22 @@ from simulator.synth import Point, User
 
 DAY = dt.timedelta(days=1)
 _DELETED = object()
+_ALL_SOURCES = synth.SOURCE_FAMILIES["all-sources"]
+# Reconciled or source-filtered day lists kept (a few MB each for a day of heart rate).
+_STREAMS_KEPT = 256
+_SOURCE_RANK = {s: i for i, s in enumerate(synth.SOURCE_PRIORITY)}
+
+
+@functools.lru_cache(maxsize=4096)
+def _all_visible_from(user: User, data_type: str, day: dt.date, hr_spacing_seconds: int) -> int:
+    """The instant from which every generated point of a civil day is visible."""
+    kind = DATA_TYPES[data_type].kind
+    if kind is Kind.DAILY:
+        return timefmt.civil_midnight(day + DAY, user.zone)
+    generated = points_mod.points_for_day(user, data_type, day, hr_spacing_seconds)
+    if kind is Kind.SAMPLE:
+        return max((p.start for p in generated), default=0)
+    return max((p.end for p in generated), default=0)
 
 
 def _deep_merge(base: dict, patch: dict) -> dict:
@@ -63,6 +80,9 @@ class DataStore:
         self.hr_spacing_seconds = hr_spacing_seconds
         self.now = now
         self._overrides: dict[tuple[str, str, str], object] = {}
+        # (user id, data type) of every edit or deletion: the other days' lists are cached.
+        self._changed: set[tuple[str, str]] = set()
+        self._streams: dict[tuple, tuple[Point, ...]] = {}
         self._lock = threading.Lock()
 
     # -- points -------------------------------------------------------------
@@ -78,12 +98,20 @@ class DataStore:
             return p.start <= now
         return p.end <= now
 
+    def _complete(self, user: User, data_type: str, day: dt.date, now: float) -> bool:
+        """Whether a day's points are all visible now and none was ever edited or deleted."""
+        return (user.user_id, data_type) not in self._changed and now >= _all_visible_from(
+            user, data_type, day, self.hr_spacing_seconds
+        )
+
     def day_points(self, user: User, data_type: str, day: dt.date) -> list[Point]:
         """Visible, undeleted points of one civil day, newest first."""
         if day < user.history_start or day > self.today(user):
             return []
         now = self.now()
         generated = points_mod.points_for_day(user, data_type, day, self.hr_spacing_seconds)
+        if self._complete(user, data_type, day, now):
+            return list(generated)
         overrides = self._overrides
         return [
             p
@@ -91,6 +119,39 @@ class DataStore:
             if self._visible(user, data_type, p, now)
             and overrides.get((user.user_id, data_type, p.point_id)) is not _DELETED
         ]
+
+    def day_stream(
+        self,
+        user: User,
+        data_type: str,
+        day: dt.date,
+        sources: frozenset[str] = _ALL_SOURCES,
+        reconciled: bool = False,
+    ) -> tuple[Point, ...]:
+        """`day_points` of the given sources, reconciled if asked: what list pages read.
+
+        Kept once the day is complete (every point visible, none edited or deleted),
+        so the pages of a long read each find their days ready.
+        """
+        key = (user.user_id, data_type, day, sources, reconciled)
+        held = self._streams.get(key)
+        if held is not None:
+            if self._complete(user, data_type, day, self.now()):
+                return held
+            with self._lock:
+                self._streams.pop(key, None)
+        points = self.day_points(user, data_type, day)
+        if sources != _ALL_SOURCES:
+            points = [p for p in points if p.source in sources]
+        if reconciled:
+            points = self.reconcile(points)
+        stream = tuple(points)
+        if stream and self._complete(user, data_type, day, self.now()):
+            with self._lock:
+                if len(self._streams) >= _STREAMS_KEPT:
+                    self._streams.pop(next(iter(self._streams)))  # the oldest
+                self._streams[key] = stream
+        return stream
 
     def iter_points(
         self, user: User, data_type: str, first_day: dt.date | None, last_day: dt.date | None
@@ -110,14 +171,40 @@ class DataStore:
             body = _deep_merge(body, patch)
         return body
 
+    def point_json(self, user: User, data_type: str, p: Point, reconciled: bool) -> str:
+        """A list or reconcile point as compact JSON text, with any edit applied."""
+        if self.edited(user, data_type, p):
+            body = self.body(user, data_type, p)
+            return render.compact_json(render.render_point(user, data_type, p, body, reconciled))
+        return render.point_json(user, data_type, p, reconciled)
+
     def edited(self, user: User, data_type: str, p: Point) -> bool:
         return isinstance(self._overrides.get((user.user_id, data_type, p.point_id)), dict)
 
     @staticmethod
     def reconcile(points: list[Point]) -> list[Point]:
-        """Keeps one point per start instant: the first source in SOURCE_PRIORITY."""
+        """Keeps one point per start instant: the first source in SOURCE_PRIORITY.
+
+        Of points with one start, the first of the best-ranked source stays, in place.
+        """
+        rank = _SOURCE_RANK
+        out: list[Point] = []
+        held = None
+        for p in points:
+            if held is None or p.start < held.start:
+                if held is not None:
+                    out.append(held)
+                held = p
+            elif p.start == held.start:
+                if rank[p.source] < rank[held.source]:
+                    held = p
+            else:
+                break  # not newest first: equal starts may lie apart
+        else:
+            if held is not None:
+                out.append(held)
+            return out
         best: dict[int, Point] = {}
-        rank = {s: i for i, s in enumerate(synth.SOURCE_PRIORITY)}
         for p in points:
             held = best.get(p.start)
             if held is None or rank[p.source] < rank[held.source]:
@@ -163,6 +250,7 @@ class DataStore:
             key = (user_id, data_type, point_id)
             held = self._overrides.get(key)
             self._overrides[key] = _merge_patches(held if isinstance(held, dict) else {}, patch)
+            self._changed.add((user_id, data_type))
         return self.body(user, data_type, p)
 
     def delete_point(self, user_id: str, data_type: str, point_id: str, day: dt.date) -> None:
@@ -171,6 +259,7 @@ class DataStore:
         self.find(user, data_type, point_id, day)
         with self._lock:
             self._overrides[(user_id, data_type, point_id)] = _DELETED
+            self._changed.add((user_id, data_type))
 
     # -- rollups ------------------------------------------------------------
 

@@ -3,18 +3,40 @@
 Physical instants are epoch seconds (UTC) inside the simulator; civil values are
 derived from them with the user's IANA zone, the way the real server computes
 `civil*` fields from the per-point UTC offset.
+
+Whole-second instants (every generated point's) take a fast path: fields by
+integer arithmetic, the zone's offset looked up once per UTC hour. It gives
+exactly what the `datetime` path gives (`tests/simulator/test_rendering.py`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from zoneinfo import ZoneInfo
 
 UTC = dt.UTC
+_EPOCH_DAY = dt.date(1970, 1, 1)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def epoch_day(days: int) -> dt.date:
+    """The UTC date `days` days after 1970-01-01."""
+    return _EPOCH_DAY + dt.timedelta(days=days)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _iso_day(days: int) -> str:
+    return epoch_day(days).isoformat()
 
 
 def rfc3339(epoch: float) -> str:
     """Formats an instant as RFC 3339 in UTC (`2026-11-20T02:03:05Z`), fraction if any."""
+    if type(epoch) is int:
+        days, seconds = divmod(epoch, 86400)
+        return (
+            f"{_iso_day(days)}T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}Z"
+        )
     moment = dt.datetime.fromtimestamp(epoch, UTC)
     if moment.microsecond:
         return moment.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0") + "Z"
@@ -37,6 +59,8 @@ def parse_rfc3339(text: str) -> float:
 
 def duration(seconds: float) -> str:
     """proto3 Duration string: `"-18000s"`, `"1722.5s"`."""
+    if type(seconds) is int:
+        return f"{seconds}s"
     if float(seconds).is_integer():
         return f"{int(seconds)}s"
     return f"{seconds:.9f}".rstrip("0") + "s"
@@ -53,9 +77,25 @@ def parse_duration(text: str) -> float:
     return float(text[:-1])
 
 
+def _offset_at(epoch: float, zone: ZoneInfo) -> int:
+    return int(dt.datetime.fromtimestamp(epoch, zone).utcoffset().total_seconds())
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _hour_offset(hour: int, zone: ZoneInfo) -> int | None:
+    """The zone's offset all through UTC hour `hour` since the epoch; None if it changes.
+
+    An offset that is the same at the hour's first and last second holds in between:
+    no zone changes its offset twice within an hour.
+    """
+    first = _offset_at(hour * 3600, zone)
+    return first if first == _offset_at(hour * 3600 + 3599, zone) else None
+
+
 def utc_offset_seconds(epoch: float, zone: ZoneInfo) -> int:
     """Seconds east of UTC of `zone` at the instant `epoch`."""
-    return int(dt.datetime.fromtimestamp(epoch, zone).utcoffset().total_seconds())
+    offset = _hour_offset(int(epoch // 3600), zone)
+    return _offset_at(epoch, zone) if offset is None else offset
 
 
 def local_datetime(epoch: float, zone: ZoneInfo) -> dt.datetime:
@@ -85,6 +125,23 @@ def date_json(day: dt.date) -> dict:
     return {"year": day.year, "month": day.month, "day": day.day}
 
 
+def civil_json_at(epoch: float, zone: ZoneInfo) -> dict:
+    """`civil_datetime_json(local_datetime(epoch, zone))`, without datetimes for whole seconds."""
+    if type(epoch) is not int:
+        return civil_datetime_json(local_datetime(epoch, zone))
+    days, seconds = divmod(epoch + utc_offset_seconds(epoch, zone), 86400)
+    out: dict = {"date": date_json(epoch_day(days))}
+    if seconds:
+        hours, rest = divmod(seconds, 3600)
+        minutes, seconds = divmod(rest, 60)
+        out["time"] = {
+            key: value
+            for key, value in (("hours", hours), ("minutes", minutes), ("seconds", seconds))
+            if value
+        }
+    return out
+
+
 def offset_fields(prefix: str, epoch: float, zone: ZoneInfo) -> dict:
     """`{prefix}UtcOffset` entry, omitted when the offset is zero (proto3 default)."""
     offset = utc_offset_seconds(epoch, zone)
@@ -98,8 +155,8 @@ def interval_json(start: float, end: float, zone: ZoneInfo) -> dict:
         **offset_fields("start", start, zone),
         "endTime": rfc3339(end),
         **offset_fields("end", end, zone),
-        "civilStartTime": civil_datetime_json(local_datetime(start, zone)),
-        "civilEndTime": civil_datetime_json(local_datetime(end, zone)),
+        "civilStartTime": civil_json_at(start, zone),
+        "civilEndTime": civil_json_at(end, zone),
     }
 
 
@@ -109,7 +166,7 @@ def sample_time_json(epoch: float, zone: ZoneInfo) -> dict:
     out = {"physicalTime": rfc3339(epoch)}
     if offset:
         out["utcOffset"] = duration(offset)
-    out["civilTime"] = civil_datetime_json(local_datetime(epoch, zone))
+    out["civilTime"] = civil_json_at(epoch, zone)
     return out
 
 

@@ -7,6 +7,8 @@ import datetime as dt
 
 import pytest
 
+from simulator import filters, points
+from simulator.catalog import DATA_TYPES
 from tests.simulator.conftest import canonical, civil_filter, error_of
 
 D = dt.date
@@ -213,3 +215,69 @@ def test_daily_types_filter_on_date(sim, api):
     assert counter(points) == truth(
         sim, "user-1", "daily-resting-heart-rate", D(2026, 11, 2), D(2026, 11, 4)
     )
+
+
+# -- the compiled predicate ---------------------------------------------------------------
+
+FALL_BACK = D(2026, 11, 1)  # user-1 (America/New_York): 01:00-02:00 happens twice
+
+
+@pytest.mark.parametrize(
+    ("data_type", "text"),
+    [
+        (
+            "heart-rate",
+            civil_filter(
+                "heart-rate", "sample_time.civil_time", "2026-11-01T01:00:00", "2026-11-01T01:30:05"
+            ),
+        ),
+        (
+            "heart-rate",
+            civil_filter(
+                "heart-rate", "sample_time.civil_time", "2026-11-01", "2026-11-01T01:00:00"
+            ),
+        ),
+        (
+            "heart-rate",
+            civil_filter(
+                "heart-rate",
+                "sample_time.physical_time",
+                "2026-11-01T05:30:00Z",
+                "2026-11-01T06:30:00Z",
+            ),
+        ),
+        (
+            "steps",
+            civil_filter(
+                "steps", "interval.civil_start_time", "2026-11-01T01:59:00", "2026-11-01T12:00:00"
+            ),
+        ),
+        (
+            "sleep",
+            'sleep.interval.civil_end_time >= "2026-11-01T06:00:00" OR '
+            'sleep.interval.end_time < "2026-10-31T12:00:00Z"',
+        ),
+        (
+            "sleep",
+            '(sleep.interval.civil_end_time >= "2026-10-31" AND '
+            'sleep.interval.civil_end_time < "2026-11-02") OR '
+            'sleep.interval.civil_end_time >= "2026-11-02T07:00:00"',
+        ),
+        (
+            "daily-resting-heart-rate",
+            'daily_resting_heart_rate.date >= "2026-11-01" AND '
+            'daily_resting_heart_rate.date < "2026-11-02"',
+        ),
+    ],
+)
+def test_compiled_filter_agrees_with_the_filter_tree(sim, data_type, text):
+    """`Filter.matches` compares civil times on seconds; `_evaluate` on datetimes: same answers."""
+    user = sim.users["user-1"]
+    flt = filters.parse_filter(text, DATA_TYPES[data_type], user.zone)
+    answers = collections.Counter()
+    for day in (FALL_BACK - dt.timedelta(days=1), FALL_BACK, FALL_BACK + dt.timedelta(days=1)):
+        for p in points.points_for_day(user, data_type, day, 5):
+            expected = filters._evaluate(flt.node, p, user.zone)
+            assert flt.matches(p) is expected, (p.point_id, text)
+            answers[expected] += 1
+    assert answers[True] and answers[False]
