@@ -99,15 +99,22 @@ def _heart_rate(user: User, day: dt.date, spacing: int) -> list[Point]:
     plan = synth.day_plan(user, day)
     minutes = synth.day_minutes(user, day)
     rng = synth.noise_stream(user, day, "heart-rate")
+    gauss = rng.gauss
     out = []
-    first = -(-plan.span_start // spacing) * spacing
+    # Per minute, once: samples share their minute's base rate and motion.
+    bases = [synth.heart_rate_base(user, minutes, m) for m in range(plan.minutes)]
+    motions = [
+        "ACTIVE" if steps or intensity else "SEDENTARY"
+        for steps, intensity in zip(minutes.steps, minutes.intensity, strict=True)
+    ]
+    worn, span_start = minutes.worn, plan.span_start
+    first = -(-span_start // spacing) * spacing
     for t in range(first, plan.span_end, spacing):
-        m = (t - plan.span_start) // 60
-        if not minutes.worn[m]:
+        m = (t - span_start) // 60
+        if not worn[m]:
             continue
-        bpm = synth.heart_rate_at(user, minutes, m, rng.gauss(0, 2.5))
-        motion = "ACTIVE" if minutes.steps[m] or minutes.intensity[m] else "SEDENTARY"
-        out.append(Point(f"watch-{t}", "watch", t, None, day, (bpm, motion)))
+        bpm = max(35, min(210, round(bases[m] + gauss(0, 2.5))))
+        out.append(Point(f"watch-{t}", "watch", t, None, day, (bpm, motions[m])))
     ex = plan.exercise
     if ex and ex.exercise_type == "RUNNING":
         for t in range(ex.start, ex.start + ex.minutes * 60, spacing):

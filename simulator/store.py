@@ -173,7 +173,7 @@ class DataStore:
 
     def point_json(self, user: User, data_type: str, p: Point, reconciled: bool) -> str:
         """A list or reconcile point as compact JSON text, with any edit applied."""
-        if self.edited(user, data_type, p):
+        if (user.user_id, data_type) in self._changed and self.edited(user, data_type, p):
             body = self.body(user, data_type, p)
             return render.compact_json(render.render_point(user, data_type, p, body, reconciled))
         return render.point_json(user, data_type, p, reconciled)
@@ -265,7 +265,7 @@ class DataStore:
 
     def _measure(self, user: User, data_type: str, p: Point) -> object:
         """The quantity a rollup aggregates for one point (edits included)."""
-        if self.edited(user, data_type, p):
+        if (user.user_id, data_type) in self._changed and self.edited(user, data_type, p):
             body = self.body(user, data_type, p)
             match data_type:
                 case "steps" | "floors":

@@ -400,17 +400,20 @@ def _minute_range(plan: DayPlan, start: int, end: int) -> range:
     return range(first, max(first, last))
 
 
+def heart_rate_base(user: User, minutes: Minutes, m: int) -> float:
+    """Heart rate for minute `m` of a day before noise."""
+    if minutes.intensity[m]:
+        return user.resting_bpm + minutes.intensity[m] * (user.max_bpm - user.resting_bpm)
+    if minutes.asleep[m]:
+        return user.resting_bpm - 5
+    if minutes.steps[m] > 60:
+        return user.resting_bpm + 25 + (minutes.steps[m] - 60) * 0.3
+    return user.resting_bpm + 12
+
+
 def heart_rate_at(user: User, minutes: Minutes, m: int, noise: float) -> int:
     """Heart rate for minute `m` of a day, with the caller's noise added."""
-    if minutes.intensity[m]:
-        base = user.resting_bpm + minutes.intensity[m] * (user.max_bpm - user.resting_bpm)
-    elif minutes.asleep[m]:
-        base = user.resting_bpm - 5
-    elif minutes.steps[m] > 60:
-        base = user.resting_bpm + 25 + (minutes.steps[m] - 60) * 0.3
-    else:
-        base = user.resting_bpm + 12
-    return max(35, min(210, round(base + noise)))
+    return max(35, min(210, round(heart_rate_base(user, minutes, m) + noise)))
 
 
 def zone_of(user: User, bpm: int) -> str | None:
