@@ -1,12 +1,13 @@
 """`fitbeam demo`: a whole batch load on this machine, no cloud account needed.
 
-It starts the Google Health API simulator, the BigQuery emulator and the GCS
-emulator; authorises synthetic users with Google's installed-app flow (PKCE,
-loopback redirect, state check; the simulator consents on each user's
-behalf) into a local token store; runs `fitbeam run` for the last complete
-days into the BigQuery emulator, dead letters to the GCS emulator; prints the
-run report and an example query with its answer; and leaves the report's
-JSON at `<state_dir>/demo-report.json`.
+It starts the Google Health API simulator (in a process of its own, so that
+its answers do not take turns with the pipeline for one interpreter), the
+BigQuery emulator and the GCS emulator; authorises synthetic users with
+Google's installed-app flow (PKCE, loopback redirect, state check; the
+simulator consents on each user's behalf) into a local token store; runs
+`fitbeam run` for the last complete days into the BigQuery emulator, dead
+letters to the GCS emulator; prints the run report and an example query with
+its answer; and leaves the report's JSON at `<state_dir>/demo-report.json`.
 
 Run: `make demo` (or `fitbeam demo --days 14 --users 3`).
 """
@@ -28,6 +29,7 @@ from healthapi.auth.file_store import LocalFileTokenStore
 from healthapi.auth.store import TokenStore
 from localdev import emulators, prerequisites
 from simulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Simulator, SimulatorConfig
+from simulator.process import SimulatorProcess
 
 if TYPE_CHECKING:
     from pipeline.report import RunReport
@@ -47,7 +49,7 @@ def _visit(url: str) -> None:
     requests.get(url, timeout=30)
 
 
-def authorise_users(sim: Simulator, users: list[str], store: TokenStore) -> None:
+def authorise_users(sim: Simulator | SimulatorProcess, users: list[str], store: TokenStore) -> None:
     """Runs the consent flow for each user and stores the client and the tokens."""
     client = oauth.OAuthClient.for_base_url(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, sim.base_url)
     store.save_client(client.client_id, client.client_secret)
@@ -91,17 +93,18 @@ def run_demo(days: int, users: int, state_dir: Path, out=print) -> RunReport:
     out("starting the BigQuery and GCS emulators (first run installs them, about 30 s)")
     with (
         emulators.LocalEmulators(state_dir / "demo-emulators") as emu,
-        Simulator(SimulatorConfig(users=max(users, 3))) as sim,
+        SimulatorProcess(SimulatorConfig(users=max(users, 3))) as sim,
     ):
         emulators.use_emulator_endpoints(emu.env)
-        out(f"Google Health API simulator on {sim.base_url}")
+        out(f"Google Health API simulator on {sim.base_url} (process {sim.pid})")
         store = LocalFileTokenStore(state_dir / "tokens")
         authorise_users(sim, names, store)
-        zones = ", ".join(f"{u} ({sim.users[u].time_zone})" for u in names)
+        known = sim.users()
+        zones = ", ".join(f"{u} ({known[u]['timeZone']})" for u in names)
         out(f"authorised through the OAuth consent flow: {zones}")
         out(f"tokens stored in {store.root}")
         create_dataset()
-        now = dt.datetime.fromtimestamp(sim.clock.now(), dt.UTC)
+        now = dt.datetime.fromtimestamp(sim.now(), dt.UTC)
         # The last day complete everywhere: the day before yesterday in UTC-12 terms.
         last_day = (now - dt.timedelta(hours=12)).date() - dt.timedelta(days=1)
         first_day = last_day - dt.timedelta(days=days - 1)
