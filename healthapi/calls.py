@@ -21,7 +21,7 @@ import dataclasses
 import datetime as dt
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from healthapi import datatypes, planning
 from healthapi.auth import oauth
@@ -144,38 +144,54 @@ def _list_page(runner, client, call, spec, filter_text, page_token, reconcile):
     )
 
 
-def fetch_list(runner: CallRunner, client: HealthApiClient, call: ApiCall) -> tuple[dict, ...]:
-    """Every point of a list call's window: all pages, tie re-reads merged in (raw stream)."""
+def list_pages(
+    runner: CallRunner, client: HealthApiClient, call: ApiCall
+) -> Iterator[tuple[tuple[dict, ...], bool]]:
+    """A list call's window page by page: `(points, last)`, tie re-reads merged in.
+
+    At most one page (and a boundary's tie re-read) is held at a time, however
+    many pages the window takes. Pages of one query never repeat a point; only a
+    tie re-read can (raw stream), so a re-read's points are kept where the page
+    before did not have them, and the next page drops what the re-read already
+    gave.
+    """
     spec = datatypes.spec(call.data_type)
     reconcile = call.stream == STREAM_RECONCILED
     rereads = planning.boundary_rereads(call)
     filter_text = planning.window_filter(call)
-    points: list[dict] = []
-    # Pages of one query never repeat a point; only a tie re-read can. Built at the first.
-    seen: set[str] | None = None
-
-    def merge(new_points) -> None:
-        for p in new_points:
-            key = _point_key(p, spec.name)
-            if key not in seen:
-                seen.add(key)
-                points.append(p)
-
+    given: set[str] | None = None  # what a tie re-read gave beside its page's points
     page_token = None
     while True:
         page = _list_page(runner, client, call, spec, filter_text, page_token, reconcile)
-        if seen is None:
-            points.extend(page.points)
-        else:
-            merge(page.points)
-        if not page.next_page_token:
-            return tuple(points)
-        ties = planning.tie_filter(spec.name, page.points[-1]) if rereads and page.points else None
+        points = page.points
+        if given:
+            points = tuple(p for p in points if _point_key(p, spec.name) not in given)
+        given = None
+        last = not page.next_page_token
+        ties = (
+            planning.tie_filter(spec.name, page.points[-1])
+            if rereads and page.points and not last
+            else None
+        )
         if ties:
-            if seen is None:
-                seen = {_point_key(p, spec.name) for p in points}
-            merge(_read_all(runner, client, call, ties, spec, reconcile))
+            keys = {_point_key(p, spec.name) for p in page.points}
+            extra = []
+            for p in _read_all(runner, client, call, ties, spec, reconcile):
+                key = _point_key(p, spec.name)
+                if key not in keys:
+                    keys.add(key)
+                    extra.append(p)
+            points = (*points, *extra)
+            given = keys
+        yield tuple(points), last
+        if last:
+            return
         page_token = page.next_page_token
+
+
+def fetch_list(runner: CallRunner, client: HealthApiClient, call: ApiCall) -> tuple[dict, ...]:
+    """Every point of a list call's window: all pages, tie re-reads merged in (raw stream)."""
+    return tuple(p for points, _ in list_pages(runner, client, call) for p in points)
 
 
 def _read_all(runner, client, call, filter_text, spec, reconcile) -> list[dict]:
@@ -212,6 +228,26 @@ def fetch_summary(runner: CallRunner, client: HealthApiClient, call: ApiCall) ->
             first = last
         out.append((data_type, tuple(windows)))
     return tuple(out)
+
+
+def call_pages(
+    runner: CallRunner, client: HealthApiClient, call: ApiCall, load_key: str = ""
+) -> Iterator[ApiPage]:
+    """Carries out one planned call, an ApiPage per page of the answer as it comes.
+
+    A list call gives one ApiPage per API page (the last one `final`); a summary
+    or a TCX export gives one. All carry `load_key`, which ties the pages of one
+    answer together for the rows step.
+
+    Raises:
+        CallFailed: when the call cannot complete (pages already given stand).
+    """
+    if call.kind == "list":
+        for part, (points, last) in enumerate(list_pages(runner, client, call)):
+            yield ApiPage(call, points=points, part=part, final=last, load_key=load_key)
+        return
+    page = run_call(runner, client, call)
+    yield dataclasses.replace(page, load_key=load_key)
 
 
 def run_call(runner: CallRunner, client: HealthApiClient, call: ApiCall) -> ApiPage:

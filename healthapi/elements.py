@@ -158,9 +158,22 @@ def _check_planned(call: ApiCall) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class ApiPage:
-    """The points one API call returned (all pages, deduplicated), ready for row building."""
+    """Points one API call returned, ready for row building: a page of them, or all.
+
+    Attributes:
+        call: the call answered.
+        points: list calls: this page's points (tie re-reads merged in).
+        tcx: tcx calls: the export.
+        rollups: summary calls: ((data_type, windows), ...).
+        part: which page of the answer this is, from 0.
+        final: the answer's last page: its load is complete once this one is in.
+        load_key: the same for every page of one answer (empty: a one-page answer).
+    """
 
     call: ApiCall
     points: tuple = ()
     tcx: str = ""
-    rollups: tuple = ()  # summary: ((data_type, windows), ...)
+    rollups: tuple = ()
+    part: int = 0
+    final: bool = True
+    load_key: str = ""

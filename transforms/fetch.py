@@ -13,8 +13,10 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import dataclasses
+import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable
 
 import apache_beam as beam
@@ -27,7 +29,7 @@ from healthapi import calls
 from healthapi.auth import oauth
 from healthapi.auth.broker import TokenBroker, broker_for, shared_broker
 from healthapi.client import HealthApiClient
-from healthapi.elements import ApiCall, ApiPage
+from healthapi.elements import ApiCall
 from healthapi.quota import shared_limiter
 from healthapi.retry import RetryPolicy
 from transforms.dead_letters import DeadLetter, utc_now_rfc3339
@@ -43,6 +45,20 @@ class _Tally:
 
     statuses: list[int] = dataclasses.field(default_factory=list)
     retries: int = 0
+    millis: int = 0
+
+
+# How a call's answer ends, after its pages: done, a call failure, or a defect.
+_PAGE, _DONE, _FAILED, _ERROR = "page", "done", "failed", "error"
+
+
+def _events(out: queue.Queue):
+    """A pool thread's events for one call, until the one that ends it."""
+    while True:
+        event = out.get()
+        yield event
+        if event[0] != _PAGE:
+            return
 
 
 class FetchFn(beam.DoFn):
@@ -148,9 +164,8 @@ class FetchFn(beam.DoFn):
     def start_bundle(self):
         self.pending = collections.deque()
 
-    def _run(self, call: ApiCall) -> tuple[ApiPage | calls.CallFailed, _Tally, int]:
-        """Runs one call (in a pool thread, or in `process`); never raises CallFailed."""
-        tally = _Tally()
+    def _answer(self, call: ApiCall, load_key: str, tally: _Tally):
+        """Runs one call: `(_PAGE, page)` for each page as it comes, then how it ended."""
 
         def count_retry() -> None:
             tally.retries += 1
@@ -160,32 +175,53 @@ class FetchFn(beam.DoFn):
         )
         started = time.monotonic()
         try:
-            outcome: ApiPage | calls.CallFailed = calls.run_call(runner, self.client, call)
+            for page in calls.call_pages(runner, self.client, call, load_key):
+                yield _PAGE, page
+            end: tuple = (_DONE, None)
         except calls.CallFailed as failed:
-            outcome = failed
-        return outcome, tally, int((time.monotonic() - started) * 1000)
+            end = (_FAILED, failed)
+        except Exception as err:  # not a call failure: a defect, raised in the bundle
+            end = (_ERROR, err)
+        tally.millis = int((time.monotonic() - started) * 1000)
+        yield end
+
+    def _answer_into(self, call: ApiCall, load_key: str, tally: _Tally, out: queue.Queue):
+        """`_answer` in a pool thread. `out` holds two pages at most, so a call whose pages
+        are not read yet waits instead of piling them up."""
+        for event in self._answer(call, load_key, tally):
+            out.put(event)
 
     def process(
         self, call: ApiCall, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam
     ):
+        load_key = uuid.uuid4().hex[:16]
+        tally = _Tally()
         if self.pool is None:  # one call at a time: outputs go in the call's own window
-            yield from self._outputs(call, *self._run(call), window=None, timestamp=None)
+            events = self._answer(call, load_key, tally)
+            yield from self._outputs(call, tally, events, window=None, timestamp=None)
             return
-        self.pending.append((call, self.pool.submit(self._run, call), window, timestamp))
-        # Twice the threads in flight keeps every thread busy while the oldest is read.
-        while len(self.pending) > 2 * self.concurrent_calls:
-            yield from self._next_done()
+        out: queue.Queue = queue.Queue(maxsize=2)
+        self.pool.submit(self._answer_into, call, load_key, tally, out)
+        self.pending.append((call, tally, _events(out), window, timestamp))
+        # Reading the oldest call's pages while the others fetch theirs: the pool's
+        # threads stay busy, and each call holds two pages at most meanwhile.
+        while len(self.pending) > self.concurrent_calls:
+            yield from self._outputs(*self.pending.popleft())
 
     def finish_bundle(self):
         while self.pending:
-            yield from self._next_done()
+            yield from self._outputs(*self.pending.popleft())
 
-    def _next_done(self):
-        call, future, window, timestamp = self.pending.popleft()
-        yield from self._outputs(call, *future.result(), window, timestamp)
+    def _outputs(self, call, tally: _Tally, events, window, timestamp):
+        """The call's pages as they come, then its dead letter if it failed; its counters."""
 
-    def _outputs(self, call, outcome, tally: _Tally, millis: int, window, timestamp):
-        """The call's page or dead letter, in the call's window (when given); its counters."""
+        def placed(value):
+            return value if window is None else WindowedValue(value, timestamp, (window,))
+
+        for what, value in events:
+            if what != _PAGE:
+                break
+            yield placed(value)
         for status in tally.statuses:
             answer = status or "no_answer"
             Metrics.counter(NAMESPACE, f"api_calls_{answer}").inc()
@@ -197,15 +233,12 @@ class FetchFn(beam.DoFn):
             refreshed, self._refreshed = self._refreshed, 0
         if refreshed:
             self.refreshes.inc(refreshed)
-        self.latency.update(millis)
-
-        def placed(value):
-            return value if window is None else WindowedValue(value, timestamp, (window,))
-
-        if not isinstance(outcome, calls.CallFailed):
-            yield placed(outcome)
+        self.latency.update(tally.millis)
+        if what == _ERROR:
+            raise value
+        if what == _DONE:
             return
-        v = outcome.verdict
+        v = value.verdict
         Metrics.counter(NAMESPACE, f"dead_letters_{self.stage}").inc()
         if v.reason == calls.NEEDS_CONSENT:
             # One counter per user: the run report lists who must consent again.
@@ -218,9 +251,9 @@ class FetchFn(beam.DoFn):
             timestamp=utc_now_rfc3339(),
             http_status=v.status,
             body=v.body,
-            attempts=outcome.attempts,
+            attempts=value.attempts,
             user_key=call.user_key,
-            replayable=outcome.replayable,
+            replayable=value.replayable,
         )
         yield pvalue.TaggedOutput(self.DEAD_LETTER, placed(letter))
 

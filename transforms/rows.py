@@ -38,6 +38,9 @@ _POINT_ERRORS = (ValueError, OverflowError)
 class _ToRowsFn(beam.DoFn):
     """ApiPage -> (table, row), plus detail calls and dead letters.
 
+    A list call's answer may come as several pages; its rows come page by page,
+    and its one `load_windows` row with its last page, counting the rows of all.
+
     Args:
         run_id: the run's id, stamped on every row.
         ingest_time: the run's start (UTC), stamped on every row.
@@ -72,10 +75,16 @@ class _ToRowsFn(beam.DoFn):
             replayable=False,
         )
 
+    def start_bundle(self):
+        # Rows of answers whose last page has not come yet: load key -> rows so far.
+        # The pages of one answer come in order from the fetch it is fused with, within
+        # one bundle; an answer that fails after some pages never gets its load row.
+        self.partial: dict[str, int] = {}
+
     def process(self, page: ApiPage):
         call = page.call
-        loaded_at = self.clock() if self.clock else dt.datetime.now(dt.UTC)
-        load_id = f"{self.run_id}-{uuid.uuid4().hex[:16]}"
+        key = page.load_key or uuid.uuid4().hex[:16]
+        load_id = f"{self.run_id}-{key}"
         ctx = datapoints.RowContext(call.user_key, self.run_id, self.ingest_time, load_id)
         table = load_windows.load_table(call)
         count, complete = 0, True
@@ -88,7 +97,15 @@ class _ToRowsFn(beam.DoFn):
             elif out[0] == table:
                 count += 1
             yield out
+        partial = getattr(self, "partial", None)
+        if partial is None:  # called without start_bundle (a test)
+            partial = self.partial = {}
+        if not page.final:
+            partial[key] = partial.get(key, 0) + count
+            return
+        count += partial.pop(key, 0)
         if complete:
+            loaded_at = self.clock() if self.clock else dt.datetime.now(dt.UTC)
             yield load_windows.TABLE, load_windows.load_row(call, ctx, table, count, loaded_at)
 
     def _outputs(self, page: ApiPage, ctx: datapoints.RowContext):

@@ -384,3 +384,20 @@ def test_many_calls_in_flight_through_the_composite_give_the_same_pages(sim, tok
     assert_that(eight.pages | "Points8" >> beam.Map(by_points), equal_to(expected), label="8")
     assert_that(eight.dead_letter, equal_to([]), label="no letters")
     p.run().wait_until_finish()
+
+
+def test_an_answer_of_several_pages_comes_page_by_page_under_one_load_key(sim, tokens):
+    call = ApiCall("user-1", "list", "heart-rate", "2026-11-20", "2026-11-21", STREAM_RAW)
+    truth = truth_page(sim, call, D("2026-11-20"))
+    fn = _fetch_fn(sim, tokens, concurrent_calls=1)
+    pages = list(fn.process(call))
+    fn.teardown()
+    page_size = 10_000  # the discovery document's largest page for heart rate
+    assert len(truth.points) > page_size  # else the test proves nothing
+    assert [(p.part, p.final, len(p.points) <= page_size) for p in pages] == [
+        (i, i == len(pages) - 1, True) for i in range(len(pages))
+    ]
+    assert len(pages) >= 2 and len({p.load_key for p in pages}) == 1 and pages[0].load_key
+    assert by_points(ApiPage(call, points=tuple(x for p in pages for x in p.points))) == by_points(
+        truth
+    )

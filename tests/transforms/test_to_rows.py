@@ -354,3 +354,45 @@ def test_a_bad_run_id_or_ingest_time_is_refused_when_the_graph_is_built(
     with pytest.raises(ValueError) as caught:
         ToRows(run_id, ingest_time)
     assert str(caught.value) == message
+
+
+# -- an answer in several pages ------------------------------------------------------------
+
+
+def _outputs(fn, page: ApiPage) -> list:
+    return [(o.tag, o.value) if hasattr(o, "tag") else ("rows", o) for o in fn.process(page)]
+
+
+def test_an_answer_in_pages_loads_page_by_page_and_counts_its_rows_once_at_the_last():
+    from transforms.rows import _ToRowsFn
+
+    call = ApiCall(USER, "list", "steps", "2026-11-20", "2026-11-21", STREAM_RAW)
+    fn = _ToRowsFn(RUN_ID, INGEST, clock=fixed_clock)
+    fn.start_bundle()
+    first = _outputs(fn, ApiPage(call, points=(STEPS_RAW,), part=0, final=False, load_key="a"))
+    second = _outputs(fn, ApiPage(call, points=(STEPS_RAW,), part=1, final=False, load_key="a"))
+    last = _outputs(fn, ApiPage(call, points=(STEPS_RAW,), part=2, final=True, load_key="a"))
+    load_id = f"{RUN_ID}-a"
+    row = {**STEPS_RAW_ROW, "load_id": load_id}
+    assert first == second == [("rows", ("steps", row))]
+    window = {"start": dt.datetime(2026, 11, 20), "end": dt.datetime(2026, 11, 21)}
+    expected_load = {
+        **load_row(call, "steps", dt.date(2026, 11, 20), 3, **window),
+        "load_id": load_id,
+        "record_key": load_id,
+    }
+    assert last == [("rows", ("steps", row)), ("rows", ("load_windows", expected_load))]
+
+
+def test_an_answer_whose_last_page_never_comes_records_no_load():
+    from transforms.rows import _ToRowsFn
+
+    call = ApiCall(USER, "list", "steps", "2026-11-20", "2026-11-21", STREAM_RAW)
+    fn = _ToRowsFn(RUN_ID, INGEST, clock=fixed_clock)
+    fn.start_bundle()
+    out = _outputs(fn, ApiPage(call, points=(STEPS_RAW,), part=0, final=False, load_key="b"))
+    other = ApiCall(USER, "list", "steps", "2026-11-21", "2026-11-22", STREAM_RAW)
+    out += _outputs(fn, ApiPage(other, points=(), part=0, final=True, load_key="c"))
+    loads = [value[1] for tag, value in out if tag == "rows" and value[0] == "load_windows"]
+    # The failed answer's rows stay out of the views: no load row names them.
+    assert [(row["load_id"], row["row_count"]) for row in loads] == [(f"{RUN_ID}-c", 0)]
