@@ -45,6 +45,7 @@ CALL_POINTS = CALL_PAGES * datatypes.MAX_PAGE_SIZE
 LIST = "list"
 RECONCILE = "reconcile"
 DAILY_ROLLUP = "dailyRollUp"
+EXPORT_TCX = "exportExerciseTcx"
 
 
 def window_hours(spec: datatypes.DataTypeSpec) -> int:
@@ -118,6 +119,7 @@ def required_calls(
     days: int,
     stream: str = STREAM_RECONCILED,
     with_summary: bool = True,
+    exercise_tcx: bool = True,
 ) -> dict[str, int]:
     """The calls the API's caps force on a backfill of one data type, by API method.
 
@@ -131,7 +133,9 @@ def required_calls(
       does whenever total calories are asked for), needs one `dailyRollUp` per range the
       API allows it (14 days for total calories, 90 for the others): ceil(days /
       rollup_days). One answer holds every day of its range (the page cap is the range
-      cap), so it never needs a second page.
+      cap), so it never needs a second page;
+    - exercise needs one `exportExerciseTcx` per exercise when the backfill exports TCX
+      (the pipeline does): the API exports one exercise a call.
 
     Tie re-reads, empty pages and windows cut short are the client's cost, not the
     API's: they are not required.
@@ -143,9 +147,11 @@ def required_calls(
         days: civil days backfilled per user.
         stream: `reconciled` or `raw`: which list method reads the type.
         with_summary: whether the backfill includes the daily activity summary.
+        exercise_tcx: whether each exercise's TCX is exported.
 
     Returns:
-        Calls by method (`list`, `reconcile`, `dailyRollUp`), methods with none left out.
+        Calls by method (`list`, `reconcile`, `dailyRollUp`, `exportExerciseTcx`),
+        methods with none left out.
     """
     spec = datatypes.spec(data_type)
     out: dict[str, int] = {}
@@ -158,6 +164,8 @@ def required_calls(
         with_summary or spec.kind is datatypes.Kind.ROLLUP_ONLY
     ):
         out[DAILY_ROLLUP] = len(points_per_user) * math.ceil(days / spec.rollup_days)
+    if data_type == "exercise" and exercise_tcx and sum(points_per_user):
+        out[EXPORT_TCX] = sum(points_per_user)
     return out
 
 

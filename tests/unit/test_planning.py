@@ -250,7 +250,9 @@ def test_summary_calls_span_whole_ranges_of_every_rolled_up_type():
         ("daily-vo2-max", [87], 3650, STREAM_RECONCILED, {"reconcile": 1}),
         # Pages of 25 for sleep and exercise.
         ("sleep", [100, 101], 90, STREAM_RAW, {"list": 9}),
-        ("exercise", [25, 0], 90, STREAM_RECONCILED, {"reconcile": 2}),
+        # One TCX export per exercise.
+        ("exercise", [25, 0], 90, STREAM_RECONCILED, {"reconcile": 2, "exportExerciseTcx": 25}),
+        ("exercise", [0], 90, STREAM_RAW, {"list": 1}),
         # Summary types: one dailyRollUp per 90 days (14 for total calories) per user too.
         ("steps", [19_398, 9_999], 90, STREAM_RECONCILED, {"reconcile": 3, "dailyRollUp": 2}),
         ("floors", [668], 91, STREAM_RAW, {"list": 1, "dailyRollUp": 2}),
@@ -264,6 +266,10 @@ def test_summary_calls_span_whole_ranges_of_every_rolled_up_type():
 )
 def test_required_calls(data_type, points, days, stream, expected):
     assert planning.required_calls(data_type, points, days, stream) == expected
+
+
+def test_required_calls_of_exercise_without_tcx():
+    assert planning.required_calls("exercise", [22, 26], 90, exercise_tcx=False) == {"reconcile": 3}
 
 
 def test_required_calls_without_the_summary():
