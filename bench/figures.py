@@ -1,14 +1,12 @@
 """The pure parts of `make bench` (`bench.scorecard`): the goals, the calls the API's caps
 require, verdicts, and how a figure is written beside its goal.
 
-Calls required: `healthapi.planning.required_calls`, where the project defines them (whole
+Calls required: `healthapi.planning.required_calls`, where the project defines them: whole
 list or reconcile pages of the type's largest page size, at least one per user; one
 dailyRollUp per range the type's rollup cap allows, for the daily activity summary's
-types), plus one `exportExerciseTcx` per exercise: the pipeline exports every exercise's
-TCX and the API exports one at a time (planning does not plan these detail calls;
-`transforms.rows.ToRows` fans them out). Calls made are counted at the simulator
-(`callsByDataType` of its statistics: every dataPoints request routed, retries and 429s
-included).
+types; one exportExerciseTcx per exercise (the API exports one at a time). Calls made are
+counted at the simulator (`callsByDataType` of its statistics: every dataPoints request
+routed, retries and 429s included).
 
 Nothing here runs anything or reads a clock; `tests/unit/test_bench_scorecard.py` holds
 these functions to literal inputs and exact outputs. Sizes are decimal: 1 GB is 10**9
@@ -32,9 +30,15 @@ GOAL_FLAT_RATIO = 1.25
 GOAL_CALLS_RATIO = 1.05  # calls made per call the API's caps require, per data type
 
 
-TCX = "exportExerciseTcx"
 # The order methods are shown in; any other method follows, by name.
-METHODS = (planning.LIST, planning.RECONCILE, planning.DAILY_ROLLUP, "rollUp", TCX, "get")
+METHODS = (
+    planning.LIST,
+    planning.RECONCILE,
+    planning.DAILY_ROLLUP,
+    "rollUp",
+    planning.EXPORT_TCX,
+    "get",
+)
 
 Counts = dict[str, dict[str, int]]  # data type -> method -> calls
 
@@ -49,23 +53,20 @@ def required_calls(
     stream: str = STREAM_RECONCILED,
     with_summary: bool = True,
 ) -> dict[str, int]:
-    """The calls the API's caps force on a backfill of one type, by method.
+    """`healthapi.planning.required_calls` of a backfill whose points are given per user.
 
     Args:
         data_type: the API's name of the type.
         points_per_user: per user, the points the stream holds in the backfill's days
-            (for exercise: the exercises, each of which needs its TCX exported).
+            (for exercise: the exercises, each of which has its TCX exported).
         days: civil days backfilled per user.
         stream: the stream the pipeline reads (`reconciled`: the reconcile method).
         with_summary: whether the backfill includes the daily activity summary (it does
             whenever total calories are loaded).
     """
-    out = planning.required_calls(
+    return planning.required_calls(
         data_type, list(points_per_user.values()), days, stream, with_summary
     )
-    if data_type == "exercise":
-        out[TCX] = sum(points_per_user.values())
-    return out
 
 
 def calls_made(before: Counts, after: Counts) -> Counts:
