@@ -36,8 +36,8 @@ from healthapi.elements import STREAM_RAW, STREAM_RECONCILED, ApiCall, FetchRequ
 
 # The most points one list call is planned to read, at its type's densest cadence: 16
 # pages of the largest size. A call's answer is one pipeline element (about 250 MB of
-# heart-rate points at this size), and at 16 pages a window's last, partial page adds at
-# most a sixteenth to the pages its points fill.
+# heart-rate points at this size); a window's last page is the only one not full, about
+# a sixteenth more calls when the data comes at that cadence, less when windows are few.
 CALL_PAGES = 16
 CALL_POINTS = CALL_PAGES * datatypes.MAX_PAGE_SIZE
 
