@@ -1,12 +1,6 @@
-"""The pure parts of `make bench` (`bench.scorecard`): the goals, the calls the API's caps
-require, verdicts, and how a figure is written beside its goal.
-
-Calls required: `healthapi.planning.required_calls`, where the project defines them: whole
-list or reconcile pages of the type's largest page size, at least one per user; one
-dailyRollUp per range the type's rollup cap allows, for the daily activity summary's
-types; one exportExerciseTcx per exercise (the API exports one at a time). Calls made are
-counted at the simulator (`callsByDataType` of its statistics: every dataPoints request
-routed, retries and 429s included).
+"""The pure parts of `make bench` (`bench.scorecard`): the goals, verdicts, a projection of
+memory, and how a figure is written beside its goal. The calls figure's yardstick (calls
+required, calls made) is `bench.calls`'s.
 
 Nothing here runs anything or reads a clock; `tests/unit/test_bench_scorecard.py` holds
 these functions to literal inputs and exact outputs. Sizes are decimal: 1 GB is 10**9
@@ -14,11 +8,6 @@ bytes, 1 MB 10**6.
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
-
-from healthapi import datatypes, planning
-from healthapi.elements import STREAM_RECONCILED
 
 # The goals of issue "Speed and scale", item 6.
 TODAY_CPU_PER_MILLION = 150.0  # CPU-s per million heart-rate rows, as the issue states today's
@@ -28,75 +17,6 @@ GOAL_PEAK_365_BYTES = 1.5e9  # a 365-day run under 1.5 GB
 # one. Memory that grows with rows misses it by far; start-up and caches do not.
 GOAL_FLAT_RATIO = 1.25
 GOAL_CALLS_RATIO = 1.05  # calls made per call the API's caps require, per data type
-
-
-# The order methods are shown in; any other method follows, by name.
-METHODS = (
-    planning.LIST,
-    planning.RECONCILE,
-    planning.DAILY_ROLLUP,
-    "rollUp",
-    planning.EXPORT_TCX,
-    "get",
-)
-
-Counts = dict[str, dict[str, int]]  # data type -> method -> calls
-
-
-# --------------------------------------------------------------------------- calls
-
-
-def required_calls(
-    data_type: str,
-    points_per_user: Mapping[str, int],
-    days: int,
-    stream: str = STREAM_RECONCILED,
-    with_summary: bool = True,
-) -> dict[str, int]:
-    """`healthapi.planning.required_calls` of a backfill whose points are given per user.
-
-    Args:
-        data_type: the API's name of the type.
-        points_per_user: per user, the points the stream holds in the backfill's days
-            (for exercise: the exercises, each of which has its TCX exported).
-        days: civil days backfilled per user.
-        stream: the stream the pipeline reads (`reconciled`: the reconcile method).
-        with_summary: whether the backfill includes the daily activity summary (it does
-            whenever total calories are loaded).
-    """
-    return planning.required_calls(
-        data_type, list(points_per_user.values()), days, stream, with_summary
-    )
-
-
-def calls_made(before: Counts, after: Counts) -> Counts:
-    """The calls counted between two readings of the simulator's `callsByDataType`."""
-    out: Counts = {}
-    for data_type, methods in after.items():
-        for method, n in methods.items():
-            delta = n - before.get(data_type, {}).get(method, 0)
-            if delta:
-                out.setdefault(data_type, {})[method] = delta
-    return out
-
-
-def calls_ratio(made: int, required: int) -> float | None:
-    """Calls made per call required; None when none was required."""
-    if required <= 0:
-        return None
-    return made / required
-
-
-def by_method(counts: Mapping[str, int]) -> str:
-    """`{"reconcile": 90, "dailyRollUp": 3}` -> `reconcile 90 + dailyRollUp 3`, zeros left out."""
-    names = [m for m in METHODS if counts.get(m)]
-    names += sorted(m for m in counts if m not in METHODS and counts[m])
-    return " + ".join(f"{m} {counts[m]:,}" for m in names) or "0"
-
-
-def listed(data_type: str) -> bool:
-    """Whether the type has points to count (all but the rollup-only total calories)."""
-    return datatypes.spec(data_type).kind is not datatypes.Kind.ROLLUP_ONLY
 
 
 # --------------------------------------------------------------------------- memory

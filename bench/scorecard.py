@@ -21,7 +21,7 @@ emulator) make them:
    speed of `bench/results/before.txt` (about 100 CPU-s per million rows, the simulator
    30 more) load D cannot finish within the bench's time. It runs beside loads B and C,
    against a simulator of its own, and `--memory_time_limit` lets it run longer.
-3. API calls made against the calls the API's caps require (`bench.figures`), per data
+3. API calls made against the calls the API's caps require (`bench.calls`), per data
    type, for a backfill of 3 users x 90 days of every data type (load B), counted at the
    simulator. Goal: at most 1.05x per type. Heart rate is capped: 90 days of 3 users is
    4.3 million rows, about 9 CPU-minutes today, so load B leaves it out and its line
@@ -72,6 +72,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench import calls as yardstick
 from bench import figures
 from bench.args import positive_float
 from bench.processes import ProcessCost, cpu_seconds_of, process_tree, run_measured
@@ -120,7 +121,7 @@ class Load:
     data_types: tuple[str, ...]
     cost: ProcessCost
     result: dict | None  # what bench.pipeline_process wrote; None if it did not finish
-    calls: figures.Counts  # data type -> method -> calls, counted at the simulator
+    calls: yardstick.Counts  # data type -> method -> calls, counted at the simulator
     simulator_cpu: float
     emulator_cpu: float  # the emulators' CPU while the load ran (shared if loads overlap)
     log: Path
@@ -178,7 +179,7 @@ class Bench:
         """CPU seconds the emulators' processes have used so far."""
         return sum(cpu_seconds_of(process_tree(pid)) for pid in self.emulator_pids)
 
-    def calls(self) -> figures.Counts:
+    def calls(self) -> yardstick.Counts:
         """dataPoints calls this bench's simulator has routed: data type -> method -> count."""
         return self.sim.stats()["callsByDataType"]
 
@@ -247,7 +248,7 @@ class Bench:
             data_types=data_types,
             cost=cost,
             result=json.loads(result_path.read_text()) if result_path.exists() else None,
-            calls=figures.calls_made(calls_before, self.calls()),
+            calls=yardstick.made(calls_before, self.calls()),
             simulator_cpu=self.simulator_cpu() - sim_cpu_before,
             emulator_cpu=self.emulator_cpu() - emulator_cpu_before,
             log=log,
@@ -366,10 +367,8 @@ def calls_entry(
 ) -> dict:
     """Figure 3, one data type: calls made in `load` against those required."""
     made = load.calls.get(data_type, {})
-    required = figures.required_calls(
-        data_type, points_per_user, load.days, with_summary=with_summary
-    )
-    ratio = figures.calls_ratio(sum(made.values()), sum(required.values()))
+    required = yardstick.required(data_type, points_per_user, load.days, with_summary=with_summary)
+    ratio = yardstick.ratio(sum(made.values()), sum(required.values()))
     return {
         "load": load.name,
         "users": len(load.users),
@@ -462,8 +461,8 @@ def print_figures(say: Callable[[str], None], out: dict, loads: dict[str, Load])
         table.append(
             (
                 name,
-                figures.by_method(entry["made"]),
-                figures.by_method(entry["required"]),
+                yardstick.by_method(entry["made"]),
+                yardstick.by_method(entry["required"]),
                 figures.ratio_text(entry["ratio"]),
                 f"[{entry['verdict']}]",
             )
@@ -558,7 +557,7 @@ def held_points(truth: Simulator, user_id: str, data_type: str, first: dt.date) 
     rendering them. `truth` is a simulator of the same config as the loads' (its data
     depends only on the config), never started.
     """
-    if not figures.listed(data_type):
+    if not yardstick.listed(data_type):
         return 0
     store = truth.store
     user = store.users[user_id]
@@ -625,7 +624,7 @@ def measure(args: argparse.Namespace, state: Path, say: Callable[[str], None]) -
                     load, data_type, points, with_summary="total-calories" in load.data_types
                 )
         hr_points_d = {u: held_points(truth, u, HEART_RATE, d.first_day) for u in d.users}
-        hr_pages_d = sum(figures.required_calls(HEART_RATE, hr_points_d, d.days).values())
+        hr_pages_d = sum(yardstick.required(HEART_RATE, hr_points_d, d.days).values())
         simulator_cpu = bench.simulator_cpu() + bench_d.simulator_cpu()
         emulator_cpu = bench.emulator_cpu()
     out = {

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import calls as yardstick
 from bench import figures
 from bench.processes import ProcessCost
 from bench.scorecard import ALL_TYPES, Load, calls_entry, cpu_figure, memory_figure, rows_figure
@@ -21,36 +22,34 @@ from bench.scorecard import ALL_TYPES, Load, calls_entry, cpu_figure, memory_fig
 
 def test_required_calls_of_heart_rate_3_users_90_days():
     points = {"user-1": 1_447_752, "user-2": 1_400_000, "user-3": 0}
-    assert figures.required_calls("heart-rate", points, 90) == {"reconcile": 145 + 140 + 1}
-    assert figures.required_calls("heart-rate", points, 90, stream="raw") == {"list": 286}
+    assert yardstick.required("heart-rate", points, 90) == {"reconcile": 145 + 140 + 1}
+    assert yardstick.required("heart-rate", points, 90, stream="raw") == {"list": 286}
 
 
 def test_required_calls_of_steps_add_the_summary_rollups_at_the_90_day_cap():
     points = {"user-1": 15_312, "user-2": 15_000, "user-3": 9_999}
-    assert figures.required_calls("steps", points, 90) == {"reconcile": 2 + 2 + 1, "dailyRollUp": 3}
-    assert figures.required_calls("steps", points, 91) == {"reconcile": 5, "dailyRollUp": 6}
-    assert figures.required_calls("steps", points, 90, with_summary=False) == {"reconcile": 5}
+    assert yardstick.required("steps", points, 90) == {"reconcile": 2 + 2 + 1, "dailyRollUp": 3}
+    assert yardstick.required("steps", points, 91) == {"reconcile": 5, "dailyRollUp": 6}
+    assert yardstick.required("steps", points, 90, with_summary=False) == {"reconcile": 5}
 
 
 def test_required_calls_of_total_calories_are_rollups_at_the_14_day_cap():
     points = {"user-1": 0, "user-2": 0, "user-3": 0}
-    assert figures.required_calls("total-calories", points, 90) == {"dailyRollUp": 3 * 7}
-    assert figures.required_calls("total-calories", points, 14) == {"dailyRollUp": 3}
+    assert yardstick.required("total-calories", points, 90) == {"dailyRollUp": 3 * 7}
+    assert yardstick.required("total-calories", points, 14) == {"dailyRollUp": 3}
 
 
 def test_required_calls_of_exercise_add_one_tcx_export_per_exercise():
     points = {"user-1": 22, "user-2": 26}
-    assert figures.required_calls("exercise", points, 90) == {
+    assert yardstick.required("exercise", points, 90) == {
         "reconcile": 1 + 2,
         "exportExerciseTcx": 48,
     }
 
 
 def test_required_calls_of_sleep_and_a_daily_type():
-    assert figures.required_calls("sleep", {"user-1": 101}, 90) == {"reconcile": 5}
-    assert figures.required_calls("daily-resting-heart-rate", {"user-1": 87}, 90) == {
-        "reconcile": 1
-    }
+    assert yardstick.required("sleep", {"user-1": 101}, 90) == {"reconcile": 5}
+    assert yardstick.required("daily-resting-heart-rate", {"user-1": 87}, 90) == {"reconcile": 1}
 
 
 def test_calls_made_are_the_difference_of_two_readings_of_the_simulator():
@@ -60,15 +59,15 @@ def test_calls_made_are_the_difference_of_two_readings_of_the_simulator():
         "sleep": {"reconcile": 2},
         "exercise": {"reconcile": 3, "exportExerciseTcx": 48},
     }
-    assert figures.calls_made(before, after) == {
+    assert yardstick.made(before, after) == {
         "steps": {"reconcile": 30},
         "exercise": {"reconcile": 3, "exportExerciseTcx": 48},
     }
 
 
 def test_calls_ratio_and_its_text():
-    assert figures.calls_ratio(360, 145) == pytest.approx(2.4827586)
-    assert figures.calls_ratio(3, 0) is None
+    assert yardstick.ratio(360, 145) == pytest.approx(2.4827586)
+    assert yardstick.ratio(3, 0) is None
     assert figures.ratio_text(2.4827586) == "2.48x"
     assert figures.ratio_text(3.2, lower_bound=True) == "> 3.20x"
     assert figures.ratio_text(None) == "n/a"
@@ -76,8 +75,8 @@ def test_calls_ratio_and_its_text():
 
 def test_by_method_keeps_a_fixed_order_and_leaves_out_zeros():
     counts = {"exportExerciseTcx": 48, "reconcile": 1_200, "dailyRollUp": 0, "other": 2}
-    assert figures.by_method(counts) == "reconcile 1,200 + exportExerciseTcx 48 + other 2"
-    assert figures.by_method({}) == "0"
+    assert yardstick.by_method(counts) == "reconcile 1,200 + exportExerciseTcx 48 + other 2"
+    assert yardstick.by_method({}) == "0"
 
 
 def test_verdicts():
