@@ -35,61 +35,20 @@ def test_each_request_becomes_its_windows_calls():
             calls,
             equal_to(
                 [
-                    # Heart rate: six civil hours a call.
-                    ApiCall(
-                        "user-1",
-                        "list",
-                        "heart-rate",
-                        "2026-11-20",
-                        "2026-11-20T06:00:00",
-                        STREAM_RAW,
-                    ),
-                    ApiCall(
-                        "user-1",
-                        "list",
-                        "heart-rate",
-                        "2026-11-20T06:00:00",
-                        "2026-11-20T12:00:00",
-                        STREAM_RAW,
-                    ),
-                    ApiCall(
-                        "user-1",
-                        "list",
-                        "heart-rate",
-                        "2026-11-20T12:00:00",
-                        "2026-11-20T18:00:00",
-                        STREAM_RAW,
-                    ),
-                    ApiCall(
-                        "user-1",
-                        "list",
-                        "heart-rate",
-                        "2026-11-20T18:00:00",
-                        "2026-11-21",
-                        STREAM_RAW,
-                    ),
-                    # Total calories: the daily activity summary, 14 days a call.
+                    # Heart rate: one call, its window up to 16 full pages (9 days).
+                    ApiCall("user-1", "list", "heart-rate", "2026-11-20", "2026-11-21", STREAM_RAW),
+                    # Total calories: the daily activity summary, up to 630 days a call.
                     ApiCall(
                         "user-2",
                         "summary",
                         "daily-activity-summary",
                         "2026-11-01",
-                        "2026-11-15",
-                        STREAM_RECONCILED,
-                    ),
-                    ApiCall(
-                        "user-2",
-                        "summary",
-                        "daily-activity-summary",
-                        "2026-11-15",
                         "2026-11-21",
                         STREAM_RECONCILED,
                     ),
-                    # Steps: three days a call, the last one cut at the request's end.
-                    ApiCall("user-2", "list", "steps", "2026-11-01", "2026-11-04"),
-                    ApiCall("user-2", "list", "steps", "2026-11-04", "2026-11-07"),
-                    ApiCall("user-2", "list", "steps", "2026-11-07", "2026-11-08"),
-                    # Weight: up to a year a call.
+                    # Steps: up to 111 days a call.
+                    ApiCall("user-2", "list", "steps", "2026-11-01", "2026-11-08"),
+                    # Weight: one window for a sparse type.
                     ApiCall("user-3", "list", "weight", "2026-11-01", "2026-11-28"),
                 ]
             ),
