@@ -155,7 +155,12 @@ def test_rows_figure_counts_every_table_over_the_wall_time_of_run():
 
 
 def test_memory_figure_of_a_long_load_stopped_at_the_ceiling():
-    timeline = [(0.0, 300_000_000, 0.0), (5.0, 2_000_000_000, 100.0), (10.0, 4e9, 200.0)]
+    timeline = [
+        (0.0, 300_000_000, 0.0),
+        (5.0, 1_500_000_000, 50.0),  # start-up: left out of the projection
+        (10.0, 2_000_000_000, 100.0),
+        (15.0, 4_000_000_000, 200.0),
+    ]
     figure = memory_figure(
         load(30, 2_000_000_000),
         load(
@@ -173,7 +178,7 @@ def test_memory_figure_of_a_long_load_stopped_at_the_ceiling():
     long = figure["long"]
     assert (long["heart_rate_pages_served"], long["heart_rate_pages_required"]) == (300, 600)
     assert long["projected_peak_bytes"] == 12_000_000_000  # 20 MB a page, from 0 at page 0
-    assert long["timeline"][1] == [5.0, 2_000_000_000, 100.0]
+    assert long["timeline"][2] == [10.0, 2_000_000_000, 100.0]
 
 
 def test_memory_figure_of_flat_loads():
