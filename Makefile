@@ -75,7 +75,7 @@ emulators-up: venv
 emulators-down: venv
 	$(PY) -m localdev.emulators down --state_dir .local
 
-# Speed and scale figures beside their goals (bench/scorecard.py): about 17 minutes on 2
+# Speed and scale figures beside their goals (bench/scorecard.py): about 15 minutes on 2
 # busy cores; `make bench BENCH_ARGS=--quick` for small sizes.
 bench: venv
 	$(PY) -m bench.scorecard $(BENCH_ARGS)

@@ -43,7 +43,7 @@ start and the end is printed with them. CPU time and memory depend much less on 
 
 Run from the repository root::
 
-    make bench                     # the full run: about 17 minutes on 2 busy cores
+    make bench                     # the full run: 861 s on 2 cores at load average 7 to 10
     make bench BENCH_ARGS=--quick  # small sizes: 3 to 7 minutes
     .venv/bin/python -m bench.scorecard --help
 
