@@ -1,4 +1,4 @@
-"""Where requests come from, and the flags that go with each source."""
+"""Where requests come from, the flags that go with each source, and `run` refusing bad ones."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipeline import main
 from pipeline.options import OptionsError, resolve
 
 TODAY = dt.date(2026, 11, 28)
@@ -146,4 +147,21 @@ def test_a_date_in_the_right_form_but_not_in_the_calendar_is_not_a_real_date():
         config("--users=user-1", "--start_date=2026-02-30", "--end_date=2026-11-02")
     assert str(caught.value) == (
         "--start_date='2026-02-30': is not a real date; e.g. --start_date=2026-11-01"
+    )
+
+
+def test_bad_options_fail_before_anything_runs(tmp_path):
+    with pytest.raises(main.OptionsError) as err:
+        main.run(
+            [
+                "--users=user-1",
+                "--start_date=2026-11-02",
+                "--end_date=2026-11-01",
+                f"--token_store={tmp_path}",
+                "--dataset=fitbeam-local:x",
+                f"--dead_letter_root={tmp_path}",
+            ]
+        )
+    assert str(err.value) == (
+        "--end_date='2026-11-01': is before --start_date=2026-11-02; e.g. --end_date=2026-11-02"
     )
