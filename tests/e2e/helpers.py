@@ -43,6 +43,31 @@ def keys_in(client: bigquery.Client, dataset: str, table: str, run_id: str) -> s
     return {(r["user_key"], r["record_key"]) for r in result}
 
 
+def recorded_keys_in(client: bigquery.Client, dataset: str, table: str, run_id: str) -> set:
+    """(user, record key) of the rows a run loaded under loads it recorded in load_windows."""
+    query = (
+        f"SELECT t.user_key, t.record_key FROM `{emulators.PROJECT}.{dataset}.{table}` t "  # noqa: S608
+        f"WHERE t.run_id = @run AND t.load_id IN (SELECT load_id FROM "
+        f"`{emulators.PROJECT}.{dataset}.load_windows` WHERE run_id = @run)"
+    )
+    config = bigquery.QueryJobConfig(
+        query_parameters=[bigquery.ScalarQueryParameter("run", "STRING", run_id)]
+    )
+    try:
+        result = client.query(query, job_config=config).result()
+    except Exception as err:  # a table nobody wrote to does not exist
+        if "not found" in str(err).lower():
+            return set()
+        raise
+    return {(row["user_key"], row["record_key"]) for row in result}
+
+
+def current_keys(client: bigquery.Client, dataset: str, table: str) -> set:
+    """(user, record key) of the rows the table's `_current` view shows."""
+    query = f"SELECT user_key, record_key FROM `{emulators.PROJECT}.{dataset}.{table}_current`"  # noqa: S608
+    return {(row["user_key"], row["record_key"]) for row in client.query(query).result()}
+
+
 def count_in(client: bigquery.Client, dataset: str, table: str) -> int:
     query = f"SELECT COUNT(*) AS n FROM `{emulators.PROJECT}.{dataset}.{table}`"  # noqa: S608
     try:
