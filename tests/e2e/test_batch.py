@@ -13,8 +13,6 @@ import datetime as dt
 import json
 from pathlib import Path
 
-import pytest
-
 from healthapi import datatypes
 from healthapi.auth.file_store import LocalFileTokenStore
 from healthapi.auth.store import token_store_from_uri
@@ -182,23 +180,6 @@ def test_with_faults_rows_plus_dead_letters_account_for_every_point(local_gcp, t
         assert not first & second, table
         assert current_keys(client, "faulty", table) == keys, table
         assert count_in(client, "faulty", f"{table}_current") == len(keys), table
-
-
-def test_bad_options_fail_before_anything_runs(tmp_path):
-    with pytest.raises(main.OptionsError) as err:
-        main.run(
-            [
-                "--users=user-1",
-                "--start_date=2026-11-02",
-                "--end_date=2026-11-01",
-                f"--token_store={tmp_path}",
-                "--dataset=fitbeam-local:x",
-                f"--dead_letter_root={tmp_path}",
-            ]
-        )
-    assert str(err.value) == (
-        "--end_date='2026-11-01': is before --start_date=2026-11-02; e.g. --end_date=2026-11-02"
-    )
 
 
 def test_requests_file_with_tokens_in_secret_manager(local_gcp, tmp_path):
