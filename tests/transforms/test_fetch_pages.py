@@ -48,7 +48,13 @@ UNAVAILABLE_BODY = (
 )
 
 
-def fetch(sim: Simulator, store: LocalFileTokenStore | str, stage="fetch", attempts=3):
+def fetch(
+    sim: Simulator,
+    store: LocalFileTokenStore | str,
+    stage="fetch",
+    attempts=3,
+    concurrent_calls=8,
+):
     """FetchPages of the simulator, with the token store (or its URI) given."""
     return FetchPages(
         api_base_url=sim.base_url,
@@ -58,6 +64,7 @@ def fetch(sim: Simulator, store: LocalFileTokenStore | str, stage="fetch", attem
         policy=RetryPolicy(max_attempts=attempts),
         stage=stage,
         sleep=no_wait,
+        concurrent_calls=concurrent_calls,
     )
 
 
@@ -353,30 +360,12 @@ def test_many_calls_in_flight_through_the_composite_give_the_same_pages(sim, tok
     one_at_a_time = (
         p
         | "Calls" >> beam.Create(calls)
-        | "OneAtATime"
-        >> FetchPages(
-            api_base_url=sim.base_url,
-            token_store_uri=str(tokens.root),
-            token_url=token_url(sim),
-            quota_per_minute=10_000,
-            policy=RetryPolicy(max_attempts=1),
-            sleep=no_wait,
-            concurrent_calls=1,
-        )
+        | "OneAtATime" >> fetch(sim, tokens, attempts=1, concurrent_calls=1)
     )
     eight = (
         p
         | "SameCalls" >> beam.Create(calls)
-        | "EightAtOnce"
-        >> FetchPages(
-            api_base_url=sim.base_url,
-            token_store_uri=str(tokens.root),
-            token_url=token_url(sim),
-            quota_per_minute=10_000,
-            policy=RetryPolicy(max_attempts=1),
-            sleep=no_wait,
-            concurrent_calls=8,
-        )
+        | "EightAtOnce" >> fetch(sim, tokens, attempts=1, concurrent_calls=8)
     )
     assert_that(
         one_at_a_time.pages | "Points1" >> beam.Map(by_points), equal_to(expected), label="1"
