@@ -62,6 +62,7 @@ class _ToRowsFn(beam.DoFn):
         self.ingest_time = ingest_time
         self.fan_out_tcx = fan_out_tcx
         self.clock = clock
+        self.partial: dict[str, int] = {}  # see start_bundle
 
     def _dead(self, stage: str, page: ApiPage, original: object, err: Exception) -> DeadLetter:
         Metrics.counter(NAMESPACE, f"dead_letters_{stage}").inc()
@@ -97,9 +98,7 @@ class _ToRowsFn(beam.DoFn):
             elif out[0] == table:
                 count += 1
             yield out
-        partial = getattr(self, "partial", None)
-        if partial is None:  # called without start_bundle (a test)
-            partial = self.partial = {}
+        partial = self.partial
         if not page.final:
             partial[key] = partial.get(key, 0) + count
             return
