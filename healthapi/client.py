@@ -95,13 +95,20 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
-def json_body(response: requests.Response) -> dict:
+def json_body(response: requests.Response, items: str | None = None) -> dict:
     """The JSON object of a 2xx response.
+
+    Args:
+        items: the name of the body's array of data points, whose entries are not
+            measured here: the rows step measures each as it makes its rows, so a
+            point nested too deeply costs a dead letter of its own, not its page's
+            (and a page of 10,000 points is walked once, not twice).
 
     Raises:
         HealthApiError: status 200 with reason UNEXPECTED_CONTENT_TYPE or
             MALFORMED_RESPONSE when the body is not a JSON object (an HTML
-            error page from a proxy, or a body cut short).
+            error page from a proxy, or a body cut short), or nests deeper
+            than `MAX_NESTING` outside `items`.
     """
     content_type = response.headers.get("Content-Type", "")
     if "json" not in content_type:
@@ -124,7 +131,8 @@ def json_body(response: requests.Response) -> dict:
             "expected a JSON object",
             response.text[:500],
         )
-    if nested_deeper_than(body):
+    envelope = body if items is None else {k: v for k, v in body.items() if k != items}
+    if nested_deeper_than(envelope):
         raise HealthApiError(
             response.status_code,
             "MALFORMED_RESPONSE",
@@ -265,7 +273,7 @@ class HealthApiClient:
         response = self._call(
             "GET", f"users/me/dataTypes/{data_type}/dataPoints{suffix}", token, params=params
         )
-        body = json_body(response)
+        body = json_body(response, items="dataPoints")
         next_page_token = body.get("nextPageToken") or None
         if next_page_token is not None and not isinstance(next_page_token, str):
             raise HealthApiError(

@@ -45,6 +45,7 @@ from healthapi.auth.store import check_user_key
 from healthapi.client import HealthApiClient, HealthApiError, Page
 from healthapi.elements import ApiCall, ApiPage, FetchRequest
 from healthapi.messages import REASONS, BadRequest, parse_request, shown_message
+from healthapi.nesting import nested_deeper_than
 from healthapi.retry import RetryPolicy
 from rows import datapoints
 from schemas.bigquery import ALL_TABLES
@@ -910,7 +911,7 @@ def test_an_api_answer_whose_lists_are_not_lists_is_malformed():
     for body, message in (
         (b'{"dataPoints": "abc"}', "dataPoints is not an array"),
         (b'{"dataPoints": [], "nextPageToken": {"a": 1}}', "nextPageToken is not a string"),
-        (b'{"dataPoints": ' + b"[" * 70 + b"]" * 70 + b"}", "JSON nested more than 64 levels"),
+        (b'{"dataPoints": [], "x": ' + b"[" * 70 + b"]" * 70 + b"}", "JSON nested more than 64"),
     ):
         client = HealthApiClient(_Answers([(200, JSON, body)]), BASE_URL)
         try:
@@ -920,6 +921,15 @@ def test_an_api_answer_whose_lists_are_not_lists_is_malformed():
             assert err.message.startswith(message), err.message
         else:
             raise AssertionError(f"read {body[:40]!r}")
+
+
+def test_the_client_leaves_each_point_to_the_rows_step_to_measure():
+    deep = b'{"a": ' * 70 + b"1" + b"}" * 70
+    body = b'{"dataPoints": [{"steps": 1}, ' + deep + b"]}"
+    client = HealthApiClient(_Answers([(200, JSON, body)]), BASE_URL)
+    page = client.list_page("fake-access-token", "steps")
+    assert page.points[0] == {"steps": 1} and nested_deeper_than(page.points[1])
+    assert not nested_deeper_than(page.points[0])
 
 
 def test_a_malformed_last_point_has_no_tie_filter():
