@@ -1,10 +1,10 @@
 """Carrying out planned API calls, Beam-free: tokens, quota, retries, pages.
 
 `CallRunner` wraps every HTTP request of a call in the same discipline: a
-slot from the user's quota, then a token from the broker, the retry policy of
-`healthapi.retry`, one token refresh after a 401; a redirect, from the API
-or from the token endpoint, is permanent and never followed. `run_call` then does what
-each kind of `ApiCall` needs:
+turn in the project's pace (when it has one), a slot from the user's quota,
+then a token from the broker, the retry policy of `healthapi.retry`, one
+token refresh after a 401; a redirect, from the API or from the token
+endpoint, is permanent and never followed. `run_call` then does what each kind of `ApiCall` needs:
 
 - `list`: follows page tokens until an answer carries none (empty pages with a
   token included); in the raw stream, after every page boundary it re-reads the
@@ -22,6 +22,7 @@ import datetime as dt
 import json
 import time
 from collections.abc import Callable, Iterator
+from typing import Protocol
 
 from healthapi import datatypes, planning
 from healthapi.auth import oauth
@@ -29,10 +30,20 @@ from healthapi.auth.broker import NeedsConsent, TokenBroker, TokenRefreshFailed
 from healthapi.client import HealthApiClient
 from healthapi.elements import STREAM_RECONCILED, ApiCall, ApiPage
 from healthapi.quota import UserRateLimiter
-from healthapi.retry import RetryPolicy, Verdict, classify
+from healthapi.retry import PROJECT, RetryPolicy, Verdict, classify
 
 # The reason of a call that failed because the user's grant is gone: never retried.
 NEEDS_CONSENT = "NEEDS_CONSENT"
+
+
+class ProjectGate(Protocol):
+    """The project-wide side of the quota (`healthapi.quota.ProjectPacer` is one)."""
+
+    def acquire(self) -> float:
+        """Waits for the request's turn; returns seconds waited."""
+
+    def record(self, refused: bool) -> None:
+        """How the request ended: refused for the project's quota (a project 429), or not."""
 
 
 class CallFailed(Exception):
@@ -53,9 +64,11 @@ class CallRunner:
         broker: hands out access tokens.
         limiter: per-user quota.
         policy: the retry policy.
+        project: the project's quota (None: not paced).
         sleep: waits between attempts (injectable).
         on_status: called with each answer's HTTP status (0 for no answer).
         on_retry: called before each retry.
+        on_throttled: called with the seconds a request waited for the project's quota.
     """
 
     broker: TokenBroker
@@ -64,6 +77,8 @@ class CallRunner:
     sleep: Callable[[float], None] = time.sleep
     on_status: Callable[[int], None] = lambda status: None
     on_retry: Callable[[], None] = lambda: None
+    project: ProjectGate | None = None
+    on_throttled: Callable[[float], None] = lambda seconds: None
 
     def request(self, user_key: str, send: Callable[[str], object]) -> object:
         """Calls `send(access_token)` until it succeeds or the policy gives up.
@@ -76,14 +91,27 @@ class CallRunner:
         while True:
             attempt += 1
             token = None
+            paced = False
             try:
-                # The slot first: under an hourly budget the wait can outlast a token.
+                # The project's turn, then the user's slot, then the token. The user's slot
+                # last: the API counts the request when it arrives, and the slot must be
+                # taken just before (see `UserRateLimiter`); the token after both, since an
+                # hourly budget's wait can outlast one.
+                if self.project is not None:
+                    waited = self.project.acquire()
+                    paced = True
+                    if waited > 0:
+                        self.on_throttled(waited)
                 self.limiter.acquire(user_key)
                 token = self.broker.access_token(user_key)
                 result = send(token)
+                if paced:
+                    self.project.record(refused=False)
                 self.on_status(200)
                 return result
             except NeedsConsent as err:
+                if paced:
+                    self.project.record(refused=False)
                 verdict = Verdict(False, False, 0, NEEDS_CONSENT, str(err))
                 raise CallFailed(verdict, attempt, replayable=True) from err
             except TokenRefreshFailed as err:
@@ -91,6 +119,8 @@ class CallRunner:
             except Exception as err:  # classified below; nothing is swallowed
                 verdict = classify(err)
                 self.on_status(verdict.status)
+            if paced:
+                self.project.record(refused=verdict.quota == PROJECT)
             if verdict.refresh_token and not refreshed and token is not None:
                 try:
                     self.broker.after_unauthorized(user_key, token)

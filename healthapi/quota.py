@@ -1,16 +1,26 @@
-"""Per-user request budget: at most N API calls in any window (60 seconds by default).
+"""Request budgets: exact per user, paced per project.
 
 The Google Health API allows 300 requests per minute per user (the legacy
 Fitbit API allowed 150 per hour: `parse_budget("150/hour")`). Every call a
 process makes for a user (list, rollup and detail calls alike) takes a slot
 first, waiting when the last window is full, so the pipeline stays under the
 limit instead of running into 429s. Shared by every thread of a process
-(`shared_limiter`).
+(`shared_limiter`). The fetch keys calls by user, so one process holds all of
+a user's calls and the budget is exact however many workers run.
+
+The API also allows 120,000 requests per minute per project, across every
+worker. `ProjectPacer` keeps one worker's share of that without talking to the
+others: it spaces requests at a pace that grows while they are answered and
+shrinks when the API answers 429 for the project's quota (additive increase,
+multiplicative decrease), so the workers together settle just under the quota.
+`ProjectBudget` holds the settings, including an Envoy rate-limit service for
+an exact shared limit (used by `transforms.fetch`).
 """
 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import re
 import threading
 import time
@@ -132,3 +142,154 @@ def shared_limiter(per_window: int, window_seconds: float = 60.0) -> UserRateLim
         if limiter is None:
             limiter = _SHARED[key] = budget_limiter(per_window, window_seconds)
         return limiter
+
+
+@dataclasses.dataclass(frozen=True)
+class ProjectBudget:
+    """The project's request budget, shared by every worker.
+
+    Attributes:
+        per_minute: requests a minute of the whole project (the API allows 120,000).
+        envoy_address: `host:port` of an Envoy rate-limit service that holds the exact
+            shared limit; empty to pace each worker by the project's 429s instead.
+        envoy_domain: the rate-limit domain of the service's configuration.
+        envoy_descriptors: the descriptors each request counts against, each a tuple of
+            (key, value) entries.
+    """
+
+    per_minute: int = 120_000
+    envoy_address: str = ""
+    envoy_domain: str = "fitbeam"
+    envoy_descriptors: tuple[tuple[tuple[str, str], ...], ...] = (
+        (("quota", "google-health-api"),),
+    )
+
+    def __post_init__(self):
+        if not isinstance(self.per_minute, int) or self.per_minute < 1:
+            raise ValueError(
+                f"per_minute={str(self.per_minute)[:20]} must be a whole number of at least 1, "
+                "e.g. 120000"
+            )
+        if self.envoy_address and not self.envoy_descriptors:
+            raise ValueError("an Envoy rate limit needs at least one descriptor, e.g. quota=api")
+
+
+def parse_descriptors(text: str) -> tuple[tuple[tuple[str, str], ...], ...]:
+    """Envoy rate-limit descriptors written `key=value,key=value;key=value`.
+
+    Entries of one descriptor are separated by commas, descriptors by semicolons:
+    `quota=google-health-api` is one descriptor of one entry.
+
+    Raises:
+        ValueError: naming the text and giving an example of a good one.
+    """
+    descriptors = []
+    for part in text.split(";"):
+        entries = []
+        for entry in part.split(","):
+            key, sep, value = entry.strip().partition("=")
+            if (
+                not sep
+                or not _DESCRIPTOR_PART.fullmatch(key)
+                or not _DESCRIPTOR_PART.fullmatch(value)
+            ):
+                raise ValueError(
+                    f"descriptors {text!r:.60} are not key=value[,key=value][;...]; "
+                    "e.g. quota=google-health-api"
+                )
+            entries.append((key, value))
+        descriptors.append(tuple(entries))
+    return tuple(descriptors)
+
+
+_DESCRIPTOR_PART = re.compile(r"[A-Za-z0-9_.:/-]{1,100}")
+
+
+class ProjectPacer:
+    """One worker's pace under a project-wide quota, found without coordination.
+
+    Requests are spaced `1/rate` seconds apart. Each answered request while the pace
+    holds requests back raises the rate by `increase` a second over a second's worth of
+    requests; a 429 for the project's quota lowers it to `decrease` of itself, at most
+    once every `hold_seconds` (the 429s of requests already under way say nothing new).
+    The rate stays between `floor` and the whole project's rate: one worker alone may
+    use it all, several settle on shares that add up to just under it.
+
+    Args:
+        per_minute: the project's requests a minute.
+        clock: monotonic seconds, injectable.
+        sleep: waits, injectable.
+        start_share: the first rate, as a share of the project's.
+        increase_share: how fast the rate grows while the pace binds, as a share of the
+            project's rate per second.
+        decrease: the factor a project 429 applies to the rate.
+        hold_seconds: the least time between two decreases.
+    """
+
+    def __init__(
+        self,
+        per_minute: int,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        start_share: float = 1 / 16,
+        increase_share: float = 1 / 100,
+        decrease: float = 0.75,
+        hold_seconds: float = 2.0,
+    ):
+        if per_minute < 1:
+            raise ValueError(f"per_minute must be at least 1, got {per_minute}")
+        if not 0 < start_share <= 1 or not 0 < decrease < 1 or increase_share <= 0:
+            raise ValueError(
+                f"start_share {start_share} must be in (0, 1], decrease {decrease} in "
+                f"(0, 1), increase_share {increase_share} above 0"
+            )
+        self.ceiling = per_minute / 60.0
+        self.floor = self.ceiling / 1000.0
+        self.rate = self.ceiling * start_share
+        self.increase = self.ceiling * increase_share
+        self.decrease = decrease
+        self.hold_seconds = hold_seconds
+        self.clock = clock
+        self.sleep = sleep
+        self._next = -float("inf")
+        self._bound_at = -float("inf")
+        self._lowered_at = -float("inf")
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Waits for the next request's turn; returns seconds waited."""
+        with self._lock:
+            now = self.clock()
+            turn = max(now, self._next)
+            self._next = turn + 1.0 / self.rate
+            if turn > now:
+                self._bound_at = now
+        wait = turn - now
+        if wait > 0:
+            self.sleep(wait)
+        return wait
+
+    def record(self, refused: bool) -> None:
+        """How the request after `acquire` ended: refused for the project's quota, or not."""
+        with self._lock:
+            now = self.clock()
+            if refused:
+                if now - self._lowered_at >= self.hold_seconds:
+                    self._lowered_at = now
+                    self.rate = max(self.floor, self.rate * self.decrease)
+                    # The requests already spaced at the old pace keep their turns; the
+                    # next one waits a whole new interval after the last of them.
+            elif now - self._bound_at <= 1.0:
+                self.rate = min(self.ceiling, self.rate + self.increase / self.rate)
+
+
+_PACERS: dict[int, ProjectPacer] = {}
+
+
+def shared_pacer(per_minute: int) -> ProjectPacer:
+    """The process-wide pacer for a project budget of `per_minute` requests a minute."""
+    with _SHARED_LOCK:
+        pacer = _PACERS.get(per_minute)
+        if pacer is None:
+            pacer = _PACERS[per_minute] = ProjectPacer(per_minute)
+        return pacer

@@ -12,6 +12,12 @@ to the token endpoint):
 - **Refresh then retry once**: HTTP 401 (the access token expired or was
   revoked): the caller refreshes the token and tries again; a second 401 is
   permanent.
+- **Whose quota**: a 429 names the quota it spent. `quota_refused` reads which:
+  `project` (the project's requests per minute or per day,
+  `DefaultRequestsPerMinutePerProject`), `user` (the user's 300 a minute,
+  `DefaultRequestsPerMinutePerUser`), or `""` when the answer does not say. A
+  project 429 is retried like any other, and also slows the worker's pace
+  (`healthapi.quota.ProjectPacer`).
 - **Permanent**: every other 4xx (bad request, missing scope, not found, account
   not linked). Not retried; the work goes to the dead letter with its reason.
 
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 from collections.abc import Callable
 
 import requests
@@ -30,6 +37,12 @@ import requests
 from healthapi.client import HealthApiError
 
 RETRIABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+PROJECT, USER = "project", "user"
+# Google names the spent quota twice: the limit's name in the message ("limit 'Requests
+# per minute per user' of service ..."), and its id in the ErrorInfo's metadata
+# ("quota_limit": "DefaultRequestsPerMinutePerProject").
+_LIMIT_ID = re.compile(r"Default\w*Per(Project|User)\b")
+_LIMIT_NAME = re.compile(r"limit '([^']{1,80})'")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +56,25 @@ class Verdict:
     message: str
     body: str = ""
     wait_hint_seconds: float | None = None
+    quota: str = ""
+
+
+def quota_refused(status: int, message: str, body: str = "") -> str:
+    """Whose quota a 429 spent: `project`, `user`, or `""` (not a 429, or it does not say).
+
+    The ErrorInfo's `quota_limit` decides when the body excerpt holds it; otherwise the
+    limit's name in the message: a name that says "per user" is the user's, any other
+    (`Requests per minute`, `Requests per day`) the project's.
+    """
+    if status != 429:
+        return ""
+    found = _LIMIT_ID.search(body or "") or _LIMIT_ID.search(message or "")
+    if found:
+        return PROJECT if found.group(1) == "Project" else USER
+    name = _LIMIT_NAME.search(message or "")
+    if name is None:
+        return ""
+    return USER if "per user" in name.group(1).lower() else PROJECT
 
 
 def classify(error: Exception) -> Verdict:
@@ -58,6 +90,7 @@ def classify(error: Exception) -> Verdict:
             message=error.message,
             body=error.body_excerpt,
             wait_hint_seconds=error.retry_after_seconds,
+            quota=quota_refused(status, error.message, error.body_excerpt),
         )
     if isinstance(error, requests.Timeout):
         return Verdict(True, False, 0, "TIMEOUT", str(error)[:300])

@@ -83,6 +83,7 @@ def build_pipeline(
             broker_factory=broker_factory,
             sleep=sleep,
             concurrent_calls=config.concurrent_calls,
+            project_budget=config.project_budget,
         )
 
     def load(rows: beam.PCollection, branch: str) -> tuple[beam.PCollection, ...]:

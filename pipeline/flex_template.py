@@ -213,11 +213,48 @@ PARAMETERS: dict[str, Parameter] = {
     ),
     "quota_per_minute": Parameter(
         label="API calls per user per minute",
-        text="API calls per user per minute from one worker, 1 to 10000 (the API allows 300)",
+        text="API calls per user per minute, 1 to 10000 (the API allows 300); each user's "
+        "calls are fetched by one worker, so this is not divided by the worker count",
         example="300",
         regex=r"^([1-9][0-9]{0,3}|10000)$",
         good=("1", "10000"),
         bad=("0", "10001", "300.5"),
+    ),
+    "project_quota_per_minute": Parameter(
+        label="API calls per minute of the project",
+        text="API calls per minute of every worker together, 1 to 10000000 (the API allows "
+        "120000); each worker paces itself to its share by the project's 429s",
+        example="120000",
+        regex=r"^([1-9][0-9]{0,6}|10000000)$",
+        good=("1", "10000000"),
+        bad=("0", "10000001", "120000.5", "-1"),
+    ),
+    "envoy_rate_limit": Parameter(
+        label="Envoy rate-limit service",
+        text="host:port of an Envoy rate-limit service that keeps the project's limit exactly "
+        "for every worker (empty: each worker paces itself)",
+        example="ratelimit.fitbeam.internal:8081",
+        regex=r"^([A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?:[0-9]{1,5})?$",
+        good=("", "10.0.0.7:8081"),
+        bad=("ratelimit", "http://ratelimit:8081", "ratelimit:", "a b:80"),
+    ),
+    "envoy_rate_limit_domain": Parameter(
+        label="Envoy rate-limit domain",
+        text="with an Envoy rate-limit service: the rate-limit domain of its configuration",
+        example="fitbeam",
+        regex=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
+        good=("fitbeam_prod",),
+        bad=("", "-fitbeam", "fit beam"),
+    ),
+    "envoy_rate_limit_descriptors": Parameter(
+        label="Envoy rate-limit descriptors",
+        text="with an Envoy rate-limit service: the descriptors each API call counts against, "
+        "key=value entries joined by commas, descriptors by semicolons",
+        example="quota=google-health-api",
+        regex=r"^[A-Za-z0-9_.:/-]{1,100}=[A-Za-z0-9_.:/-]{1,100}"
+        r"([,;][A-Za-z0-9_.:/-]{1,100}=[A-Za-z0-9_.:/-]{1,100})*$",
+        good=("quota=api,tier=batch;quota=api",),
+        bad=("", "quota", "quota=", "quota=api;", "a b=c"),
     ),
     "concurrent_calls": Parameter(
         label="API calls in flight per worker thread",

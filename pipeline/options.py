@@ -33,6 +33,7 @@ from healthapi import datatypes
 from healthapi.auth.store import token_store_from_uri
 from healthapi.elements import STREAM_RAW, STREAM_RECONCILED
 from healthapi.messages import DEFAULT_MAX_RANGE_DAYS
+from healthapi.quota import ProjectBudget, parse_descriptors
 from healthapi.settings import (  # noqa: F401 - re-exported: fitbeam run's flags
     GOOGLE_HEALTH_API,
     TOPIC_EXAMPLE,
@@ -132,8 +133,37 @@ class FitbeamOptions(PipelineOptions):
             "--quota_per_minute",
             type=int,
             default=300,
-            help="API calls per user per minute from one worker process (the API allows "
-            "300; with N workers fetching for the same user, give each 300/N), e.g. 300.",
+            help="API calls per user per minute (the API allows 300). The fetch is keyed by "
+            "user, so each user's calls are budgeted in one worker: no need to divide by "
+            "the worker count, e.g. 300.",
+        )
+        parser.add_argument(
+            "--project_quota_per_minute",
+            type=int,
+            default=120_000,
+            help="API calls per minute of the whole project, every worker together (the API "
+            "allows 120000). Each worker paces itself to its share by the project's 429s, "
+            "or asks --envoy_rate_limit, e.g. 120000.",
+        )
+        parser.add_argument(
+            "--envoy_rate_limit",
+            default="",
+            help="host:port of an Envoy rate-limit service that keeps the project's limit "
+            "exactly for every worker (default: none, each worker paces itself), e.g. "
+            "ratelimit.fitbeam.internal:8081.",
+        )
+        parser.add_argument(
+            "--envoy_rate_limit_domain",
+            default="fitbeam",
+            help="With --envoy_rate_limit: the rate-limit domain of its configuration, e.g. "
+            "fitbeam.",
+        )
+        parser.add_argument(
+            "--envoy_rate_limit_descriptors",
+            default="quota=google-health-api",
+            help="With --envoy_rate_limit: the descriptors each API call counts against, "
+            "key=value entries joined by commas, descriptors by semicolons, e.g. "
+            "quota=google-health-api.",
         )
         parser.add_argument(
             "--concurrent_calls",
@@ -175,6 +205,7 @@ class RunConfig:
     dead_letter_root: str
     bq_write_method: str
     quota_per_minute: int
+    project_budget: ProjectBudget
     concurrent_calls: int
     max_attempts: int
     run_id: str
@@ -267,6 +298,54 @@ def _dates(o: FitbeamOptions, today: dt.date) -> tuple[dt.date, dt.date]:
     return start, end
 
 
+# host:port, the host a DNS name or an IPv4 address.
+_ENVOY_ADDRESS = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?:[0-9]{1,5}")
+_ENVOY_DOMAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+def _project_budget(o: FitbeamOptions) -> ProjectBudget:
+    """The project's budget: its pace, or the Envoy rate-limit service that keeps it."""
+    if not 1 <= o.project_quota_per_minute <= 10_000_000:
+        raise OptionsError(
+            "project_quota_per_minute",
+            o.project_quota_per_minute,
+            "must be 1..10000000",
+            "120000",
+        )
+    address = o.envoy_rate_limit or ""
+    if address:
+        port = address.rpartition(":")[2]
+        if not _ENVOY_ADDRESS.fullmatch(address) or not 1 <= int(port or 0) <= 65535:
+            raise OptionsError(
+                "envoy_rate_limit",
+                address,
+                "is not host:port (port 1..65535)",
+                "ratelimit.fitbeam.internal:8081",
+            )
+    if not _ENVOY_DOMAIN.fullmatch(o.envoy_rate_limit_domain or ""):
+        raise OptionsError(
+            "envoy_rate_limit_domain",
+            o.envoy_rate_limit_domain,
+            "may hold letters, digits, '_', '.', '-' only",
+            "fitbeam",
+        )
+    try:
+        descriptors = parse_descriptors(o.envoy_rate_limit_descriptors or "")
+    except ValueError:
+        raise OptionsError(
+            "envoy_rate_limit_descriptors",
+            o.envoy_rate_limit_descriptors,
+            "are not key=value[,key=value][;key=value...]",
+            "quota=google-health-api",
+        ) from None
+    return ProjectBudget(
+        per_minute=o.project_quota_per_minute,
+        envoy_address=address,
+        envoy_domain=o.envoy_rate_limit_domain,
+        envoy_descriptors=descriptors,
+    )
+
+
 def resolve(options: PipelineOptions, today: dt.date | None = None) -> RunConfig:
     """Checks every option and returns the run's settings.
 
@@ -336,6 +415,7 @@ def resolve(options: PipelineOptions, today: dt.date | None = None) -> RunConfig
         )
     if not 1 <= o.quota_per_minute <= 10_000:
         raise OptionsError("quota_per_minute", o.quota_per_minute, "must be 1..10000", "300")
+    project_budget = _project_budget(o)
     if not 1 <= o.concurrent_calls <= 64:
         raise OptionsError("concurrent_calls", o.concurrent_calls, "must be 1..64", "8")
     if not 1 <= o.max_attempts <= 20:
@@ -363,6 +443,7 @@ def resolve(options: PipelineOptions, today: dt.date | None = None) -> RunConfig
         dead_letter_root=dead_root.rstrip("/"),
         bq_write_method=method,
         quota_per_minute=o.quota_per_minute,
+        project_budget=project_budget,
         concurrent_calls=o.concurrent_calls,
         max_attempts=o.max_attempts,
         run_id=run_id,

@@ -6,6 +6,18 @@ work itself is `healthapi.calls` (token broker, per-user quota, retry policy).
 Calls that cannot complete become dead letters carrying the call, the last
 HTTP status and reason, and the attempt count. The main fetch and the detail
 fetch (one TCX per exercise) are two applications of the same composite.
+
+Quota: calls are keyed by user before they are spread over workers
+(`ReshufflePerKey`), so all of one user's calls are fetched where that user's
+key is owned, and the per-user budget (`healthapi.quota.UserRateLimiter`) is
+exact without dividing it by the number of workers. The project's budget is
+kept by `ProjectThrottle`, built on Beam's `apache_beam.io.components`: each
+worker paces itself by the project's 429s (`healthapi.quota.ProjectPacer`),
+Beam's `AdaptiveThrottler` holds requests back when many are refused anyway
+(the daily quota spent), and the time spent waiting is reported through Beam's
+`ThrottlingSignaler`, so Dataflow's autoscaler does not add workers that could
+only wait. With an Envoy rate-limit service (`--envoy_rate_limit`), Beam's
+`EnvoyRateLimiter` keeps the exact shared limit instead of the pace.
 """
 
 from __future__ import annotations
@@ -13,7 +25,9 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import dataclasses
+import logging
 import queue
+import random
 import threading
 import time
 import uuid
@@ -22,7 +36,9 @@ from collections.abc import Callable
 import apache_beam as beam
 import requests
 from apache_beam import pvalue
+from apache_beam.io.components.adaptive_throttler import AdaptiveThrottler, ThrottlingSignaler
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.util import ReshufflePerKey
 from apache_beam.utils.windowed_value import WindowedValue
 
 from healthapi import calls
@@ -30,13 +46,143 @@ from healthapi.auth import oauth
 from healthapi.auth.broker import TokenBroker, broker_for, shared_broker
 from healthapi.client import HealthApiClient
 from healthapi.elements import ApiCall
-from healthapi.quota import shared_limiter
+from healthapi.quota import ProjectBudget, ProjectPacer, shared_limiter, shared_pacer
 from healthapi.retry import RetryPolicy
 from transforms.dead_letters import DeadLetter, utc_now_rfc3339
+
+_LOGGER = logging.getLogger(__name__)
 
 NAMESPACE = "fitbeam"
 NEEDS_CONSENT_PREFIX = "needs_consent_"
 API_STATUS_PREFIX = "api_status_"
+# Beam's AdaptiveThrottler as Beam's own connectors set it up (Datastore, Firestore): two
+# minutes of history in one-second buckets. At 1.25 it holds requests back only once more
+# than a fifth of them are refused for the project's quota, which the pace alone never
+# lets happen; a spent daily quota does.
+THROTTLER_WINDOW_MS = 120_000
+THROTTLER_BUCKET_MS = 1_000
+THROTTLER_OVERLOAD_RATIO = 1.25
+THROTTLER_DELAY_SECONDS = 5.0
+
+
+class _NoSignal:
+    """Stands in for the Envoy limiter's own signaler: `ProjectThrottle` counts its waits."""
+
+    def signal_throttled(self, seconds) -> None:
+        pass
+
+
+class OverloadThrottler(AdaptiveThrottler):
+    """Beam's `AdaptiveThrottler`, counting a request when its answer comes.
+
+    Beam's own `throttle_request` counts a request when it is asked about, before it is
+    sent; with many calls in flight at once, those not answered yet would count as
+    refused, and the second request of a run would be held back half the time. Here a
+    request counts when it is answered (`answered`), and a request held back counts as
+    refused when it is held back (`holds_back`), as the algorithm wants.
+
+    Args:
+        rng: the random source of the draws (injectable).
+    """
+
+    def __init__(self, rng: random.Random | None = None):
+        super().__init__(THROTTLER_WINDOW_MS, THROTTLER_BUCKET_MS, THROTTLER_OVERLOAD_RATIO)
+        if rng is not None:
+            self._random = rng
+
+    def holds_back(self, now_ms: float) -> bool:
+        """Draws whether to hold the next request back; if so, it counts as refused."""
+        if self._random.uniform(0, 1) < self._throttling_probability(now_ms):
+            self._all_requests.add(now_ms, 1)
+            return True
+        return False
+
+    def answered(self, now_ms: float, refused: bool) -> None:
+        """Counts a request that was sent, and whether the project's quota refused it."""
+        self._all_requests.add(now_ms, 1)
+        if not refused:
+            self.successful_request(now_ms)
+
+
+class ProjectThrottle:
+    """The project's side of the quota for one worker process (a `calls.ProjectGate`).
+
+    Before each request: a turn in the pace (`ProjectPacer`, from the project's 429s) or,
+    with an Envoy rate-limit service, a permit from Beam's `EnvoyRateLimiter`; then Beam's
+    adaptive throttling (`OverloadThrottler`), which holds the request back
+    `THROTTLER_DELAY_SECONDS` at a time while the share of requests refused for the
+    project's quota stays high. Every request after `acquire` is reported by `record`.
+
+    Args:
+        pacer: the worker's pace (ignored when `envoy` is given).
+        envoy: an `EnvoyRateLimiter`, or None.
+        clock: seconds, injectable (the throttler reads it in milliseconds).
+        sleep: waits, injectable.
+        rng: the throttler's random source, injectable.
+    """
+
+    def __init__(
+        self,
+        pacer: ProjectPacer | None,
+        envoy=None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ):
+        self.pacer = pacer
+        self.envoy = envoy
+        self.clock = clock
+        self.sleep = sleep
+        self.throttler = OverloadThrottler(rng)
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Waits for the request's turn; returns the seconds waited."""
+        started = self.clock()
+        while True:
+            with self._lock:
+                held = self.throttler.holds_back(self.clock() * 1000)
+            if not held:
+                break
+            _LOGGER.info(
+                "holding a request back %.0f s: many were refused for the project's quota",
+                THROTTLER_DELAY_SECONDS,
+            )
+            self.sleep(THROTTLER_DELAY_SECONDS)
+        if self.envoy is not None:
+            self.envoy.allow()
+        elif self.pacer is not None:
+            self.pacer.acquire()
+        return self.clock() - started
+
+    def record(self, refused: bool) -> None:
+        """How the request after `acquire` ended: refused for the project's quota, or not."""
+        with self._lock:
+            self.throttler.answered(self.clock() * 1000, refused)
+        if self.pacer is not None and self.envoy is None:
+            self.pacer.record(refused)
+
+
+def project_throttle(budget: ProjectBudget, pacer: ProjectPacer | None = None) -> ProjectThrottle:
+    """The worker's `ProjectThrottle` for `budget`: the process's shared pacer, or Envoy.
+
+    Args:
+        budget: the project's budget.
+        pacer: the pace to keep (default: the process-wide one for the budget).
+    """
+    if budget.envoy_address:
+        # Imported here: it brings grpc, which only a deployment with Envoy needs.
+        from apache_beam.io.components.rate_limiter import EnvoyRateLimiter
+
+        envoy = EnvoyRateLimiter(
+            service_address=budget.envoy_address,
+            domain=budget.envoy_domain,
+            descriptors=[dict(entries) for entries in budget.envoy_descriptors],
+            namespace=NAMESPACE,
+        )
+        envoy.throttling_signaler = _NoSignal()
+        return ProjectThrottle(None, envoy=envoy)
+    return ProjectThrottle(pacer or shared_pacer(budget.per_minute))
 
 
 @dataclasses.dataclass
@@ -46,6 +192,7 @@ class _Tally:
     statuses: list[int] = dataclasses.field(default_factory=list)
     retries: int = 0
     millis: int = 0
+    throttled_seconds: float = 0.0
 
 
 # How a call's answer ends, after its pages: done, a call failure, or a defect.
@@ -67,7 +214,10 @@ class FetchFn(beam.DoFn):
     Retry policy: see `healthapi.retry` (bounded, jittered exponential backoff
     for 429/5xx/timeouts/resets/garbled bodies; one token refresh after a 401;
     other 4xx permanent). Quota: at most `quota_per_minute` calls per user per
-    minute from this process.
+    minute from this process (`FetchPages` brings all of a user's calls to one
+    place), and the project's budget kept by a `ProjectThrottle`; the seconds
+    calls waited for the project are reported through Beam's
+    `ThrottlingSignaler`.
 
     With `concurrent_calls` above 1, calls run on that many threads of a pool
     the DoFn owns (HTTP waits release the GIL), so one user's calls overlap
@@ -88,6 +238,7 @@ class FetchFn(beam.DoFn):
         broker_factory: test seam: builds the token broker.
         sleep: waits between retries (test seam).
         concurrent_calls: calls in flight at once (1: one at a time, in `process`).
+        project_budget: the project's budget (default: the API's, paced by its 429s).
     """
 
     DEAD_LETTER = "dead_letter"
@@ -103,6 +254,7 @@ class FetchFn(beam.DoFn):
         broker_factory: Callable[[], TokenBroker] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         concurrent_calls: int = 1,
+        project_budget: ProjectBudget | None = None,
     ):
         self.api_base_url = api_base_url
         self.token_store_uri = token_store_uri
@@ -113,6 +265,7 @@ class FetchFn(beam.DoFn):
         self.broker_factory = broker_factory
         self.sleep = sleep
         self.concurrent_calls = concurrent_calls
+        self.project_budget = project_budget or ProjectBudget()
         self.retries = Metrics.counter(NAMESPACE, "api_retries")
         self.refreshes = Metrics.counter(NAMESPACE, "token_refreshes")
         self.latency = Metrics.distribution(NAMESPACE, f"{stage}_call_ms")
@@ -139,7 +292,12 @@ class FetchFn(beam.DoFn):
             limiter=shared_limiter(self.quota_per_minute),
             policy=self.policy,
             sleep=self.sleep,
+            project=project_throttle(self.project_budget),
         )
+        # Beam's metrics belong to the bundle's thread: throttled time is tallied per call
+        # and signalled there, in whole seconds, the fraction carried over.
+        self.signaler = ThrottlingSignaler(NAMESPACE)
+        self._throttled_carry = 0.0
         self.pool = (
             concurrent.futures.ThreadPoolExecutor(
                 self.concurrent_calls, thread_name_prefix=f"fitbeam-{self.stage}"
@@ -170,8 +328,14 @@ class FetchFn(beam.DoFn):
         def count_retry() -> None:
             tally.retries += 1
 
+        def count_throttled(seconds: float) -> None:
+            tally.throttled_seconds += seconds
+
         runner = dataclasses.replace(
-            self.runner, on_status=tally.statuses.append, on_retry=count_retry
+            self.runner,
+            on_status=tally.statuses.append,
+            on_retry=count_retry,
+            on_throttled=count_throttled,
         )
         started = time.monotonic()
         try:
@@ -234,6 +398,12 @@ class FetchFn(beam.DoFn):
         if refreshed:
             self.refreshes.inc(refreshed)
         self.latency.update(tally.millis)
+        if tally.throttled_seconds:
+            carry = self._throttled_carry + tally.throttled_seconds
+            whole = int(carry)
+            self._throttled_carry = carry - whole
+            if whole:
+                self.signaler.signal_throttled(whole)
         if what == _ERROR:
             raise value
         if what == _DONE:
@@ -261,8 +431,11 @@ class FetchFn(beam.DoFn):
 class FetchPages(beam.PTransform):
     """ApiCall -> ApiPage (`pages`), with a `dead_letter` output.
 
-    Calls are spread over workers first (a reshuffle), so one request's many
-    calls do not queue behind each other on one worker.
+    Calls are keyed by user and spread over workers by key first (`KeyByUser`,
+    `Spread`: a `ReshufflePerKey`, in batch and in streaming alike), so many
+    users' calls run side by side while each user's calls are fetched in one
+    place, the process that owns the user's key: the per-user budget is kept
+    there, whole, and no worker count divides it.
 
     Args: as `FetchFn`.
 
@@ -284,6 +457,7 @@ class FetchPages(beam.PTransform):
         broker_factory: Callable[[], TokenBroker] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         concurrent_calls: int = 8,
+        project_budget: ProjectBudget | None = None,
     ):
         super().__init__()
         oauth.check_transport(api_base_url, token_url)
@@ -299,6 +473,11 @@ class FetchPages(beam.PTransform):
             )
         if stage not in self.STAGES:
             raise ValueError(f"stage {stage[:40]!r} is not one of {self.STAGES}")
+        if project_budget is not None and not isinstance(project_budget, ProjectBudget):
+            raise ValueError(
+                f"project_budget={str(project_budget)[:40]} must be a ProjectBudget, e.g. "
+                "ProjectBudget(per_minute=120000)"
+            )
         self.settings = {
             "api_base_url": api_base_url,
             "token_store_uri": token_store_uri,
@@ -309,12 +488,20 @@ class FetchPages(beam.PTransform):
             "broker_factory": broker_factory,
             "sleep": sleep,
             "concurrent_calls": concurrent_calls,
+            "project_budget": project_budget,
         }
 
     def expand(self, calls_pc):
         return (
             calls_pc
-            | "Spread" >> beam.Reshuffle()
+            | "KeyByUser" >> beam.Map(_by_user).with_output_types(tuple[str, ApiCall])
+            | "Spread" >> ReshufflePerKey()
+            | "DropKey" >> beam.Values().with_output_types(ApiCall)
             | "Call"
             >> beam.ParDo(FetchFn(**self.settings)).with_outputs(FetchFn.DEAD_LETTER, main="pages")
         )
+
+
+def _by_user(call: ApiCall) -> tuple[str, ApiCall]:
+    """The call keyed by its user: the key decides which worker fetches it."""
+    return call.user_key, call
