@@ -11,8 +11,11 @@ On the DirectRunner a streaming run goes on until it is interrupted (Ctrl-C or
 SIGTERM) or `stop` is set, then cancels and prints the report of what it did; on
 Dataflow the command returns once the job is submitted.
 
-Every option is checked before anything runs (`pipeline.options`). After the
-run the report is printed (and written with `--report_json`). Beam's own
+Every option is checked before anything runs (`pipeline.options`). While a
+local run goes on, a progress line on stderr shows its calls, rows and dead
+letters when stderr is a terminal (`--progress auto|always|never`,
+`pipeline.progress`). After the run the report is printed (and written with
+`--report_json`). Beam's own
 options (`--runner`, `--project`, `--temp_location`, ...) pass through.
 
 `run` knows nothing of local emulators: the `fitbeam` command
@@ -30,13 +33,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import TextIO
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
 from commands import logs
 from healthapi.auth.broker import TokenBroker
-from pipeline import build, preflight, report
+from pipeline import build, preflight, progress, report
 from pipeline.options import FitbeamOptions, OptionsError, resolve
 
 _LOGGER = logging.getLogger(__name__)
@@ -119,6 +123,7 @@ def run(
     out: Callable[[str], None] = print,
     stop: threading.Event | None = None,
     submit_only: bool = False,
+    progress_to: TextIO | None = None,
 ) -> report.RunReport | None:
     """Runs one load and returns its report.
 
@@ -132,6 +137,8 @@ def run(
         stop: a local streaming run stops when this is set (or on Ctrl-C).
         submit_only: return once a remote job is submitted (the Flex Template
             launcher must).
+        progress_to: where a local run's progress line goes (default: stderr),
+            as `--progress` asks.
 
     Returns:
         The run report; None for a job submitted to a remote runner without
@@ -156,15 +163,32 @@ def run(
     build.build_pipeline(
         p, config, ingest_time, broker_factory=broker_factory, sleep=sleep, clock=clock
     )
-    result = p.run()
-    if not waits_for_the_job(config.streaming, _is_direct(options), submit_only):
-        out(f"job submitted (run {config.run_id}): {result}")
-        return None
-    if not config.streaming:
-        state = result.wait_until_finish()
-    else:  # a local streaming run
-        out(f"streaming from {config.requests_subscription} (run {config.run_id}); Ctrl-C stops")
-        state = _until_stopped(result, stop or threading.Event())
+    line = progress.line_for(
+        options,
+        progress_to or sys.stderr,
+        local=_is_direct(options),
+        started=started,
+        calls_known=not config.dead_letters,
+    )
+    state = "FAILED"
+    try:
+        if line:
+            line.start()
+        # The local batch runner runs the whole pipeline here, inside `p.run()`.
+        result = p.run()
+        if not waits_for_the_job(config.streaming, _is_direct(options), submit_only):
+            out(f"job submitted (run {config.run_id}): {result}")
+            return None
+        if not config.streaming:
+            state = result.wait_until_finish()
+        else:  # a local streaming run
+            out(
+                f"streaming from {config.requests_subscription} (run {config.run_id}); Ctrl-C stops"
+            )
+            state = _until_stopped(result, stop or threading.Event())
+    finally:
+        if line:
+            line.finish(str(state))
     values, note = {}, ""
     if not config.streaming:
         values = report.counters(result)
@@ -203,6 +227,7 @@ def usage() -> str:
         "--temp_location, ...) are accepted too.",
     )
     FitbeamOptions._add_argparse_args(parser)
+    progress.ProgressOptions._add_argparse_args(parser)
     return parser.format_help()
 
 

@@ -6,6 +6,9 @@ Built from the run's Beam counters (namespace `fitbeam`):
 - `dead_letters_<stage>`: items that could not be loaded, per stage;
 - `api_calls_<status>`: HTTP answers by status (`no_answer` for network errors);
 - `api_status_<data type>_<status>`: the same by data type;
+- `calls_planned` (plus `replayed_calls` for a replay): API calls planned, TCX
+  calls found in exercises included; `calls_answered` plus the fetch stages'
+  dead letters: calls done;
 - `api_retries`, `token_refreshes`;
 - `needs_consent_<user>`: calls that failed because the user's grant is gone
   (`invalid_grant`, or no token): the report lists those users.
@@ -20,6 +23,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 
 from schemas.bigquery import LOAD_LOG_TABLE
+from transforms.dead_letters import FETCH_STAGES
 from transforms.fetch import API_STATUS_PREFIX, NEEDS_CONSENT_PREFIX
 
 NAMESPACE = "fitbeam"
@@ -43,6 +47,8 @@ class RunReport:
     token_refreshes: int
     dead_letter_path: str
     requests_from: str = ""
+    calls_planned: int = 0
+    calls_done: int = 0
     request_messages: int = 0
     loads: int = 0
     replayed: dict[str, int] = dataclasses.field(default_factory=dict)
@@ -86,6 +92,11 @@ class RunReport:
             lines.append(
                 "  replay: " + ", ".join(f"{k} {n:,}" for k, n in sorted(self.replayed.items()))
             )
+        if self.calls_planned or self.calls_done:
+            lines.append(
+                f"  API calls: {self.calls_done:,} done (answered or dead-lettered) "
+                f"of {self.calls_planned:,} planned"
+            )
         calls = ", ".join(f"{s}: {n:,}" for s, n in sorted(self.api_calls.items()))
         lines.append(f"  API answers by status: {calls or 'none'}")
         lines.append(f"  retries: {self.api_retries:,}   token refreshes: {self.token_refreshes:,}")
@@ -120,10 +131,13 @@ def from_counters(values: dict[str, int], **fields) -> RunReport:
     valid, failed = group("rows_valid_"), group("bigquery_failed_")
     rows = {t: n - failed.get(t, 0) for t, n in valid.items() if n - failed.get(t, 0)}
     loads = rows.pop(LOAD_LOG_TABLE, 0)
+    failed_calls = sum(values.get(f"dead_letters_{stage}", 0) for stage in FETCH_STAGES)
     return RunReport(
         rows=rows,
         dead_letters=group("dead_letters_"),
         api_calls=group("api_calls_"),
+        calls_planned=values.get("calls_planned", 0) + values.get("replayed_calls", 0),
+        calls_done=values.get("calls_answered", 0) + failed_calls,
         api_retries=values.get("api_retries", 0),
         token_refreshes=values.get("token_refreshes", 0),
         request_messages=values.get("request_messages", 0),

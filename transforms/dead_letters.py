@@ -10,6 +10,9 @@ Every stage of the graph that can fail per element yields a `DeadLetter` on its
 
 Both are local paths or gs://. `fitbeam run --dead_letters` replays them
 (`transforms.replay`).
+
+A letter is counted for the run's progress line (`pipeline.progress`) when it
+is made, in whichever stage: the batch sink only runs once every stage is done.
 """
 
 from __future__ import annotations
@@ -23,8 +26,12 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
+from pipeline import progress
+
 NAMESPACE = "fitbeam"
 BODY_EXCERPT_CHARS = 2000
+# The stages whose letter is a planned call that failed (`transforms.fetch.FetchPages.STAGES`).
+FETCH_STAGES = ("fetch", "fetch_detail")
 
 
 def _jsonable(value: object) -> object:
@@ -59,6 +66,10 @@ class DeadLetter:
         user_key: the user concerned, when known.
         table: the BigQuery table, for row failures.
         replayable: whether re-feeding `original` later can succeed.
+
+    Making one counts it in the progress tally, and a letter of a fetch stage
+    as a call done too (a call that fails has no last page). Decoding one
+    between steps does not call `__init__`, and so does not count it again.
     """
 
     stage: str
@@ -72,6 +83,9 @@ class DeadLetter:
     user_key: str = ""
     table: str = ""
     replayable: bool = True
+
+    def __post_init__(self):
+        progress.TALLY.add(dead_letters=1, done=int(self.stage in FETCH_STAGES))
 
     def to_json(self) -> str:
         """One JSON line; an original that cannot be written is replaced by a note.

@@ -5,6 +5,10 @@ it also emits a `tcx` `ApiCall` on the `detail` output, which the same graph
 fetches and feeds back through `ToRows` (no Pub/Sub round trip). Points that
 cannot become rows go to the `dead_letter` output with the point itself.
 
+Each page counts, once: the TCX calls it planned, and, when it is the answer's
+last, one call done (`calls_planned`, `calls_answered` and the run's progress
+line, `pipeline.progress`).
+
 Every complete answer also yields one `load_windows` row: the load's id (stamped
 on each of its rows), its user, table and civil window. The `<table>_current`
 views (`schemas.views`) show, for every window, only its latest load.
@@ -23,6 +27,7 @@ from apache_beam.metrics import Metrics
 from healthapi.elements import ApiPage
 from healthapi.nesting import MAX_NESTING, nested_deeper_than
 from healthapi.planning import detail_call
+from pipeline import progress
 from rows import daily_summary, datapoints, load_windows, tcx
 from transforms.dead_letters import DeadLetter, utc_now_rfc3339
 
@@ -63,6 +68,8 @@ class _ToRowsFn(beam.DoFn):
         self.fan_out_tcx = fan_out_tcx
         self.clock = clock
         self.partial: dict[str, int] = {}  # see start_bundle
+        self.planned = Metrics.counter(NAMESPACE, "calls_planned")
+        self.answered = Metrics.counter(NAMESPACE, "calls_answered")
 
     def _dead(self, stage: str, page: ApiPage, original: object, err: Exception) -> DeadLetter:
         Metrics.counter(NAMESPACE, f"dead_letters_{stage}").inc()
@@ -88,16 +95,19 @@ class _ToRowsFn(beam.DoFn):
         load_id = f"{self.run_id}-{key}"
         ctx = datapoints.RowContext(call.user_key, self.run_id, self.ingest_time, load_id)
         table = load_windows.load_table(call)
-        count, complete = 0, True
+        count, complete, details = 0, True, 0
         for out in self._outputs(page, ctx):
             if isinstance(out, pvalue.TaggedOutput):
                 # A summary or TCX that does not parse leaves its window as it was.
                 complete = complete and not (
                     out.tag == self.DEAD_LETTER and call.kind in ("summary", "tcx")
                 )
+                if out.tag == self.DETAIL:
+                    details += 1
             elif out[0] == table:
                 count += 1
             yield out
+        self._count_calls(details, page.final)
         partial = self.partial
         if not page.final:
             partial[key] = partial.get(key, 0) + count
@@ -106,6 +116,15 @@ class _ToRowsFn(beam.DoFn):
         if complete:
             loaded_at = self.clock() if self.clock else dt.datetime.now(dt.UTC)
             yield load_windows.TABLE, load_windows.load_row(call, ctx, table, count, loaded_at)
+
+    def _count_calls(self, details: int, final: bool) -> None:
+        """The page's TCX calls, planned; its call, done when this is its last page."""
+        if details:
+            self.planned.inc(details)
+        if final:
+            self.answered.inc()
+        if details or final:
+            progress.TALLY.add(planned=details, done=int(final))
 
     def _outputs(self, page: ApiPage, ctx: datapoints.RowContext):
         call = page.call

@@ -20,11 +20,15 @@ from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 from fastavro.validation import ValidationError, validate
 
+from pipeline import progress
 from schemas import bigquery as bq_schemas
 from schemas.convert import NotLoadable, loadable_problem
 from transforms.dead_letters import DeadLetter, utc_now_rfc3339
 
 NAMESPACE = "fitbeam"
+# Rows passed are handed to the progress line (`pipeline.progress`) every this many rows
+# and when the bundle ends: the local batch runner makes one bundle of a branch's rows.
+PROGRESS_EVERY = 1000
 
 
 def _user_key(row: object) -> str:
@@ -38,7 +42,9 @@ class _ValidateRowsFn(beam.DoFn):
     The common case costs a fastavro check that builds no error text and one
     pass of `loadable_problem`; only a row that fails is checked again to name
     what is wrong (fastavro's error messages are costly to build). Rows passed
-    are counted per table once per bundle, not once per row.
+    are counted per table once per bundle, not once per row, and handed to
+    the progress line every `PROGRESS_EVERY` rows (load-log rows aside, as
+    the run report counts them).
     """
 
     DEAD_LETTER = "dead_letter"
@@ -48,10 +54,12 @@ class _ValidateRowsFn(beam.DoFn):
             t: fastavro.parse_schema(bq_schemas.load_avro_schema(t)) for t in bq_schemas.ALL_TABLES
         }
         self.dead = Metrics.counter(NAMESPACE, "dead_letters_schema")
-        self.valid: dict[str, int] = {}
+        self.start_bundle()
 
     def start_bundle(self):
         self.valid: dict[str, int] = {}
+        self.unreported = 0  # rows passed since the progress line was last told
+        self.reported = 0  # rows of the bundle the progress line was told of
 
     def process(self, element):
         table, row = element
@@ -80,12 +88,21 @@ class _ValidateRowsFn(beam.DoFn):
             )
             return
         self.valid[table] = self.valid.get(table, 0) + 1
+        self.unreported += 1
+        if self.unreported >= PROGRESS_EVERY:
+            self._report_progress()
         yield element
 
+    def _report_progress(self) -> None:
+        rows = sum(n for t, n in self.valid.items() if t != bq_schemas.LOAD_LOG_TABLE)
+        progress.TALLY.add(rows=rows - self.reported)
+        self.reported, self.unreported = rows, 0
+
     def finish_bundle(self):
+        self._report_progress()
         for table, count in self.valid.items():
             Metrics.counter(NAMESPACE, f"rows_valid_{table}").inc(count)
-        self.valid = {}
+        self.start_bundle()
 
 
 class ValidateRows(beam.PTransform):
