@@ -29,6 +29,7 @@ shown: Beam's counters serve the job's page instead.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -124,8 +125,10 @@ class ProgressLine:
     """Shows a run's progress on `stream`, from a thread of its own, until `finish`.
 
     On a terminal (`stream.isatty()`) each line overwrites the one before
-    (carriage return, padded to the longest so far); elsewhere each is a line
-    of its own. The figures are what the tally gained since the line was made.
+    (carriage return, padded to the longest so far), and a log record printed
+    to the same stream first blanks it, so that the record starts a line of its
+    own; elsewhere each is a line of its own. The figures are what the tally
+    gained since the line was made.
 
     Args:
         stream: where the line goes (stderr).
@@ -155,8 +158,11 @@ class ProgressLine:
         self.baseline = tally.read()
         self.last = Progress()
         self._width = 0
+        self._lock = threading.Lock()  # the thread's lines, the final one, and log records
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._blanking = _BlankBeforeRecords(self)
+        self._handlers: list[logging.Handler] = []
 
     def read(self) -> Progress:
         """What the run has done so far."""
@@ -169,6 +175,12 @@ class ProgressLine:
 
     def start(self) -> ProgressLine:
         """Shows the line every `interval` seconds from a daemon thread."""
+        if self.tty:
+            self._handlers = [
+                h for h in logging.getLogger().handlers if getattr(h, "stream", None) is self.stream
+            ]
+            for handler in self._handlers:
+                handler.addFilter(self._blanking)
         self._thread = threading.Thread(target=self._loop, name="fitbeam-progress", daemon=True)
         self._thread.start()
         return self
@@ -186,18 +198,41 @@ class ProgressLine:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        for handler in self._handlers:
+            handler.removeFilter(self._blanking)
         text = render(self.read(), self.clock() - self.started, self.calls_known)
         self._write(f"{text} ({outcome})", end="\n")
         return self.last
 
+    def blank(self) -> None:
+        """Blanks the line on a terminal and puts the cursor at its start."""
+        with self._lock:
+            if self.tty and self._width:
+                self.stream.write(f"\r{' ' * self._width}\r")
+                self.stream.flush()
+                self._width = 0
+
     def _write(self, text: str, end: str) -> None:
-        if self.tty:
-            padding = " " * max(0, self._width - len(text))
-            self._width = 0 if end else max(self._width, len(text))
-            self.stream.write(f"\r{text}{padding}{end}")
-        else:
-            self.stream.write(f"{text}\n")
-        self.stream.flush()
+        with self._lock:
+            if self.tty:
+                padding = " " * max(0, self._width - len(text))
+                self._width = 0 if end else max(self._width, len(text))
+                self.stream.write(f"\r{text}{padding}{end}")
+            else:
+                self.stream.write(f"{text}\n")
+            self.stream.flush()
+
+
+class _BlankBeforeRecords(logging.Filter):
+    """Put on a log handler that writes to the line's stream: blanks the line first."""
+
+    def __init__(self, line: ProgressLine):
+        super().__init__()
+        self.line = line
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.line.blank()
+        return True
 
 
 def _isatty(stream: TextIO) -> bool:
