@@ -53,3 +53,22 @@ def test_api_answers_by_data_type():
         "steps": {"200": 4, "429": 1},
         "heart-rate": {"no_answer": 2},
     }
+
+
+def test_calls_done_are_those_answered_and_those_of_fetch_dead_letters():
+    values = {
+        "calls_planned": 12,
+        "calls_answered": 9,
+        "dead_letters_fetch": 2,
+        "dead_letters_fetch_detail": 1,
+        "dead_letters_schema": 4,
+    }
+    built = report.from_counters(values, **FIELDS)
+    assert (built.calls_done, built.calls_planned) == (12, 12)
+    assert "  API calls: 12 done (answered or dead-lettered) of 12 planned" in built.render()
+
+
+def test_a_replay_plans_the_calls_it_replays():
+    values = {"replayed_calls": 3, "calls_planned": 1, "calls_answered": 4}
+    built = report.from_counters(values, **FIELDS)
+    assert (built.calls_done, built.calls_planned) == (4, 4)
