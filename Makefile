@@ -86,6 +86,12 @@ bench-latency: venv
 bench-quota: venv
 	$(PY) -m bench.quota
 
+# The project's quota at study scale: 200 users x 30 days on 4 worker processes against a
+# project quota scaled down to 6,000 a minute (bench/study_quota.py; about 10 minutes).
+.PHONY: bench-study-quota
+bench-study-quota: venv
+	$(PY) -m bench.study_quota
+
 # Flex Template: builds and pushes the image with Cloud Build, then writes the template
 # spec to gs://$(BUCKET)/templates/fitbeam.json (docs/deploy-template.md), e.g.
 #   make template PROJECT=my-project REGION=europe-west1 REPO=fitbeam BUCKET=my-bucket

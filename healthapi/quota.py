@@ -279,7 +279,8 @@ class ProjectPacer:
                     self.rate = max(self.floor, self.rate * self.decrease)
                     # The requests already spaced at the old pace keep their turns; the
                     # next one waits a whole new interval after the last of them.
-            elif now - self._bound_at <= 1.0:
+            elif self._next > now or now - self._bound_at <= 1.0:
+                # The pace binds: a turn is taken ahead of now, or a request waited lately.
                 self.rate = min(self.ceiling, self.rate + self.increase / self.rate)
 
 

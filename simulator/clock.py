@@ -52,3 +52,13 @@ class SimClock:
     @property
     def speed(self) -> float:
         return self._speed
+
+    @property
+    def start(self) -> float:
+        """Simulator time at `origin` (before any `advance`)."""
+        return self._start
+
+    @property
+    def origin(self) -> float:
+        """The `monotonic()` reading at which simulator time was `start`."""
+        return self._origin

@@ -163,12 +163,19 @@ class ProjectThrottle:
             self.pacer.record(refused)
 
 
-def project_throttle(budget: ProjectBudget, pacer: ProjectPacer | None = None) -> ProjectThrottle:
-    """The worker's `ProjectThrottle` for `budget`: the process's shared pacer, or Envoy.
+def project_throttle(
+    budget: ProjectBudget,
+    clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ProjectThrottle:
+    """The worker's `ProjectThrottle` for `budget`: a pace from the project's 429s, or Envoy.
 
     Args:
         budget: the project's budget.
-        pacer: the pace to keep (default: the process-wide one for the budget).
+        clock: seconds for the pace and the throttler. None: the real monotonic clock,
+            and the process-wide pace (`shared_pacer`) that every fetch of the process
+            shares; a clock of its own (a benchmark's) gets a pace of its own.
+        sleep: waits on `clock`.
     """
     if budget.envoy_address:
         # Imported here: it brings grpc, which only a deployment with Envoy needs.
@@ -181,8 +188,11 @@ def project_throttle(budget: ProjectBudget, pacer: ProjectPacer | None = None) -
             namespace=NAMESPACE,
         )
         envoy.throttling_signaler = _NoSignal()
-        return ProjectThrottle(None, envoy=envoy)
-    return ProjectThrottle(pacer or shared_pacer(budget.per_minute))
+        return ProjectThrottle(None, envoy=envoy, clock=clock or time.monotonic, sleep=sleep)
+    if clock is None:
+        return ProjectThrottle(shared_pacer(budget.per_minute))
+    pacer = ProjectPacer(budget.per_minute, clock=clock, sleep=sleep)
+    return ProjectThrottle(pacer, clock=clock, sleep=sleep)
 
 
 @dataclasses.dataclass
