@@ -9,7 +9,8 @@ simulator consents on each user's behalf) into a local token store; runs
 letters to the GCS emulator; prints the run report and an example query with
 its answer; and leaves the report's JSON at `<state_dir>/demo-report.json`.
 
-Run: `make demo` (or `fitbeam demo --days 14 --users 3`).
+Run: `make demo` (or `fitbeam demo --days 14 --users 3`; `--progress never` hides
+the run's progress line, which shows on a terminal).
 """
 
 from __future__ import annotations
@@ -86,8 +87,13 @@ def create_dataset() -> None:
     emulator_bigquery_client().create_dataset(f"{emulators.PROJECT}.{DATASET}", exists_ok=True)
 
 
-def run_demo(days: int, users: int, state_dir: Path, out=print) -> RunReport:
-    """Runs the demo; returns the run report."""
+def run_demo(
+    days: int, users: int, state_dir: Path, out=print, progress: str | None = None
+) -> RunReport:
+    """Runs the demo; returns the run report.
+
+    `progress` is the run's `--progress` (default: the run's, a line on a terminal).
+    """
     state_dir.mkdir(parents=True, exist_ok=True)
     names = [f"user-{i}" for i in range(1, users + 1)]
     out("starting the BigQuery and GCS emulators (first run installs them, about 30 s)")
@@ -120,6 +126,7 @@ def run_demo(days: int, users: int, state_dir: Path, out=print) -> RunReport:
             f"--report_json={report_path}",
             f"--temp_location=gs://{emulators.DEFAULT_BUCKET}/bigquery-loads",
             f"--project={emulators.PROJECT}",
+            *([f"--progress={progress}"] if progress else []),
         ]
         out(f"running: fitbeam run {' '.join(argv)}")
         out("")
@@ -154,6 +161,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--days", type=int, default=14, help="complete days to load (default 14)")
     parser.add_argument("--users", type=int, default=3, help="synthetic users (default 3)")
     parser.add_argument("--state_dir", default=".local", help="local state (default .local)")
+    parser.add_argument(
+        "--progress",
+        # pipeline.progress.MODES, spelled out: `fitbeam --help` must not import Beam.
+        choices=("auto", "always", "never"),
+        help="the run's progress line on stderr, as `fitbeam run --progress`: auto (the "
+        "default: on a terminal), always or never",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -164,5 +178,7 @@ def main(args: argparse.Namespace) -> int:
     missing = prerequisites.problems("demo")
     if missing:
         raise SystemExit("fitbeam demo: missing: " + "\nfitbeam demo: missing: ".join(missing))
-    run_report = run_demo(args.days, args.users, Path(args.state_dir).resolve())
+    run_report = run_demo(
+        args.days, args.users, Path(args.state_dir).resolve(), progress=args.progress
+    )
     return 0 if run_report.state == "DONE" else 1

@@ -6,6 +6,7 @@ clock; no test waits on the wall clock.
 
 from __future__ import annotations
 
+import argparse
 import io
 import logging
 import threading
@@ -13,6 +14,7 @@ import threading
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from localdev import demo
 from pipeline import progress
 from pipeline.progress import Progress, ProgressLine, Tally
 from transforms.dead_letters import DeadLetter
@@ -207,3 +209,11 @@ def test_a_run_shows_the_line_as_asked(flags, tty, local, shown):
 def test_an_unknown_mode_is_refused_by_the_parser():
     with pytest.raises(SystemExit):
         PipelineOptions(["--progress=sometimes"]).view_as(progress.ProgressOptions)
+
+
+def test_the_demo_offers_the_runs_modes():
+    parser = argparse.ArgumentParser()
+    demo.add_arguments(parser)
+    [action] = [a for a in parser._actions if a.dest == "progress"]
+    assert tuple(action.choices) == progress.MODES
+    assert parser.parse_args([]).progress is None  # the run's own default
