@@ -2,6 +2,8 @@
 
 - `to_bigquery_json`: an Avro-native row (datetimes, dates) -> the JSON that
   BigQuery's insertAll and JSON load jobs accept; what `WriteTables` sends.
+- `checked_json`: both at once for the common row: its JSON when one strict pass
+  proves it fits its schema, else None (fastavro and `loadable_problem` then judge).
 - `from_bigquery_json`: that JSON (as a dead letter keeps a row) -> the Avro-native
   row again; what a replay validates and loads.
 
@@ -106,6 +108,20 @@ def to_bigquery_json(table: str, row: Mapping[str, Any]) -> dict:
         KeyError: the row lacks a field of the schema.
     """
     return _apply_plan(_table_plan(table), row)
+
+
+class TableRow(dict):
+    """A row in BigQuery JSON that knows its table (the write's dynamic destination)."""
+
+    def __init__(self, table: str, row: Mapping[str, Any]):
+        super().__init__(row)
+        self.table = table
+
+    def __reduce__(self):
+        return TableRow, (self.table, dict(self))
+
+    def __repr__(self) -> str:
+        return f"TableRow({self.table!r}, {dict.__repr__(self)})"
 
 
 # --------------------------------------------------------------------------- what JSON can carry
@@ -231,6 +247,182 @@ def loadable_problem(table: str, row: Mapping[str, Any]) -> str | None:
         ValueError: the table is unknown.
     """
     return _table_check(table)(row)
+
+
+# --------------------------------------------------------------------------- one pass, strict
+
+
+class _Unproven(Exception):
+    """Raised inside `checked_json` where a value is not of the plain kind it vouches for."""
+
+
+_UNPROVEN = _Unproven()
+_LONG = (-(2**63), 2**63 - 1)
+_INT = (-(2**31), 2**31 - 1)
+_NoneType = type(None)
+
+_Convert = Callable[[Any], Any]
+
+
+def _exactly(kinds: tuple[type, ...]) -> _Convert:
+    def convert(value: Any) -> Any:
+        if type(value) in kinds:
+            return value
+        raise _UNPROVEN
+
+    return convert
+
+
+def _whole(low: int, high: int, nullable: bool) -> _Convert:
+    def convert(value: Any) -> Any:
+        if type(value) is int and low <= value <= high:
+            return value
+        if nullable and value is None:
+            return None
+        raise _UNPROVEN
+
+    return convert
+
+
+def _finite(nullable: bool) -> _Convert:
+    def convert(value: Any) -> Any:
+        kind = type(value)
+        if (kind is float and math.isfinite(value)) or kind is int:
+            return value
+        if nullable and value is None:
+            return None
+        raise _UNPROVEN
+
+    return convert
+
+
+def _utc() -> _Convert:
+    last: tuple[Any, str] = (None, "")  # the field's last value: a run's rows share one
+
+    def convert(value: Any) -> Any:
+        nonlocal last
+        if value is last[0]:
+            return last[1]
+        # Only datetimes already in UTC: utc_text's conversion of others can overflow.
+        if type(value) is dt.datetime and value.tzinfo is UTC:
+            text = value.isoformat(timespec="microseconds")[:-6] + "Z"
+            last = (value, text)
+            return text
+        raise _UNPROVEN
+
+    return convert
+
+
+def _local() -> _Convert:
+    def convert(value: Any) -> Any:
+        if type(value) is dt.datetime and value.tzinfo is None:
+            return value.isoformat(timespec="microseconds")
+        raise _UNPROVEN
+
+    return convert
+
+
+def _day() -> _Convert:
+    last: tuple[Any, str] = (None, "")  # rows of one day follow each other
+
+    def convert(value: Any) -> Any:
+        nonlocal last
+        if type(value) is dt.date:
+            if value != last[0]:
+                last = (value, value.isoformat())
+            return last[1]
+        raise _UNPROVEN
+
+    return convert
+
+
+_STRICT_LOGICAL: dict[str, Callable[[], _Convert]] = {
+    "timestamp-micros": _utc,
+    "local-timestamp-micros": _local,
+    "date": _day,
+}
+
+
+def _or_null(convert: _Convert) -> _Convert:
+    return lambda value: None if value is None else convert(value)
+
+
+def _strict_converter(avro_type: Any, nullable: bool = False) -> _Convert:
+    """value -> its BigQuery JSON, raising _Unproven unless the value is plainly of the type."""
+    if isinstance(avro_type, list):
+        branches = [branch for branch in avro_type if branch != "null"]
+        if len(branches) != 1:
+            return _unproven
+        return _strict_converter(branches[0], nullable=len(avro_type) == 2)
+    if isinstance(avro_type, dict) and "logicalType" in avro_type:
+        make = _STRICT_LOGICAL.get(avro_type["logicalType"])
+        convert = _unproven if make is None else make()
+        return _or_null(convert) if nullable else convert
+    kind = avro_type["type"] if isinstance(avro_type, dict) else avro_type
+    plain = {"string": str, "boolean": bool}.get(kind)
+    if plain is not None:
+        return _exactly((plain, _NoneType) if nullable else (plain,))
+    if kind in ("int", "long"):
+        return _whole(*(_INT if kind == "int" else _LONG), nullable)
+    if kind in ("float", "double"):
+        return _finite(nullable)
+    if kind == "record":
+        convert = _strict_record(avro_type)
+    elif kind == "array":
+        item = _strict_converter(avro_type["items"])
+
+        def convert(values: Any) -> Any:
+            if type(values) is list or type(values) is tuple:
+                return [item(value) for value in values]
+            raise _UNPROVEN
+
+    else:  # null alone, bytes, enum, fixed, map: left to fastavro
+        return _unproven
+    return _or_null(convert) if nullable else convert
+
+
+def _unproven(value: Any) -> Any:
+    raise _UNPROVEN
+
+
+def _strict_record(record: dict) -> _Convert:
+    names = frozenset(field["name"] for field in record["fields"])
+    steps = tuple((field["name"], _strict_converter(field["type"])) for field in record["fields"])
+
+    def convert(row: Any) -> dict:
+        if type(row) is not dict or row.keys() != names:
+            raise _UNPROVEN
+        return {name: step(row[name]) for name, step in steps}
+
+    return convert
+
+
+@functools.cache
+def _table_strict(table: str) -> _Convert:
+    return _strict_record(load_avro_schema(table))
+
+
+def checked_json(table: str, row: Any) -> dict | None:
+    """The row's BigQuery JSON when one strict pass proves the row good, else None.
+
+    The pass vouches only for rows of the plainest kind: a dict with exactly the
+    table's fields, each value of the exact Python type its Avro type holds (str, bool,
+    an int in range, a finite float or an int for a float, a UTC datetime for a
+    TIMESTAMP, a naive one for a DATETIME, a date for a DATE, lists of those, nested
+    dicts alike). Such a row passes fastavro's validation and `loadable_problem`, and
+    the JSON returned is `to_bigquery_json`'s. None says only that this pass cannot
+    vouch: fastavro and `loadable_problem` then decide, and name what is wrong. It
+    is about five times cheaper than they are, so the common case pays for one pass.
+
+    Raises:
+        ValueError: the table is unknown.
+    """
+    if table not in ALL_TABLES:
+        raise ValueError(f"unknown table {str(table)[:60]!r}")
+    try:
+        return _table_strict(table)(row)
+    except _Unproven:
+        return None
 
 
 # --------------------------------------------------------------------------- back from JSON

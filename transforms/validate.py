@@ -1,4 +1,5 @@
-"""The validate stage: every row checked against its table's Avro schema before BigQuery.
+"""The validate stage: every row checked against its table's Avro schema, and converted
+to the BigQuery JSON the write step sends (a `TableRow`).
 
 `schemas/*.avsc` is the single source of truth; a row that breaks its schema
 becomes a dead letter of stage `schema` (replayable once the schema or the
@@ -10,6 +11,9 @@ an int for a date or a timestamp and passes NaN, none of which BigQuery JSON
 can carry as meant (`schemas.convert.loadable_problem`). Such a row is a
 `schema` dead letter too, rather than an error that fails the write or a
 column dropped without a word.
+
+Checking and converting are one pass for the common row (`schemas.convert.checked_json`),
+so a row is converted once, here, and the write step only writes.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from fastavro.validation import ValidationError, validate
 
 from pipeline import progress
 from schemas import bigquery as bq_schemas
-from schemas.convert import NotLoadable, loadable_problem
+from schemas.convert import NotLoadable, TableRow, checked_json, loadable_problem, to_bigquery_json
 from transforms.dead_letters import DeadLetter, utc_now_rfc3339
 
 NAMESPACE = "fitbeam"
@@ -37,11 +41,13 @@ def _user_key(row: object) -> str:
 
 
 class _ValidateRowsFn(beam.DoFn):
-    """(table, row) -> the same pair if it fits the table's Avro schema, else a dead letter.
+    """(table, row) -> its BigQuery JSON as a TableRow if it fits the table's Avro schema,
+    else a dead letter.
 
-    The common case costs a fastavro check that builds no error text and one
-    pass of `loadable_problem`; only a row that fails is checked again to name
-    what is wrong (fastavro's error messages are costly to build). Rows passed
+    The common case costs one strict pass (`checked_json`) that checks and converts;
+    a row it cannot vouch for gets fastavro's check, which builds no error text, and
+    `loadable_problem`; only a row that fails is checked again to name what is wrong
+    (fastavro's error messages are costly to build). Rows passed
     are counted per table once per bundle, not once per row, and handed to
     the progress line every `PROGRESS_EVERY` rows (load-log rows aside, as
     the run report counts them).
@@ -65,11 +71,14 @@ class _ValidateRowsFn(beam.DoFn):
         table, row = element
         try:
             schema = self.schemas[table]
-            if not validate(row, schema, raise_errors=False):
-                validate(row, schema, raise_errors=True)  # raises, naming the field
-            problem = loadable_problem(table, row)
-            if problem:
-                raise NotLoadable(problem)
+            converted = checked_json(table, row)
+            if converted is None:
+                if not validate(row, schema, raise_errors=False):
+                    validate(row, schema, raise_errors=True)  # raises, naming the field
+                problem = loadable_problem(table, row)
+                if problem:
+                    raise NotLoadable(problem)
+                converted = to_bigquery_json(table, row)
         # ValueError: NotLoadable, or fastavro failed to parse a string given for a date.
         # RecursionError: a value nested too deeply to show in the error message.
         except (ValidationError, KeyError, ValueError, RecursionError) as err:
@@ -91,7 +100,7 @@ class _ValidateRowsFn(beam.DoFn):
         self.unreported += 1
         if self.unreported >= PROGRESS_EVERY:
             self._report_progress()
-        yield element
+        yield TableRow(table, converted)
 
     def _report_progress(self) -> None:
         rows = sum(n for t, n in self.valid.items() if t != bq_schemas.LOAD_LOG_TABLE)
@@ -106,7 +115,8 @@ class _ValidateRowsFn(beam.DoFn):
 
 
 class ValidateRows(beam.PTransform):
-    """(table, row) -> the pairs that fit their table's schema (`rows`), with `dead_letter`."""
+    """(table, row) -> TableRows of the pairs that fit their table's schema (`rows`), with
+    `dead_letter`."""
 
     def expand(self, pairs):
         return pairs | "Check" >> beam.ParDo(_ValidateRowsFn()).with_outputs(

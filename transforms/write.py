@@ -1,4 +1,5 @@
-"""The write stage: validated (table, row) pairs -> BigQuery, one table per data type.
+"""The write stage: validated rows (TableRows, BigQuery JSON) -> BigQuery, one table per
+data type.
 
 `WriteTables` writes through BigQueryIO, with each table's schema derived from
 its Avro schema (`schemas/*.avsc`), partitioned by civil date and clustered by
@@ -17,7 +18,6 @@ from apache_beam.io.gcp.bigquery_tools import RetryStrategy
 from apache_beam.metrics import Metrics
 
 from schemas import bigquery as bq_schemas
-from schemas.convert import to_bigquery_json
 from transforms.dead_letters import DeadLetter, utc_now_rfc3339
 
 NAMESPACE = "fitbeam"
@@ -25,22 +25,6 @@ STREAMING_INSERTS = "STREAMING_INSERTS"
 FILE_LOADS = "FILE_LOADS"
 # project:dataset, as `--dataset` takes it (pipeline.options checks the same form).
 _DATASET = re.compile(r"[a-z][-a-z0-9.:]{4,61}[a-z0-9]:[A-Za-z0-9_]{1,1024}")
-
-
-class TableRow(dict):
-    """A BigQuery JSON row that knows its table (the write's dynamic destination)."""
-
-    def __init__(self, table: str, row: dict):
-        super().__init__(row)
-        self.table = table
-
-    def __reduce__(self):
-        return TableRow, (self.table, dict(self))
-
-
-def _bigquery_json(pair: tuple[str, dict]) -> TableRow:
-    table, row = pair
-    return TableRow(table, to_bigquery_json(table, row))
 
 
 def _table_name(destination: object) -> str:
@@ -67,7 +51,9 @@ def _bigquery_failure(element) -> DeadLetter:
 
 
 class WriteTables(beam.PTransform):
-    """(table, row) -> BigQuery, one table per data type; returns BigQuery dead letters.
+    """TableRow -> BigQuery, one table per data type; returns BigQuery dead letters.
+
+    Rows come converted by `ValidateRows`; each goes to the table it names.
 
     One BigQueryIO write serves every table (dynamic destinations): the table
     comes from the element, the schema and the partitioning and clustering
@@ -94,7 +80,7 @@ class WriteTables(beam.PTransform):
         self.method = method
         self.gcs_temp_location = gcs_temp_location
 
-    def expand(self, pairs):
+    def expand(self, rows):
         dataset = self.dataset
         schemas = {
             f"{dataset}.{t}": bq_schemas.bigquery_table_schema(t) for t in bq_schemas.ALL_TABLES
@@ -106,15 +92,14 @@ class WriteTables(beam.PTransform):
             "create_disposition": beam.io.BigQueryDisposition.CREATE_IF_NEEDED,
             "write_disposition": beam.io.BigQueryDisposition.WRITE_APPEND,
         }
-        as_json = pairs | "ToJson" >> beam.Map(_bigquery_json)
         if self.method == STREAMING_INSERTS:
-            result = as_json | "StreamingInserts" >> beam.io.WriteToBigQuery(
+            result = rows | "StreamingInserts" >> beam.io.WriteToBigQuery(
                 method=beam.io.WriteToBigQuery.Method.STREAMING_INSERTS,
                 insert_retry_strategy=RetryStrategy.RETRY_ON_TRANSIENT_ERROR,
                 **common,
             )
             return result.failed_rows_with_errors | "Failures" >> beam.Map(_bigquery_failure)
-        _ = as_json | "FileLoads" >> beam.io.WriteToBigQuery(
+        _ = rows | "FileLoads" >> beam.io.WriteToBigQuery(
             method=beam.io.WriteToBigQuery.Method.FILE_LOADS,
             temp_file_format="NEWLINE_DELIMITED_JSON",
             # A file per table stays open in a bundle, so rows are written as they come
@@ -123,7 +108,7 @@ class WriteTables(beam.PTransform):
             custom_gcs_temp_location=self.gcs_temp_location,
             **common,
         )
-        return pairs.pipeline | "NoFailures" >> beam.Create([])
+        return rows.pipeline | "NoFailures" >> beam.Create([])
 
 
 def _table_layout() -> dict:

@@ -35,6 +35,7 @@ from localdev.demo import authorise_users
 from pipeline import build
 from pipeline.options import resolve
 from rows import datapoints, tcx
+from schemas.convert import TableRow
 from simulator import Simulator
 from tests.transforms.conftest import (
     NOW_TEXT,
@@ -76,15 +77,14 @@ class RefusingTables(beam.PTransform):
         self.received = None
         RefusingTables.made.append(self)
 
-    def expand(self, pairs):
-        self.received = pairs
-        return pairs | "Refuse" >> beam.FlatMap(_refused)
+    def expand(self, rows):
+        self.received = rows
+        return rows | "Refuse" >> beam.FlatMap(_refused)
 
 
-def _refused(pair):
-    table, row = pair
-    if table == REFUSED_TABLE:
-        yield refusal(row)
+def _refused(row):
+    if row.table == REFUSED_TABLE:
+        yield refusal(dict(row))
 
 
 def refusal(row: dict) -> DeadLetter:
@@ -137,11 +137,13 @@ def run_graph(cfg):
 # -- what the rows must be -------------------------------------------------------------
 
 
-def row_keys(pair) -> tuple:
+def row_keys(row) -> tuple:
     """A row as (table, user, record key); a load row as its user, table, window and count."""
-    table, row = pair
+    table = row.table
     if table == "load_windows":
-        start, end = row["window_start"], row["window_end"]
+        start, end = (
+            row[k] and dt.datetime.fromisoformat(row[k]) for k in ("window_start", "window_end")
+        )
         return (table, row["user_key"], row["table_name"], start, end, row["row_count"])
     return table, row["user_key"], row["record_key"]
 
@@ -179,10 +181,10 @@ def exported_tcx(sim, tokens, user: str, exercise_row: dict) -> str:
     return client.export_tcx(tokens.load(user)["access_token"], exercise_row["data_point_id"])
 
 
-def loads_without_their_rows(pairs: list) -> list[tuple]:
+def loads_without_their_rows(rows: list) -> list[tuple]:
     """Loads whose row count is not the number of rows carrying their id, and orphan ids."""
-    loads = {r["load_id"]: r for t, r in pairs if t == "load_windows"}
-    carried = collections.Counter(r["load_id"] for t, r in pairs if t != "load_windows")
+    loads = {r["load_id"]: r for r in rows if r.table == "load_windows"}
+    carried = collections.Counter(r["load_id"] for r in rows if r.table != "load_windows")
     wrong = [
         (r["user_key"], r["table_name"], r["row_count"], carried.get(load_id, 0))
         for load_id, r in loads.items()
@@ -353,7 +355,7 @@ def test_a_replay_fetches_the_failed_calls_again_and_validates_the_refused_rows_
     p, out = run_graph(cfg)
     assert_that(
         out["rows"] | "Keys" >> beam.Map(row_keys),
-        equal_to([*weights, row_keys(("steps", STEPS_RAW_ROW))]),
+        equal_to([*weights, row_keys(TableRow("steps", STEPS_RAW_ROW))]),
         label="rows",
     )
     assert_that(

@@ -138,13 +138,13 @@ class CollectingTables(beam.PTransform):
         return pairs | "RefuseNone" >> beam.FlatMap(_refused_none)
 
 
-def _kept(pair) -> str:
-    """What the accounting reads of a row, as one JSON line (a load row's window as civil text)."""
-    table, row = pair
+def _kept(row) -> str:
+    """What the accounting reads of a row (BigQuery JSON, a TableRow), as one JSON line."""
     kept = {k: row[k] for k in CollectingTables.KEPT if k in row}
     if row.get("window_start") is not None:
-        kept["window"] = [row["window_start"].isoformat(), row["window_end"].isoformat()]
-    return json.dumps([table, kept])
+        window = (row["window_start"], row["window_end"])
+        kept["window"] = [dt.datetime.fromisoformat(text).isoformat() for text in window]
+    return json.dumps([row.table, kept])
 
 
 def _refused_none(pair):

@@ -1,4 +1,5 @@
-"""ValidateRows: rows that fit their table's Avro schema pass; the others are `schema` letters.
+"""ValidateRows: rows that fit their table's Avro schema pass, as BigQuery JSON TableRows;
+the others are `schema` letters.
 
 The rows are the literal ones of tests/unit/test_rows.py. Dead letters are
 stamped with the wall clock (the composite takes no clock); see `wall_stamped`.
@@ -10,6 +11,7 @@ import apache_beam as beam
 from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from schemas.convert import to_bigquery_json
 from tests.transforms.conftest import WALL, counter, wall_stamped
 from tests.unit.test_rows import EXERCISE_GPS_ROW, STEPS_RAW_ROW, USER
 from transforms.dead_letters import DeadLetter
@@ -41,7 +43,11 @@ def test_rows_that_fit_pass_and_the_others_are_replayable_schema_dead_letters():
         )
         | ValidateRows()
     )
-    assert_that(out.rows, equal_to(good), label="rows")
+    assert_that(
+        out.rows | beam.Map(lambda row: (row.table, dict(row))),
+        equal_to([(table, to_bigquery_json(table, row)) for table, row in good]),
+        label="rows",
+    )
     assert_that(
         out.dead_letter | beam.Map(wall_stamped),
         equal_to(

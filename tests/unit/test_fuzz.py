@@ -49,6 +49,7 @@ from healthapi.nesting import nested_deeper_than
 from healthapi.retry import RetryPolicy
 from rows import datapoints
 from schemas.bigquery import ALL_TABLES
+from schemas.convert import TableRow, to_bigquery_json
 from tests.unit.test_rows import SAMPLE_POINTS, TCX
 from transforms.dead_letters import DeadLetter
 from transforms.fetch import FetchFn
@@ -56,7 +57,6 @@ from transforms.replay import ReplayDeadLettersFn
 from transforms.requests import _ParseRequestsFn
 from transforms.rows import _ToRowsFn
 from transforms.validate import _ValidateRowsFn
-from transforms.write import _bigquery_json
 
 SEED = 20261128
 MESSAGES = 10_000
@@ -550,12 +550,14 @@ def check_rows(failures: Failures, what: str, case: int, pairs: list) -> None:
                 f"{what} dead letter", case, letter, lambda d=letter: check_dead_letter(d, "schema")
             )
         for valid in main:
-            assert valid is pair
+            table, row = pair
+            assert isinstance(valid, TableRow) and valid.table == table
+            assert valid == to_bigquery_json(table, row)
             failures.run(
                 f"{what} -> ValidateRowsFn -> BigQuery JSON",
                 case,
                 pair,
-                lambda p=pair: json.dumps(_bigquery_json(p), allow_nan=False),
+                lambda v=valid: json.dumps(v, allow_nan=False),
             )
 
 
