@@ -102,6 +102,12 @@ def _until_stopped(result, stop: threading.Event) -> str:
     return str(outcome.get("state"))
 
 
+def _in_this_process(options: PipelineOptions) -> bool:
+    """Whether the stages run in this process, where the progress line can count them."""
+    mode = options.view_as(DirectOptions).direct_running_mode
+    return _is_direct(options) and mode != "multi_processing"
+
+
 def waits_for_the_job(streaming: bool, direct: bool, submit_only: bool) -> bool:
     """Whether `run` waits for the job to end and reports on it.
 
@@ -166,7 +172,7 @@ def run(
     line = progress.line_for(
         options,
         progress_to or sys.stderr,
-        local=_is_direct(options),
+        local=_in_this_process(options),
         started=started,
         calls_known=not config.dead_letters,
     )

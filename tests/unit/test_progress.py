@@ -15,7 +15,7 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from localdev import demo
-from pipeline import progress
+from pipeline import main, progress
 from pipeline.progress import Progress, ProgressLine, Tally
 from transforms.dead_letters import DeadLetter
 
@@ -217,3 +217,17 @@ def test_the_demo_offers_the_runs_modes():
     [action] = [a for a in parser._actions if a.dest == "progress"]
     assert tuple(action.choices) == progress.MODES
     assert parser.parse_args([]).progress is None  # the run's own default
+
+
+@pytest.mark.parametrize(
+    ("flags", "counted"),
+    [
+        ([], True),  # the DirectRunner, by default
+        (["--direct_running_mode=in_memory"], True),
+        (["--direct_running_mode=multi_threading"], True),
+        (["--direct_running_mode=multi_processing"], False),  # workers count in their own
+        (["--runner=DataflowRunner"], False),
+    ],
+)
+def test_the_line_counts_only_runs_whose_stages_run_in_this_process(flags, counted):
+    assert main._in_this_process(PipelineOptions(flags)) is counted
