@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -125,7 +126,8 @@ class ProgressLine:
     """Shows a run's progress on `stream`, from a thread of its own, until `finish`.
 
     On a terminal (`stream.isatty()`) each line overwrites the one before
-    (carriage return, padded to the longest so far), and a log record printed
+    (carriage return, padded to the longest so far, cut to the terminal's
+    width so that it never wraps onto a second row), and a log record printed
     to the same stream first blanks it, so that the record starts a line of its
     own; elsewhere each is a line of its own. The figures are what the tally
     gained since the line was made.
@@ -137,6 +139,7 @@ class ProgressLine:
         clock: monotonic seconds (test seam).
         interval: seconds between lines (default: 1 on a terminal, 10 elsewhere).
         calls_known: whether the run plans its calls (not a replay).
+        columns: the terminal's width, or None (test seam; default: asks the terminal).
     """
 
     def __init__(
@@ -147,8 +150,10 @@ class ProgressLine:
         clock: Callable[[], float] = time.monotonic,
         interval: float | None = None,
         calls_known: bool = True,
+        columns: Callable[[], int | None] | None = None,
     ):
         self.stream = stream
+        self.columns = columns or (lambda: _columns(stream))
         self.tty = _isatty(stream)
         self.tally = tally
         self.clock = clock
@@ -215,6 +220,9 @@ class ProgressLine:
     def _write(self, text: str, end: str) -> None:
         with self._lock:
             if self.tty:
+                columns = self.columns()
+                if not end and columns:
+                    text = text[: columns - 1]
                 padding = " " * max(0, self._width - len(text))
                 self._width = 0 if end else max(self._width, len(text))
                 self.stream.write(f"\r{text}{padding}{end}")
@@ -233,6 +241,14 @@ class _BlankBeforeRecords(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         self.line.blank()
         return True
+
+
+def _columns(stream: TextIO) -> int | None:
+    """The width of the terminal `stream` writes to, if it says."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or None
+    except (AttributeError, OSError, ValueError):  # not a file, or not a terminal
+        return None
 
 
 def _isatty(stream: TextIO) -> bool:

@@ -130,6 +130,15 @@ def test_a_shorter_line_blanks_what_is_left_of_the_longer_one_before_it():
     assert stream.getvalue() == f"\r{longer}\r{shorter}   "
 
 
+def test_on_a_narrow_terminal_the_running_line_is_cut_to_its_width():
+    tally, clock, stream = Tally(), FakeClock(), FakeStream(tty=True)
+    line = ProgressLine(stream, started=100.0, tally=tally, clock=clock, columns=lambda: 40)
+    line.show()
+    line.finish("DONE")
+    text = "progress: calls 0/0, rows 0, dead letters 0, elapsed 0:00"
+    assert stream.getvalue() == f"\r{text[:39]}\r{text} (DONE)\n"
+
+
 def test_in_a_log_each_line_stands_on_its_own():
     tally, clock, stream = Tally(), FakeClock(), FakeStream(tty=False)
     line = ProgressLine(stream, started=100.0, tally=tally, clock=clock)
