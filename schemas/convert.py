@@ -23,14 +23,25 @@ from schemas.bigquery import ALL_TABLES, load_avro_schema
 UTC = dt.UTC
 
 
+# The last time utc_text formatted, and its text. A row's record_key formats its time just
+# before the validate step converts the same datetime object, in the same fused stage.
+_last_utc: tuple[dt.datetime | None, str] = (None, "")
+
+
 def utc_text(value: dt.datetime) -> str:
     """RFC 3339 UTC with six fractional digits: 2026-11-20T02:03:05.000000Z."""
+    global _last_utc
+    last = _last_utc  # one read: another thread may replace it, never half of it
+    if value is last[0]:
+        return last[1]
     if value.tzinfo is not UTC:
         if value.tzinfo is None:
             raise ValueError(f"a TIMESTAMP value must be tz-aware, got {value!r:.60}")
         value = value.astimezone(UTC)
     # isoformat is faster than strftime and pads years below 1000; drop its "+00:00".
-    return value.isoformat(timespec="microseconds")[:-6] + "Z"
+    text = value.isoformat(timespec="microseconds")[:-6] + "Z"
+    _last_utc = (value, text)
+    return text
 
 
 def _datetime_json(value: dt.datetime) -> str:
@@ -305,7 +316,7 @@ def _utc() -> _Convert:
             return last[1]
         # Only datetimes already in UTC: utc_text's conversion of others can overflow.
         if type(value) is dt.datetime and value.tzinfo is UTC:
-            text = value.isoformat(timespec="microseconds")[:-6] + "Z"
+            text = utc_text(value)
             last = (value, text)
             return text
         raise _UNPROVEN

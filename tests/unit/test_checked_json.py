@@ -11,7 +11,7 @@ import fastavro
 import pytest
 
 from schemas.bigquery import ALL_TABLES, load_avro_schema
-from schemas.convert import checked_json, loadable_problem, to_bigquery_json
+from schemas.convert import checked_json, loadable_problem, to_bigquery_json, utc_text
 from tests.unit.test_fuzz import SEED, mutated_row, sample_rows
 
 SCHEMAS = {t: fastavro.parse_schema(load_avro_schema(t)) for t in ALL_TABLES}
@@ -82,3 +82,19 @@ def test_what_it_vouches_for_passes_fastavro_and_loadable_problem_and_converts_a
         assert loadable_problem(table, row) is None, (table, row)
         assert out == to_bigquery_json(table, row), (table, row)
     assert vouched > 100 and refused > 1_000, (vouched, refused)
+
+
+def test_times_formatted_one_after_another_keep_their_own_text():
+    first = dt.datetime(2026, 11, 20, 2, 3, 5, tzinfo=dt.UTC)
+    second = dt.datetime(2026, 11, 20, 2, 3, 5, 250, tzinfo=dt.UTC)
+    london = dt.datetime(2026, 7, 1, 12, tzinfo=zoneinfo.ZoneInfo("Europe/London"))
+    texts = [utc_text(t) for t in (first, second, first, first, london, london, second)]
+    assert texts == [
+        "2026-11-20T02:03:05.000000Z",
+        "2026-11-20T02:03:05.000250Z",
+        "2026-11-20T02:03:05.000000Z",
+        "2026-11-20T02:03:05.000000Z",
+        "2026-07-01T11:00:00.000000Z",
+        "2026-07-01T11:00:00.000000Z",
+        "2026-11-20T02:03:05.000250Z",
+    ]
