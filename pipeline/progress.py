@@ -264,6 +264,7 @@ def line_for(
     local: bool,
     started: float | None = None,
     calls_known: bool = True,
+    clock: Callable[[], float] = time.monotonic,
 ) -> ProgressLine | None:
     """The progress line a run asks for, or None.
 
@@ -274,8 +275,9 @@ def line_for(
             run's stages count elsewhere, so it gets no line.
         started: the run's start on the monotonic clock.
         calls_known: whether the run plans its calls (not a replay).
+        clock: monotonic seconds (test seam).
     """
     mode = options.view_as(ProgressOptions).progress
     if not local or mode == NEVER or (mode == AUTO and not _isatty(stream)):
         return None
-    return ProgressLine(stream, started=started, calls_known=calls_known)
+    return ProgressLine(stream, started=started, clock=clock, calls_known=calls_known)

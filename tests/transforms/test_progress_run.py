@@ -72,8 +72,7 @@ def test_the_last_progress_line_holds_the_reports_calls_rows_and_dead_letters(
     )
     stream, clock = FakeStream(tty=True), FakeClock()
     noted.clear()
-    line = progress.line_for(options, stream, local=True, started=clock())
-    line.clock = clock
+    line = progress.line_for(options, stream, local=True, clock=clock)
     line.start()
     result = p.run()
     state = result.wait_until_finish()
