@@ -163,7 +163,9 @@ class Bench:
         ceiling: float,
         say: Callable[[str], None],
         cancel: threading.Event,
+        tree: Path = ROOT,
     ):
+        self.tree = tree
         self.sim = sim
         self.cancel = cancel
         self.env = emu.env
@@ -232,9 +234,11 @@ class Bench:
             f"{_plural(len(data_types), 'data type')}"
         )
         cost = run_measured(
-            [sys.executable, "-m", "bench.pipeline_process", str(spec_path)],
-            env={**os.environ, **self.env, "PYTHONPATH": str(ROOT)},
-            cwd=str(ROOT),
+            # The script by path, so that its imports (pipeline, localdev) come from the
+            # tree measured, which need not have this script.
+            [sys.executable, str(ROOT / "bench" / "pipeline_process.py"), str(spec_path)],
+            env={**os.environ, **self.env, "PYTHONPATH": str(self.tree)},
+            cwd=str(self.tree),
             log_path=log,
             ceiling_bytes=self.ceiling,
             time_limit=limit,
@@ -486,18 +490,18 @@ def print_figures(say: Callable[[str], None], out: dict, loads: dict[str, Load])
 # --------------------------------------------------------------------------- the command
 
 
-def _git(*args: str) -> str:
-    cmd = ["git", "-C", str(ROOT), *args]
+def _git(root: Path, *args: str) -> str:
+    cmd = ["git", "-C", str(root), *args]
     return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout  # noqa: S603
 
 
-def source_commit(override: str | None) -> dict:
-    """The commit measured, and whether tracked files differ from it."""
+def source_commit(override: str | None, root: Path = ROOT) -> dict:
+    """The commit measured (the pipeline's tree), and whether tracked files differ from it."""
     if override:
         return {"commit": override, "tree": "exported from the commit (not a git checkout)"}
     try:
-        commit = _git("rev-parse", "HEAD").strip()
-        changed = _git("status", "--porcelain", "--untracked-files=no").splitlines()
+        commit = _git(root, "rev-parse", "HEAD").strip()
+        changed = _git(root, "status", "--porcelain", "--untracked-files=no").splitlines()
     except (OSError, subprocess.CalledProcessError):
         return {"commit": "unknown", "tree": "not a git checkout; pass --source_commit"}
     changed = [line[3:] for line in changed if line.strip()]
@@ -535,6 +539,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--source_commit",
         default=None,
         help="the commit measured, when the tree is not a git checkout (e.g. git archive)",
+    )
+    parser.add_argument(
+        "--pipeline_tree",
+        type=Path,
+        default=None,
+        help="measure the pipeline of another checkout (e.g. a git worktree of an older "
+        "commit) with this bench, simulator and emulators; its commit is the one reported",
     )
     parser.add_argument(
         "--state_dir", default=None, help="logs and emulator data (default: a temporary dir)"
@@ -576,12 +587,19 @@ def measure(args: argparse.Namespace, state: Path, say: Callable[[str], None]) -
     memory_limit = args.memory_time_limit or sizes.memory_time_limit
     started = time.monotonic()
     load_start = os.getloadavg()
-    source = source_commit(args.source_commit)
+    tree = (args.pipeline_tree or ROOT).resolve()
+    source = source_commit(args.source_commit, tree)
     beam_version = importlib.metadata.version("apache-beam")
     say(
         f"fitbeam bench ({'quick' if args.quick else 'full'}), commit {source['commit']} "
         f"(tree: {source['tree']}), {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"
     )
+    bench_source = source if tree == ROOT else source_commit(None, ROOT)
+    if tree != ROOT:
+        say(
+            f"the pipeline of {tree}; this bench, its simulator and emulators at commit "
+            f"{bench_source['commit']} (tree: {bench_source['tree']})"
+        )
     say(
         f"{_cpu_count()} CPUs, Python {platform.python_version()}, Beam {beam_version}; "
         f"load average (1, 5, 15 min) at the start: " + " ".join(f"{x:.2f}" for x in load_start)
@@ -602,8 +620,8 @@ def measure(args: argparse.Namespace, state: Path, say: Callable[[str], None]) -
         concurrent.futures.ThreadPoolExecutor(1) as beside,
     ):
         emulators.use_emulator_endpoints(emu.env)
-        bench = Bench(sim, emu, state, ceiling, say, cancel)
-        bench_d = Bench(sim_d, emu, state, ceiling, say, cancel)
+        bench = Bench(sim, emu, state, ceiling, say, cancel, tree)
+        bench_d = Bench(sim_d, emu, state, ceiling, say, cancel, tree)
         try:
             a = bench.load("A", users[: sizes.cpu_users], sizes.cpu_days, (HEART_RATE,), limit)
             d_future = beside.submit(
@@ -633,6 +651,7 @@ def measure(args: argparse.Namespace, state: Path, say: Callable[[str], None]) -
     out = {
         "mode": "quick" if args.quick else "full",
         **source,
+        "bench_commit": bench_source["commit"],
         "cpus": _cpu_count(),
         "python": platform.python_version(),
         "beam": beam_version,
