@@ -126,24 +126,27 @@ class _ToRowsFn(beam.DoFn):
         if details or final:
             progress.TALLY.add(planned=details, done=int(final))
 
+    def _dead_point(self, page: ApiPage, point: object, err: Exception) -> DeadLetter:
+        """The dead letter of a point that gave no rows.
+
+        A point is measured only here, when it is to be kept in a dead letter: rows take
+        only the values their schema names, so a point's nesting matters only where the
+        point itself is kept, and measuring every point cost more than making its rows.
+        """
+        if nested_deeper_than(point):
+            err = datapoints.RowError("dataPoint", f"nested more than {MAX_NESTING} deep")
+            point = _TOO_DEEP
+        return self._dead("rows", page, {"call": page.call.to_json(), "point": point}, err)
+
     def _outputs(self, page: ApiPage, ctx: datapoints.RowContext):
         call = page.call
         if call.kind == "list":
             for point in page.points:
-                if nested_deeper_than(point):
-                    err = datapoints.RowError("dataPoint", f"nested more than {MAX_NESTING} deep")
-                    original = {"call": call.to_json(), "point": _TOO_DEEP}
-                    yield pvalue.TaggedOutput(
-                        self.DEAD_LETTER, self._dead("rows", page, original, err)
-                    )
-                    continue
                 try:
                     pairs = datapoints.rows_for_point(call.data_type, point, ctx, call.stream)
-                except _POINT_ERRORS as err:
-                    yield pvalue.TaggedOutput(
-                        self.DEAD_LETTER,
-                        self._dead("rows", page, {"call": call.to_json(), "point": point}, err),
-                    )
+                # RecursionError: an error message showing a value nested too deeply.
+                except (*_POINT_ERRORS, RecursionError) as err:
+                    yield pvalue.TaggedOutput(self.DEAD_LETTER, self._dead_point(page, point, err))
                     continue
                 for table, row in pairs:
                     yield table, row

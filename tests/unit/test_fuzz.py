@@ -867,6 +867,28 @@ def test_a_point_nested_too_deeply_is_a_rows_dead_letter_without_the_point():
     }
 
 
+def test_a_point_whose_rows_are_good_loads_however_deep_what_it_has_beside_them():
+    # Rows take only the values their schema names; the depth of the rest matters only
+    # when the point itself is to be kept in a dead letter.
+    ((_, point, stream),) = [sample for sample in SAMPLE_POINTS if sample[0] == "steps"][:1]
+    deep: object = 1
+    for _ in range(2000):
+        deep = [deep]
+    call = list_call("steps", stream)
+    plain = list(_to_rows_fn().process(ApiPage(call, points=(point,))))
+    beside = list(_to_rows_fn().process(ApiPage(call, points=({**point, "extra": deep},))))
+
+    def rows(outputs: list) -> list:  # each page is an answer of its own: drop its load_id
+        return [
+            (table, {k: v for k, v in row.items() if k != "load_id"})
+            for table, row in outputs
+            if table != "load_windows"
+        ]
+
+    assert rows(beside) == rows(plain) and len(rows(plain)) == 1
+    assert split_outputs(beside)[1] == {}
+
+
 def test_a_point_with_a_number_or_date_out_of_range_is_a_rows_dead_letter():
     ((_, point, _),) = [s for s in SAMPLE_POINTS if s[0] == "daily-oxygen-saturation"][:1]
     point = copy.deepcopy(point)
