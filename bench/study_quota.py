@@ -4,7 +4,7 @@ The Google Health API allows 300 requests a minute per user and 120,000 a minute
 project. The fetch keys calls by user (`transforms.fetch.FetchPages`), so each user's
 calls are fetched by one worker and the per-user budget is kept whole there; the
 project's budget is kept by each worker pacing itself by the project's 429s
-(`healthapi.quota.ProjectPacer` inside `transforms.fetch.ProjectThrottle`). This
+(`healthapi.quota.ProjectShare` inside `transforms.fetch.ProjectThrottle`). This
 benchmark checks that together the workers use the project's quota without running
 into it: a study of `--users` users (200) x `--days` days (30) fetched by
 `--processes` worker processes (4) against the simulator in a process of its own, with
@@ -21,7 +21,7 @@ How:
   Exercise pages fan out TCX calls in the same process, as the detail fetch does for
   the same key.
 - The simulator and every worker read one clock (`SimClock` with the same start, speed
-  and origin); `--clock_speed` (1) speeds it up. Waits in the limiter, the pace and the
+  and origin); `--clock_speed` (1) speeds it up. Waits in the limiter, the share and the
   retry policy are on that clock. Heart rate is sampled every `--hr_spacing` seconds
   (300); the calls are the same at any spacing.
 - Each request is recorded with the simulated time it went out and its status; the
@@ -275,7 +275,7 @@ def fetch_share(spec: WorkerSpec) -> dict:
         "failed": failed,
         "retries": tally["retries"],
         "throttled_s": tally["throttled"],
-        "pace_per_s": throttle.pacer.rate,
+        "share_per_min": throttle.share.capacity,
         "started": started,
         "ended": ended,
     }
@@ -411,8 +411,8 @@ def run(args: argparse.Namespace, say: Callable[..., None]) -> dict:
         say(
             f"  worker {r['index']}: {r['users']} users, {len(mine):,} requests, "
             f"{share_429(a[3] for a in mine):.2%} answered 429, waited for the project "
-            f"{r['throttled_s']:,.0f} s over its threads, pace at the end "
-            f"{r['pace_per_s']:.1f}/s, done after {r['ended'] - started:,.0f} s"
+            f"{r['throttled_s']:,.0f} s over its threads, share at the end "
+            f"{r['share_per_min']:,.0f}/min, done after {r['ended'] - started:,.0f} s"
         )
     lines = goal_lines(figures, args.users)
     for line, met in lines:
@@ -438,7 +438,7 @@ def run(args: argparse.Namespace, say: Callable[..., None]) -> dict:
                 "users": r["users"],
                 "requests": len(r["attempts"]),
                 "throttled_s": round(r["throttled_s"], 1),
-                "pace_per_s": round(r["pace_per_s"], 2),
+                "share_per_min": round(r["share_per_min"]),
                 "done_s": round(r["ended"] - started, 1),
             }
             for r in results

@@ -1,7 +1,7 @@
 """Carrying out planned API calls, Beam-free: tokens, quota, retries, pages.
 
 `CallRunner` wraps every HTTP request of a call in the same discipline: a
-turn in the project's pace (when it has one), a slot from the user's quota,
+slot of the project's quota (when it has one), a slot from the user's quota,
 then a token from the broker, the retry policy of `healthapi.retry`, one
 token refresh after a 401; a redirect, from the API or from the token
 endpoint, is permanent and never followed. `run_call` then does what each kind of `ApiCall` needs:
@@ -37,7 +37,7 @@ NEEDS_CONSENT = "NEEDS_CONSENT"
 
 
 class ProjectGate(Protocol):
-    """The project-wide side of the quota (`healthapi.quota.ProjectPacer` is one)."""
+    """The project-wide side of the quota (`healthapi.quota.ProjectShare` is one)."""
 
     def acquire(self) -> float:
         """Waits for the request's turn; returns seconds waited."""
@@ -64,7 +64,7 @@ class CallRunner:
         broker: hands out access tokens.
         limiter: per-user quota.
         policy: the retry policy.
-        project: the project's quota (None: not paced).
+        project: the project's quota (None: not kept).
         sleep: waits between attempts (injectable).
         on_status: called with each answer's HTTP status (0 for no answer).
         on_retry: called before each retry.

@@ -9,10 +9,10 @@ limit instead of running into 429s. Shared by every thread of a process
 a user's calls and the budget is exact however many workers run.
 
 The API also allows 120,000 requests per minute per project, across every
-worker. `ProjectPacer` keeps one worker's share of that without talking to the
-others: it spaces requests at a pace that grows while they are answered and
-shrinks when the API answers 429 for the project's quota (additive increase,
-multiplicative decrease), so the workers together settle just under the quota.
+worker. `ProjectShare` keeps one worker's share of that without talking to the
+others: the whole quota until the API first answers 429 for the project's
+quota, then the slots the worker's own requests hold in the sliding minute,
+which it reuses as they free (and grows slowly while nothing is refused).
 `ProjectBudget` holds the settings, including an Envoy rate-limit service for
 an exact shared limit (used by `transforms.fetch`).
 """
@@ -205,92 +205,111 @@ def parse_descriptors(text: str) -> tuple[tuple[tuple[str, str], ...], ...]:
 _DESCRIPTOR_PART = re.compile(r"[A-Za-z0-9_.:/-]{1,100}")
 
 
-class ProjectPacer:
-    """One worker's pace under a project-wide quota, found without coordination.
+class ProjectShare:
+    """One worker's share of the project's per-minute quota, found without coordination.
 
-    Requests are spaced `1/rate` seconds apart. Each answered request while the pace
-    holds requests back raises the rate by `increase` a second over a second's worth of
-    requests; a 429 for the project's quota lowers it to `decrease` of itself, at most
-    once every `hold_seconds` (the 429s of requests already under way say nothing new).
-    The rate stays between `floor` and the whole project's rate: one worker alone may
-    use it all, several settle on shares that add up to just under it.
+    The API counts the project's requests in a sliding minute, as it does a user's. Each
+    worker keeps a sliding window of its own requests (held `margin_seconds` longer than
+    the API holds them, as `UserRateLimiter` does) and sends only while the window holds
+    fewer than its `capacity`:
+
+    - until the API first answers 429 for the project's quota, the capacity is the whole
+      quota: one worker alone may use all of it, and a minute's work goes out as fast as
+      the users' budgets let it;
+    - a project 429 says the project's window is full: the worker's share is then what
+      its own window holds, less the refused request. Every worker that meets one does
+      the same, so together they hold what the API counted and each reuses its own
+      slots as they free: no more 429s, and the quota stays in use;
+    - while the capacity binds and no project 429 came for a whole window, it grows by
+      `growth` of itself a second, to take up what workers that finished left free.
 
     Args:
         per_minute: the project's requests a minute.
+        window_seconds: the quota's window (60).
         clock: monotonic seconds, injectable.
         sleep: waits, injectable.
-        start_share: the first rate, as a share of the project's.
-        increase_share: how fast the rate grows while the pace binds, as a share of the
-            project's rate per second.
-        decrease: the factor a project 429 applies to the rate.
-        hold_seconds: the least time between two decreases.
+        margin_seconds: how much longer than the window a request holds its slot
+            (default `MARGIN` of the window).
+        growth: the capacity's growth a second while it binds.
+        hold_seconds: no growth this long after a project 429 (default: a window).
     """
 
     def __init__(
         self,
         per_minute: int,
+        window_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        start_share: float = 1 / 16,
-        increase_share: float = 1 / 100,
-        decrease: float = 0.75,
-        hold_seconds: float = 2.0,
+        margin_seconds: float | None = None,
+        growth: float = 0.01,
+        hold_seconds: float | None = None,
     ):
         if per_minute < 1:
             raise ValueError(f"per_minute must be at least 1, got {per_minute}")
-        if not 0 < start_share <= 1 or not 0 < decrease < 1 or increase_share <= 0:
-            raise ValueError(
-                f"start_share {start_share} must be in (0, 1], decrease {decrease} in "
-                f"(0, 1), increase_share {increase_share} above 0"
-            )
-        self.ceiling = per_minute / 60.0
-        self.floor = self.ceiling / 1000.0
-        self.rate = self.ceiling * start_share
-        self.increase = self.ceiling * increase_share
-        self.decrease = decrease
-        self.hold_seconds = hold_seconds
+        if growth < 0:
+            raise ValueError(f"growth must not be negative, got {growth}")
+        self.per_minute = per_minute
+        self.capacity = float(per_minute)
+        self.growth = growth
         self.clock = clock
         self.sleep = sleep
-        self._next = -float("inf")
+        margin = window_seconds * MARGIN if margin_seconds is None else margin_seconds
+        self._held = window_seconds + margin
+        self.hold_seconds = window_seconds if hold_seconds is None else hold_seconds
+        self._sent: collections.deque = collections.deque()
+        self._refused_at = -float("inf")
         self._bound_at = -float("inf")
-        self._lowered_at = -float("inf")
+        self._grown_at = -float("inf")
         self._lock = threading.Lock()
 
+    def _expire(self, now: float) -> None:
+        sent = self._sent
+        while sent and sent[0] + self._held <= now:
+            sent.popleft()
+
     def acquire(self) -> float:
-        """Waits for the next request's turn; returns seconds waited."""
-        with self._lock:
-            now = self.clock()
-            turn = max(now, self._next)
-            self._next = turn + 1.0 / self.rate
-            if turn > now:
+        """Takes a slot of the worker's share, waiting if needed; returns seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self.clock()
+                self._expire(now)
+                if len(self._sent) < self.capacity:
+                    self._sent.append(now)
+                    if waited:
+                        self._bound_at = now
+                    return waited
                 self._bound_at = now
-        wait = turn - now
-        if wait > 0:
+                wait = self._sent[0] + self._held - now
             self.sleep(wait)
-        return wait
+            waited += wait
 
     def record(self, refused: bool) -> None:
         """How the request after `acquire` ended: refused for the project's quota, or not."""
         with self._lock:
             now = self.clock()
+            self._expire(now)
             if refused:
-                if now - self._lowered_at >= self.hold_seconds:
-                    self._lowered_at = now
-                    self.rate = max(self.floor, self.rate * self.decrease)
-                    # The requests already spaced at the old pace keep their turns; the
-                    # next one waits a whole new interval after the last of them.
-            elif self._next > now or now - self._bound_at <= 1.0:
-                # The pace binds: a turn is taken ahead of now, or a request waited lately.
-                self.rate = min(self.ceiling, self.rate + self.increase / self.rate)
+                self._refused_at = now
+                self.capacity = max(1.0, min(self.capacity, len(self._sent) - 1.0))
+                return
+            if now - self._bound_at > 1.0 or now - self._refused_at < self.hold_seconds:
+                self._grown_at = now
+                return
+            elapsed = now - self._grown_at
+            self._grown_at = now
+            if elapsed > 5.0:  # growth starts (again) now, not from the last time it grew
+                return
+            self.capacity = min(float(self.per_minute), self.capacity * (1 + self.growth * elapsed))
 
 
-_PACERS: dict[int, ProjectPacer] = {}
+_SHARES: dict[int, ProjectShare] = {}
 
 
-def shared_pacer(per_minute: int) -> ProjectPacer:
-    """The process-wide pacer for a project budget of `per_minute` requests a minute."""
+def shared_share(per_minute: int) -> ProjectShare:
+    """The process-wide share of a project budget of `per_minute` requests a minute."""
     with _SHARED_LOCK:
-        pacer = _PACERS.get(per_minute)
-        if pacer is None:
-            pacer = _PACERS[per_minute] = ProjectPacer(per_minute)
-        return pacer
+        share = _SHARES.get(per_minute)
+        if share is None:
+            share = _SHARES[per_minute] = ProjectShare(per_minute)
+        return share

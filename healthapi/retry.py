@@ -16,8 +16,8 @@ to the token endpoint):
   `project` (the project's requests per minute or per day,
   `DefaultRequestsPerMinutePerProject`), `user` (the user's 300 a minute,
   `DefaultRequestsPerMinutePerUser`), or `""` when the answer does not say. A
-  project 429 is retried like any other, and also slows the worker's pace
-  (`healthapi.quota.ProjectPacer`).
+  project 429 is retried like any other, and also sets the worker's share
+  (`healthapi.quota.ProjectShare`).
 - **Permanent**: every other 4xx (bad request, missing scope, not found, account
   not linked). Not retried; the work goes to the dead letter with its reason.
 

@@ -223,7 +223,7 @@ PARAMETERS: dict[str, Parameter] = {
     "project_quota_per_minute": Parameter(
         label="API calls per minute of the project",
         text="API calls per minute of every worker together, 1 to 10000000 (the API allows "
-        "120000); each worker paces itself to its share by the project's 429s",
+        "120000); each worker keeps a share found from the project's 429s",
         example="120000",
         regex=r"^([1-9][0-9]{0,6}|10000000)$",
         good=("1", "10000000"),
@@ -232,7 +232,7 @@ PARAMETERS: dict[str, Parameter] = {
     "envoy_rate_limit": Parameter(
         label="Envoy rate-limit service",
         text="host:port of an Envoy rate-limit service that keeps the project's limit exactly "
-        "for every worker (empty: each worker paces itself)",
+        "for every worker (empty: each worker keeps a share found from the project's 429s)",
         example="ratelimit.fitbeam.internal:8081",
         regex=r"^([A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?:[0-9]{1,5})?$",
         good=("", "10.0.0.7:8081"),

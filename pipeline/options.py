@@ -142,14 +142,14 @@ class FitbeamOptions(PipelineOptions):
             type=int,
             default=120_000,
             help="API calls per minute of the whole project, every worker together (the API "
-            "allows 120000). Each worker paces itself to its share by the project's 429s, "
+            "allows 120000). Each worker keeps a share found from the project's 429s, "
             "or asks --envoy_rate_limit, e.g. 120000.",
         )
         parser.add_argument(
             "--envoy_rate_limit",
             default="",
             help="host:port of an Envoy rate-limit service that keeps the project's limit "
-            "exactly for every worker (default: none, each worker paces itself), e.g. "
+            "exactly for every worker (default: none, each worker keeps a share), e.g. "
             "ratelimit.fitbeam.internal:8081.",
         )
         parser.add_argument(
@@ -304,7 +304,7 @@ _ENVOY_DOMAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
 def _project_budget(o: FitbeamOptions) -> ProjectBudget:
-    """The project's budget: its pace, or the Envoy rate-limit service that keeps it."""
+    """The project's budget, kept by shares found from its 429s or by an Envoy service."""
     if not 1 <= o.project_quota_per_minute <= 10_000_000:
         raise OptionsError(
             "project_quota_per_minute",

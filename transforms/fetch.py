@@ -12,12 +12,12 @@ Quota: calls are keyed by user before they are spread over workers
 key is owned, and the per-user budget (`healthapi.quota.UserRateLimiter`) is
 exact without dividing it by the number of workers. The project's budget is
 kept by `ProjectThrottle`, built on Beam's `apache_beam.io.components`: each
-worker paces itself by the project's 429s (`healthapi.quota.ProjectPacer`),
+worker keeps a share found from the project's 429s (`healthapi.quota.ProjectShare`),
 Beam's `AdaptiveThrottler` holds requests back when many are refused anyway
 (the daily quota spent), and the time spent waiting is reported through Beam's
 `ThrottlingSignaler`, so Dataflow's autoscaler does not add workers that could
 only wait. With an Envoy rate-limit service (`--envoy_rate_limit`), Beam's
-`EnvoyRateLimiter` keeps the exact shared limit instead of the pace.
+`EnvoyRateLimiter` keeps the exact shared limit instead of the share.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from healthapi.auth import oauth
 from healthapi.auth.broker import TokenBroker, broker_for, shared_broker
 from healthapi.client import HealthApiClient
 from healthapi.elements import ApiCall
-from healthapi.quota import ProjectBudget, ProjectPacer, shared_limiter, shared_pacer
+from healthapi.quota import ProjectBudget, ProjectShare, shared_limiter, shared_share
 from healthapi.retry import RetryPolicy
 from transforms.dead_letters import DeadLetter, utc_now_rfc3339
 
@@ -57,7 +57,7 @@ NEEDS_CONSENT_PREFIX = "needs_consent_"
 API_STATUS_PREFIX = "api_status_"
 # Beam's AdaptiveThrottler as Beam's own connectors set it up (Datastore, Firestore): two
 # minutes of history in one-second buckets. At 1.25 it holds requests back only once more
-# than a fifth of them are refused for the project's quota, which the pace alone never
+# than a fifth of them are refused for the project's quota, which the share alone never
 # lets happen; a spent daily quota does.
 THROTTLER_WINDOW_MS = 120_000
 THROTTLER_BUCKET_MS = 1_000
@@ -107,14 +107,15 @@ class OverloadThrottler(AdaptiveThrottler):
 class ProjectThrottle:
     """The project's side of the quota for one worker process (a `calls.ProjectGate`).
 
-    Before each request: a turn in the pace (`ProjectPacer`, from the project's 429s) or,
+    Before each request: a slot of the worker's share (`ProjectShare`, from the project's
+    429s) or,
     with an Envoy rate-limit service, a permit from Beam's `EnvoyRateLimiter`; then Beam's
     adaptive throttling (`OverloadThrottler`), which holds the request back
     `THROTTLER_DELAY_SECONDS` at a time while the share of requests refused for the
     project's quota stays high. Every request after `acquire` is reported by `record`.
 
     Args:
-        pacer: the worker's pace (ignored when `envoy` is given).
+        share: the worker's share of the quota (ignored when `envoy` is given).
         envoy: an `EnvoyRateLimiter`, or None.
         clock: seconds, injectable (the throttler reads it in milliseconds).
         sleep: waits, injectable.
@@ -123,13 +124,13 @@ class ProjectThrottle:
 
     def __init__(
         self,
-        pacer: ProjectPacer | None,
+        share: ProjectShare | None,
         envoy=None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ):
-        self.pacer = pacer
+        self.share = share
         self.envoy = envoy
         self.clock = clock
         self.sleep = sleep
@@ -151,16 +152,16 @@ class ProjectThrottle:
             self.sleep(THROTTLER_DELAY_SECONDS)
         if self.envoy is not None:
             self.envoy.allow()
-        elif self.pacer is not None:
-            self.pacer.acquire()
+        elif self.share is not None:
+            self.share.acquire()
         return self.clock() - started
 
     def record(self, refused: bool) -> None:
         """How the request after `acquire` ended: refused for the project's quota, or not."""
         with self._lock:
             self.throttler.answered(self.clock() * 1000, refused)
-        if self.pacer is not None and self.envoy is None:
-            self.pacer.record(refused)
+        if self.share is not None and self.envoy is None:
+            self.share.record(refused)
 
 
 def project_throttle(
@@ -168,13 +169,13 @@ def project_throttle(
     clock: Callable[[], float] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> ProjectThrottle:
-    """The worker's `ProjectThrottle` for `budget`: a pace from the project's 429s, or Envoy.
+    """The worker's `ProjectThrottle` for `budget`: a share from the project's 429s, or Envoy.
 
     Args:
         budget: the project's budget.
-        clock: seconds for the pace and the throttler. None: the real monotonic clock,
-            and the process-wide pace (`shared_pacer`) that every fetch of the process
-            shares; a clock of its own (a benchmark's) gets a pace of its own.
+        clock: seconds for the share and the throttler. None: the real monotonic clock,
+            and the process-wide share (`shared_share`) that every fetch of the process
+            uses; a clock of its own (a benchmark's) gets a share of its own.
         sleep: waits on `clock`.
     """
     if budget.envoy_address:
@@ -190,9 +191,9 @@ def project_throttle(
         envoy.throttling_signaler = _NoSignal()
         return ProjectThrottle(None, envoy=envoy, clock=clock or time.monotonic, sleep=sleep)
     if clock is None:
-        return ProjectThrottle(shared_pacer(budget.per_minute))
-    pacer = ProjectPacer(budget.per_minute, clock=clock, sleep=sleep)
-    return ProjectThrottle(pacer, clock=clock, sleep=sleep)
+        return ProjectThrottle(shared_share(budget.per_minute))
+    share = ProjectShare(budget.per_minute, clock=clock, sleep=sleep)
+    return ProjectThrottle(share, clock=clock, sleep=sleep)
 
 
 @dataclasses.dataclass
@@ -248,7 +249,7 @@ class FetchFn(beam.DoFn):
         broker_factory: test seam: builds the token broker.
         sleep: waits between retries (test seam).
         concurrent_calls: calls in flight at once (1: one at a time, in `process`).
-        project_budget: the project's budget (default: the API's, paced by its 429s).
+        project_budget: the project's budget (default: the API's, shared by its 429s).
     """
 
     DEAD_LETTER = "dead_letter"

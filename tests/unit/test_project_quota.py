@@ -1,6 +1,6 @@
-"""The project's quota: whose quota a 429 spent, the worker's pace, Beam's throttler, options.
+"""The project's quota: whose quota a 429 spent, the worker's share, Beam's throttler, options.
 
-Every clock here is a fake one that only moves when a wait moves it.
+Every clock here is a fake one that only moves when a wait or the test moves it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from apache_beam.transforms.util import ReshufflePerKey
 from healthapi import calls
 from healthapi.client import HealthApiError
 from healthapi.elements import ApiCall
-from healthapi.quota import ProjectBudget, ProjectPacer, parse_descriptors
+from healthapi.quota import ProjectBudget, ProjectShare, parse_descriptors
 from healthapi.retry import PROJECT, USER, RetryPolicy, classify, quota_refused
 from pipeline.options import OptionsError, resolve
 from transforms import fetch
@@ -75,65 +75,82 @@ def test_classify_carries_the_quota_into_the_verdict():
     assert classify(HealthApiError(500, None, "oops")).quota == ""
 
 
-# -- the worker's pace ---------------------------------------------------------------------
+# -- the worker's share ---------------------------------------------------------------------
 
 
-def pacer(clock: FakeClock, **kwargs) -> ProjectPacer:
-    # 600 a minute: 10 a second for the project; the worker starts at a tenth of it.
-    defaults = {"start_share": 0.1, "increase_share": 0.1, "decrease": 0.5, "hold_seconds": 2.0}
-    return ProjectPacer(600, clock=clock, sleep=clock.sleep, **(defaults | kwargs))
+def share(clock: FakeClock, per_minute: int = 10, **kwargs) -> ProjectShare:
+    # A slot is held 60 s + 1 s (the margin), so the numbers stay round.
+    return ProjectShare(per_minute, clock=clock, sleep=clock.sleep, margin_seconds=1.0, **kwargs)
 
 
-def test_the_pace_spaces_requests_one_interval_apart():
+def test_until_a_project_429_one_worker_may_use_the_whole_quota_at_once():
     clock = FakeClock()
-    p = pacer(clock)
-    waits = [p.acquire() for _ in range(3)]
-    assert waits == [0.0, 1.0, 1.0]
-    assert clock.now == 1002.0
+    s = share(clock)
+    assert [s.acquire() for _ in range(10)] == [0.0] * 10
+    # The eleventh waits for the first slot: 60 s + the 1 s margin.
+    assert s.acquire() == 61.0
+    assert clock.now == 1061.0
 
 
-def test_a_project_429_halves_the_pace_once_per_hold():
+def test_a_project_429_makes_the_share_what_the_worker_holds_less_the_refused_request():
     clock = FakeClock()
-    p = pacer(clock)
-    p.rate = 8.0
-    p.record(refused=True)
-    p.record(refused=True)  # an answer of a request already under way: no new news
-    assert p.rate == 4.0
-    clock.now += 2.0
-    p.record(refused=True)
-    assert p.rate == 2.0
+    s = share(clock, per_minute=100)
+    for _ in range(6):
+        s.acquire()
+        clock.now += 1.0
+    s.record(refused=True)  # the sixth request was refused: the project's window is full
+    assert s.capacity == 5.0
+    s.record(refused=True)  # another answer of a request already under way: no lower
+    assert s.capacity == 5.0
+    # Its own slots free one by one and are reused. It holds 6 (the refused request's
+    # too, to be safe) and may hold 5: the next waits for two to free, at 1001 + 61.
+    assert s.acquire() == 56.0
+    assert clock.now == 1062.0
 
 
-def test_the_pace_never_falls_below_its_floor():
+def test_the_share_grows_while_it_binds_a_window_after_the_last_429():
     clock = FakeClock()
-    p = pacer(clock)
-    for _ in range(40):
-        p.record(refused=True)
-        clock.now += 2.0
-    assert p.rate == pytest.approx(0.01)  # a thousandth of the project's 10 a second
+    s = share(clock, per_minute=100, growth=0.1)
+    s.acquire()
+    s.record(refused=True)
+    assert s.capacity == 1.0
+    s.acquire()  # waits 61 s for its slot: the share binds
+    s.record(refused=False)  # 61 s after the 429: a whole window, growth may start
+    clock.now += 0.5
+    s.record(refused=False)
+    assert s.capacity == pytest.approx(1.05)  # 10% a second, for half a second
+    clock.now += 5.0  # no longer binding: nothing waited in the last second
+    s.record(refused=False)
+    assert s.capacity == pytest.approx(1.05)
 
 
-def test_answers_raise_the_pace_only_while_it_binds():
+def test_no_growth_within_a_window_of_a_project_429():
     clock = FakeClock()
-    p = pacer(clock)
-    # Not binding: nobody waited and no turn is taken ahead of now.
-    clock.now += 10.0
-    p.record(refused=False)
-    assert p.rate == 1.0
-    # Binding: the second acquire waited a whole interval.
-    p.acquire()
-    p.acquire()
-    p.record(refused=False)
-    assert p.rate == pytest.approx(2.0)  # + increase (1 a second) / rate (1 a second)
+    s = share(clock, per_minute=100, growth=0.1)
+    s.acquire()
+    s.acquire()
+    s.record(refused=True)
+    assert s.capacity == 1.0
+    s.acquire()  # binds: waits 61 s
+    clock.now -= 30.0  # as if it had waited half as long: 31 s after the 429
+    s.record(refused=False)
+    clock.now += 1.0
+    s.record(refused=False)
+    assert s.capacity == 1.0
 
 
-def test_one_worker_alone_may_reach_the_whole_project_rate_and_no_more():
+def test_the_share_never_exceeds_the_quota_nor_falls_below_one():
     clock = FakeClock()
-    p = pacer(clock, start_share=1.0)
-    p.acquire()
-    p.acquire()
-    p.record(refused=False)
-    assert p.rate == 10.0
+    s = share(clock, per_minute=2, growth=10.0)
+    s.record(refused=True)  # nothing held: still one request at a time
+    assert s.capacity == 1.0
+    s._refused_at = -1e9  # long ago
+    s.acquire()
+    s.acquire()
+    s.record(refused=False)
+    clock.now += 1.0
+    s.record(refused=False)
+    assert s.capacity == 2.0
 
 
 def test_budget_and_descriptors_are_checked():
@@ -194,13 +211,13 @@ def test_the_throttler_lets_requests_through_while_few_are_refused():
     assert clock.slept == []
 
 
-def test_the_throttle_paces_and_feeds_the_429s_to_the_pace():
+def test_the_throttle_takes_a_slot_of_the_share_and_feeds_it_the_429s():
     clock = FakeClock()
-    p = pacer(clock, start_share=0.2)  # 2 a second
-    throttle = fetch.ProjectThrottle(p, clock=clock, sleep=clock.sleep, rng=Draws(0.99))
-    assert [throttle.acquire(), throttle.acquire()] == [0.0, 0.5]
+    s = share(clock, per_minute=2)
+    throttle = fetch.ProjectThrottle(s, clock=clock, sleep=clock.sleep, rng=Draws(0.99))
+    assert [throttle.acquire(), throttle.acquire(), throttle.acquire()] == [0.0, 0.0, 61.0]
     throttle.record(refused=True)
-    assert p.rate == 1.0
+    assert s.capacity == 1.0
 
 
 # -- the runner: the project's turn, then the user's slot ----------------------------------
