@@ -87,7 +87,7 @@ bench-quota: venv
 	$(PY) -m bench.quota
 
 # The project's quota at study scale: 200 users x 30 days on 4 worker processes against a
-# project quota scaled down to 6,000 a minute (bench/study_quota.py; about 10 minutes).
+# project quota scaled down to 6,000 a minute (bench/study_quota.py; about 6 minutes).
 .PHONY: bench-study-quota
 bench-study-quota: venv
 	$(PY) -m bench.study_quota

@@ -107,12 +107,11 @@ class OverloadThrottler(AdaptiveThrottler):
 class ProjectThrottle:
     """The project's side of the quota for one worker process (a `calls.ProjectGate`).
 
-    Before each request: a slot of the worker's share (`ProjectShare`, from the project's
-    429s) or,
-    with an Envoy rate-limit service, a permit from Beam's `EnvoyRateLimiter`; then Beam's
-    adaptive throttling (`OverloadThrottler`), which holds the request back
-    `THROTTLER_DELAY_SECONDS` at a time while the share of requests refused for the
-    project's quota stays high. Every request after `acquire` is reported by `record`.
+    Before each request: Beam's adaptive throttling (`OverloadThrottler`), which holds
+    the request back `THROTTLER_DELAY_SECONDS` at a time while many requests are refused
+    for the project's quota; then a slot of the worker's share (`ProjectShare`, found
+    from the project's 429s) or, with an Envoy rate-limit service, a permit from Beam's
+    `EnvoyRateLimiter`. Every request after `acquire` is reported by `record`.
 
     Args:
         share: the worker's share of the quota (ignored when `envoy` is given).

@@ -220,6 +220,55 @@ def test_the_throttle_takes_a_slot_of_the_share_and_feeds_it_the_429s():
     assert s.capacity == 1.0
 
 
+class Envoy:
+    def __init__(self, clock: FakeClock):
+        self.clock, self.asked = clock, 0
+
+    def allow(self) -> bool:
+        self.asked += 1
+        self.clock.now += 2.0  # the service made it wait
+        return True
+
+
+def test_with_envoy_every_request_asks_the_service_and_no_share_is_kept():
+    clock = FakeClock()
+    envoy = Envoy(clock)
+    throttle = fetch.ProjectThrottle(
+        ProjectShare(1, clock=clock), envoy=envoy, clock=clock, sleep=clock.sleep, rng=Draws(0.99)
+    )
+    assert [throttle.acquire(), throttle.acquire()] == [2.0, 2.0]
+    throttle.record(refused=True)
+    assert envoy.asked == 2
+    assert throttle.share.capacity == 1.0  # untouched: Envoy keeps the limit
+
+
+def test_project_throttle_builds_beams_envoy_limiter_from_the_budget():
+    from apache_beam.io.components.rate_limiter import EnvoyRateLimiter
+
+    budget = ProjectBudget(
+        per_minute=6000,
+        envoy_address="127.0.0.1:8081",
+        envoy_domain="fitbeam_test",
+        envoy_descriptors=((("quota", "api"), ("tier", "batch")),),
+    )
+    throttle = fetch.project_throttle(budget)  # no connection until the first request
+    assert isinstance(throttle.envoy, EnvoyRateLimiter)
+    assert (throttle.envoy.service_address, throttle.envoy.domain) == (
+        "127.0.0.1:8081",
+        "fitbeam_test",
+    )
+    assert throttle.envoy.descriptors == [{"quota": "api", "tier": "batch"}]
+    assert throttle.share is None
+
+
+def test_project_throttle_shares_one_share_per_process_for_the_real_clock():
+    budget = ProjectBudget(per_minute=120_000)
+    assert fetch.project_throttle(budget).share is fetch.project_throttle(budget).share
+    clock = FakeClock()
+    own = fetch.project_throttle(budget, clock=clock, sleep=clock.sleep)
+    assert own.share is not fetch.project_throttle(budget).share
+
+
 # -- the runner: the project's turn, then the user's slot ----------------------------------
 
 
