@@ -225,3 +225,24 @@ def test_the_simulate_command_sets_the_project_quotas():
         120_000,
         86_400_000,
     )
+
+
+def test_the_client_reads_whose_quota_each_429_spent(make_sim):
+    """As the pipeline reads them: `error_from_response`, then `classify`."""
+    from healthapi.client import error_from_response
+    from healthapi.retry import PROJECT, USER, classify
+
+    sim = make_sim(project_quota_per_minute=2, quota_per_minute=1)
+    first, second = users_api(sim, "user-1"), users_api(sim, "user-2")
+    assert identity(first) == 200
+    by_user = classify(error_from_response(first.get("me/identity")))
+    assert (by_user.status, by_user.quota) == (429, USER)
+    assert identity(second) == 200
+    by_project = classify(error_from_response(users_api(sim, "user-3").get("me/identity")))
+    assert (by_project.status, by_project.quota) == (429, PROJECT)
+    sim.advance(60)
+    assert identity(first) == 200
+    day_sim = make_sim(project_quota_per_day=1)
+    assert identity(users_api(day_sim, "user-1")) == 200
+    by_day = classify(error_from_response(users_api(day_sim, "user-2").get("me/identity")))
+    assert (by_day.status, by_day.quota) == (429, PROJECT)
