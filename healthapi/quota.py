@@ -220,8 +220,13 @@ class ProjectShare:
       its own window holds, less the refused request. Every worker that meets one does
       the same, so together they hold what the API counted and each reuses its own
       slots as they free: no more 429s, and the quota stays in use;
-    - while the capacity binds and no project 429 came for a whole window, it grows by
-      `growth` of itself a second, to take up what workers that finished left free.
+    - while the capacity binds and no project 429 came for a while (`hold_seconds`, a
+      window), it grows by `growth` of itself a second, to take up what workers that
+      finished left free. Growth that ends in a project 429 found no free quota, only
+      the moments other workers' slots stand free between the API's window and theirs
+      (the margin), and took them from their owners: the wait before the next growth
+      doubles, up to eight windows, and is back to one once growth has lasted a whole
+      window without a 429.
 
     Args:
         per_minute: the project's requests a minute.
@@ -231,7 +236,8 @@ class ProjectShare:
         margin_seconds: how much longer than the window a request holds its slot
             (default `MARGIN` of the window).
         growth: the capacity's growth a second while it binds.
-        hold_seconds: no growth this long after a project 429 (default: a window).
+        hold_seconds: no growth this long after a project 429 (default: a window); the
+            least of the wait, which doubles as described above.
     """
 
     def __init__(
@@ -260,6 +266,10 @@ class ProjectShare:
         self._refused_at = -float("inf")
         self._bound_at = -float("inf")
         self._grown_at = -float("inf")
+        self._growing_since = -float("inf")
+        self._grew = False  # grew since the last project 429
+        self._hold = self.hold_seconds
+        self._window = window_seconds
         self._lock = threading.Lock()
 
     def _expire(self, now: float) -> None:
@@ -292,14 +302,21 @@ class ProjectShare:
             if refused:
                 self._refused_at = now
                 self.capacity = max(1.0, min(self.capacity, len(self._sent) - 1.0))
+                if self._grew:
+                    self._hold = min(self._hold * 2, self.hold_seconds * 8)
+                    self._grew = False
                 return
-            if now - self._bound_at > 1.0 or now - self._refused_at < self.hold_seconds:
+            if now - self._bound_at > 1.0 or now - self._refused_at < self._hold:
                 self._grown_at = now
                 return
             elapsed = now - self._grown_at
             self._grown_at = now
             if elapsed > 5.0:  # growth starts (again) now, not from the last time it grew
+                self._growing_since = now
                 return
+            self._grew = True
+            if now - self._growing_since >= self._window:
+                self._hold = self.hold_seconds  # the room it grew into was free quota
             self.capacity = min(float(self.per_minute), self.capacity * (1 + self.growth * elapsed))
 
 

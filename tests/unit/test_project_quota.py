@@ -124,6 +124,30 @@ def test_the_share_grows_while_it_binds_a_window_after_the_last_429():
     assert s.capacity == pytest.approx(1.05)
 
 
+def test_growth_that_ends_in_a_429_waits_twice_as_long_before_it_grows_again():
+    clock = FakeClock()
+    s = share(clock, per_minute=100, growth=0.1)
+    s.acquire()
+    s.record(refused=True)  # the first cap: the wait before growth stays a window
+    s.acquire()  # binds until 1061
+    s.record(refused=False)  # growth starts counting
+    clock.now += 0.5
+    s.record(refused=False)
+    assert s.capacity == pytest.approx(1.05)
+    s.record(refused=True)  # growth met a 429 at 1061.5: it took someone's slot
+    assert s.capacity == 1.0
+    s.acquire()  # binds until 1122: 60.5 s after the 429, under the doubled wait
+    s.record(refused=False)
+    clock.now += 0.5
+    s.record(refused=False)  # a window's wait alone would grow it here
+    assert s.capacity == 1.0
+    s.acquire()  # binds until 1183: 121.5 s after the 429, past two windows
+    s.record(refused=False)
+    clock.now += 0.5
+    s.record(refused=False)
+    assert s.capacity == pytest.approx(1.05)
+
+
 def test_no_growth_within_a_window_of_a_project_429():
     clock = FakeClock()
     s = share(clock, per_minute=100, growth=0.1)
