@@ -15,6 +15,7 @@ from schemas.convert import checked_json, loadable_problem, to_bigquery_json, ut
 from tests.unit.test_fuzz import SEED, mutated_row, sample_rows
 
 SCHEMAS = {t: fastavro.parse_schema(load_avro_schema(t)) for t in ALL_TABLES}
+HEART_RATE = next(row for table, row in sample_rows() if table == "heart_rate")
 
 
 def test_it_vouches_for_every_table_s_rows_as_the_rows_stage_builds_them():
@@ -98,3 +99,13 @@ def test_times_formatted_one_after_another_keep_their_own_text():
         "2026-07-01T11:00:00.000000Z",
         "2026-11-20T02:03:05.000250Z",
     ]
+
+
+def test_times_have_six_fractional_digits_whatever_their_microseconds():
+    naive = dt.datetime(987, 1, 2, 3, 4, 5)
+    for micro, fraction in ((0, "000000"), (5, "000005"), (120_000, "120000")):
+        moment = naive.replace(microsecond=micro)
+        assert utc_text(moment.replace(tzinfo=dt.UTC)) == f"0987-01-02T03:04:05.{fraction}Z"
+        assert to_bigquery_json("heart_rate", {**HEART_RATE, "civil_datetime": moment})[
+            "civil_datetime"
+        ] == (f"0987-01-02T03:04:05.{fraction}")
