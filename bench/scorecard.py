@@ -12,7 +12,11 @@ emulator) make them:
 2. Peak memory of a batch load of one user x every data type over 30 days (load C) and
    365 days (load D): the resident memory of the pipeline's process and its descendants,
    sampled five times a second, or the kernel's high-water mark of any one of them if
-   higher. Goal: 365 days under 1.5 GB, and at most 1.25x the 30-day peak (flat). A load
+   higher. Goal: 365 days under 1.5 GB, and memory that does not grow with rows: over
+   the second half of the 365-day load's heart-rate pages, at most 41 bytes a row (1% of
+   the 4.1 KB a row the issue measured). The 365-day peak over the 30-day one is printed
+   without a goal: fixed-size buffers (16 MB per table file being uploaded) fill sooner
+   in a longer load. A load
    is stopped (its process group killed) above `--ceiling_gb` of memory (8) or past its
    time limit (load D: `--memory_time_limit`, 1500 s); its figure is then a lower bound,
    printed `> ... (stopped: ...)`, with the share of its heart-rate pages the simulator
@@ -328,14 +332,14 @@ def memory_entry(load: Load, hr_pages_required: int | None = None) -> dict:
     }
     if load.cost.timeline and load.cost.timeline[0][2] is not None:
         entry["timeline"] = [[t, rss, pages] for t, rss, pages in load.cost.timeline]
+    served = sum(load.calls.get(HEART_RATE, {}).values())
+    samples = figures.second_half(load.cost.timeline) if load.cost.timeline else []
+    if load.finished and samples:
+        growth = figures.growth_per_row(samples, entry["rows"], served)
+        entry["growth_bytes_per_row"] = None if growth is None else round(growth, 1)
     if not load.finished and hr_pages_required:
-        served = sum(load.calls.get(HEART_RATE, {}).values())
         entry["heart_rate_pages_served"] = served
         entry["heart_rate_pages_required"] = hr_pages_required
-        # The second half of its progress: start-up's climb says nothing of growth.
-        samples = [(pages, rss) for _, rss, pages in load.cost.timeline if pages]
-        half = max((pages for pages, _ in samples), default=0) / 2
-        samples = [(pages, rss) for pages, rss in samples if pages >= half]
         projected = figures.projected_peak(samples, hr_pages_required)
         entry["projected_peak_bytes"] = None if projected is None else round(projected)
     return entry
@@ -351,21 +355,18 @@ def memory_figure(small: Load, large: Load, hr_pages_required: int | None = None
     else:
         verdict_large = "misses" if large_peak >= goal else "unknown"
     ratio = large_peak / small_peak if small.finished and small_peak else None
-    if ratio is None:
-        verdict_flat = "unknown"
-    elif large.finished:
-        verdict_flat = figures.verdict(ratio, figures.GOAL_FLAT_RATIO)
-    else:
-        verdict_flat = "misses" if ratio > figures.GOAL_FLAT_RATIO else "unknown"
+    long = memory_entry(large, hr_pages_required)
+    growth = long.get("growth_bytes_per_row")
     return {
         "short": memory_entry(small),
-        "long": memory_entry(large, hr_pages_required),
+        "long": long,
         "goal_long_under_bytes": goal,
         "verdict_long": verdict_large,
         "ratio": None if ratio is None else round(ratio, 3),
         "ratio_is_lower_bound": not large.finished,
-        "goal_ratio_at_most": figures.GOAL_FLAT_RATIO,
-        "verdict_ratio": verdict_flat,
+        "growth_bytes_per_row": growth,
+        "goal_growth_bytes_per_row_at_most": figures.GOAL_GROWTH_BYTES_PER_ROW,
+        "verdict_growth": figures.verdict(growth, figures.GOAL_GROWTH_BYTES_PER_ROW),
     }
 
 
@@ -447,12 +448,21 @@ def print_figures(say: Callable[[str], None], out: dict, loads: dict[str, Load])
             say(line)
         else:
             say(f"      FAILED (exit {load.cost.exit_code}): see {load.log}")
+    growth = memory["growth_bytes_per_row"]
+    say(
+        figures.figure_line(
+            f"   growth, second half of load {loads['D'].name}",
+            "not measured" if growth is None else f"{growth:,.1f} B/row",
+            f"<= {figures.GOAL_GROWTH_BYTES_PER_ROW:g} B/row",
+            memory["verdict_growth"],
+        )
+    )
     say(
         figures.figure_line(
             f"   {_plural(loads['D'].days, 'day')} / {_plural(loads['C'].days, 'day')}",
             figures.ratio_text(memory["ratio"], memory["ratio_is_lower_bound"]),
-            f"<= {figures.GOAL_FLAT_RATIO:g}x",
-            memory["verdict_ratio"],
+            "-",
+            "-",
         )
     )
     say("")

@@ -174,25 +174,42 @@ def test_memory_figure_of_a_long_load_stopped_at_the_ceiling():
     )
     assert figure["verdict_long"] == "misses"
     assert (figure["ratio"], figure["ratio_is_lower_bound"]) == (4.05, True)
-    assert figure["verdict_ratio"] == "misses"
+    assert (figure["growth_bytes_per_row"], figure["verdict_growth"]) == (None, "unknown")
     long = figure["long"]
     assert (long["heart_rate_pages_served"], long["heart_rate_pages_required"]) == (300, 600)
     assert long["projected_peak_bytes"] == 12_000_000_000  # 20 MB a page, from 0 at page 0
     assert long["timeline"][2] == [10.0, 2_000_000_000, 100.0]
 
 
-def test_memory_figure_of_flat_loads():
-    figure = memory_figure(load(30, 1_000_000_000), load(365, 1_100_000_000))
-    assert (figure["verdict_long"], figure["ratio"], figure["verdict_ratio"]) == (
-        "meets",
-        1.1,
-        "meets",
+def test_memory_figure_of_a_flat_load():
+    timeline = [
+        (0.0, 300_000_000, 0.0),
+        (5.0, 1_000_000_000, 20.0),  # start-up: left out of the growth
+        (10.0, 1_090_000_000, 50.0),
+        (15.0, 1_100_000_000, 100.0),  # 200 kB a page over the second half
+    ]
+    calls = {"heart-rate": {"reconcile": 100}}
+    long = load(365, 1_100_000_000, calls_made=calls, timeline=timeline)
+    figure = memory_figure(load(30, 1_000_000_000), long)
+    assert (figure["verdict_long"], figure["ratio"]) == ("meets", 1.1)
+    # 100 pages of the load's 601,000 rows: 200,000 B a page is 33.3 B a row.
+    assert (figure["growth_bytes_per_row"], figure["verdict_growth"]) == (33.3, "meets")
+
+
+def test_memory_that_grows_with_rows_misses_the_growth_goal():
+    timeline = [(5.0, 1_000_000_000, 50.0), (10.0, 1_600_000_000, 100.0)]
+    long = load(
+        365, 1_600_000_000, calls_made={"heart-rate": {"reconcile": 100}}, timeline=timeline
     )
+    figure = memory_figure(load(30, 1_000_000_000), long)
+    # 12 MB a page, 6,010 rows a page: 1,996.7 B a row.
+    assert (figure["growth_bytes_per_row"], figure["verdict_growth"]) == (1996.7, "misses")
+    assert figure["verdict_long"] == "misses"
 
 
 def test_a_long_load_stopped_under_the_goal_is_unknown_not_met():
     figure = memory_figure(load(30, 1_000_000_000), load(365, 1_100_000_000, "time limit"))
-    assert (figure["verdict_long"], figure["verdict_ratio"]) == ("unknown", "unknown")
+    assert (figure["verdict_long"], figure["verdict_growth"]) == ("unknown", "unknown")
 
 
 def test_projected_peak_is_a_least_squares_line():
