@@ -132,6 +132,12 @@ def per_minute_use(
     return [counts.get(m, 0) / per_minute for m in range(minutes)]
 
 
+def count_by_minute(times: list[float], started: float) -> list[int]:
+    """How many of `times` fall in each simulated minute from `started`, to the last one."""
+    counts = collections.Counter(int((t - started) // 60) for t in times)
+    return [counts.get(m, 0) for m in range(max(counts) + 1)] if counts else []
+
+
 def users_complete(users: Iterable[str], failed_users: Iterable[str]) -> int:
     """Users none of whose calls failed."""
     failed = set(failed_users)
@@ -396,6 +402,7 @@ def run(args: argparse.Namespace, say: Callable[..., None]) -> dict:
         "users_complete": users_complete(users, (f[0] for f in failed)),
     }
     minutes = per_minute_use(counted, started, ended, args.project_quota)
+    refused_by_minute = count_by_minute([a[1] for a in attempts if a[3] == 429], started)
     sim_seconds = ended - started
     kinds_text = ", ".join(f"{k} {n:,}" for k, n in sorted(kinds.items()))
     say(
@@ -408,7 +415,8 @@ def run(args: argparse.Namespace, say: Callable[..., None]) -> dict:
     say(
         f"  {sim_seconds:,.0f} simulated s in {wall_seconds:.1f} s of wall time; "
         f"{len(counted):,} requests counted, the quota allows {args.project_quota / 60:g}/s; "
-        f"use by whole minute: {', '.join(f'{u:.0%}' for u in minutes)}"
+        f"use by whole minute: {', '.join(f'{u:.0%}' for u in minutes)}; 429s by minute: "
+        f"{', '.join(str(n) for n in refused_by_minute) or 'none'}"
     )
     for r in results:
         mine = [a for a in r["attempts"]]
@@ -437,6 +445,7 @@ def run(args: argparse.Namespace, say: Callable[..., None]) -> dict:
         "calls": dict(sorted(kinds.items())),
         "failed_calls": len(failed),
         "use_by_minute": [round(u, 3) for u in minutes],
+        "429s_by_minute": refused_by_minute,
         "workers": [
             {
                 "users": r["users"],

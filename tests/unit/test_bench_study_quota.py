@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from bench.study_quota import (
+    count_by_minute,
     goal_lines,
     per_minute_use,
     project_use,
@@ -32,6 +33,11 @@ def test_project_use_is_counted_requests_over_what_the_quota_allows_while_work_r
 def test_per_minute_use_covers_whole_minutes_only():
     sent = [0.0, 10.0, 59.9, 60.0, 130.0, 150.0]
     assert per_minute_use(sent, 0.0, 150.0, 4) == [0.75, 0.25]
+
+
+def test_count_by_minute_runs_to_the_last_minute_with_one():
+    assert count_by_minute([10.0, 30.0, 130.0, 179.9], 0.0) == [2, 0, 2]
+    assert count_by_minute([], 0.0) == []
 
 
 def test_users_complete_are_those_with_no_failed_call():
