@@ -209,15 +209,17 @@ class ProjectShare:
     """One worker's share of the project's per-minute quota, found without coordination.
 
     The API counts the project's requests in a sliding minute, as it does a user's. Each
-    worker keeps a sliding window of its own requests (held `margin_seconds` longer than
-    the API holds them, as `UserRateLimiter` does) and sends only while the window holds
-    fewer than its `capacity`:
+    worker keeps a sliding window of its own requests and sends only while the window
+    and its requests under way are fewer than its `capacity`. A request holds its slot
+    from its answer on, the window and `margin_seconds` long: the API counted it on
+    arrival, before the answer, so the slot frees here only after it freed there,
+    however long the request took on the way.
 
     - until the API first answers 429 for the project's quota, the capacity is the whole
       quota: one worker alone may use all of it, and a minute's work goes out as fast as
       the users' budgets let it;
     - a project 429 says the project's window is full: the worker's share is then what
-      its own window holds, less the refused request. Every worker that meets one does
+      its own window holds and its other requests under way. Every worker that meets one does
       the same, so together they hold what the API counted and each reuses its own
       slots as they free: no more 429s, and the quota stays in use;
     - while the capacity binds and no project 429 came for a while (`hold_seconds`, a
@@ -262,7 +264,8 @@ class ProjectShare:
         margin = window_seconds * MARGIN if margin_seconds is None else margin_seconds
         self._held = window_seconds + margin
         self.hold_seconds = window_seconds if hold_seconds is None else hold_seconds
-        self._sent: collections.deque = collections.deque()
+        self._answered: collections.deque = collections.deque()
+        self._under_way = 0
         self._refused_at = -float("inf")
         self._bound_at = -float("inf")
         self._grown_at = -float("inf")
@@ -272,25 +275,32 @@ class ProjectShare:
         self._window = window_seconds
         self._lock = threading.Lock()
 
-    def _expire(self, now: float) -> None:
-        sent = self._sent
-        while sent and sent[0] + self._held <= now:
-            sent.popleft()
+    def _held_now(self, now: float) -> int:
+        """Slots held: answered requests still in the window, and requests under way."""
+        answered = self._answered
+        while answered and answered[0] + self._held <= now:
+            answered.popleft()
+        return len(answered) + self._under_way
 
     def acquire(self) -> float:
-        """Takes a slot of the worker's share, waiting if needed; returns seconds waited."""
+        """Takes a slot of the worker's share, waiting if needed; returns seconds waited.
+
+        Every `acquire` must be followed by one `record`, when the request has ended.
+        """
         waited = 0.0
         while True:
             with self._lock:
                 now = self.clock()
-                self._expire(now)
-                if len(self._sent) < self.capacity:
-                    self._sent.append(now)
+                if self._held_now(now) < self.capacity:
+                    self._under_way += 1
                     if waited:
                         self._bound_at = now
                     return waited
                 self._bound_at = now
-                wait = self._sent[0] + self._held - now
+                # The first answered slot to free; with none, an answer under way frees
+                # nothing before it comes: look again a little later.
+                answered = self._answered
+                wait = answered[0] + self._held - now if answered else 0.1
             self.sleep(wait)
             waited += wait
 
@@ -298,14 +308,15 @@ class ProjectShare:
         """How the request after `acquire` ended: refused for the project's quota, or not."""
         with self._lock:
             now = self.clock()
-            self._expire(now)
-            if refused:
+            self._under_way = max(0, self._under_way - 1)
+            if refused:  # the API did not count it: it holds no slot
                 self._refused_at = now
-                self.capacity = max(1.0, min(self.capacity, len(self._sent) - 1.0))
+                self.capacity = max(1.0, min(self.capacity, float(self._held_now(now))))
                 if self._grew:
                     self._hold = min(self._hold * 2, self.hold_seconds * 8)
                     self._grew = False
                 return
+            self._answered.append(now)
             if now - self._bound_at > 1.0 or now - self._refused_at < self._hold:
                 self._grown_at = now
                 return

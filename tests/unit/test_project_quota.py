@@ -83,96 +83,113 @@ def share(clock: FakeClock, per_minute: int = 10, **kwargs) -> ProjectShare:
     return ProjectShare(per_minute, clock=clock, sleep=clock.sleep, margin_seconds=1.0, **kwargs)
 
 
+def request(s: ProjectShare, clock: FakeClock, took: float = 0.0, refused: bool = False):
+    """One request under the share: its slot, `took` seconds on the way, its answer."""
+    waited = s.acquire()
+    clock.now += took
+    s.record(refused)
+    return waited
+
+
 def test_until_a_project_429_one_worker_may_use_the_whole_quota_at_once():
     clock = FakeClock()
     s = share(clock)
-    assert [s.acquire() for _ in range(10)] == [0.0] * 10
+    assert [request(s, clock) for _ in range(10)] == [0.0] * 10
     # The eleventh waits for the first slot: 60 s + the 1 s margin.
     assert s.acquire() == 61.0
     assert clock.now == 1061.0
 
 
-def test_a_project_429_makes_the_share_what_the_worker_holds_less_the_refused_request():
+def test_a_slot_is_held_from_the_answer_so_a_slow_request_holds_it_longer():
+    clock = FakeClock()
+    s = share(clock, per_minute=2)
+    request(s, clock, took=5.0)  # sent at 1000, answered at 1005
+    request(s, clock)  # sent and answered at 1005
+    assert s.acquire() == 61.0  # the first slot frees at 1005 + 61, not 1000 + 61
+    assert clock.now == 1066.0
+
+
+def test_a_project_429_makes_the_share_what_the_worker_holds():
     clock = FakeClock()
     s = share(clock, per_minute=100)
-    for _ in range(6):
-        s.acquire()
-        clock.now += 1.0
-    s.record(refused=True)  # the sixth request was refused: the project's window is full
-    assert s.capacity == 5.0
-    s.record(refused=True)  # another answer of a request already under way: no lower
-    assert s.capacity == 5.0
-    # Its own slots free one by one and are reused. It holds 6 (the refused request's
-    # too, to be safe) and may hold 5: the next waits for two to free, at 1001 + 61.
-    assert s.acquire() == 56.0
+    for _ in range(5):
+        request(s, clock, took=1.0)  # answered at 1001 .. 1005
+    for _ in range(3):
+        s.acquire()  # three under way at 1005
+    s.record(refused=True)  # the project's window is full
+    assert s.capacity == 7.0  # 5 answered + 2 still under way
+    s.record(refused=True)  # one more of those under way
+    assert s.capacity == 6.0
+    s.record(refused=False)
+    assert s.capacity == 6.0
+    # It holds 6 and may hold 6: the next waits for the first slot, at 1001 + 61.
+    assert s.acquire() == 57.0
     assert clock.now == 1062.0
+
+
+def capped_at_two(clock: FakeClock, **kwargs) -> ProjectShare:
+    """A share of 2 after a project 429 at 1000, its two slots answered at 1000."""
+    s = share(clock, per_minute=100, growth=0.1, **kwargs)
+    for _ in range(3):
+        s.acquire()
+    s.record(refused=True)
+    s.record(refused=False)
+    s.record(refused=False)
+    assert s.capacity == 2.0
+    return s
 
 
 def test_the_share_grows_while_it_binds_a_window_after_the_last_429():
     clock = FakeClock()
-    s = share(clock, per_minute=100, growth=0.1)
+    s = capped_at_two(clock)
+    assert s.acquire() == 61.0  # binds until 1061, a whole window after the 429
     s.acquire()
-    s.record(refused=True)
-    assert s.capacity == 1.0
-    s.acquire()  # waits 61 s for its slot: the share binds
-    s.record(refused=False)  # 61 s after the 429: a whole window, growth may start
+    s.record(refused=False)  # growth starts counting
     clock.now += 0.5
     s.record(refused=False)
-    assert s.capacity == pytest.approx(1.05)  # 10% a second, for half a second
-    clock.now += 5.0  # no longer binding: nothing waited in the last second
-    s.record(refused=False)
-    assert s.capacity == pytest.approx(1.05)
+    assert s.capacity == pytest.approx(2.1)  # 10% a second, for half a second
+    clock.now += 5.0
+    assert request(s, clock) == 0.0  # nothing waited in the last second: no growth
+    assert s.capacity == pytest.approx(2.1)
 
 
 def test_growth_that_ends_in_a_429_waits_twice_as_long_before_it_grows_again():
     clock = FakeClock()
-    s = share(clock, per_minute=100, growth=0.1)
+    s = capped_at_two(clock)
     s.acquire()
-    s.record(refused=True)  # the first cap: the wait before growth stays a window
-    s.acquire()  # binds until 1061
-    s.record(refused=False)  # growth starts counting
-    clock.now += 0.5
-    s.record(refused=False)
-    assert s.capacity == pytest.approx(1.05)
-    s.record(refused=True)  # growth met a 429 at 1061.5: it took someone's slot
-    assert s.capacity == 1.0
-    s.acquire()  # binds until 1122: 60.5 s after the 429, under the doubled wait
-    s.record(refused=False)
-    clock.now += 0.5
-    s.record(refused=False)  # a window's wait alone would grow it here
-    assert s.capacity == 1.0
-    s.acquire()  # binds until 1183: 121.5 s after the 429, past two windows
+    s.acquire()
     s.record(refused=False)
     clock.now += 0.5
     s.record(refused=False)
-    assert s.capacity == pytest.approx(1.05)
-
-
-def test_no_growth_within_a_window_of_a_project_429():
-    clock = FakeClock()
-    s = share(clock, per_minute=100, growth=0.1)
-    s.acquire()
-    s.acquire()
-    s.record(refused=True)
-    assert s.capacity == 1.0
-    s.acquire()  # binds: waits 61 s
-    clock.now -= 30.0  # as if it had waited half as long: 31 s after the 429
+    assert s.capacity == pytest.approx(2.1)
+    request(s, clock, refused=True)  # growth met a 429 at 1061.5: it took someone's slot
+    assert s.capacity == 2.0
+    assert s.acquire() == 60.5  # binds until 1122
+    s.acquire()  # 1122.5
     s.record(refused=False)
-    clock.now += 1.0
+    clock.now += 0.5
+    s.record(refused=False)  # 61.5 s after the 429: a window's wait alone would grow it
+    assert s.capacity == 2.0
+    s.acquire()  # binds until 1183.5
+    s.acquire()  # 1184: 122.5 s after the 429, past the doubled wait
     s.record(refused=False)
-    assert s.capacity == 1.0
+    clock.now += 0.5
+    s.record(refused=False)
+    assert s.capacity == pytest.approx(2.1)
 
 
 def test_the_share_never_exceeds_the_quota_nor_falls_below_one():
     clock = FakeClock()
     s = share(clock, per_minute=2, growth=10.0)
-    s.record(refused=True)  # nothing held: still one request at a time
+    request(s, clock, refused=True)  # nothing else held: still one request at a time
     assert s.capacity == 1.0
-    s._refused_at = -1e9  # long ago
-    s.acquire()
-    s.acquire()
+    request(s, clock)
+    clock.now += 60.0
+    assert s.acquire() == 1.0  # binds until 1061, a window after the 429
     s.record(refused=False)
-    clock.now += 1.0
+    s.capacity = 1.9
+    s.acquire()
+    clock.now += 0.5
     s.record(refused=False)
     assert s.capacity == 2.0
 
@@ -239,9 +256,14 @@ def test_the_throttle_takes_a_slot_of_the_share_and_feeds_it_the_429s():
     clock = FakeClock()
     s = share(clock, per_minute=2)
     throttle = fetch.ProjectThrottle(s, clock=clock, sleep=clock.sleep, rng=Draws(0.99))
-    assert [throttle.acquire(), throttle.acquire(), throttle.acquire()] == [0.0, 0.0, 61.0]
+    waits = []
+    for _ in range(3):
+        waits.append(throttle.acquire())
+        throttle.record(refused=False)
+    assert waits == [0.0, 0.0, 61.0]
+    throttle.acquire()
     throttle.record(refused=True)
-    assert s.capacity == 1.0
+    assert s.capacity == 1.0  # the one answered at 1061
 
 
 class Envoy:
