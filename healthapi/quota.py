@@ -227,7 +227,7 @@ class ProjectShare:
       finished left free. Growth that ends in a project 429 found no free quota, only
       the moments other workers' slots stand free between the API's window and theirs
       (the margin), and took them from their owners: the wait before the next growth
-      doubles, up to eight windows, and is back to one once growth has lasted a whole
+      doubles, up to two windows, and is back to one once growth has lasted a whole
       window without a 429.
 
     Args:
@@ -313,7 +313,7 @@ class ProjectShare:
                 self._refused_at = now
                 self.capacity = max(1.0, min(self.capacity, float(self._held_now(now))))
                 if self._grew:
-                    self._hold = min(self._hold * 2, self.hold_seconds * 8)
+                    self._hold = min(self._hold * 2, self.hold_seconds * 2)
                     self._grew = False
                 return
             self._answered.append(now)
