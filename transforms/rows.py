@@ -17,6 +17,7 @@ views (`schemas.views`) show, for every window, only its latest load.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import uuid
 from collections.abc import Callable
 
@@ -38,6 +39,12 @@ _TOO_DEEP = f"[not kept: nested more than {MAX_NESTING} levels deep]"
 # it as another ValueError (text with a lone surrogate, which record_key cannot encode) or
 # as OverflowError (a date or number out of range): they are malformed points too.
 _POINT_ERRORS = (ValueError, OverflowError)
+# The cyclic garbage collector's thresholds in a process that makes rows. Rows and API
+# points are dicts without cycles, made and freed by the million (reference counting frees
+# them); Python's default looks at young objects every 700 allocations, which cost about
+# a sixth of a heart-rate load's CPU (49.4 -> 42.0 CPU-s per million rows, peak memory
+# alike). The collector still runs, every 100,000 allocations.
+GC_THRESHOLD = (100_000, 50, 1_000)
 
 
 class _ToRowsFn(beam.DoFn):
@@ -70,6 +77,10 @@ class _ToRowsFn(beam.DoFn):
         self.partial: dict[str, int] = {}  # see start_bundle
         self.planned = Metrics.counter(NAMESPACE, "calls_planned")
         self.answered = Metrics.counter(NAMESPACE, "calls_answered")
+
+    def setup(self):
+        if gc.get_threshold()[0] < GC_THRESHOLD[0]:
+            gc.set_threshold(*GC_THRESHOLD)
 
     def _dead(self, stage: str, page: ApiPage, original: object, err: Exception) -> DeadLetter:
         Metrics.counter(NAMESPACE, f"dead_letters_{stage}").inc()

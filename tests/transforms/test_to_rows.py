@@ -396,3 +396,20 @@ def test_an_answer_whose_last_page_never_comes_records_no_load():
     loads = [value[1] for tag, value in out if tag == "rows" and value[0] == "load_windows"]
     # The failed answer's rows stay out of the views: no load row names them.
     assert [(row["load_id"], row["row_count"]) for row in loads] == [(f"{RUN_ID}-c", 0)]
+
+
+def test_a_process_that_makes_rows_collects_cyclic_garbage_less_often_never_more():
+    import gc
+
+    from transforms.rows import GC_THRESHOLD, _ToRowsFn
+
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        _ToRowsFn("run-1", NOW).setup()
+        assert gc.get_threshold() == GC_THRESHOLD == (100_000, 50, 1_000)
+        gc.set_threshold(500_000, 10, 10)  # a process that already collects less often
+        _ToRowsFn("run-1", NOW).setup()
+        assert gc.get_threshold() == (500_000, 10, 10)
+    finally:
+        gc.set_threshold(*before)
