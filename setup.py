@@ -41,7 +41,7 @@ DOCS_REQUIRES = [
 
 setup(
     name="fitbeam",
-    version="0.2.0",
+    version="0.3.0",
     description="Move Fitbit data (Google Health API v4) into BigQuery with Apache Beam.",
     python_requires=">=3.11",
     packages=find_packages(
