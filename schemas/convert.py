@@ -270,7 +270,6 @@ class _Unproven(Exception):
     """Raised inside `checked_json` where a value is not of the plain kind it vouches for."""
 
 
-_UNPROVEN = _Unproven()
 _LONG = (-(2**63), 2**63 - 1)
 _INT = (-(2**31), 2**31 - 1)
 _NoneType = type(None)
@@ -282,7 +281,7 @@ def _exactly(kinds: tuple[type, ...]) -> _Convert:
     def convert(value: Any) -> Any:
         if type(value) in kinds:
             return value
-        raise _UNPROVEN
+        raise _Unproven
 
     return convert
 
@@ -293,7 +292,7 @@ def _whole(low: int, high: int, nullable: bool) -> _Convert:
             return value
         if nullable and value is None:
             return None
-        raise _UNPROVEN
+        raise _Unproven
 
     return convert
 
@@ -305,7 +304,7 @@ def _finite(nullable: bool) -> _Convert:
             return value
         if nullable and value is None:
             return None
-        raise _UNPROVEN
+        raise _Unproven
 
     return convert
 
@@ -322,7 +321,7 @@ def _utc() -> _Convert:
             text = utc_text(value)
             last = (value, text)
             return text
-        raise _UNPROVEN
+        raise _Unproven
 
     return convert
 
@@ -331,7 +330,7 @@ def _local() -> _Convert:
     def convert(value: Any) -> Any:
         if type(value) is dt.datetime and value.tzinfo is None:
             return _datetime_json(value)
-        raise _UNPROVEN
+        raise _Unproven
 
     return convert
 
@@ -345,7 +344,7 @@ def _day() -> _Convert:
             if value != last[0]:
                 last = (value, value.isoformat())
             return last[1]
-        raise _UNPROVEN
+        raise _Unproven
 
     return convert
 
@@ -388,7 +387,7 @@ def _strict_converter(avro_type: Any, nullable: bool = False) -> _Convert:
         def convert(values: Any) -> Any:
             if type(values) is list or type(values) is tuple:
                 return [item(value) for value in values]
-            raise _UNPROVEN
+            raise _Unproven
 
     else:  # null alone, bytes, enum, fixed, map: left to fastavro
         return _unproven
@@ -396,7 +395,7 @@ def _strict_converter(avro_type: Any, nullable: bool = False) -> _Convert:
 
 
 def _unproven(value: Any) -> Any:
-    raise _UNPROVEN
+    raise _Unproven
 
 
 def _strict_record(record: dict) -> _Convert:
@@ -405,7 +404,7 @@ def _strict_record(record: dict) -> _Convert:
 
     def convert(row: Any) -> dict:
         if type(row) is not dict or row.keys() != names:
-            raise _UNPROVEN
+            raise _Unproven
         return {name: step(row[name]) for name, step in steps}
 
     return convert
