@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from healthapi import datatypes
+
 
 def positive_int(text: str) -> int:
     value = int(text)
@@ -17,3 +19,16 @@ def positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be above 0, got {value}")
     return value
+
+
+def data_types(text: str) -> list[str]:
+    """Comma-separated data type names, each one the catalogue knows."""
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("name at least one data type, e.g. steps,exercise")
+    for name in names:
+        try:
+            datatypes.spec(name)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    return names

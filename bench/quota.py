@@ -95,7 +95,7 @@ from collections.abc import Callable, Iterator
 
 import requests
 
-from bench.args import positive_float, positive_int
+from bench.args import data_types, positive_float, positive_int
 from healthapi import calls, datatypes, planning, quota
 from healthapi.auth import oauth
 from healthapi.auth.broker import TokenBroker
@@ -681,18 +681,6 @@ def _budgets(text: str) -> list[str]:
     return labels
 
 
-def _data_types(text: str) -> list[str]:
-    names = [t.strip() for t in text.split(",") if t.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("name at least one data type, e.g. steps,exercise")
-    for name in names:
-        try:
-            datatypes.spec(name)
-        except ValueError as err:
-            raise argparse.ArgumentTypeError(str(err)) from None
-    return names
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.quota",
@@ -715,7 +703,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=positive_int, default=16, help="worker threads (16)")
     parser.add_argument(
         "--data_types",
-        type=_data_types,
+        type=data_types,
         default=list(datatypes.DEFAULT_DATA_TYPES),
         help="data types loaded, comma-separated (default: all)",
     )

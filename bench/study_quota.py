@@ -71,7 +71,7 @@ from collections.abc import Callable, Iterable
 
 import requests
 
-from bench.args import positive_float, positive_int
+from bench.args import data_types, positive_float, positive_int
 from bench.quota import (
     NOT_COUNTED,
     START,
@@ -466,18 +466,6 @@ def run(args: argparse.Namespace, say: Callable[..., None]) -> dict:
 # --------------------------------------------------------------------------- the command
 
 
-def _data_types(text: str) -> list[str]:
-    names = [t.strip() for t in text.split(",") if t.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("name at least one data type, e.g. steps,exercise")
-    for name in names:
-        try:
-            datatypes.spec(name)
-        except ValueError as err:
-            raise argparse.ArgumentTypeError(str(err)) from None
-    return names
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.study_quota",
@@ -506,7 +494,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--data_types",
-        type=_data_types,
+        type=data_types,
         default=list(datatypes.DEFAULT_DATA_TYPES),
         help="data types loaded, comma-separated (default: all)",
     )
