@@ -31,12 +31,18 @@ def keys_in(client: bigquery.Client, dataset: str, table: str, run_id: str) -> s
         f"SELECT user_key, record_key FROM `{emulators.PROJECT}.{dataset}.{table}` "  # noqa: S608
         "WHERE run_id = @run"
     )
+    return _run_keys(client, query, run_id)
+
+
+def _run_keys(client: bigquery.Client, query: str, run_id: str) -> set[tuple]:
+    """(user_key, record_key) of a query's rows, `@run` bound to the run id; none when the
+    table does not exist (nobody wrote to it)."""
     config = bigquery.QueryJobConfig(
         query_parameters=[bigquery.ScalarQueryParameter("run", "STRING", run_id)]
     )
     try:
         result = client.query(query, job_config=config).result()
-    except Exception as err:  # a table nobody wrote to does not exist
+    except Exception as err:
         if "not found" in str(err).lower():
             return set()
         raise
@@ -50,16 +56,7 @@ def recorded_keys_in(client: bigquery.Client, dataset: str, table: str, run_id: 
         f"WHERE t.run_id = @run AND t.load_id IN (SELECT load_id FROM "
         f"`{emulators.PROJECT}.{dataset}.load_windows` WHERE run_id = @run)"
     )
-    config = bigquery.QueryJobConfig(
-        query_parameters=[bigquery.ScalarQueryParameter("run", "STRING", run_id)]
-    )
-    try:
-        result = client.query(query, job_config=config).result()
-    except Exception as err:  # a table nobody wrote to does not exist
-        if "not found" in str(err).lower():
-            return set()
-        raise
-    return {(row["user_key"], row["record_key"]) for row in result}
+    return _run_keys(client, query, run_id)
 
 
 def current_keys(client: bigquery.Client, dataset: str, table: str) -> set:
