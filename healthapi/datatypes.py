@@ -47,6 +47,9 @@ class DataTypeSpec:
         rollup_days: the API's maximum rollUp/dailyRollUp range, None if not rollable.
         identifiable: points carry a `name` (id) and can be fetched one by one.
         table: BigQuery table of its rows, None when it has no table of its own.
+        open_ended: the window member takes only a lower bound (`>=`): a call asks
+            for every point from its window's start, and the client keeps only those
+            that start before the window's end (`healthapi.planning.keeps_point`).
     """
 
     name: str
@@ -58,6 +61,7 @@ class DataTypeSpec:
     rollup_days: int | None = None
     identifiable: bool = False
     table: str | None = None
+    open_ended: bool = False
 
     @property
     def json_key(self) -> str:
@@ -83,23 +87,34 @@ class DataTypeSpec:
 ACTIVITY = "activity_and_fitness"
 METRICS = "health_metrics_and_measurements"
 SLEEP = "sleep"
+ECG = "ecg"
+IRN = "irn"
+REPRODUCTIVE = "reproductive_health"
+SYMPTOMS = "logged_symptoms"
+MINDFULNESS = "mindfulness"
 LOCATION_SCOPE = f"{SCOPE_PREFIX}location.readonly"
 SETTINGS_SCOPE = f"{SCOPE_PREFIX}settings.readonly"
 PROFILE_SCOPE = f"{SCOPE_PREFIX}profile.readonly"
 
 _CIVIL_START = "interval.civil_start_time"
 _CIVIL_SAMPLE = "sample_time.civil_time"
+# Electrocardiograms filter on the physical start only, and only with `>=`.
+_START = "interval.start_time"
 
 # Densest cadences, in points per civil day and stream. The fact sheet: the API stores
 # intervals by the minute, daily types hold one point a day. The heart-rate sample spacing
 # is not documented: 5 s is the simulator's. HRV comes every 5 minutes of a night's sleep.
-# Sessions and weigh-ins have no cadence: these are generous counts for one day.
+# Sessions and weigh-ins have no cadence: these are generous counts for one day. Types
+# without a documented cadence that a device may record continuously (sedentary periods,
+# swim lengths, oxygen saturation in sleep, glucose monitors, core temperature sensors)
+# are counted as one a minute; logged entries (moods, symptoms, tests) as LOGGED a day.
 _PER_MINUTE = 24 * 60
 _PER_5_SECONDS = 24 * 60 * 12
 _PER_5_MINUTES = 24 * 12
 _DAILY = 1
 _SESSIONS = 4
 _WEIGH_INS = 8
+_LOGGED = 24
 
 SPECS: dict[str, DataTypeSpec] = {
     s.name: s
@@ -240,6 +255,132 @@ SPECS: dict[str, DataTypeSpec] = {
             table="body_fat",
         ),
         DataTypeSpec("total-calories", Kind.ROLLUP_ONLY, ACTIVITY, None, rollup_days=14),
+        # Below: the types of the discovery document read since version 0.4 (none rolls up
+        # in fitbeam: it lists their points).
+        *(
+            DataTypeSpec(name, Kind.INTERVAL, ACTIVITY, _CIVIL_START, _PER_MINUTE, table=table)
+            for name, table in (
+                ("active-energy-burned", "active_energy_burned"),
+                ("basal-energy-burned", "basal_energy_burned"),
+                ("active-minutes", "active_minutes"),
+                ("activity-level", "activity_level"),
+                ("sedentary-period", "sedentary_period"),
+                ("time-in-heart-rate-zone", "time_in_heart_rate_zone"),
+                ("altitude", "altitude"),
+                ("swim-lengths-data", "swim_lengths_data"),
+            )
+        ),
+        DataTypeSpec(
+            "menstrual-period",
+            Kind.INTERVAL,
+            REPRODUCTIVE,
+            _CIVIL_START,
+            _SESSIONS,
+            identifiable=True,
+            table="menstrual_period",
+        ),
+        DataTypeSpec(
+            "oxygen-saturation",
+            Kind.SAMPLE,
+            METRICS,
+            _CIVIL_SAMPLE,
+            _PER_MINUTE,
+            table="oxygen_saturation",
+        ),
+        DataTypeSpec(
+            "respiratory-rate-sleep-summary",
+            Kind.SAMPLE,
+            METRICS,
+            _CIVIL_SAMPLE,
+            _SESSIONS,
+            table="respiratory_rate_sleep_summary",
+        ),
+        DataTypeSpec(
+            "height",
+            Kind.SAMPLE,
+            METRICS,
+            _CIVIL_SAMPLE,
+            _WEIGH_INS,
+            identifiable=True,
+            table="height",
+        ),
+        DataTypeSpec("vo2-max", Kind.SAMPLE, ACTIVITY, _CIVIL_SAMPLE, _WEIGH_INS, table="vo2_max"),
+        DataTypeSpec(
+            "run-vo2-max", Kind.SAMPLE, ACTIVITY, _CIVIL_SAMPLE, _SESSIONS, table="run_vo2_max"
+        ),
+        DataTypeSpec(
+            "blood-glucose",
+            Kind.SAMPLE,
+            METRICS,
+            _CIVIL_SAMPLE,
+            _PER_MINUTE,
+            identifiable=True,
+            table="blood_glucose",
+        ),
+        DataTypeSpec(
+            "core-body-temperature",
+            Kind.SAMPLE,
+            METRICS,
+            _CIVIL_SAMPLE,
+            _PER_MINUTE,
+            identifiable=True,
+            table="core_body_temperature",
+        ),
+        DataTypeSpec(
+            "moods",
+            Kind.SAMPLE,
+            MINDFULNESS,
+            _CIVIL_SAMPLE,
+            _LOGGED,
+            identifiable=True,
+            table="moods",
+        ),
+        DataTypeSpec(
+            "symptoms",
+            Kind.SAMPLE,
+            SYMPTOMS,
+            _CIVIL_SAMPLE,
+            _LOGGED,
+            identifiable=True,
+            table="symptoms",
+        ),
+        DataTypeSpec(
+            "ovulation-test",
+            Kind.SAMPLE,
+            REPRODUCTIVE,
+            _CIVIL_SAMPLE,
+            _LOGGED,
+            identifiable=True,
+            table="ovulation_test",
+        ),
+        DataTypeSpec(
+            "daily-sleep-temperature-derivations",
+            Kind.DAILY,
+            METRICS,
+            "date",
+            _DAILY,
+            table="daily_sleep_temperature_derivations",
+        ),
+        # A reading is 30 s; LOGGED a day is more than anyone records. The filter has no
+        # upper bound, so a window reads every later reading too (and drops them): windows
+        # this long make one call of any request, read newest first.
+        DataTypeSpec(
+            "electrocardiogram",
+            Kind.SESSION,
+            ECG,
+            _START,
+            _LOGGED,
+            table="electrocardiogram",
+            open_ended=True,
+        ),
+        DataTypeSpec(
+            "irregular-rhythm-notification",
+            Kind.SESSION,
+            IRN,
+            _CIVIL_START,
+            _SESSIONS,
+            table="irregular_rhythm_notification",
+        ),
     )
 }
 

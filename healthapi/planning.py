@@ -2,12 +2,14 @@
 
 A `FetchRequest` (user, data type, inclusive civil dates) becomes:
 
-- for listed types, one `list` call per civil window. The API caps the size of a
-  page (10,000 points; 25 for sleep and exercise), not the span of a call, so a
-  call pages through its window in full pages and a window is cut only to bound
-  what one call's answer holds, which is one element in the pipeline: at most
-  `CALL_POINTS` points at the type's densest cadence (`window_hours`). Nine days
-  of heart rate, 111 of steps, and one window for any request of the sparse types;
+- for listed types, one `list` call per civil window (electrocardiograms: a window in
+  UTC that their filter bounds below only; `keeps_point` drops the points past its
+  end). The API caps the size of a page (10,000 points; 25 for sleep and exercise),
+  not the span of a call, so a call pages through its window in full pages and a
+  window is cut only to bound what one call's answer holds, which is one element in
+  the pipeline: at most `CALL_POINTS` points at the type's densest cadence
+  (`window_hours`). Nine days of heart rate, 111 of steps, and one window for any
+  request of the sparse types;
 - for `total-calories` (rollup-only), the daily activity summary: one `summary`
   call per `SUMMARY_DAYS` days, which rolls up steps, distance, floors, total
   calories and active zone minutes per civil day, each type in ranges as long as
@@ -181,14 +183,64 @@ def boundary_rereads(call: ApiCall) -> bool:
 
 
 def window_filter(call: ApiCall) -> str:
-    """The `filter` of a list call: its civil window on the type's window member."""
+    """The `filter` of a list call: its civil window on the type's window member.
+
+    Electrocardiograms filter only on their physical start, and only with `>=`: the
+    window's bounds are read as UTC (historical readings carry no UTC offset, so their
+    civil times are UTC too), the call asks for every reading from the window's start,
+    and `keeps_point` drops those that start at or after its end.
+    """
     spec = datatypes.spec(call.data_type)
     field = f"{spec.filter_name}.{spec.window_member}"
     start, end = call.start, call.end
     if spec.window_member == "date":
         # Daily types filter on whole dates; windows are whole days for them.
         start, end = start[:10], end[:10]
+    elif spec.window_member == "interval.start_time":
+        start = _utc_literal(start)
+    if spec.open_ended:
+        return f'{field} >= "{start}"'
     return f'{field} >= "{start}" AND {field} < "{end}"'
+
+
+def _utc_literal(civil: str) -> str:
+    """A window bound (`civil_text`) read as UTC: an RFC 3339 literal."""
+    moment = dt.datetime.fromisoformat(civil)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}Z"
+
+
+def window_end(call: ApiCall) -> dt.datetime | None:
+    """The UTC instant a call's open-ended filter cannot stop at, or None when it can.
+
+    Only types whose filter takes no upper bound (`DataTypeSpec.open_ended`) have one:
+    their points must start before it to belong to the call's window.
+    """
+    if call.kind != LIST or not datatypes.spec(call.data_type).open_ended:
+        return None
+    return dt.datetime.fromisoformat(call.end).replace(tzinfo=dt.UTC)
+
+
+def keeps_point(data_type: str, point: dict, end: dt.datetime) -> bool:
+    """Whether a point of an open-ended call starts before its window's `end`.
+
+    The API answers an open-ended filter with every point from the window's start on;
+    the later ones belong to later windows, which read them again, so each point is kept
+    by exactly one window. A point without a readable start is kept: the rows step
+    dead-letters it, once, with its error.
+
+    Args:
+        data_type: the API's name of the type.
+        point: one element of the answer's `dataPoints`.
+        end: `window_end` of the call.
+    """
+    try:
+        stamp = point[datatypes.spec(data_type).json_key]["interval"]["startTime"]
+        moment = dt.datetime.fromisoformat(stamp)
+        if moment.tzinfo is None:
+            return True
+        return moment < end
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return True
 
 
 def tie_filter(data_type: str, point: dict) -> str | None:

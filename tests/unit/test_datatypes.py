@@ -105,4 +105,108 @@ def test_every_listed_type_has_a_densest_cadence():
         "weight": 8,
         "body-fat": 8,
         "total-calories": 0,  # not listed
+        "active-energy-burned": 1440,
+        "basal-energy-burned": 1440,
+        "active-minutes": 1440,
+        "activity-level": 1440,
+        "sedentary-period": 1440,
+        "time-in-heart-rate-zone": 1440,
+        "altitude": 1440,
+        "swim-lengths-data": 1440,
+        "menstrual-period": 4,
+        "oxygen-saturation": 1440,
+        "respiratory-rate-sleep-summary": 4,
+        "height": 8,
+        "vo2-max": 8,
+        "run-vo2-max": 4,
+        "blood-glucose": 1440,
+        "core-body-temperature": 1440,
+        "moods": 24,
+        "symptoms": 24,
+        "ovulation-test": 24,
+        "daily-sleep-temperature-derivations": 1,
+        "electrocardiogram": 24,
+        "irregular-rhythm-notification": 4,
     }
+
+
+def test_the_newer_types_scopes_kinds_and_members():
+    facts = {
+        n: (s.kind.value, s.scope_family, s.window_member, s.identifiable, s.table)
+        for n, s in datatypes.SPECS.items()
+    }
+    interval = ("interval", "activity_and_fitness", "interval.civil_start_time", False)
+    metrics = "health_metrics_and_measurements"
+    sample = "sample_time.civil_time"
+    assert {n: facts[n] for n in list(facts)[17:]} == {
+        "active-energy-burned": (*interval, "active_energy_burned"),
+        "basal-energy-burned": (*interval, "basal_energy_burned"),
+        "active-minutes": (*interval, "active_minutes"),
+        "activity-level": (*interval, "activity_level"),
+        "sedentary-period": (*interval, "sedentary_period"),
+        "time-in-heart-rate-zone": (*interval, "time_in_heart_rate_zone"),
+        "altitude": (*interval, "altitude"),
+        "swim-lengths-data": (*interval, "swim_lengths_data"),
+        "menstrual-period": (
+            "interval",
+            "reproductive_health",
+            "interval.civil_start_time",
+            True,
+            "menstrual_period",
+        ),
+        "oxygen-saturation": ("sample", metrics, sample, False, "oxygen_saturation"),
+        "respiratory-rate-sleep-summary": (
+            "sample",
+            metrics,
+            sample,
+            False,
+            "respiratory_rate_sleep_summary",
+        ),
+        "height": ("sample", metrics, sample, True, "height"),
+        "vo2-max": ("sample", "activity_and_fitness", sample, False, "vo2_max"),
+        "run-vo2-max": ("sample", "activity_and_fitness", sample, False, "run_vo2_max"),
+        "blood-glucose": ("sample", metrics, sample, True, "blood_glucose"),
+        "core-body-temperature": ("sample", metrics, sample, True, "core_body_temperature"),
+        "moods": ("sample", "mindfulness", sample, True, "moods"),
+        "symptoms": ("sample", "logged_symptoms", sample, True, "symptoms"),
+        "ovulation-test": ("sample", "reproductive_health", sample, True, "ovulation_test"),
+        "daily-sleep-temperature-derivations": (
+            "daily",
+            metrics,
+            "date",
+            False,
+            "daily_sleep_temperature_derivations",
+        ),
+        "electrocardiogram": (
+            "session",
+            "ecg",
+            "interval.start_time",
+            False,
+            "electrocardiogram",
+        ),
+        "irregular-rhythm-notification": (
+            "session",
+            "irn",
+            "interval.civil_start_time",
+            False,
+            "irregular_rhythm_notification",
+        ),
+    }
+    assert [n for n, s in datatypes.SPECS.items() if s.open_ended] == ["electrocardiogram"]
+
+
+def test_scopes_for_the_newer_families():
+    assert datatypes.scopes_for(
+        ["electrocardiogram", "irregular-rhythm-notification", "moods", "symptoms", "height"]
+    ) == [
+        "https://www.googleapis.com/auth/googlehealth.ecg.readonly",
+        "https://www.googleapis.com/auth/googlehealth.health_metrics_and_measurements.readonly",
+        "https://www.googleapis.com/auth/googlehealth.irn.readonly",
+        "https://www.googleapis.com/auth/googlehealth.logged_symptoms.readonly",
+        "https://www.googleapis.com/auth/googlehealth.mindfulness.readonly",
+        "https://www.googleapis.com/auth/googlehealth.settings.readonly",
+    ]
+    assert datatypes.scopes_for(["menstrual-period", "ovulation-test"]) == [
+        "https://www.googleapis.com/auth/googlehealth.reproductive_health.readonly",
+        "https://www.googleapis.com/auth/googlehealth.settings.readonly",
+    ]

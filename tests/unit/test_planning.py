@@ -46,6 +46,30 @@ def test_window_sizes_come_from_the_densest_cadence():
         "exercise": 40_000 * 24,
         "weight": 20_000 * 24,
         "body-fat": 20_000 * 24,
+        # One a minute: 111 days.
+        "active-energy-burned": 111 * 24,
+        "basal-energy-burned": 111 * 24,
+        "active-minutes": 111 * 24,
+        "activity-level": 111 * 24,
+        "sedentary-period": 111 * 24,
+        "time-in-heart-rate-zone": 111 * 24,
+        "altitude": 111 * 24,
+        "swim-lengths-data": 111 * 24,
+        "oxygen-saturation": 111 * 24,
+        "blood-glucose": 111 * 24,
+        "core-body-temperature": 111 * 24,
+        # Four a day: 40,000 days; eight: 20,000; 24: 6,666.
+        "menstrual-period": 40_000 * 24,
+        "respiratory-rate-sleep-summary": 40_000 * 24,
+        "run-vo2-max": 40_000 * 24,
+        "irregular-rhythm-notification": 40_000 * 24,
+        "height": 20_000 * 24,
+        "vo2-max": 20_000 * 24,
+        "moods": 6_666 * 24,
+        "symptoms": 6_666 * 24,
+        "ovulation-test": 6_666 * 24,
+        "electrocardiogram": 6_666 * 24,
+        "daily-sleep-temperature-derivations": 160_000 * 24,
     }
 
 
@@ -390,7 +414,7 @@ def test_window_filter(data_type, start, end, expected):
 
 
 def test_every_planned_window_has_a_filter_on_its_types_member():
-    for data_type in planning.WINDOW_HOURS:
+    for data_type in set(planning.WINDOW_HOURS) - {"electrocardiogram"}:
         spec = datatypes.spec(data_type)
         for c in plan_calls(FetchRequest("u1", data_type, D(2026, 11, 1), D(2026, 11, 3))):
             member = f"{spec.filter_name}.{spec.window_member}"
@@ -398,6 +422,103 @@ def test_every_planned_window_has_a_filter_on_its_types_member():
             if spec.window_member == "date":
                 start, end = start[:10], end[:10]
             assert window_filter(c) == f'{member} >= "{start}" AND {member} < "{end}"'
+
+
+@pytest.mark.parametrize(
+    ("data_type", "expected"),
+    [
+        (
+            "irregular-rhythm-notification",
+            'irregular_rhythm_notification.interval.civil_start_time >= "2026-11-01" AND '
+            'irregular_rhythm_notification.interval.civil_start_time < "2026-11-08"',
+        ),
+        (
+            "menstrual-period",
+            'menstrual_period.interval.civil_start_time >= "2026-11-01" AND '
+            'menstrual_period.interval.civil_start_time < "2026-11-08"',
+        ),
+        (
+            "oxygen-saturation",
+            'oxygen_saturation.sample_time.civil_time >= "2026-11-01" AND '
+            'oxygen_saturation.sample_time.civil_time < "2026-11-08"',
+        ),
+        (
+            "daily-sleep-temperature-derivations",
+            'daily_sleep_temperature_derivations.date >= "2026-11-01" AND '
+            'daily_sleep_temperature_derivations.date < "2026-11-08"',
+        ),
+        # The API takes only `>=` on an ECG's physical start.
+        ("electrocardiogram", 'electrocardiogram.interval.start_time >= "2026-11-01T00:00:00Z"'),
+    ],
+)
+def test_window_filter_of_the_newer_types(data_type, expected):
+    assert window_filter(call(data_type, "2026-11-01", "2026-11-08")) == expected
+
+
+def test_an_ecg_window_within_a_day_is_bounded_below_in_utc():
+    c = call("electrocardiogram", "2026-11-01T06:00:00", "2026-11-02")
+    assert window_filter(c) == 'electrocardiogram.interval.start_time >= "2026-11-01T06:00:00Z"'
+    assert planning.window_end(c) == dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
+
+
+def test_only_open_ended_list_calls_have_a_window_end():
+    assert planning.window_end(call("steps", "2026-11-01", "2026-11-08")) is None
+    assert planning.window_end(call("sleep", "2026-11-01", "2026-11-08")) is None
+    assert planning.window_end(call("electrocardiogram", "2026-11-01", "2026-11-08")) == (
+        dt.datetime(2026, 11, 8, tzinfo=dt.UTC)
+    )
+
+
+def ecg(start: str) -> dict:
+    return {"electrocardiogram": {"interval": {"startTime": start, "endTime": start}}}
+
+
+def test_ecg_windows_keep_each_reading_exactly_once():
+    # Twenty-seven years of ECG are two windows of 6,666 days; each asks for every reading
+    # from its start on, and keeps only those that start before its end.
+    calls = plan_calls(FetchRequest("u1", "electrocardiogram", D(2000, 1, 1), D(2026, 12, 31)))
+    assert [(c.start, c.end) for c in calls] == [
+        ("2000-01-01", "2018-04-02"),
+        ("2018-04-02", "2027-01-01"),
+    ]
+    assert [window_filter(c) for c in calls] == [
+        'electrocardiogram.interval.start_time >= "2000-01-01T00:00:00Z"',
+        'electrocardiogram.interval.start_time >= "2018-04-02T00:00:00Z"',
+    ]
+    readings = [
+        "2000-01-01T00:00:00Z",
+        "2018-04-01T23:59:59.999999Z",
+        "2018-04-02T00:00:00Z",
+        "2018-04-01T22:30:00-02:00",  # 2018-04-02T00:30Z
+        "2026-12-31T23:59:59Z",
+        "2027-01-01T00:00:00Z",  # after the request: in no window
+    ]
+    kept = []
+    for c in calls:
+        start = dt.datetime.fromisoformat(window_filter(c).split('"')[1])
+        answer = [r for r in readings if dt.datetime.fromisoformat(r) >= start]
+        end = planning.window_end(c)
+        kept.append([r for r in answer if planning.keeps_point(c.data_type, ecg(r), end)])
+    assert kept == [
+        ["2000-01-01T00:00:00Z", "2018-04-01T23:59:59.999999Z"],
+        ["2018-04-02T00:00:00Z", "2018-04-01T22:30:00-02:00", "2026-12-31T23:59:59Z"],
+    ]
+
+
+@pytest.mark.parametrize(
+    "point",
+    [
+        {},
+        {"electrocardiogram": {}},
+        {"electrocardiogram": {"interval": {}}},
+        {"electrocardiogram": {"interval": {"startTime": "noon"}}},
+        {"electrocardiogram": {"interval": {"startTime": "2027-01-01T00:00:00"}}},
+        {"electrocardiogram": "x"},
+    ],
+)
+def test_a_reading_without_a_readable_start_is_kept_for_the_rows_step(point):
+    end = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
+    assert planning.keeps_point("electrocardiogram", point, end) is True
 
 
 # -- tie_filter ---------------------------------------------------------------------------
