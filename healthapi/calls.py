@@ -11,8 +11,16 @@ endpoint, is permanent and never followed. `run_call` then does what each kind o
   points that share the timestamp of the page's last point (the API can drop
   them) and merges them in without duplicates (`planning.boundary_rereads`);
 - `summary`: dailyRollUps of each summary type over the call's civil days, each
-  over the longest range the API allows for that type;
-- `tcx`: one exercise's TCX export.
+  over the longest range the API allows for that type, every page followed (the
+  live API pages when a page holds fewer windows than the range, and answers
+  newest window first: the windows are put in date order here);
+- `tcx`: one exercise's TCX export;
+- `user`: one user-level resource (`healthapi.user_resources`): the paired devices
+  (every page), the profile, the settings or the IRN profile.
+
+Every request names the page size it plans for (the live API's defaults are smaller
+than the discovery document says). The data source family is the client's
+(`HealthApiClient.source_family`).
 """
 
 from __future__ import annotations
@@ -24,16 +32,18 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from healthapi import datatypes, planning
+from healthapi import datatypes, planning, user_resources
 from healthapi.auth import oauth
 from healthapi.auth.broker import NeedsConsent, TokenBroker, TokenRefreshFailed
-from healthapi.client import HealthApiClient
+from healthapi.client import DAILY_ROLLUP_MAX_PAGE, HealthApiClient
 from healthapi.elements import STREAM_RECONCILED, ApiCall, ApiPage
 from healthapi.quota import UserRateLimiter
 from healthapi.retry import PROJECT, RetryPolicy, Verdict, classify
 
 # The reason of a call that failed because the user's grant is gone: never retried.
 NEEDS_CONSENT = "NEEDS_CONSENT"
+# The reason of a user-level call refused for a scope the user did not grant.
+SCOPE_NOT_GRANTED = "SCOPE_NOT_GRANTED"
 
 
 class ProjectGate(Protocol):
@@ -234,11 +244,52 @@ def _read_all(runner, client, call, filter_text, spec, reconcile) -> list[dict]:
         page_token = page.next_page_token
 
 
+def _civil_start(window: object) -> tuple:
+    """A dailyRollUp window's civil start date as a sort key; malformed windows last."""
+    try:
+        d = window["civilStartTime"]["date"]
+        return (0, int(d["year"]), int(d["month"]), int(d["day"]))
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return (1,)
+
+
+def daily_rollup_windows(
+    runner: CallRunner,
+    client: HealthApiClient,
+    user_key: str,
+    data_type: str,
+    first: dt.date,
+    end: dt.date,
+) -> list[dict]:
+    """Every window of one dailyRollUp over [first, end), each page a request of its own.
+
+    The page size asked for is the range's days, so one page holds the range; a smaller
+    answer's `nextPageToken` is followed all the same. Windows come in date order,
+    whatever order the API sent them in (the live API sends the newest first).
+    """
+    page_size = max(1, min((end - first).days, DAILY_ROLLUP_MAX_PAGE))
+    windows: list[dict] = []
+    page_token = None
+    while True:
+        page = runner.request(
+            user_key,
+            lambda token, p=page_token: client.daily_rollup_page(
+                token, data_type, first, end, page_size=page_size, page_token=p
+            ),
+        )
+        windows.extend(page.points)
+        if not page.next_page_token:
+            break
+        page_token = page.next_page_token
+    return sorted(windows, key=_civil_start)
+
+
 def fetch_summary(runner: CallRunner, client: HealthApiClient, call: ApiCall) -> tuple:
     """dailyRollUp of each summary type over the call's days: ((type, windows), ...).
 
     Each type is rolled up in ranges of its own rollup cap (14 days for total calories,
-    90 for the others), so it takes as few dailyRollUps as the API allows.
+    90 for the others), so it takes as few dailyRollUps as the API allows; each type's
+    windows come in date order.
     """
     start = dt.date.fromisoformat(call.start)
     end = dt.date.fromisoformat(call.end)
@@ -250,14 +301,58 @@ def fetch_summary(runner: CallRunner, client: HealthApiClient, call: ApiCall) ->
         while first < end:
             last = end if end - first <= cap else first + cap
             windows.extend(
-                runner.request(
-                    call.user_key,
-                    lambda token, t=data_type, a=first, b=last: client.daily_rollup(token, t, a, b),
-                )
+                daily_rollup_windows(runner, client, call.user_key, data_type, first, last)
             )
             first = last
         out.append((data_type, tuple(windows)))
     return tuple(out)
+
+
+# The reasons the API and the simulator give a request its token's scopes do not cover.
+_SCOPE_REASONS = frozenset({"ACCESS_TOKEN_SCOPE_INSUFFICIENT", "PERMISSION_DENIED"})
+
+
+def fetch_user_resource(
+    runner: CallRunner, client: HealthApiClient, call: ApiCall
+) -> tuple[dict, ...]:
+    """One user-level resource: the paired devices (every page), or the one object.
+
+    Raises:
+        CallFailed: as any call; a 403 for a scope the user did not grant has the reason
+            `SCOPE_NOT_GRANTED` and names the scope (replayable once the user consents
+            to it).
+    """
+    resource = user_resources.resource(call.data_type)
+    try:
+        if resource.name != user_resources.PAIRED_DEVICES:
+            method = getattr(client, resource.client_method)
+            return (runner.request(call.user_key, method),)
+        devices: list[dict] = []
+        page_token = None
+        while True:
+            page = runner.request(
+                call.user_key,
+                lambda token, p=page_token: client.paired_devices_page(token, page_token=p),
+            )
+            devices.extend(page.points)
+            if not page.next_page_token:
+                return tuple(devices)
+            page_token = page.next_page_token
+    except CallFailed as failed:
+        v = failed.verdict
+        if v.status != 403 or v.reason not in _SCOPE_REASONS:
+            raise
+        verdict = Verdict(
+            False,
+            False,
+            403,
+            SCOPE_NOT_GRANTED,
+            f"{resource.method} needs the scope {resource.scope}, which user "
+            f"{call.user_key!r} did not grant: authorize the user again with it "
+            "(fitbeam authorize), or load without user tables (--user_tables=false)",
+            v.body,
+        )
+        raise CallFailed(verdict, failed.attempts, replayable=True) from failed
 
 
 def call_pages(
@@ -295,4 +390,6 @@ def run_call(runner: CallRunner, client: HealthApiClient, call: ApiCall) -> ApiP
             call.user_key, lambda token: client.export_tcx(token, call.data_point_id)
         )
         return ApiPage(call, tcx=tcx)
+    if call.kind == "user":
+        return ApiPage(call, points=fetch_user_resource(runner, client, call))
     raise ValueError(f"unknown call kind {call.kind!r}")

@@ -20,15 +20,29 @@ from collections.abc import Iterator
 
 import requests
 
+from healthapi import datatypes
 from healthapi.nesting import MAX_NESTING, nested_deeper_than
 from healthapi.urls import NOT_HTTP, origin, origin_text, shown
 
 GOOGLE_HEALTH_API = "https://health.googleapis.com"
 
+# `dataSourceFamily`: which sources list, reconcile and the roll-ups read. All sources is
+# the API's default; the client leaves the parameter out for it. (`self-sources`, data this
+# client wrote, is left out: fitbeam writes nothing.)
+ALL_SOURCES = "all-sources"
+SOURCE_FAMILIES = (ALL_SOURCES, "google-wearables", "google-sources")
+# The API refuses a family on these types' list (INVALID_DATA_POINT_DATA_SOURCE_FAMILY:
+# "for sleep use reconcile"); their reconcile takes one.
+NO_FAMILY_ON_LIST = frozenset({"sleep"})
+# dailyRollUp: the largest page, in windows (14 for the types whose range is 14 days).
+DAILY_ROLLUP_MAX_PAGE = 90
+# users.pairedDevices.list: the largest page (5 without pageSize).
+PAIRED_DEVICES_PAGE_SIZE = 100
+
 
 @dataclasses.dataclass(frozen=True)
 class Page:
-    """One page of a list/reconcile answer."""
+    """One page of a list, reconcile, dailyRollUp or pairedDevices.list answer: its items."""
 
     points: tuple[dict, ...]
     next_page_token: str | None
@@ -159,6 +173,23 @@ def _list_field(response: requests.Response, body: dict, name: str) -> tuple:
     return tuple(value)
 
 
+def _next_page_token(response: requests.Response, body: dict) -> str | None:
+    """`body["nextPageToken"]`, None when absent or empty.
+
+    Raises:
+        HealthApiError: MALFORMED_RESPONSE when it is not a string.
+    """
+    token = body.get("nextPageToken") or None
+    if token is not None and not isinstance(token, str):
+        raise HealthApiError(
+            response.status_code,
+            "MALFORMED_RESPONSE",
+            "nextPageToken is not a string",
+            response.text[:500],
+        )
+    return token
+
+
 def civil_date_json(day: dt.date) -> dict:
     return {"date": {"year": day.year, "month": day.month, "day": day.day}}
 
@@ -170,10 +201,14 @@ class HealthApiClient:
         session: the HTTP session (connection pool) to use; TLS verification on.
         base_url: API root, `https://health.googleapis.com` or the simulator's.
         timeout_seconds: per-request (connect, read) timeout.
+        source_family: the data source family list, reconcile and the roll-ups read
+            (`SOURCE_FAMILIES`); sent as `dataSourceFamily` except for `all-sources`, the
+            API's default, and on the list of the types in `NO_FAMILY_ON_LIST` (sleep),
+            which the API refuses it on.
 
     Raises:
-        ValueError: a base URL without an http(s) scheme and a host, or a session
-            with TLS verification turned off.
+        ValueError: a base URL without an http(s) scheme and a host, a session
+            with TLS verification turned off, or an unknown source family.
     """
 
     def __init__(
@@ -181,10 +216,17 @@ class HealthApiClient:
         session: requests.Session,
         base_url: str = GOOGLE_HEALTH_API,
         timeout_seconds: float = 60.0,
+        source_family: str = ALL_SOURCES,
     ):
         self.session = session
         self.base_url = base_url.rstrip("/")
         self.timeout_seconds = timeout_seconds
+        if source_family not in SOURCE_FAMILIES:
+            raise ValueError(
+                f"source_family={str(source_family)[:40]!r} is not one of "
+                f"{', '.join(SOURCE_FAMILIES)}; e.g. 'google-wearables'"
+            )
+        self.source_family = source_family
         try:
             # The origin as requests will connect to it; an ambiguous URL is refused.
             self._origin = origin(self.base_url)
@@ -252,6 +294,12 @@ class HealthApiClient:
     def _call(self, method: str, path: str, token: str, **kwargs) -> requests.Response:
         return self.request(method, f"{self.base_url}/v4/{path}", token, **kwargs)
 
+    def _family(self) -> str | None:
+        """The `dataSourceFamily` value to send, or None for the API's default."""
+        if self.source_family == ALL_SOURCES:
+            return None
+        return f"users/me/dataSourceFamilies/{self.source_family}"
+
     def list_page(
         self,
         token: str,
@@ -261,28 +309,30 @@ class HealthApiClient:
         page_size: int | None = None,
         reconcile: bool = False,
     ) -> Page:
-        """One page of `list` (every source) or `:reconcile` (merged stream)."""
+        """One page of `list` (every source) or `:reconcile` (merged stream).
+
+        `pageSize` is always sent: `page_size`, or the type's largest page when None (the
+        live API answers 50 heart-rate points a page when it is left out, not the 1,440
+        the discovery document gives as the default).
+        """
+        if page_size is None:
+            known = datatypes.SPECS.get(data_type)
+            page_size = known.page_size if known else datatypes.MAX_PAGE_SIZE
         params = {}
         if filter_text:
             params["filter"] = filter_text
         if page_token:
             params["pageToken"] = page_token
-        if page_size:
-            params["pageSize"] = str(page_size)
+        params["pageSize"] = str(page_size)
+        family = self._family()
+        if family and (reconcile or data_type not in NO_FAMILY_ON_LIST):
+            params["dataSourceFamily"] = family
         suffix = ":reconcile" if reconcile else ""
         response = self._call(
             "GET", f"users/me/dataTypes/{data_type}/dataPoints{suffix}", token, params=params
         )
         body = json_body(response, items="dataPoints")
-        next_page_token = body.get("nextPageToken") or None
-        if next_page_token is not None and not isinstance(next_page_token, str):
-            raise HealthApiError(
-                response.status_code,
-                "MALFORMED_RESPONSE",
-                "nextPageToken is not a string",
-                response.text[:500],
-            )
-        return Page(_list_field(response, body, "dataPoints"), next_page_token)
+        return Page(_list_field(response, body, "dataPoints"), _next_page_token(response, body))
 
     def list_all(self, token: str, data_type: str, **kwargs) -> Iterator[dict]:
         """Every point of a query, following page tokens to the end (empty pages included)."""
@@ -294,18 +344,56 @@ class HealthApiClient:
                 return
             page_token = page.next_page_token
 
-    def daily_rollup(
-        self, token: str, data_type: str, start: dt.date, end_exclusive: dt.date
-    ) -> list[dict]:
-        """`:dailyRollUp` over civil days [start, end_exclusive), one window a day."""
-        body = {
+    def daily_rollup_page(
+        self,
+        token: str,
+        data_type: str,
+        start: dt.date,
+        end_exclusive: dt.date,
+        page_size: int | None = None,
+        page_token: str | None = None,
+    ) -> Page:
+        """One page of `:dailyRollUp` over civil days [start, end_exclusive), a window a day.
+
+        `pageSize` is always sent: `page_size`, or the range's days (at most
+        `DAILY_ROLLUP_MAX_PAGE`) when None, so that one page holds the range. The live
+        API answers newest window first and pages with `nextPageToken` when the page is
+        smaller than the range: callers follow the tokens and do not rely on the order.
+        """
+        if page_size is None:
+            page_size = max(1, min((end_exclusive - start).days, DAILY_ROLLUP_MAX_PAGE))
+        body: dict = {
             "range": {"start": civil_date_json(start), "end": civil_date_json(end_exclusive)},
             "windowSizeDays": 1,
+            "pageSize": page_size,
         }
+        if page_token:
+            body["pageToken"] = page_token
+        family = self._family()
+        if family:
+            body["dataSourceFamily"] = family
         response = self._call(
             "POST", f"users/me/dataTypes/{data_type}/dataPoints:dailyRollUp", token, json=body
         )
-        return list(_list_field(response, json_body(response), "rollupDataPoints"))
+        payload = json_body(response)
+        return Page(
+            _list_field(response, payload, "rollupDataPoints"), _next_page_token(response, payload)
+        )
+
+    def daily_rollup(
+        self, token: str, data_type: str, start: dt.date, end_exclusive: dt.date
+    ) -> list[dict]:
+        """Every window of `:dailyRollUp` over [start, end_exclusive), all pages, as sent."""
+        windows: list[dict] = []
+        page_token = None
+        while True:
+            page = self.daily_rollup_page(
+                token, data_type, start, end_exclusive, page_token=page_token
+            )
+            windows.extend(page.points)
+            if not page.next_page_token:
+                return windows
+            page_token = page.next_page_token
 
     def export_tcx(self, token: str, exercise_id: str, partial_data: bool = True) -> str:
         """The TCX document of one exercise (`:exportExerciseTcx?alt=media`)."""
@@ -328,7 +416,28 @@ class HealthApiClient:
         return response.text
 
     def settings(self, token: str) -> dict:
+        """`users.getSettings`: time zone, UTC offset and units (scope settings.readonly)."""
         return json_body(self._call("GET", "users/me/settings", token))
+
+    def profile(self, token: str) -> dict:
+        """`users.getProfile`: age, membership start, stride lengths (profile.readonly)."""
+        return json_body(self._call("GET", "users/me/profile", token))
+
+    def irn_profile(self, token: str) -> dict:
+        """`users.getIrnProfile`: the irregular rhythm notification profile (irn.readonly)."""
+        return json_body(self._call("GET", "users/me/irnProfile", token))
+
+    def paired_devices_page(
+        self, token: str, page_token: str | None = None, page_size: int = PAIRED_DEVICES_PAGE_SIZE
+    ) -> Page:
+        """One page of `users.pairedDevices.list` (settings.readonly); `pageSize` always sent
+        (the API gives 5 devices a page without it)."""
+        params = {"pageSize": str(page_size)}
+        if page_token:
+            params["pageToken"] = page_token
+        response = self._call("GET", "users/me/pairedDevices", token, params=params)
+        body = json_body(response, items="pairedDevices")
+        return Page(_list_field(response, body, "pairedDevices"), _next_page_token(response, body))
 
     def identity(self, token: str) -> dict:
         """The user's ids: `healthUserId` and the 6-character `legacyUserId`."""

@@ -45,14 +45,17 @@ class ApiCall:
     """One planned unit of API work.
 
     `kind` is `list` (points of one data type over a civil window, all pages),
-    `summary` (the daily activity summary: dailyRollUp of several types) or
-    `tcx` (one exercise's TCX export).
+    `summary` (the daily activity summary: dailyRollUp of several types),
+    `tcx` (one exercise's TCX export) or `user` (one user-level resource, named by
+    `data_type`: see `healthapi.user_resources`).
 
     Attributes:
         user_key: whose token to use.
         kind: what to call.
-        data_type: API data type name (`exercise` for tcx, `summary` for summary).
-        start: inclusive civil start (`YYYY-MM-DDTHH:MM:SS`), or a date for summary.
+        data_type: API data type name (`exercise` for tcx, `summary` for summary, the
+            resource for user: `paired-devices`, `profile`, `settings`, `irn-profile`).
+        start: inclusive civil start (`YYYY-MM-DDTHH:MM:SS`), or a date for summary;
+            empty for tcx and user.
         end: exclusive civil end, same form.
         stream: `reconciled` or `raw`.
         data_point_id: the exercise id, for tcx.
@@ -152,8 +155,18 @@ def _check_planned(call: ApiCall) -> None:
     elif call.kind == "tcx":
         if call.data_type != "exercise" or not call.data_point_id:
             raise ValueError("a tcx call names an exercise and its data point id")
+    elif call.kind == "user":
+        from healthapi import user_resources  # it builds ApiCalls: imported when needed
+
+        if call.data_type not in user_resources.RESOURCES:
+            raise ValueError(
+                f"a user call's resource {call.data_type[:40]!r} is not one of "
+                f"{', '.join(user_resources.RESOURCES)}"
+            )
+        if call.start or call.end or call.data_point_id or call.parent:
+            raise ValueError("a user call has no window, data point id or parent")
     else:
-        raise ValueError(f"call kind {call.kind[:40]!r} is not list, summary or tcx")
+        raise ValueError(f"call kind {call.kind[:40]!r} is not list, summary, tcx or user")
 
 
 @dataclasses.dataclass(frozen=True)

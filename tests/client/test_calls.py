@@ -872,9 +872,9 @@ def test_fetch_summary_asks_one_daily_rollup_per_type(run):
     asked: list[tuple] = []
 
     class Recording(HealthApiClient):
-        def daily_rollup(self, token, data_type, start, end_exclusive):
+        def daily_rollup_page(self, token, data_type, start, end_exclusive, **kwargs):
             asked.append((data_type, start, end_exclusive))
-            return super().daily_rollup(token, data_type, start, end_exclusive)
+            return super().daily_rollup_page(token, data_type, start, end_exclusive, **kwargs)
 
     call = ApiCall("user-1", "summary", "daily-activity-summary", "2026-11-29", "2026-12-01")
     client = Recording(requests.Session(), run.sim.base_url)
@@ -888,9 +888,9 @@ def test_a_summary_rolls_each_type_up_in_ranges_of_its_own_cap(run):
     asked: list[tuple] = []
 
     class Recording(HealthApiClient):
-        def daily_rollup(self, token, data_type, start, end_exclusive):
+        def daily_rollup_page(self, token, data_type, start, end_exclusive, **kwargs):
             asked.append((data_type, start, end_exclusive))
-            return super().daily_rollup(token, data_type, start, end_exclusive)
+            return super().daily_rollup_page(token, data_type, start, end_exclusive, **kwargs)
 
     (call,) = planning.plan_calls(
         FetchRequest("user-2", "total-calories", D(2026, 8, 30), D(2026, 11, 27))
