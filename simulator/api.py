@@ -4,7 +4,7 @@
 
 - Google Health API v4 under `/v4/`: dataPoints `list`, `:reconcile`, `:rollUp`,
   `:dailyRollUp`, `get`, `:exportExerciseTcx`; `users/me/identity`, `profile`,
-  `settings`, `pairedDevices`.
+  `settings`, `irnProfile`, `pairedDevices` and `pairedDevices/{id}`.
 - OAuth 2.0: `/o/oauth2/v2/auth`, `/token`, `/revoke` (see `simulator.oauth`).
 - Administration under `/admin/v1/` (no auth; for tests, benchmarks and demos):
   users, ground truth, point edits and deletions, statistics, the clock,
@@ -15,11 +15,16 @@ injected faults, then authentication (401), then the quotas (429: the project's
 requests per minute and per day, then the user's per minute), then scopes (403),
 then the request itself (400/404).
 
-Paging follows the discovery document: list and reconcile answer pages of
-`pageSize` points (default 1440, at most 10,000; 25 for sleep and exercise),
-rollUp pages of `pageSize` rolled-up points (default 1440, at most 10,000), and
-each answer carries a `nextPageToken` only when more points remain. dailyRollUp
-answers its whole range at once, as the live API does.
+Request bodies are read as proto3 JSON (`simulator.bodies`): `null` is the
+field's default, and int32 fields take numbers written as strings.
+
+Paging follows the discovery document, except where the live API is known to
+differ: list and reconcile answer pages of `pageSize` points (default 1440, at
+most 10,000; 25 for sleep and exercise; heart rate without a `pageSize` comes 50
+a page, as live), rollUp pages of `pageSize` rolled-up points (default 1440, at
+most 10,000), dailyRollUp pages of `pageSize` windows, newest first (default and
+maximum 90; 14 for the 14-day types), and each answer carries a `nextPageToken`
+only when more points remain.
 """
 
 from __future__ import annotations
@@ -37,10 +42,11 @@ import urllib.parse
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from simulator import render, timefmt
+from simulator import bodies, devices, render, timefmt
 from simulator.catalog import (
     ACTIVITY,
     DATA_TYPES,
+    IRN,
     LOCATION,
     NOT_SIMULATED,
     PAIRED_DEVICES_PAGE,
@@ -51,7 +57,7 @@ from simulator.catalog import (
     DataType,
     read_scope,
 )
-from simulator.errors import SERVICE, ApiError, invalid
+from simulator.errors import SERVICE, ApiError, invalid, invalid_filter, not_found
 from simulator.faults import FaultInjector, FaultSpec
 from simulator.filters import FilterError, parse_filter
 from simulator.oauth import AccessToken, AuthServer, OAuthError
@@ -64,6 +70,9 @@ QUOTA_DAY_ZONE = ZoneInfo("America/Los_Angeles")
 # Windows a rollUp answer aggregates at a time while it looks for points to page.
 _ROLLUP_CHUNK = 1440
 TCX = "application/vnd.garmin.tcx+xml"
+# Live list and reconcile answers without a pageSize that differ from the documented
+# default (1,440): heart rate comes 50 points a page.
+_UNSET_PAGE_SIZE = {"heart-rate": 50}
 RPC = "google.devicesandservices.health.v4."
 
 
@@ -171,6 +180,18 @@ _ROUTES: list[tuple[str, re.Pattern, str, str]] = [
         re.compile(r"^/v4/users/(?P<user>[^/]+)/pairedDevices$"),
         "devices",
         "HealthProfileService.ListPairedDevices",
+    ),
+    (
+        "GET",
+        re.compile(r"^/v4/users/(?P<user>[^/]+)/pairedDevices/(?P<id>[^/:]+)$"),
+        "device",
+        "HealthProfileService.GetPairedDevice",
+    ),
+    (
+        "GET",
+        re.compile(r"^/v4/users/(?P<user>[^/]+)/irnProfile$"),
+        "irn_profile",
+        "HealthProfileService.GetIrnProfile",
     ),
 ]
 
@@ -502,12 +523,14 @@ class SimulatorApp:
             )
         sources = self._family_sources(family)
         page_size = self._page_size(
-            request.query.get("pageSize"), data_type.max_page_size, data_type.default_page_size
+            self._query_page_size(request.query.get("pageSize")),
+            data_type.max_page_size,
+            _UNSET_PAGE_SIZE.get(data_type.name, data_type.default_page_size),
         )
         try:
             flt = parse_filter(request.query.get("filter"), data_type, user.zone)
         except FilterError as err:
-            raise invalid(str(err), err.reason) from err
+            raise invalid_filter(str(err), err.reason) from err
         fingerprint = json.dumps(
             [
                 data_type.name,
@@ -585,15 +608,25 @@ class SimulatorApp:
         return SOURCE_FAMILIES[match.group(1)]
 
     @staticmethod
-    def _page_size(text: str | None, maximum: int, default: int) -> int:
+    def _query_page_size(text: str | None) -> int:
+        """A `pageSize` query parameter: 0 when absent or empty."""
         if text in (None, ""):
-            return default
+            return 0
         try:
             size = int(text)
         except ValueError as err:
             raise invalid(f"Invalid value for pageSize: {text!r}.") from err
+        return SimulatorApp._checked_page_size(size)
+
+    @staticmethod
+    def _checked_page_size(size: int) -> int:
         if size < 0:
             raise invalid("pageSize must not be negative.")
+        return size
+
+    @staticmethod
+    def _page_size(size: int, maximum: int, default: int) -> int:
+        """The page size served: the default for 0 (unset), at most the maximum."""
         return min(size or default, maximum)
 
     @staticmethod
@@ -622,28 +655,39 @@ class SimulatorApp:
 
     # -- rollups --------------------------------------------------------------
 
-    def _rollable(self, user_segment: str, type_name: str, token: AccessToken) -> DataType:
+    def _rollable(
+        self, user_segment: str, type_name: str, token: AccessToken, daily: bool
+    ) -> DataType:
         self._check_parent(user_segment)
         data_type = self._data_type(type_name)
         self._require(token, data_type.scope)
-        if data_type.rollup_range_days is None:
+        if data_type.rollup_range_days is None or not (daily or data_type.roll_up):
             raise invalid(
-                f"Data type {data_type.name!r} does not support rollups.",
+                f"Data type {data_type.name!r} does not support "
+                f"{'dailyRollUp' if daily else 'rollUp'}.",
                 "UNSUPPORTED_DATA_TYPE_ACTION",
             )
         return data_type
 
+    def _range_too_long(self, data_type: DataType) -> ApiError:
+        return invalid(
+            f"The rollup query duration exceeds the maximum of "
+            f"{data_type.rollup_range_days} days for {data_type.name!r}.",
+            "INVALID_ROLLUP_QUERY_DURATION",
+        )
+
     def _rollup(self, request, user, token, params) -> Response:
-        data_type = self._rollable(params["user"], params["type"], token)
+        data_type = self._rollable(params["user"], params["type"], token, daily=False)
         body = request.json_body()
-        rng = body.get("range") or {}
+        rng = bodies.message(body, "range")
         try:
-            start = timefmt.parse_rfc3339(rng["startTime"])
-            end = timefmt.parse_rfc3339(rng["endTime"])
-        except (KeyError, ValueError) as err:
+            start = timefmt.parse_rfc3339(bodies.string(rng, "startTime", "range.startTime"))
+            end = timefmt.parse_rfc3339(bodies.string(rng, "endTime", "range.endTime"))
+        except ValueError as err:
             raise invalid("range.startTime and range.endTime must be RFC 3339 timestamps.") from err
+        window_text = bodies.string(body, "windowSize")
         try:
-            window = timefmt.parse_duration(body.get("windowSize", ""))
+            window = timefmt.parse_duration(window_text)
         except ValueError as err:
             raise invalid('windowSize is required, e.g. "3600s".') from err
         if window < 1:
@@ -651,20 +695,14 @@ class SimulatorApp:
         if end <= start:
             raise invalid("range.endTime must be after range.startTime.")
         cap = data_type.rollup_range_days * 86400
-        page_size = self._page_size(
-            str(body["pageSize"]) if "pageSize" in body else None, ROLLUP_PAGE[1], ROLLUP_PAGE[0]
-        )
-        if end - start > cap or ("pageSize" in body and page_size * window > cap):
-            raise invalid(
-                f"The rollup query duration exceeds the maximum of "
-                f"{data_type.rollup_range_days} days for {data_type.name!r}.",
-                "INVALID_ROLLUP_QUERY_DURATION",
-            )
-        fingerprint = json.dumps(
-            [data_type.name, rng, body.get("windowSize"), body.get("dataSourceFamily", "")]
-        )
-        cursor = self._decode_token(body.get("pageToken"), fingerprint)
-        sources = self._family_sources(body.get("dataSourceFamily"))
+        requested = self._checked_page_size(bodies.int32(body, "pageSize"))
+        page_size = self._page_size(requested, ROLLUP_PAGE[1], ROLLUP_PAGE[0])
+        if end - start > cap or (requested and page_size * window > cap):
+            raise self._range_too_long(data_type)
+        family = bodies.string(body, "dataSourceFamily")
+        fingerprint = json.dumps([data_type.name, start, end, window, family])
+        cursor = self._decode_token(bodies.string(body, "pageToken"), fingerprint)
+        sources = self._family_sources(family)
         # A page holds `page_size` rolled-up points; windows without data are left out and
         # take no room. The token names the next window with data, if any is left.
         index = cursor["o"] if cursor else 0
@@ -687,60 +725,75 @@ class SimulatorApp:
                     {
                         "startTime": timefmt.rfc3339(w_start),
                         "endTime": timefmt.rfc3339(w_end),
-                        data_type.json_key: value,
+                        data_type.rollup_json_key: value,
                     }
                 )
             index += len(edges)
-        payload: dict = {}
-        if points:
-            payload["rollupDataPoints"] = points
-        if next_index is not None:
-            payload["nextPageToken"] = self._encode_token(fingerprint, {"o": next_index})
-        return json_response(200, payload)
+        return json_response(200, _rollup_page(points, next_index, fingerprint))
 
     def _daily_rollup(self, request, user, token, params) -> Response:
-        data_type = self._rollable(params["user"], params["type"], token)
+        """dailyRollUp: civil windows of `windowSizeDays` from the range start, newest first.
+
+        Only the start must fall on a window boundary (a midnight); the last window is
+        cut short at the range's end, whatever its time of day. Pages hold `pageSize`
+        rolled-up points (default and maximum 90, or 14 for the 14-day types; larger
+        values are truncated); windows without data take no room, and a token comes
+        only when more points remain.
+        """
+        data_type = self._rollable(params["user"], params["type"], token, daily=True)
         body = request.json_body()
-        rng = body.get("range") or {}
-        start = _civil_date(rng.get("start"), "range.start")
-        end = _civil_date(rng.get("end"), "range.end")
+        rng = bodies.message(body, "range")
+        start = _civil_datetime(rng, "start")
+        end = _civil_datetime(rng, "end")
+        if start.time() != dt.time(0):
+            raise invalid("range.start must be aligned with the aggregation window (midnight).")
         if end <= start:
             raise invalid("range.end must be after range.start.")
-        days = (end - start).days
-        if days > data_type.rollup_range_days:
-            raise invalid(
-                f"The rollup query duration exceeds the maximum of "
-                f"{data_type.rollup_range_days} days for {data_type.name!r}.",
-                "INVALID_ROLLUP_QUERY_DURATION",
-            )
-        window_days = body.get("windowSizeDays", 1)
-        if not isinstance(window_days, int) or isinstance(window_days, bool) or window_days < 1:
+        if end - start > dt.timedelta(days=data_type.rollup_range_days):
+            raise self._range_too_long(data_type)
+        window_days = bodies.int32(body, "windowSizeDays") or 1
+        if window_days < 1:
             raise invalid("windowSizeDays must be a positive integer.")
-        windows = -(-days // window_days)
         maximum = data_type.daily_rollup_page_size
-        page_size = self._page_size(
-            str(body["pageSize"]) if "pageSize" in body else None, maximum, maximum
+        requested = self._checked_page_size(bodies.int32(body, "pageSize"))
+        page_size = self._page_size(requested, maximum, maximum)
+        family = bodies.string(body, "dataSourceFamily")
+        sources = self._family_sources(family)
+        fingerprint = json.dumps(
+            [data_type.name, start.isoformat(), end.isoformat(), window_days, family]
         )
-        if page_size < windows:
-            raise invalid(
-                f"pageSize {page_size} is smaller than the {windows} windows of the range.",
-            )
-        sources = self._family_sources(body.get("dataSourceFamily"))
-        values = self.store.daily_values(user, data_type.name, start, days, window_days, sources)
-        out = []
-        for i, value in enumerate(values):
+        cursor = self._decode_token(bodies.string(body, "pageToken"), fingerprint)
+        step = dt.timedelta(days=window_days)
+        windows = []
+        w_start = start
+        while w_start < end:
+            windows.append((w_start, min(end, w_start + step)))
+            w_start += step
+        windows.reverse()  # newest first
+        index = cursor["o"] if cursor else 0
+        edges = [
+            (timefmt.civil_to_epoch(a, user.zone), timefmt.civil_to_epoch(b, user.zone))
+            for a, b in windows[index:]
+        ]
+        values = self.store.rollup_values(user, data_type.name, edges, sources)
+        points: list[dict] = []
+        next_index = None
+        for i, ((w_start, w_end), value) in enumerate(
+            zip(windows[index:], values, strict=True), start=index
+        ):
             if value is None:
                 continue
-            w_start = start + dt.timedelta(days=i * window_days)
-            w_end = min(end, w_start + dt.timedelta(days=window_days))
-            out.append(
+            if len(points) == page_size:
+                next_index = i
+                break
+            points.append(
                 {
-                    "civilStartTime": {"date": timefmt.date_json(w_start)},
-                    "civilEndTime": {"date": timefmt.date_json(w_end)},
-                    data_type.json_key: value,
+                    "civilStartTime": _window_edge_json(w_start),
+                    "civilEndTime": _window_edge_json(w_end),
+                    data_type.rollup_json_key: value,
                 }
             )
-        return json_response(200, {"rollupDataPoints": out} if out else {})
+        return json_response(200, _rollup_page(points, next_index, fingerprint))
 
     # -- single points ----------------------------------------------------------
 
@@ -756,7 +809,7 @@ class SimulatorApp:
         try:
             return data_type, self.store.find(user, data_type.name, params["id"], None)
         except PointNotFound as err:
-            raise ApiError(404, "Requested entity was not found.") from err
+            raise not_found() from err
 
     def _get(self, request, user, token, params) -> Response:
         data_type, p = self._find_identifiable(params, user, token)
@@ -823,45 +876,39 @@ class SimulatorApp:
             "languageLocale": "en_US",
             "autoStrideEnabled": True,
         }
-        offset = timefmt.utc_offset_seconds(self.now(), user.zone)
-        if offset:
-            payload["utcOffset"] = timefmt.duration(offset)
+        # A Duration is a message: proto3 JSON sends it when set, zero ("0s") included.
+        payload["utcOffset"] = timefmt.duration(timefmt.utc_offset_seconds(self.now(), user.zone))
         return json_response(200, payload)
 
     def _devices(self, request, user, token, params) -> Response:
         self._check_name_user(params["user"], user)
         self._require(token, SETTINGS)
-        now = self.now()
-        devices = [
-            {
-                "name": f"users/{user.health_user_id}/pairedDevices/{user.legacy_user_id}1",
-                "deviceType": "TRACKER",
-                "deviceVersion": "Charge 6",
-                "batteryLevel": 64,
-                "batteryStatus": "Medium",
-                "lastSyncTime": timefmt.rfc3339(int(now) - int(now) % 900),
-                "macAddress": "0A:1B:2C:3D:4E:5F",
-                "features": ["HEART_RATE", "SLEEP", "ACTIVE_ZONE_MINUTES", "GPS"],
-            },
-            {
-                "name": f"users/{user.health_user_id}/pairedDevices/{user.legacy_user_id}2",
-                "deviceType": "SCALE",
-                "deviceVersion": "Aria Air",
-                "batteryLevel": 90,
-                "batteryStatus": "High",
-                "lastSyncTime": timefmt.rfc3339(int(now) - int(now) % 86400),
-            },
-        ]
+        held = [d.json(user) for d in devices.paired_devices(self.seed, user, self.now())]
         size = self._page_size(
-            request.query.get("pageSize"), PAIRED_DEVICES_PAGE[1], PAIRED_DEVICES_PAGE[0]
+            self._query_page_size(request.query.get("pageSize")),
+            PAIRED_DEVICES_PAGE[1],
+            PAIRED_DEVICES_PAGE[0],
         )
         fingerprint = "pairedDevices"
         cursor = self._decode_token(request.query.get("pageToken"), fingerprint)
         offset = cursor["o"] if cursor else 0
-        payload: dict = {"pairedDevices": devices[offset : offset + size]}
-        if offset + size < len(devices):
+        payload: dict = {"pairedDevices": held[offset : offset + size]}
+        if offset + size < len(held):
             payload["nextPageToken"] = self._encode_token(fingerprint, {"o": offset + size})
         return json_response(200, payload)
+
+    def _device(self, request, user, token, params) -> Response:
+        self._check_name_user(params["user"], user)
+        self._require(token, SETTINGS)
+        for device in devices.paired_devices(self.seed, user, self.now()):
+            if device.device_id == params["id"]:
+                return json_response(200, device.json(user))
+        raise not_found()
+
+    def _irn_profile(self, request, user, token, params) -> Response:
+        self._check_name_user(params["user"], user)
+        self._require(token, IRN)
+        return json_response(200, devices.irn_profile(self.seed, user, self.now()))
 
     # -- OAuth ------------------------------------------------------------------
 
@@ -1009,19 +1056,43 @@ def _form(body: bytes) -> dict[str, str]:
     return dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
 
 
-def _civil_date(value: object, field: str) -> dt.date:
-    """A CivilDateTime that must fall on a midnight (dailyRollUp alignment)."""
-    if not isinstance(value, dict) or not isinstance(value.get("date"), dict):
-        raise invalid(f"{field} must be a CivilDateTime with a date.")
-    d = value["date"]
+def _civil_datetime(rng: dict, name: str) -> dt.datetime:
+    """`range.start` or `range.end` of a dailyRollUp: a CivilDateTime with a date."""
+    path = f"range.{name}"
+    civil = bodies.message(rng, name, path)
+    day = bodies.message(civil, "date", f"{path}.date")
+    clock = bodies.message(civil, "time", f"{path}.time")
+    parts = [bodies.int32(day, k, f"{path}.date.{k}") for k in ("year", "month", "day")]
     try:
-        day = dt.date(int(d["year"]), int(d["month"]), int(d["day"]))
-    except (KeyError, TypeError, ValueError) as err:
-        raise invalid(f"{field}.date is not a valid date: {d!r}.") from err
-    clock = value.get("time") or {}
-    if any(clock.get(k) for k in ("hours", "minutes", "seconds", "nanos")):
-        raise invalid(f"{field} must be aligned with the aggregation window (midnight).")
-    return day
+        date = dt.date(*parts)
+    except ValueError as err:
+        raise invalid(f"{path} must be a CivilDateTime with a valid date: {day!r}.") from err
+    fields = [bodies.int32(clock, k, f"{path}.time.{k}") for k in _TIME_FIELDS]
+    try:
+        time = dt.time(*fields[:3], fields[3] // 1000)
+    except ValueError as err:
+        raise invalid(f"{path}.time is not a valid time of day: {clock!r}.") from err
+    return dt.datetime.combine(date, time)
+
+
+_TIME_FIELDS = ("hours", "minutes", "seconds", "nanos")
+
+
+def _window_edge_json(civil: dt.datetime) -> dict:
+    """A dailyRollUp window's edge: a date, with the time of day only when not midnight."""
+    if civil.time() == dt.time(0):
+        return {"date": timefmt.date_json(civil.date())}
+    return timefmt.civil_datetime_json(civil)
+
+
+def _rollup_page(points: list[dict], next_index: int | None, fingerprint: str) -> dict:
+    """A rollUp or dailyRollUp answer: its points, and a token when more remain."""
+    payload: dict = {}
+    if points:
+        payload["rollupDataPoints"] = points
+    if next_index is not None:
+        payload["nextPageToken"] = SimulatorApp._encode_token(fingerprint, {"o": next_index})
+    return payload
 
 
 def _user_json(user: User) -> dict:

@@ -123,6 +123,7 @@ HTTP_STATUS_BY_CODE = {
 }
 
 ERROR_INFO_TYPE = "type.googleapis.com/google.rpc.ErrorInfo"
+BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
 
 # Messages that travel inside google.protobuf.Any values (Status.details) and that we check,
 # written in the discovery dialect. An Any of any other @type is accepted as an object.
@@ -135,6 +136,33 @@ _KNOWN_ANY = {
             "reason": {"type": "string"},
             "domain": {"type": "string"},
             "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+    },
+    BAD_REQUEST_TYPE: {
+        "id": "google.rpc.BadRequest",
+        "type": "object",
+        "properties": {
+            "@type": {"type": "string"},
+            "fieldViolations": {
+                "type": "array",
+                "items": {
+                    "id": "google.rpc.BadRequest.FieldViolation",
+                    "type": "object",
+                    "required": ["field", "description"],
+                    "properties": {
+                        "field": {"type": "string"},
+                        "description": {"type": "string"},
+                        "reason": {"type": "string"},
+                        "localizedMessage": {
+                            "type": "object",
+                            "properties": {
+                                "locale": {"type": "string"},
+                                "message": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            },
         },
     },
 }
@@ -344,8 +372,8 @@ class DiscoveryValidator:
       Array elements may be zero. Durations, timestamps and field masks are messages and never
       defaults, and neither are the fields named in ``explicit_presence``.
     - An object whose ``additionalProperties`` are ``type: any`` is a google.protobuf.Any and
-      needs a string ``@type``; a ``google.rpc.ErrorInfo`` is checked field by field, other
-      types are accepted as objects.
+      needs a string ``@type``; a ``google.rpc.ErrorInfo`` or ``google.rpc.BadRequest`` is checked
+      field by field, other types are accepted as objects.
     - ``required`` (not a discovery keyword; validate_error's envelope uses it) lists properties
       that must be present.
 

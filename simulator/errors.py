@@ -14,6 +14,7 @@ CANONICAL = {
 }
 
 SERVICE = "health.googleapis.com"
+BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
 
 
 class ApiError(Exception):
@@ -27,6 +28,8 @@ class ApiError(Exception):
         domain: ErrorInfo domain.
         metadata: ErrorInfo metadata (strings only).
         headers: extra response headers.
+        field_violations: (field, description) pairs, sent as a google.rpc.BadRequest
+            detail after the ErrorInfo.
     """
 
     def __init__(
@@ -38,6 +41,7 @@ class ApiError(Exception):
         domain: str = SERVICE,
         metadata: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
+        field_violations: tuple[tuple[str, str], ...] = (),
     ):
         super().__init__(message)
         self.code = code
@@ -47,6 +51,7 @@ class ApiError(Exception):
         self.domain = domain
         self.metadata = metadata or {}
         self.headers = headers or {}
+        self.field_violations = field_violations
 
     def envelope(self, method: str | None = None) -> dict:
         error: dict = {"code": self.code, "message": self.message, "status": self.status}
@@ -62,8 +67,39 @@ class ApiError(Exception):
                     "metadata": metadata,
                 }
             ]
+        if self.field_violations:
+            error.setdefault("details", []).append(
+                {
+                    "@type": BAD_REQUEST_TYPE,
+                    "fieldViolations": [
+                        {"field": field, "description": description}
+                        for field, description in self.field_violations
+                    ],
+                }
+            )
         return {"error": error}
 
 
 def invalid(message: str, reason: str | None = None) -> ApiError:
     return ApiError(400, message, reason)
+
+
+def invalid_filter(message: str, detailed_reason: str) -> ApiError:
+    """400 for a `filter` the API cannot use, worded as the live API words it.
+
+    The ErrorInfo's reason is always `INVALID_DATA_POINT_FILTER`; the finer cause
+    (`INVALID_DATA_POINT_FILTER_SYNTAX`, `..._DATA_TYPE_MEMBER`, ...) travels in its
+    `metadata.detailedReasons`, and a google.rpc.BadRequest names the `filter` field.
+    """
+    return ApiError(
+        400,
+        message,
+        "INVALID_DATA_POINT_FILTER",
+        metadata={"detailedReasons": detailed_reason},
+        field_violations=(("filter", message),),
+    )
+
+
+def not_found() -> ApiError:
+    """404 for a resource that does not exist (a data point, a paired device)."""
+    return ApiError(404, "Requested entity was not found.", "RESOURCE_NOT_FOUND")

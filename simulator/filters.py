@@ -2,13 +2,16 @@
 
 Supported, as the discovery document describes: comparisons `member >= "literal"`
 and `member < "literal"` joined by `AND` (and `OR` for sleep only), with
-parentheses. Members depend on the data type (see `simulator.catalog`). Errors
-carry the reasons the real API uses:
+parentheses. Members depend on the data type (see `simulator.catalog`). The API
+answers every bad filter with the ErrorInfo reason `INVALID_DATA_POINT_FILTER`
+and names the finer cause in its `metadata.detailedReasons`
+(`simulator.errors.invalid_filter`); `FilterError.reason` is that cause:
 
 - INVALID_DATA_POINT_FILTER_SYNTAX: unreadable text (bad character, open string);
 - INVALID_DATA_POINT_FILTER_MISSING_TOKEN: the filter ends where more is needed;
 - INVALID_DATA_POINT_FILTER_UNEXPECTED_TOKEN: a token where another is needed,
-  an unsupported operator (`>`, `<=`, `=`, ...) or `OR` outside sleep;
+  an unsupported operator (`>`, `<=`, `=`, ..., and `<` for the types without upper
+  bounds, electrocardiogram) or `OR` outside sleep;
 - INVALID_DATA_POINT_FILTER_DATA_TYPE_RESTRICTION: the member's prefix is not
   the queried type's snake_case name (camelCase or another type);
 - INVALID_DATA_POINT_FILTER_DATA_TYPE_MEMBER: a member the type does not support;
@@ -46,7 +49,7 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class FilterError(ValueError):
-    """A filter the API would reject; `reason` is the ErrorInfo reason."""
+    """A filter the API would reject; `reason` is the detailed cause (see the module)."""
 
     def __init__(self, reason: str, message: str):
         super().__init__(message)
@@ -143,8 +146,9 @@ class _Parser:
             raise self.unexpected(token, "a field name")
         member = self.member(token[1])
         op = self.take("an operator")
-        if op[0] != "op" or op[1] not in (">=", "<"):
-            raise self.unexpected(op, "'>=' or '<'")
+        allowed = (">=", "<") if self.data_type.upper_bounds else (">=",)
+        if op[0] != "op" or op[1] not in allowed:
+            raise self.unexpected(op, " or ".join(f"'{o}'" for o in allowed))
         literal = self.take("a quoted literal")
         if literal[0] != "string":
             raise self.unexpected(literal, "a quoted literal")

@@ -8,11 +8,25 @@ import datetime as dt
 import pytest
 
 from simulator import filters, points
-from simulator.catalog import DATA_TYPES
-from tests.simulator.conftest import canonical, civil_filter, error_of
+from simulator.catalog import DATA_TYPES, read_scope
+from tests.simulator.conftest import (
+    ALL_SCOPES,
+    Api,
+    authorize,
+    canonical,
+    civil_filter,
+    error_of,
+)
 
 D = dt.date
 STEPS_FROM = 'steps.interval.start_time >= "2026-11-01T00:00:00Z"'
+
+
+@pytest.fixture(scope="module")
+def every_scope_api(sim):
+    """An `Api` for user-1 with the read scope of every data type the simulator serves."""
+    scopes = sorted({read_scope(t.scope) for t in DATA_TYPES.values()} | set(ALL_SCOPES))
+    return Api(sim, authorize(sim, scopes=scopes).access_token)
 
 
 @pytest.mark.parametrize(
@@ -47,13 +61,81 @@ STEPS_FROM = 'steps.interval.start_time >= "2026-11-01T00:00:00Z"'
         ),
         ("sleep", 'sleep.interval.civil_start_time >= "2026-11-01"', "DATA_TYPE_MEMBER"),
         ("steps", 'steps.sample_time.physical_time >= "2026-11-01T00:00:00Z"', "DATA_TYPE_MEMBER"),
+        # The ECG filter takes a lower bound only.
+        (
+            "electrocardiogram",
+            'electrocardiogram.interval.start_time < "2026-11-01T00:00:00Z"',
+            "UNEXPECTED_TOKEN",
+        ),
+        (
+            "electrocardiogram",
+            'electrocardiogram.interval.civil_start_time >= "2026-11-01"',
+            "DATA_TYPE_MEMBER",
+        ),
+        (
+            "irregular-rhythm-notification",
+            'irregular_rhythm_notification.interval.start_time >= "2026-11-01T00:00:00Z"',
+            "DATA_TYPE_MEMBER",
+        ),
+        (
+            "oxygen-saturation",
+            'oxygen_saturation.interval.start_time >= "2026-11-01T00:00:00Z"',
+            "DATA_TYPE_MEMBER",
+        ),
+        (
+            "active-minutes",
+            'activeMinutes.interval.start_time >= "2026-11-01T00:00:00Z"',
+            "DATA_TYPE_RESTRICTION",
+        ),
     ],
 )
-def test_filter_errors_carry_the_api_reasons(api, data_type, text, reason):
+def test_filter_errors_carry_the_api_reasons(every_scope_api, data_type, text, reason):
     for verb in ("", ":reconcile"):
-        response = api().list(data_type, verb=verb, filter=text)
-        error = error_of(response, 400, "INVALID_DATA_POINT_FILTER_" + reason)
+        response = every_scope_api.list(data_type, verb=verb, filter=text)
+        error = error_of(response, 400, "INVALID_DATA_POINT_FILTER")
+        assert detailed_reason(error) == "INVALID_DATA_POINT_FILTER_" + reason
         assert error["status"] == "INVALID_ARGUMENT"
+
+
+def detailed_reason(error: dict) -> str:
+    """The ErrorInfo's metadata.detailedReasons, after checking the BadRequest detail."""
+    info, bad_request = error["details"]
+    assert bad_request == {
+        "@type": "type.googleapis.com/google.rpc.BadRequest",
+        "fieldViolations": [{"field": "filter", "description": error["message"]}],
+    }
+    return info["metadata"]["detailedReasons"]
+
+
+def test_a_bad_filter_is_worded_as_the_live_api_words_it(api):
+    text = 'exercise.interval.start_time >= "2026-11-01T00:00:00Z"'
+    error = error_of(api().list("exercise", filter=text), 400, "INVALID_DATA_POINT_FILTER")
+    message = (
+        "Filter member 'interval.start_time' is not supported for data type 'exercise'; "
+        "supported: interval.civil_start_time."
+    )
+    assert error == {
+        "code": 400,
+        "message": message,
+        "status": "INVALID_ARGUMENT",
+        "details": [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "INVALID_DATA_POINT_FILTER",
+                "domain": "health.googleapis.com",
+                "metadata": {
+                    "service": "health.googleapis.com",
+                    "detailedReasons": "INVALID_DATA_POINT_FILTER_DATA_TYPE_MEMBER",
+                    "method": "google.devicesandservices.health.v4.DataPointsService"
+                    ".ListDataPoints",
+                },
+            },
+            {
+                "@type": "type.googleapis.com/google.rpc.BadRequest",
+                "fieldViolations": [{"field": "filter", "description": message}],
+            },
+        ],
+    }
 
 
 @pytest.mark.parametrize(
@@ -67,7 +149,8 @@ def test_filter_errors_carry_the_api_reasons(api, data_type, text, reason):
     ],
 )
 def test_literal_that_does_not_fit_its_member_is_invalid_filter_format(api, data_type, text):
-    error_of(api().list(data_type, filter=text), 400, "INVALID_FILTER_FORMAT")
+    error = error_of(api().list(data_type, filter=text), 400, "INVALID_DATA_POINT_FILTER")
+    assert detailed_reason(error) == "INVALID_FILTER_FORMAT"
 
 
 def counter(points) -> collections.Counter:

@@ -107,14 +107,29 @@ def test_get_with_another_users_id_is_refused(sim, api):
     error_of(response, 403, "PERMISSION_DENIED_USER")
 
 
-def test_get_unknown_id_is_404(api):
-    error = error_of(api().data_point("sleep", "1234567890123456789"), 404, None)
-    assert error["status"] == "NOT_FOUND"
+def test_get_unknown_id_is_404_resource_not_found(api):
+    error = error_of(api().data_point("sleep", "1234567890123456789"), 404, "RESOURCE_NOT_FOUND")
+    assert error == {
+        "code": 404,
+        "message": "Requested entity was not found.",
+        "status": "NOT_FOUND",
+        "details": [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "RESOURCE_NOT_FOUND",
+                "domain": "health.googleapis.com",
+                "metadata": {
+                    "service": "health.googleapis.com",
+                    "method": "google.devicesandservices.health.v4.DataPointsService.GetDataPoint",
+                },
+            }
+        ],
+    }
 
 
 def test_get_of_another_users_point_is_404(sim, api):
     entry = sim.ground_truth("user-2", "sleep", *NOVEMBER)[0]
-    error_of(api().data_point("sleep", entry["id"]), 404, None)
+    error_of(api().data_point("sleep", entry["id"]), 404, "RESOURCE_NOT_FOUND")
 
 
 @pytest.mark.parametrize("verb", ["", ":reconcile"])
@@ -131,8 +146,10 @@ def test_unknown_type_in_rollups_and_get(api):
     error_of(api().data_point("sleeps", "1"), 400, "INVALID_PARENT_DATA_TYPE_COLLECTION")
 
 
-def test_documented_type_the_simulator_does_not_serve(api):
-    error_of(api().list("oxygen-saturation"), 400, "NOT_SIMULATED")
+@pytest.mark.parametrize("data_type", ["hydration-log", "nutrition-log", "food"])
+def test_write_only_type_the_simulator_does_not_serve(api, data_type):
+    """The nutrition types have no read scope (nutrition is write-only today)."""
+    error_of(api().list(data_type), 400, "NOT_SIMULATED")
 
 
 @pytest.mark.parametrize("verb", ["", ":reconcile"])
@@ -141,13 +158,20 @@ def test_total_calories_is_rollup_only(api, verb):
 
 
 @pytest.mark.parametrize(
-    "data_type", ["sleep", "daily-resting-heart-rate", "heart-rate-variability"]
+    "data_type", ["sleep", "daily-heart-rate-zones", "heart-rate-variability", "oxygen-saturation"]
 )
 def test_rollups_of_a_type_without_rollups(api, data_type):
     rollup = api().rollup(data_type, "2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z")
     error_of(rollup, 400, "UNSUPPORTED_DATA_TYPE_ACTION")
     daily = api().daily_rollup(data_type, D(2026, 11, 1), D(2026, 11, 2))
     error_of(daily, 400, "UNSUPPORTED_DATA_TYPE_ACTION")
+
+
+@pytest.mark.parametrize("data_type", ["daily-resting-heart-rate", "daily-heart-rate-variability"])
+def test_personal_ranges_roll_up_by_civil_day_only(api, data_type):
+    """RollupDataPoint has no personal-range values; DailyRollupDataPoint has."""
+    rollup = api().rollup(data_type, "2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z")
+    error_of(rollup, 400, "UNSUPPORTED_DATA_TYPE_ACTION")
 
 
 @pytest.mark.parametrize("data_type", ["steps", "heart-rate", "daily-vo2-max"])
@@ -243,11 +267,12 @@ def test_profile_stride_lengths_need_the_activity_scope(sim):
     [
         ("user-1", "America/New_York", "-18000s"),
         ("user-2", "Pacific/Tongatapu", "46800s"),
-        ("user-3", "Europe/London", None),
+        ("user-3", "Europe/London", "0s"),
         ("user-4", "Asia/Kolkata", "19800s"),
     ],
 )
 def test_settings_time_zone_and_offset(api, user, zone, offset):
+    """utcOffset is a Duration message: set, it is sent even when zero (UTC in winter)."""
     body = api(user).get("me/settings").json()
     assert body["timeZone"] == zone
-    assert body.get("utcOffset") == offset
+    assert body["utcOffset"] == offset
