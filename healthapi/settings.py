@@ -15,6 +15,7 @@ from collections.abc import Callable
 from healthapi import datatypes, urls
 from healthapi.auth.oauth import GOOGLE_TOKEN_URL
 from healthapi.auth.store import check_user_key
+from healthapi.client import SOURCE_FAMILIES
 
 GOOGLE_HEALTH_API = "https://health.googleapis.com"
 TOPIC_EXAMPLE = "projects/my-project/topics/fitbeam-requests"
@@ -160,3 +161,38 @@ def check_url(value: str, flag: str, example: str) -> str:
         return urls.check_endpoint(value)
     except ValueError as err:
         raise OptionsError(flag, urls.shown(value), str(err), example) from None
+
+
+def check_source_family(value: str) -> str:
+    """`--source_family`: the data source family list, reconcile and the roll-ups read.
+
+    Raises:
+        OptionsError: not one of `healthapi.client.SOURCE_FAMILIES`.
+    """
+    if value not in SOURCE_FAMILIES:
+        raise OptionsError(
+            "source_family",
+            value,
+            f"is not one of {', '.join(SOURCE_FAMILIES)}",
+            "google-wearables",
+        )
+    return value
+
+
+_TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0")
+
+
+def parse_switch(value: object, flag: str) -> bool:
+    """A true/false flag given as text (`true`, `false`; also yes/no, 1/0), or a bool.
+
+    Raises:
+        OptionsError: anything else.
+    """
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise OptionsError(flag, value, "must be true or false", "false")

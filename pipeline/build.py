@@ -1,10 +1,12 @@
 """The graph of `fitbeam run`, batch or streaming, as one function over a pipeline.
 
     ReadRequests -> PlanCalls -> Fetch -> Rows -> ValidateRows -> WriteTables
-                                           |
-                          detail (one TCX call per exercise)
-                                           |
-               FetchDetail -> DetailRows -> ValidateDetailRows -> WriteDetailTables
+         |                                 |
+         |                detail (one TCX call per exercise)
+         |                                 |
+         |           FetchDetail -> DetailRows -> ValidateDetailRows -> WriteDetailTables
+         |
+         +-> PlanUserCalls -> FetchUser -> UserRows -> ValidateUserRows -> WriteUserTables
     every dead_letter output -> AllDeadLetters -> WriteDeadLetters (one sink)
 
 Requests are the CLI's users x data types over one range, or request messages
@@ -13,6 +15,10 @@ Requests are the CLI's users x data types over one range, or request messages
 validation instead. The detail fan-out stays inside the graph: exercises found
 by the main fetch become TCX calls fetched by a second application of the same
 fetch composite, which shares the process's token broker and per-user quota.
+The user-level resources (paired devices, profile, settings, IRN profile) are
+read once per user per run (per request message when streaming) by a third
+(`transforms.user_tables`), unless `--user_tables=false`; a replay sends the
+user-level calls among its failed calls there too.
 
 Rows are never gathered in one place: each branch validates and writes its own
 rows, so fetch -> rows -> validate -> write runs fused, one API answer at a
@@ -39,6 +45,7 @@ from transforms.plan import PlanCalls
 from transforms.replay import ReplayDeadLetters
 from transforms.requests import ReadRequests
 from transforms.rows import ToRows
+from transforms.user_tables import PlanUserCalls, UserRows, is_user_call
 from transforms.validate import ValidateRows
 from transforms.write import WriteTables
 
@@ -66,9 +73,10 @@ def build_pipeline(
             refused. Default: `WriteTables`.
 
     Returns:
-        `rows`: the validated (table, row) pairs of each branch (main, detail and,
-        for a replay, the replayed rows), a tuple of PCollections each written by
-        a write of its own; and `dead_letters` (every stage's).
+        `rows`: the validated (table, row) pairs of each branch (main, detail,
+        for a replay the replayed rows, and last the user-level rows when the run
+        loads them), a tuple of PCollections each written by a write of its own;
+        and `dead_letters` (every stage's).
     """
     policy = RetryPolicy(max_attempts=config.max_attempts)
 
@@ -84,6 +92,7 @@ def build_pipeline(
             sleep=sleep,
             concurrent_calls=config.concurrent_calls,
             project_budget=config.project_budget,
+            source_family=config.source_family,
         )
 
     def load(rows: beam.PCollection, branch: str) -> tuple[beam.PCollection, ...]:
@@ -98,9 +107,14 @@ def build_pipeline(
         return valid.rows, valid.dead_letter, refused
 
     loaded: list[tuple[beam.PCollection, ...]] = []
+    user_calls = None
     if config.dead_letters:
         replayed = p | "ReplayDeadLetters" >> ReplayDeadLetters(config.dead_letters)
-        calls, bad_input = replayed.calls, replayed.dead_letter
+        # Failed user-level calls go back to the user-level branch, whatever the flag.
+        calls, user_calls = replayed.calls | "SplitReplayedCalls" >> beam.Partition(
+            lambda call, _: int(is_user_call(call)), 2
+        )
+        bad_input = replayed.dead_letter
         loaded.append(load(replayed.rows, "Replayed"))
     else:
         requests = p | "ReadRequests" >> ReadRequests(
@@ -122,18 +136,27 @@ def build_pipeline(
             requests["requests"] | "PlanCalls" >> PlanCalls(),
             requests["dead_letter"],
         )
+        if config.user_tables:
+            user_calls = requests["requests"] | "PlanUserCalls" >> PlanUserCalls(config.streaming)
     fetched = calls | "Fetch" >> fetch("fetch")
     built = fetched.pages | "Rows" >> ToRows(config.run_id, ingest_time)
     loaded.insert(0, load(built.rows, ""))
     detail = built.detail | "FetchDetail" >> fetch("fetch_detail")
     detail_built = detail.pages | "DetailRows" >> ToRows(config.run_id, ingest_time)
     loaded.insert(1, load(detail_built.rows, "Detail"))
+    user_letters: tuple[beam.PCollection, ...] = ()
+    if user_calls is not None:
+        user_fetched = user_calls | "FetchUser" >> fetch("fetch")
+        user_built = user_fetched.pages | "UserRows" >> UserRows(config.run_id, ingest_time)
+        loaded.append(load(user_built.rows, "User"))
+        user_letters = (user_fetched.dead_letter, user_built.dead_letter)
     dead_letters = (
         bad_input,
         fetched.dead_letter,
         built.dead_letter,
         detail.dead_letter,
         detail_built.dead_letter,
+        *user_letters,
         *(letters for _, schema, bigquery in loaded for letters in (schema, bigquery)),
     ) | "AllDeadLetters" >> beam.Flatten()
     _ = dead_letters | "WriteDeadLetters" >> WriteDeadLetters(

@@ -31,6 +31,7 @@ from apache_beam.options.pipeline_options import (
 
 from healthapi import datatypes
 from healthapi.auth.store import token_store_from_uri
+from healthapi.client import ALL_SOURCES
 from healthapi.elements import STREAM_RAW, STREAM_RECONCILED
 from healthapi.messages import DEFAULT_MAX_RANGE_DAYS
 from healthapi.quota import ProjectBudget, parse_descriptors
@@ -40,9 +41,11 @@ from healthapi.settings import (  # noqa: F401 - re-exported: fitbeam run's flag
     OptionsError,
     _require,
     add_api_arguments,
+    check_source_family,
     check_topic,
     check_url,
     parse_data_types,
+    parse_switch,
     parse_users,
     resolve_token_url,
 )
@@ -110,6 +113,22 @@ class FitbeamOptions(PipelineOptions):
             "--stream",
             default=STREAM_RECONCILED,
             help="reconciled (one stream per type, as the Fitbit app shows) or raw (every source).",
+        )
+        parser.add_argument(
+            "--source_family",
+            default=ALL_SOURCES,
+            help=f"The data sources list, reconcile and the daily roll-ups read: {ALL_SOURCES} "
+            "(the default), google-wearables (Google and Fitbit devices only, no manual "
+            "logs) or google-sources (Google's own: devices, manual logs, Health Connect). "
+            "Not sent on sleep's raw list, which the API refuses it on (sleep's reconciled "
+            "stream takes it), e.g. google-wearables.",
+        )
+        parser.add_argument(
+            "--user_tables",
+            default="true",
+            help="Load the user-level tables (paired devices, profile, settings, IRN "
+            "profile) once per user per run, or per request message when streaming: true "
+            "or false, e.g. false.",
         )
         add_api_arguments(parser)
         parser.add_argument(
@@ -211,6 +230,8 @@ class RunConfig:
     run_id: str
     report_json: str
     temp_location: str
+    source_family: str = ALL_SOURCES
+    user_tables: bool = True
 
 
 _RELATIVE_DATE = re.compile(r"today-([1-9][0-9]{0,3})")
@@ -379,6 +400,8 @@ def resolve(options: PipelineOptions, today: dt.date | None = None) -> RunConfig
     data_types = parse_data_types(o.data_types)
     if o.stream not in (STREAM_RECONCILED, STREAM_RAW):
         raise OptionsError("stream", o.stream, "must be reconciled or raw", STREAM_RECONCILED)
+    source_family = check_source_family(o.source_family)
+    user_tables = parse_switch(o.user_tables, "user_tables")
     api = check_url(o.api_base_url, "api_base_url", GOOGLE_HEALTH_API)
     token_url = resolve_token_url(api, o.token_url)
     store = _require(o.token_store, "token_store", "file:///var/fitbeam/tokens")
@@ -449,6 +472,8 @@ def resolve(options: PipelineOptions, today: dt.date | None = None) -> RunConfig
         run_id=run_id,
         report_json=o.report_json,
         temp_location=temp,
+        source_family=source_family,
+        user_tables=user_tables,
     )
 
 

@@ -44,7 +44,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from healthapi import calls
 from healthapi.auth import oauth
 from healthapi.auth.broker import TokenBroker, broker_for, shared_broker
-from healthapi.client import HealthApiClient
+from healthapi.client import ALL_SOURCES, SOURCE_FAMILIES, HealthApiClient
 from healthapi.elements import ApiCall
 from healthapi.quota import ProjectBudget, ProjectShare, shared_limiter, shared_share
 from healthapi.retry import RetryPolicy
@@ -249,6 +249,8 @@ class FetchFn(beam.DoFn):
         sleep: waits between retries (test seam).
         concurrent_calls: calls in flight at once (1: one at a time, in `process`).
         project_budget: the project's budget (default: the API's, shared by its 429s).
+        source_family: the data source family list, reconcile and dailyRollUp read
+            (`healthapi.client.SOURCE_FAMILIES`; not sent on sleep's list).
     """
 
     DEAD_LETTER = "dead_letter"
@@ -265,6 +267,7 @@ class FetchFn(beam.DoFn):
         sleep: Callable[[float], None] = time.sleep,
         concurrent_calls: int = 1,
         project_budget: ProjectBudget | None = None,
+        source_family: str = ALL_SOURCES,
     ):
         self.api_base_url = api_base_url
         self.token_store_uri = token_store_uri
@@ -276,6 +279,7 @@ class FetchFn(beam.DoFn):
         self.sleep = sleep
         self.concurrent_calls = concurrent_calls
         self.project_budget = project_budget or ProjectBudget()
+        self.source_family = source_family
         self.retries = Metrics.counter(NAMESPACE, "api_retries")
         self.refreshes = Metrics.counter(NAMESPACE, "token_refreshes")
         self.latency = Metrics.distribution(NAMESPACE, f"{stage}_call_ms")
@@ -287,7 +291,9 @@ class FetchFn(beam.DoFn):
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
-        self.client = HealthApiClient(self.session, self.api_base_url)
+        self.client = HealthApiClient(
+            self.session, self.api_base_url, source_family=self.source_family
+        )
         broker = shared_broker(
             (self.token_store_uri, self.token_url),
             self.broker_factory or (lambda: broker_for(self.token_store_uri, self.token_url)),
@@ -451,7 +457,8 @@ class FetchPages(beam.PTransform):
 
     Raises:
         ValueError: an API or token URL that is neither https nor loopback http,
-            a quota that is not a positive whole number, or an unknown stage.
+            a quota that is not a positive whole number, an unknown stage or an
+            unknown source family.
     """
 
     STAGES = ("fetch", "fetch_detail")
@@ -468,6 +475,7 @@ class FetchPages(beam.PTransform):
         sleep: Callable[[float], None] = time.sleep,
         concurrent_calls: int = 8,
         project_budget: ProjectBudget | None = None,
+        source_family: str = ALL_SOURCES,
     ):
         super().__init__()
         oauth.check_transport(api_base_url, token_url)
@@ -488,6 +496,11 @@ class FetchPages(beam.PTransform):
                 f"project_budget={str(project_budget)[:40]} must be a ProjectBudget, e.g. "
                 "ProjectBudget(per_minute=120000)"
             )
+        if source_family not in SOURCE_FAMILIES:
+            raise ValueError(
+                f"source_family={str(source_family)[:40]!r} is not one of "
+                f"{', '.join(SOURCE_FAMILIES)}, e.g. 'google-wearables'"
+            )
         self.settings = {
             "api_base_url": api_base_url,
             "token_store_uri": token_store_uri,
@@ -499,6 +512,7 @@ class FetchPages(beam.PTransform):
             "sleep": sleep,
             "concurrent_calls": concurrent_calls,
             "project_budget": project_budget,
+            "source_family": source_family,
         }
 
     def expand(self, calls_pc):

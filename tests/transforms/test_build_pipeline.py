@@ -118,6 +118,7 @@ def config(sim, tokens, tmp_path, run_id: str, *flags: str):
         "--temp_location=gs://my-bucket/tmp",
         f"--run_id={run_id}",
         "--max_attempts=2",
+        "--user_tables=false",  # the user-level branch has tests of its own
         *flags,
     ]
     return resolve(PipelineOptions(argv), today=TODAY)
