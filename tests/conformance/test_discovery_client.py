@@ -1,0 +1,222 @@
+"""Google's discovery-based client (googleapiclient) reads the simulator.
+
+`build_from_document` on the shipped health.v4.json, its endpoint overridden to the
+simulator, with a simulator access token as its credentials, calls every reading method
+the simulator serves, for every data type it serves. Every answer is validated against
+the discovery document's response schema by the strict validator (simulator.discovery)
+and held to the simulator's ground truth (see conftest.py). A failure is a simulator bug
+until shown otherwise.
+
+Run alone: `.venv/bin/pytest -q tests/conformance/test_discovery_client.py`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import xml.etree.ElementTree as ET
+
+import pytest
+from google.oauth2.credentials import Credentials
+from googleapiclient.discovery import build_from_document
+
+from simulator.discovery import load_discovery
+from tests.conformance.conftest import (
+    DAILY_ROLL_UP,
+    IDENTIFIABLE,
+    LISTABLE,
+    ROLL_UP,
+    USERS,
+    check_daily_rollup,
+    check_identity,
+    check_irn_profile,
+    check_paired_device,
+    check_physical_rollup,
+    check_profile,
+    check_settings,
+    is_newest_first,
+    multiset,
+    parse_time,
+    rfc3339,
+    rollup_plan,
+    violations,
+)
+
+METHOD = "health.users.dataTypes.dataPoints."
+TCX = "{http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2}"
+# Identifiable points fetched one by one with `get`, per type (the newest ones).
+GETS_PER_TYPE = 8
+EXERCISES_EXPORTED = 4
+
+
+@pytest.fixture(scope="module")
+def service(sim, access_token):
+    """`service("user-1")`: the discovery client of health v4 on the simulator, as that user."""
+    built = {}
+
+    def build(user: str = "user-1"):
+        if user not in built:
+            built[user] = build_from_document(
+                load_discovery(),
+                credentials=Credentials(access_token(user)),
+                client_options={"api_endpoint": sim.base_url + "/"},
+            )
+        return built[user]
+
+    return build
+
+
+def read_pages(collection, verb: str, **params) -> list[dict]:
+    """Calls list or reconcile and follows `<verb>_next` to the end."""
+    pages = []
+    request = getattr(collection, verb)(**params)
+    while request is not None:
+        pages.append(request.execute())
+        request = getattr(collection, f"{verb}_next")(request, pages[-1])
+        assert len(pages) < 100, "paging does not end"
+    return pages
+
+
+def list_params(case) -> dict:
+    params = {"parent": f"users/me/dataTypes/{case.data_type}", "pageSize": case.page_size()}
+    if case.filter is not None:
+        params["filter"] = case.filter
+    return params
+
+
+@pytest.mark.parametrize("verb", ["list", "reconcile"])
+@pytest.mark.parametrize("data_type", LISTABLE)
+def test_list_and_reconcile(service, cases, data_type, verb):
+    case = cases(data_type)
+    points = service(case.user).users().dataTypes().dataPoints()
+    pages = read_pages(points, verb, **list_params(case))
+    assert [violations(page, METHOD + verb) for page in pages] == [[] for _ in pages]
+    got = [p for page in pages for p in page.get("dataPoints", [])]
+    truth = case.reconciled if verb == "reconcile" else case.truth
+    assert multiset(got) == multiset(t["dataPoint"] for t in truth)
+    assert is_newest_first(got)
+    # A page is full unless it is the last, and none is empty.
+    size = case.page_size()
+    assert [len(page.get("dataPoints", [])) for page in pages] == [
+        min(size, len(got) - i) for i in range(0, len(got), size)
+    ]
+
+
+@pytest.mark.parametrize("data_type", IDENTIFIABLE)
+def test_get(service, cases, data_type):
+    case = cases(data_type)
+    points = service(case.user).users().dataTypes().dataPoints()
+    newest = [t["dataPoint"] for t in case.truth[-GETS_PER_TYPE:]]
+    for point in newest:
+        got = points.get(name=point["name"]).execute()
+        assert violations(got, METHOD + "get") == []
+        assert got == point
+
+
+def test_export_exercise_tcx(service, cases):
+    case = cases("exercise")
+    points = service(case.user).users().dataTypes().dataPoints()
+    exported = [t["dataPoint"] for t in case.truth[-EXERCISES_EXPORTED:]]
+    assert len(exported) == min(EXERCISES_EXPORTED, len(case.truth)) > 0
+    for point in exported:
+        body = points.exportExerciseTcx(name=point["name"]).execute()
+        assert violations(body, METHOD + "exportExerciseTcx") == []
+        media = points.exportExerciseTcx_media(name=point["name"]).execute()
+        assert media.decode("utf-8") == body["tcxData"]
+        # The TCX comes from the simulator on loopback, not from an untrusted party.
+        tree = ET.fromstring(media)  # noqa: S314
+        activity = tree.find(f"{TCX}Activities/{TCX}Activity")
+        start = point["exercise"]["interval"]["startTime"]
+        assert parse_time(activity.find(f"{TCX}Id").text) == parse_time(start)
+        laps = activity.findall(f"{TCX}Lap")
+        assert parse_time(laps[0].get("StartTime")) == parse_time(start)
+
+
+def roll_up_pages(points, plan) -> list[dict]:
+    pages, token = [], None
+    while True:
+        body = {
+            "range": {"startTime": rfc3339(plan.start), "endTime": rfc3339(plan.end)},
+            "windowSize": "3600s",
+        }
+        if token:
+            body["pageToken"] = token
+        pages.append(
+            points.rollUp(parent=f"users/me/dataTypes/{plan.data_type}", body=body).execute()
+        )
+        token = pages[-1].get("nextPageToken")
+        if not token:
+            return pages
+        assert len(pages) < 100, "paging does not end"
+
+
+@pytest.mark.parametrize("data_type", ROLL_UP)
+def test_roll_up(sim, service, cases, data_type):
+    plan = rollup_plan(sim, cases(data_type))
+    points = service(plan.user).users().dataTypes().dataPoints()
+    pages = roll_up_pages(points, plan)
+    assert [violations(page, METHOD + "rollUp") for page in pages] == [[] for _ in pages]
+    rolled = [p for page in pages for p in page.get("rollupDataPoints", [])]
+    assert check_physical_rollup(plan, rolled) == []
+
+
+def date_json(day: dt.date) -> dict:
+    return {"year": day.year, "month": day.month, "day": day.day}
+
+
+@pytest.mark.parametrize("data_type", DAILY_ROLL_UP)
+def test_daily_roll_up(sim, service, cases, data_type):
+    plan = rollup_plan(sim, cases(data_type))
+    points = service(plan.user).users().dataTypes().dataPoints()
+    body = {
+        "range": {
+            "start": {"date": date_json(plan.first)},
+            "end": {"date": date_json(plan.last + dt.timedelta(days=1))},
+        }
+    }
+    page = points.dailyRollUp(parent=f"users/me/dataTypes/{data_type}", body=body).execute()
+    assert violations(page, METHOD + "dailyRollUp") == []
+    assert "nextPageToken" not in page  # the whole range fits the default page
+    assert check_daily_rollup(plan, page.get("rollupDataPoints", [])) == []
+
+
+@pytest.mark.parametrize("user", USERS)
+def test_identity_profile_settings(sim, service, user):
+    users = service(user).users()
+    identity = users.getIdentity(name="users/me/identity").execute()
+    profile = users.getProfile(name="users/me/profile").execute()
+    settings = users.getSettings(name="users/me/settings").execute()
+    assert violations(identity, "health.users.getIdentity") == []
+    assert violations(profile, "health.users.getProfile") == []
+    assert violations(settings, "health.users.getSettings") == []
+    assert check_identity(sim, user, identity) == []
+    assert check_profile(sim, user, profile) == []
+    assert check_settings(sim, user, settings) == []
+
+
+@pytest.mark.parametrize("user", USERS)
+def test_irn_profile(sim, service, user):
+    irn = service(user).users().getIrnProfile(name="users/me/irnProfile").execute()
+    assert violations(irn, "health.users.getIrnProfile") == []
+    assert check_irn_profile(sim, user, irn) == []
+
+
+@pytest.mark.parametrize("user", USERS)
+def test_paired_devices_list_and_get(sim, service, user):
+    devices = service(user).users().pairedDevices()
+    whole = devices.list(parent="users/me").execute()
+    assert violations(whole, "health.users.pairedDevices.list") == []
+    listed = whole.get("pairedDevices", [])
+    assert len(listed) >= 1
+    assert "nextPageToken" not in whole
+    # One device a page gives the same devices, in the same order.
+    one_by_one = read_pages(devices, "list", parent="users/me", pageSize=1)
+    assert [violations(page, "health.users.pairedDevices.list") for page in one_by_one] == [
+        [] for _ in one_by_one
+    ]
+    assert [d for page in one_by_one for d in page["pairedDevices"]] == listed
+    assert len(one_by_one) == len(listed)
+    for device in listed:
+        assert check_paired_device(sim, user, device) == []
+        got = devices.get(name=device["name"]).execute()
+        assert violations(got, "health.users.pairedDevices.get") == []
+        assert got == device
