@@ -769,18 +769,17 @@ class SimulatorApp:
         while w_start < end:
             windows.append((w_start, min(end, w_start + step)))
             w_start += step
-        windows.reverse()  # newest first
-        index = cursor["o"] if cursor else 0
         edges = [
             (timefmt.civil_to_epoch(a, user.zone), timefmt.civil_to_epoch(b, user.zone))
-            for a, b in windows[index:]
+            for a, b in windows
         ]
         values = self.store.rollup_values(user, data_type.name, edges, sources)
+        # Newest first; the token holds the index in that order of the next window to answer.
+        newest_first = list(zip(windows, values, strict=True))[::-1]
+        index = cursor["o"] if cursor else 0
         points: list[dict] = []
         next_index = None
-        for i, ((w_start, w_end), value) in enumerate(
-            zip(windows[index:], values, strict=True), start=index
-        ):
+        for i, ((w_start, w_end), value) in enumerate(newest_first[index:], start=index):
             if value is None:
                 continue
             if len(points) == page_size:

@@ -342,10 +342,112 @@ def test_roll_up_default_page_is_1440_points(make_sim):
     assert sum(sizes) > 1440
 
 
-def test_daily_roll_up_answers_its_range_at_once(api):
+def daily_rollup_pages(api: Api, *args, **extra) -> list[dict]:
+    bodies, token = [], None
+    while True:
+        more = {"pageToken": token} if token else {}
+        response = api.daily_rollup(*args, **extra, **more)
+        assert response.status_code == 200, response.text
+        bodies.append(response.json())
+        token = bodies[-1].get("nextPageToken")
+        if not token:
+            return bodies
+        assert len(bodies) < 100, "paging does not end"
+
+
+def window_starts(points: list[dict]) -> list[D]:
+    return [D(**p["civilStartTime"]["date"]) for p in points]
+
+
+def test_daily_roll_up_answers_a_range_within_its_default_page_at_once(api):
     body = api().daily_rollup("steps", D(2026, 9, 1), D(2026, 11, 28)).json()
-    assert len(body["rollupDataPoints"]) > 14
     assert "nextPageToken" not in body
+    # History starts 2026-10-01; user-1 did not wear the device on 2026-10-20.
+    starts = window_starts(body["rollupDataPoints"])
+    assert starts == [D(2026, 11, 27) - dt.timedelta(days=i) for i in range(58) if i != 38]
+
+
+@pytest.mark.parametrize(
+    ("data_type", "first", "end", "page_size"),
+    [
+        ("steps", D(2026, 11, 1), D(2026, 11, 11), 3),
+        ("steps", D(2026, 10, 15), D(2026, 11, 28), 10),
+        ("steps", D(2026, 11, 1), D(2026, 11, 11), 1),
+        ("heart-rate", D(2026, 11, 1), D(2026, 11, 15), 4),
+        ("total-calories", D(2026, 11, 1), D(2026, 11, 15), 13),
+    ],
+)
+def test_daily_roll_up_pages_below_the_window_count(api, data_type, first, end, page_size):
+    """A pageSize below the windows' count pages with tokens: every window once, newest first."""
+    whole = api().daily_rollup(data_type, first, end).json()
+    assert "nextPageToken" not in whole
+    pages = daily_rollup_pages(api(), data_type, first, end, pageSize=page_size)
+    sizes = page_sizes(pages, "rollupDataPoints")
+    full, rest = divmod(len(whole["rollupDataPoints"]), page_size)
+    assert sizes == [page_size] * full + ([rest] if rest else [])
+    assert len(pages) > 1
+    assert ["nextPageToken" in body for body in pages] == [True] * (len(pages) - 1) + [False]
+    points = [p for body in pages for p in body["rollupDataPoints"]]
+    assert points == whole["rollupDataPoints"]
+    starts = window_starts(points)
+    assert starts == sorted(starts, reverse=True)
+    assert len(set(starts)) == len(starts)
+
+
+def test_daily_roll_up_page_token_is_bound_to_the_request(api):
+    token = (
+        api()
+        .daily_rollup("steps", D(2026, 11, 1), D(2026, 11, 11), pageSize=3)
+        .json()["nextPageToken"]
+    )
+    changed = api().daily_rollup(
+        "steps", D(2026, 11, 1), D(2026, 11, 11), pageSize=3, windowSizeDays=2, pageToken=token
+    )
+    error_of(changed, 400, "INVALID_PAGE_TOKEN")
+    other_type = api().daily_rollup("floors", D(2026, 11, 1), D(2026, 11, 11), pageToken=token)
+    error_of(other_type, 400, "INVALID_PAGE_TOKEN")
+    # Another page size goes on from the same place.
+    again = api().daily_rollup(
+        "steps", D(2026, 11, 1), D(2026, 11, 11), pageSize=5, pageToken=token
+    )
+    assert window_starts(again.json()["rollupDataPoints"]) == [
+        D(2026, 11, 7),
+        D(2026, 11, 6),
+        D(2026, 11, 5),
+        D(2026, 11, 4),
+        D(2026, 11, 3),
+    ]
+
+
+# -- heart rate's live default page ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("verb", ["", ":reconcile"])
+@pytest.mark.parametrize("page_size", [None, 0])
+def test_heart_rate_without_a_page_size_comes_50_a_page(api, verb, page_size):
+    """Live, an unset pageSize gives heart rate 50 points a page, not the documented 1,440."""
+    text = day_filter("heart-rate", D(2026, 11, 27), D(2026, 11, 28))
+    body = api().list("heart-rate", verb=verb, filter=text, pageSize=page_size).json()
+    assert len(body["dataPoints"]) == 50
+    assert body["nextPageToken"]
+    asked = api().list("heart-rate", verb=verb, filter=text, pageSize=1440).json()
+    assert len(asked["dataPoints"]) == 1440
+    assert asked["dataPoints"][:50] == body["dataPoints"]
+
+
+@pytest.mark.parametrize(
+    ("data_type", "size"),
+    [("steps", 1440), ("heart-rate-variability", None), ("daily-resting-heart-rate", None)],
+)
+def test_other_types_keep_the_documented_default_page(wide_api, data_type, size):
+    """Types other than heart rate keep 1,440 (or all of a short history) without a pageSize."""
+    body = wide_api.list(data_type).json()
+    points = len(body["dataPoints"])
+    if size is None:
+        assert 50 < points <= 1440
+        assert ("nextPageToken" in body) is (points == 1440)
+    else:
+        assert points == size
 
 
 def test_calls_are_counted_per_data_type_and_method(make_sim):
