@@ -19,6 +19,11 @@ SLEEP = "sleep"
 LOCATION = "location"
 PROFILE = "profile"
 SETTINGS = "settings"
+ECG = "ecg"
+IRN = "irn"
+REPRODUCTIVE = "reproductive_health"
+SYMPTOMS = "logged_symptoms"
+MINDFULNESS = "mindfulness"
 
 # Every scope the simulator's consent screen accepts (read and write families,
 # as listed in the discovery document), plus OpenID scopes Google also accepts.
@@ -33,9 +38,9 @@ KNOWN_SCOPES = frozenset(
                 PROFILE,
                 SETTINGS,
                 "nutrition",
-                "reproductive_health",
-                "logged_symptoms",
-                "mindfulness",
+                REPRODUCTIVE,
+                SYMPTOMS,
+                MINDFULNESS,
             )
             for mode in ("readonly", "writeonly")
         ),
@@ -89,6 +94,12 @@ class DataType:
         max_page_size: list/reconcile page cap (also the default for sessions).
         rollup_range_days: maximum rollUp/dailyRollUp range, None if not rollable.
         or_allowed: filter may use OR (sleep only).
+        roll_up: `rollUp` is served; False for the types that only `dailyRollUp`
+            (their personal range) when `rollup_range_days` is set.
+        rollup_key: the rollup value's key in RollupDataPoint / DailyRollupDataPoint
+            when it is not the type's `json_key` (`restingHeartRatePersonalRange`).
+        upper_bounds: the filter accepts `<` comparisons; electrocardiogram's filter
+            takes `interval.start_time >=` only.
     """
 
     name: str
@@ -99,6 +110,14 @@ class DataType:
     max_page_size: int = LIST_PAGE[1]
     rollup_range_days: int | None = None
     or_allowed: bool = False
+    roll_up: bool = True
+    rollup_key: str | None = None
+    upper_bounds: bool = True
+
+    @property
+    def rollup_json_key(self) -> str:
+        """The union key of this type's rollup values (`steps`, `restingHeartRatePersonalRange`)."""
+        return self.rollup_key or self.json_key
 
     @property
     def json_key(self) -> str:
@@ -142,9 +161,25 @@ DATA_TYPES: dict[str, DataType] = {
         ),
         DataType("heart-rate", Kind.SAMPLE, METRICS, _SAMPLE_MEMBERS, rollup_range_days=14),
         DataType("heart-rate-variability", Kind.SAMPLE, METRICS, _SAMPLE_MEMBERS),
-        DataType("daily-resting-heart-rate", Kind.DAILY, METRICS, _DAILY_MEMBERS),
+        DataType(
+            "daily-resting-heart-rate",
+            Kind.DAILY,
+            METRICS,
+            _DAILY_MEMBERS,
+            rollup_range_days=90,
+            roll_up=False,
+            rollup_key="restingHeartRatePersonalRange",
+        ),
         DataType("daily-heart-rate-zones", Kind.DAILY, METRICS, _DAILY_MEMBERS),
-        DataType("daily-heart-rate-variability", Kind.DAILY, METRICS, _DAILY_MEMBERS),
+        DataType(
+            "daily-heart-rate-variability",
+            Kind.DAILY,
+            METRICS,
+            _DAILY_MEMBERS,
+            rollup_range_days=90,
+            roll_up=False,
+            rollup_key="heartRateVariabilityPersonalRange",
+        ),
         DataType("daily-oxygen-saturation", Kind.DAILY, METRICS, _DAILY_MEMBERS),
         DataType("daily-respiratory-rate", Kind.DAILY, METRICS, _DAILY_MEMBERS),
         DataType("daily-vo2-max", Kind.DAILY, ACTIVITY, _DAILY_MEMBERS),
@@ -182,6 +217,67 @@ DATA_TYPES: dict[str, DataType] = {
             rollup_range_days=90,
         ),
         DataType("total-calories", Kind.ROLLUP_ONLY, ACTIVITY, (), rollup_range_days=14),
+        # Minute intervals derived from the same minutes as steps and heart rate.
+        DataType(
+            "active-energy-burned", Kind.INTERVAL, ACTIVITY, _INTERVAL_MEMBERS, rollup_range_days=90
+        ),
+        DataType("basal-energy-burned", Kind.INTERVAL, ACTIVITY, _INTERVAL_MEMBERS),
+        DataType(
+            "active-minutes", Kind.INTERVAL, ACTIVITY, _INTERVAL_MEMBERS, rollup_range_days=14
+        ),
+        DataType(
+            "activity-level", Kind.INTERVAL, ACTIVITY, _INTERVAL_MEMBERS, rollup_range_days=90
+        ),
+        DataType(
+            "sedentary-period", Kind.INTERVAL, ACTIVITY, _INTERVAL_MEMBERS, rollup_range_days=90
+        ),
+        DataType(
+            "time-in-heart-rate-zone",
+            Kind.INTERVAL,
+            ACTIVITY,
+            _INTERVAL_MEMBERS,
+            rollup_range_days=90,
+        ),
+        DataType("altitude", Kind.INTERVAL, ACTIVITY, _INTERVAL_MEMBERS, rollup_range_days=90),
+        DataType(
+            "swim-lengths-data", Kind.INTERVAL, ACTIVITY, _INTERVAL_MEMBERS, rollup_range_days=90
+        ),
+        DataType(
+            "menstrual-period", Kind.INTERVAL, REPRODUCTIVE, _INTERVAL_MEMBERS, identifiable=True
+        ),
+        # Samples.
+        DataType("oxygen-saturation", Kind.SAMPLE, METRICS, _SAMPLE_MEMBERS),
+        DataType("respiratory-rate-sleep-summary", Kind.SAMPLE, METRICS, _SAMPLE_MEMBERS),
+        DataType("height", Kind.SAMPLE, METRICS, _SAMPLE_MEMBERS, identifiable=True),
+        DataType("vo2-max", Kind.SAMPLE, ACTIVITY, _SAMPLE_MEMBERS),
+        DataType("run-vo2-max", Kind.SAMPLE, ACTIVITY, _SAMPLE_MEMBERS, rollup_range_days=90),
+        DataType(
+            "blood-glucose",
+            Kind.SAMPLE,
+            METRICS,
+            _SAMPLE_MEMBERS,
+            identifiable=True,
+            rollup_range_days=90,
+        ),
+        DataType(
+            "core-body-temperature",
+            Kind.SAMPLE,
+            METRICS,
+            _SAMPLE_MEMBERS,
+            identifiable=True,
+            rollup_range_days=90,
+        ),
+        DataType("moods", Kind.SAMPLE, MINDFULNESS, _SAMPLE_MEMBERS, identifiable=True),
+        DataType("symptoms", Kind.SAMPLE, SYMPTOMS, _SAMPLE_MEMBERS, identifiable=True),
+        DataType("ovulation-test", Kind.SAMPLE, REPRODUCTIVE, _SAMPLE_MEMBERS, identifiable=True),
+        DataType("daily-sleep-temperature-derivations", Kind.DAILY, METRICS, _DAILY_MEMBERS),
+        # Sessions without names: a reading (ECG) or a notification (IRN) each.
+        DataType(
+            "electrocardiogram", Kind.SESSION, ECG, ("interval.start_time",), upper_bounds=False
+        ),
+        DataType(
+            "irregular-rhythm-notification", Kind.SESSION, IRN, ("interval.civil_start_time",)
+        ),
     )
 }
 
@@ -190,26 +286,11 @@ DATA_TYPES: dict[str, DataType] = {
 # tell "not simulated" from "misspelt".
 NOT_SIMULATED = frozenset(
     [
-        "active-energy-burned",
-        "active-minutes",
-        "activity-level",
-        "altitude",
-        "basal-energy-burned",
-        "blood-glucose",
         "calories-in-heart-rate-zone",
-        "core-body-temperature",
-        "daily-sleep-temperature-derivations",
-        "electrocardiogram",
-        "height",
+        # Write-only today: the discovery document has no nutrition.readonly scope.
+        "food",
+        "food-measurement-unit",
         "hydration-log",
-        "irregular-rhythm-notification",
         "nutrition-log",
-        "oxygen-saturation",
-        "respiratory-rate-sleep-summary",
-        "run-vo2-max",
-        "sedentary-period",
-        "swim-lengths-data",
-        "time-in-heart-rate-zone",
-        "vo2-max",
     ]
 )

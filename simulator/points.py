@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 import functools
 
-from simulator import synth
+from simulator import health_points, minute_points, synth
 from simulator.synth import ExercisePlan, Point, SleepPlan, User
 
 DAY = dt.timedelta(days=1)
@@ -81,6 +81,15 @@ def _floors(user: User, day: dt.date) -> list[Point]:
             if 0 <= m < plan.minutes and minutes.steps[m]:
                 out.append(Point(f"watch-{start}", "watch", start, start + 60, day, 1))
     return list({p.point_id: p for p in out}.values())
+
+
+def _altitude(user: User, day: dt.date) -> list[Point]:
+    """Altitude gained on the minutes a floor is climbed: about 3 m a floor."""
+    rng = synth.noise_stream(user, day, "altitude")
+    return [
+        Point(p.point_id, p.source, p.start, p.end, day, 3048 + rng.randint(-250, 250))
+        for p in sorted(_floors(user, day), key=lambda p: p.start)
+    ]
 
 
 def _active_zone_minutes(user: User, day: dt.date) -> list[Point]:
@@ -266,9 +275,15 @@ def _exercise(user: User, day: dt.date) -> list[Point]:
     stride = user.run_stride_mm if ex.exercise_type == "RUNNING" else user.walk_stride_mm
     bpms = [synth.heart_rate_at(user, minutes, m, 0.0) for m in span]
     zones = [synth.zone_of(user, b) for b in bpms]
-    zone_fields = {"FAT_BURN": "moderateTime", "CARDIO": "vigorousTime", "PEAK": "peakTime"}
+    hr_zones = [synth.heart_rate_zone_of(user, b) for b in bpms]
     zone_seconds = tuple(
-        (field, 60 * sum(1 for z in zones if z == zone)) for zone, field in zone_fields.items()
+        (field, 60 * hr_zones.count(zone))
+        for zone, field in (
+            ("LIGHT", "lightTime"),
+            ("MODERATE", "moderateTime"),
+            ("VIGOROUS", "vigorousTime"),
+            ("PEAK", "peakTime"),
+        )
     )
     values = ExerciseValues(
         plan=ex,
@@ -290,7 +305,8 @@ def _weight(user: User, day: dt.date) -> list[Point]:
     rng = synth.noise_stream(user, day, "weight")
     trend = 600 * ((day.toordinal() % 90) / 90 - 0.5)
     out = []
-    for t, source in synth.day_plan(user, day).weigh_ins:
+    for t, planned in synth.day_plan(user, day).weigh_ins:
+        source = user.scale if planned == "scale" else planned
         grams = round(user.weight_grams + trend + rng.gauss(0, 350), -1)
         notes = "after dinner" if source == "manual" else None
         point_id = synth.numeric_id(user.health_user_id, "weight", t, source)
@@ -301,9 +317,10 @@ def _weight(user: User, day: dt.date) -> list[Point]:
 def _body_fat(user: User, day: dt.date) -> list[Point]:
     rng = synth.noise_stream(user, day, "body-fat")
     out = []
-    for t, source in synth.day_plan(user, day).weigh_ins:
-        if source != "scale":
+    for t, planned in synth.day_plan(user, day).weigh_ins:
+        if planned != "scale":
             continue
+        source = user.scale
         percent = round(user.body_fat_percent + rng.gauss(0, 0.6), 1)
         point_id = synth.numeric_id(user.health_user_id, "body-fat", t, source)
         out.append(Point(point_id, source, t, None, day, percent))
@@ -326,6 +343,28 @@ _GENERATORS = {
     "exercise": _exercise,
     "weight": _weight,
     "body-fat": _body_fat,
+    "altitude": _altitude,
+    "active-energy-burned": minute_points.active_energy_burned,
+    "basal-energy-burned": minute_points.basal_energy_burned,
+    "active-minutes": minute_points.active_minutes,
+    "activity-level": minute_points.activity_level,
+    "sedentary-period": minute_points.sedentary_period,
+    "time-in-heart-rate-zone": minute_points.time_in_heart_rate_zone,
+    "swim-lengths-data": minute_points.swim_lengths_data,
+    "menstrual-period": health_points.menstrual_period,
+    "oxygen-saturation": health_points.oxygen_saturation,
+    "respiratory-rate-sleep-summary": health_points.respiratory_rate_sleep_summary,
+    "height": health_points.height,
+    "vo2-max": health_points.vo2_max,
+    "run-vo2-max": health_points.run_vo2_max,
+    "blood-glucose": health_points.blood_glucose,
+    "core-body-temperature": health_points.core_body_temperature,
+    "moods": health_points.moods,
+    "symptoms": health_points.symptoms,
+    "ovulation-test": health_points.ovulation_test,
+    "daily-sleep-temperature-derivations": health_points.daily_sleep_temperature_derivations,
+    "electrocardiogram": health_points.electrocardiogram,
+    "irregular-rhythm-notification": health_points.irregular_rhythm_notification,
 }
 
 

@@ -1,8 +1,11 @@
 """Renders simulated points as Google Health API v4 JSON (proto3 JSON) and TCX.
 
 proto3 JSON rules followed throughout: camelCase keys, int64 values as JSON
-strings, durations as `"Ns"`, timestamps in UTC with `Z`, and fields holding
-their default value (0, "", false, the `*_UNSPECIFIED` enum) omitted.
+strings, durations as `"Ns"`, timestamps in UTC with `Z`, and scalar fields
+holding their default value (0, "", false, the `*_UNSPECIFIED` enum) omitted.
+A message that is set is sent even when all its fields are zero, as the live
+API does: `"utcOffset": "0s"` in UTC, `"time": {}` at midnight, `"device": {}`,
+`"exerciseMetadata": {}`, `"peakTime": "0s"`.
 
 Two renderings of a point give the same bytes: `render_point` builds the
 dict (ground truth, `get`, edited points), `point_json` writes the compact
@@ -19,7 +22,7 @@ import json
 from json.encoder import encode_basestring_ascii as _string
 from xml.sax.saxutils import escape
 
-from simulator import synth, timefmt
+from simulator import point_bodies, synth, timefmt
 from simulator.catalog import DATA_TYPES
 from simulator.points import ExerciseValues
 from simulator.synth import Point, SleepPlan, User
@@ -28,12 +31,17 @@ STAGE_ORDER = ("AWAKE", "LIGHT", "DEEP", "REM", "ASLEEP", "RESTLESS")
 
 
 def _nonzero(**fields) -> dict:
-    """Drops proto3 default values."""
+    """Drops proto3 default values of scalar fields (never use it on messages)."""
     return {k: v for k, v in fields.items() if v not in (None, 0, 0.0, "", "0", False)}
 
 
 def _interval(user: User, p: Point) -> dict:
     return timefmt.interval_json(p.start, p.end, user.zone)
+
+
+def _session_interval(user: User, p: Point) -> dict:
+    """Sleep's and exercise's interval: the live API sends no civil times with them."""
+    return timefmt.interval_json(p.start, p.end, user.zone, civil=False)
 
 
 def _sample(user: User, p: Point) -> dict:
@@ -84,7 +92,7 @@ def _sleep_body(user: User, p: Point) -> dict:
     else:
         status = "SUCCEEDED"
     return {
-        "interval": _interval(user, p),
+        "interval": _session_interval(user, p),
         "type": "CLASSIC" if sleep.classic else "STAGES",
         "stages": stages,
         "metadata": _nonzero(
@@ -110,8 +118,7 @@ def _exercise_body(user: User, p: Point) -> dict:
     events.append({"exerciseEventType": "STOP", "eventTime": timefmt.rfc3339(end)})
     for event in events:
         offset = timefmt.utc_offset_seconds(timefmt.parse_rfc3339(event["eventTime"]), zone)
-        if offset:
-            event["eventUtcOffset"] = timefmt.duration(offset)
+        event["eventUtcOffset"] = timefmt.duration(offset)
     summary = _nonzero(
         caloriesKcal=v.calories_kcal,
         distanceMillimeters=float(v.distance_mm),
@@ -123,11 +130,13 @@ def _exercise_body(user: User, p: Point) -> dict:
     if v.distance_mm:
         summary["averageSpeedMillimetersPerSecond"] = round(v.distance_mm / active, 3)
         summary["averagePaceSecondsPerMeter"] = round(active / (v.distance_mm / 1000), 4)
-    zones = {field: timefmt.duration(sec) for field, sec in v.zone_seconds if sec}
-    if zones:
-        summary["heartRateZoneDurations"] = zones
+    if v.average_bpm:
+        # A set message: every zone's Duration is sent, "0s" for a zone never reached.
+        summary["heartRateZoneDurations"] = {
+            field: timefmt.duration(sec) for field, sec in v.zone_seconds
+        }
     body = {
-        "interval": _interval(user, p),
+        "interval": _session_interval(user, p),
         "exerciseType": ex.exercise_type,
         "displayName": ex.display_name,
         "activeDuration": timefmt.duration(active),
@@ -136,8 +145,12 @@ def _exercise_body(user: User, p: Point) -> dict:
         "createTime": timefmt.rfc3339(end + 300),
         "updateTime": timefmt.rfc3339(end + 300),
     }
+    if ex.exercise_type == "SWIMMING":
+        metadata = {"poolLengthMillimeters": str(point_bodies.POOL_LENGTH_MM)}
+    else:
+        metadata = {"hasGps": True} if ex.gps else {}
+    body["exerciseMetadata"] = metadata
     if ex.gps:
-        body["exerciseMetadata"] = {"hasGps": True}
         splits = []
         for lap_start, lap_end, lap_mm in _laps(v):
             splits.append(
@@ -259,7 +272,7 @@ def render_body(user: User, data_type: str, p: Point) -> dict:
             return body
         case "body-fat":
             return {"sampleTime": _sample(user, p), "percentage": v}
-    raise KeyError(data_type)
+    return point_bodies.render_body(user, data_type, p)
 
 
 # The union key of each data type's value object (`heartRate`).
@@ -281,7 +294,7 @@ def render_point(user: User, data_type: str, p: Point, body: dict, reconciled: b
     else:
         if identifiable:
             out["name"] = point_name(user, data_type, p)
-        out["dataSource"] = synth.SOURCES[p.source]
+        out["dataSource"] = synth.data_source(user.watch, data_type, p.source)
     out[_JSON_KEYS[data_type]] = body
     return out
 
@@ -301,8 +314,6 @@ def _date_text(days: int) -> str:
 @functools.cache
 def _clock_text(seconds: int) -> str:
     """`,"time":{...}` of a civil time `seconds` after midnight; zero fields left out."""
-    if not seconds:
-        return ""
     hours, rest = divmod(seconds, 3600)
     minutes, seconds = divmod(rest, 60)
     fields = ",".join(
@@ -321,9 +332,8 @@ def _civil_text(civil_seconds: int) -> str:
 def _sample_text(epoch: int, zone) -> str:
     """`timefmt.sample_time_json` as compact JSON (whole-second instants)."""
     offset = timefmt.utc_offset_seconds(epoch, zone)
-    utc_offset = f',"utcOffset":"{offset}s"' if offset else ""
     return (
-        f'{{"physicalTime":"{timefmt.rfc3339(epoch)}"{utc_offset},'
+        f'{{"physicalTime":"{timefmt.rfc3339(epoch)}","utcOffset":"{offset}s",'
         f'"civilTime":{_civil_text(epoch + offset)}}}'
     )
 
@@ -335,9 +345,9 @@ def _interval_text(start: int, end: int, zone) -> str:
     return "".join(
         (
             f'{{"startTime":"{timefmt.rfc3339(start)}"',
-            f',"startUtcOffset":"{start_offset}s"' if start_offset else "",
+            f',"startUtcOffset":"{start_offset}s"',
             f',"endTime":"{timefmt.rfc3339(end)}"',
-            f',"endUtcOffset":"{end_offset}s"' if end_offset else "",
+            f',"endUtcOffset":"{end_offset}s"',
             f',"civilStartTime":{_civil_text(start + start_offset)}',
             f',"civilEndTime":{_civil_text(end + end_offset)}}}',
         )
@@ -380,6 +390,28 @@ def _heart_rate_variability_text(user: User, p: Point) -> str:
     )
 
 
+def _interval_field_text(field: str, quote: bool):
+    """Text of `{"interval":...,"<field>":<value>}` bodies: per-minute types with one value."""
+
+    def text(user: User, p: Point) -> str:
+        value = _string(p.values) if quote else _number(p.values)
+        return f'{{"interval":{_interval_text(p.start, p.end, user.zone)},"{field}":{value}}}'
+
+    return text
+
+
+def _active_minutes_text(user: User, p: Point) -> str:
+    return (
+        f'{{"interval":{_interval_text(p.start, p.end, user.zone)},'
+        f'"activeMinutesByActivityLevel":[{{"activityLevel":{_string(p.values)},'
+        f'"activeMinutes":"1"}}]}}'
+    )
+
+
+def _oxygen_saturation_text(user: User, p: Point) -> str:
+    return f'{{"sampleTime":{_sample_text(p.start, user.zone)},"percentage":{_number(p.values)}}}'
+
+
 # Value objects written as text, for the types that have many points a day and no names
 # (an identifiable type's point also carries its name: those go through render_point).
 _BODY_TEXT = {
@@ -388,14 +420,25 @@ _BODY_TEXT = {
         "steps": lambda user, p: _count_text(user, p, "count"),
         "floors": lambda user, p: _count_text(user, p, "count"),
         "distance": lambda user, p: _count_text(user, p, "millimeters"),
+        "altitude": lambda user, p: _count_text(user, p, "gainMillimeters"),
         "active-zone-minutes": _active_zone_minutes_text,
         "heart-rate": _heart_rate_text,
         "heart-rate-variability": _heart_rate_variability_text,
+        "active-energy-burned": _interval_field_text("kcal", quote=False),
+        "basal-energy-burned": _interval_field_text("kcal", quote=False),
+        "activity-level": _interval_field_text("activityLevelType", quote=True),
+        "time-in-heart-rate-zone": _interval_field_text("heartRateZoneType", quote=True),
+        "active-minutes": _active_minutes_text,
+        "oxygen-saturation": _oxygen_saturation_text,
     }.items()
     if not DATA_TYPES[name].identifiable
 }
 _WHOLE_OR_NONE = (int, type(None))
-_SOURCE_TEXT = {name: compact_json(source) for name, source in synth.SOURCES.items()}
+
+
+@functools.cache
+def _source_text(watch: str, data_type: str, source: str) -> str:
+    return compact_json(synth.data_source(watch, data_type, source))
 
 
 def point_json(user: User, data_type: str, p: Point, reconciled: bool) -> str:
@@ -411,7 +454,8 @@ def point_json(user: User, data_type: str, p: Point, reconciled: bool) -> str:
     body = text(user, p)
     if reconciled:
         return f'{{"{_JSON_KEYS[data_type]}":{body}}}'
-    return f'{{"dataSource":{_SOURCE_TEXT[p.source]},"{_JSON_KEYS[data_type]}":{body}}}'
+    source = _source_text(user.watch, data_type, p.source)
+    return f'{{"dataSource":{source},"{_JSON_KEYS[data_type]}":{body}}}'
 
 
 def page_json(points: list[str], next_token: str | None) -> bytes:

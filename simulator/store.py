@@ -8,6 +8,7 @@ on top, reconciles sources, rolls data up, and answers ground-truth questions.
 from __future__ import annotations
 
 import bisect
+import collections
 import copy
 import datetime as dt
 import functools
@@ -25,6 +26,8 @@ _ALL_SOURCES = synth.SOURCE_FAMILIES["all-sources"]
 # Reconciled or source-filtered day lists kept (a few MB each for a day of heart rate).
 _STREAMS_KEPT = 256
 _SOURCE_RANK = {s: i for i, s in enumerate(synth.SOURCE_PRIORITY)}
+# Days of daily values a personal range is drawn from (dailyRollUp of these types).
+PERSONAL_RANGE_DAYS = {"daily-resting-heart-rate": 30, "daily-heart-rate-variability": 30}
 
 
 @functools.lru_cache(maxsize=4096)
@@ -280,9 +283,22 @@ class DataStore:
                     return body.get("weightGrams", 0.0)
                 case "body-fat":
                     return body.get("percentage", 0.0)
+                case "blood-glucose":
+                    return body.get("bloodGlucoseMilligramsPerDeciliter", 0.0)
+                case "core-body-temperature":
+                    return body.get("temperatureCelsius", 0.0)
         v = p.values
-        if data_type in ("heart-rate", "weight"):
-            return v[0]
+        match data_type:
+            case "heart-rate" | "weight" | "core-body-temperature" | "daily-resting-heart-rate":
+                return v[0]
+            case "daily-heart-rate-variability":
+                return v[0]
+            case "blood-glucose":
+                return v.mg_dl
+            case "swim-lengths-data":
+                return v[0]
+            case "sedentary-period":
+                return p.end - p.start
         return v
 
     def rollup_values(
@@ -301,6 +317,8 @@ class DataStore:
             return []
         if data_type == "total-calories" and "watch" not in sources:
             return [None] * len(windows)  # derived from the watch's data only
+        if data_type in PERSONAL_RANGE_DAYS:
+            return self._personal_ranges(user, data_type, windows, sources)
         lo, hi = windows[0][0], windows[-1][1]
         first = timefmt.local_datetime(lo, user.zone).date() - DAY
         last = timefmt.local_datetime(hi, user.zone).date() + DAY
@@ -326,6 +344,36 @@ class DataStore:
                         if p.start < windows[i][1]:
                             buckets[i].append(self._measure(user, data_type, p))
         return [aggregate(data_type, b) if b else None for b in buckets]
+
+    def _personal_ranges(
+        self, user: User, data_type: str, windows: list[tuple[int, int]], sources: frozenset[str]
+    ) -> list[dict | None]:
+        """The personal range of a daily type at the end of each window with a value.
+
+        The range is the mean of the daily values of the `PERSONAL_RANGE_DAYS` days up
+        to the window's last day, plus and minus their standard deviation (at least
+        one unit, so a single day still gives a range).
+        """
+        span = PERSONAL_RANGE_DAYS[data_type]
+        out: list[dict | None] = []
+        for w_start, w_end in windows:
+            first = timefmt.local_datetime(w_start, user.zone).date()
+            last = timefmt.local_datetime(w_end - 1, user.zone).date()
+            daily: dict[dt.date, float] = {}
+            day = last - dt.timedelta(days=span - 1)
+            while day <= last:
+                for p in self.day_points(user, data_type, day):
+                    if p.source in sources:
+                        daily[day] = float(self._measure(user, data_type, p))
+                day += DAY
+            if not any(first <= d <= last for d in daily):
+                out.append(None)
+                continue
+            values = list(daily.values())
+            mean = sum(values) / len(values)
+            spread = max(1.0, (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5)
+            out.append(aggregate(data_type, [round(mean - spread, 1), round(mean + spread, 1)]))
+        return out
 
     # -- ground truth -------------------------------------------------------
 
@@ -425,6 +473,60 @@ def aggregate(data_type: str, values: list) -> dict:
             return {"weightGramsAvg": round(sum(values) / len(values), 3)}
         case "body-fat":
             return {"bodyFatPercentageAvg": round(sum(values) / len(values), 3)}
-        case "total-calories":
+        case "total-calories" | "active-energy-burned":
             return {"kcalSum": round(sum(values), 3)}
+        case "daily-resting-heart-rate":
+            return {"beatsPerMinuteMin": values[0], "beatsPerMinuteMax": values[1]}
+        case "daily-heart-rate-variability":
+            return {
+                "averageHeartRateVariabilityMillisecondsMin": values[0],
+                "averageHeartRateVariabilityMillisecondsMax": values[1],
+            }
+        case "active-minutes":
+            levels = collections.Counter(values)
+            return {
+                "activeMinutesRollupByActivityLevel": [
+                    {"activityLevel": level, "activeMinutesSum": str(levels[level])}
+                    for level in ("LIGHT", "MODERATE", "VIGOROUS")
+                    if levels[level]
+                ]
+            }
+        case "activity-level":
+            levels = collections.Counter(values)
+            return {
+                "activityLevelRollupsByActivityLevelType": [
+                    {"activityLevelType": level, "totalDuration": f"{60 * levels[level]}s"}
+                    for level in ("SEDENTARY", "LIGHTLY_ACTIVE", "MODERATELY_ACTIVE", "VERY_ACTIVE")
+                    if levels[level]
+                ]
+            }
+        case "time-in-heart-rate-zone":
+            zones = collections.Counter(values)
+            return {
+                "timeInHeartRateZones": [
+                    {"heartRateZone": zone, "duration": f"{60 * zones[zone]}s"}
+                    for zone in ("LIGHT", "MODERATE", "VIGOROUS", "PEAK")
+                    if zones[zone]
+                ]
+            }
+        case "sedentary-period":
+            return {"durationSum": f"{sum(values)}s"}
+        case "altitude":
+            return {"gainMillimetersSum": str(sum(values))}
+        case "swim-lengths-data":
+            return {"strokeCountSum": str(sum(values))}
+        case "run-vo2-max":
+            return {
+                "rateAvg": round(sum(values) / len(values), 3),
+                "rateMax": max(values),
+                "rateMin": min(values),
+            }
+        case "blood-glucose":
+            return {"bloodGlucoseMilligramsPerDeciliterAvg": round(sum(values) / len(values), 3)}
+        case "core-body-temperature":
+            return {
+                "temperatureCelsiusAvg": round(sum(values) / len(values), 3),
+                "temperatureCelsiusMax": max(values),
+                "temperatureCelsiusMin": min(values),
+            }
     raise KeyError(data_type)

@@ -77,7 +77,59 @@ SOURCES: dict[str, dict] = {
         "device": {"displayName": "HRM Pro", "formFactor": "CHEST_STRAP", "manufacturer": "Garmin"},
         "application": {"packageName": "com.garmin.android.apps.connectmobile"},
     },
+    # A Pixel Watch: what `watch` stands for for users who wear one (`User.watch`).
+    "pixel-watch": {
+        "platform": "FITBIT",
+        "recordingMethod": "PASSIVELY_MEASURED",
+        "device": {"displayName": "Pixel Watch 3", "formFactor": "WATCH", "manufacturer": "Google"},
+        "application": {"packageName": "com.fitbit.FitbitMobile"},
+    },
+    # A third-party scale whose readings reach the API through Health Connect: the live
+    # API sends recording method UNKNOWN and an empty (set) device.
+    "hc-scale": {
+        "platform": "HEALTH_CONNECT",
+        "recordingMethod": "UNKNOWN",
+        "device": {},
+        "application": {"packageName": "com.withings.wiscale2"},
+    },
+    "cgm": {
+        "platform": "HEALTH_CONNECT",
+        "recordingMethod": "PASSIVELY_MEASURED",
+        "device": {"displayName": "Dexcom G7", "manufacturer": "Dexcom"},
+        "application": {"packageName": "com.dexcom.g7"},
+    },
 }
+
+# How the API says a watch's data was recorded, where it is not PASSIVELY_MEASURED:
+# sleep and the daily derivations are DERIVED from other data, a tracked workout
+# or an ECG the user starts is ACTIVELY_MEASURED.
+RECORDING_METHODS = {
+    "sleep": "DERIVED",
+    "exercise": "ACTIVELY_MEASURED",
+    "electrocardiogram": "ACTIVELY_MEASURED",
+    "irregular-rhythm-notification": "DERIVED",
+    "respiratory-rate-sleep-summary": "DERIVED",
+    "daily-sleep-temperature-derivations": "DERIVED",
+    "vo2-max": "DERIVED",
+    "run-vo2-max": "DERIVED",
+}
+
+
+@functools.cache
+def data_source(watch: str, data_type: str, source: str) -> dict:
+    """The dataSource of a point of `data_type` from `source` for a wearer of `watch`.
+
+    Args:
+        watch: the user's watch source (`watch` or `pixel-watch`), what `watch` stands for.
+        data_type: URL name of the point's data type.
+        source: key of SOURCES the point was generated with.
+    """
+    held = SOURCES[watch if source == "watch" else source]
+    method = RECORDING_METHODS.get(data_type)
+    if method is None or source != "watch":
+        return held
+    return {**held, "recordingMethod": method}
+
 
 # Which sources each data source family includes.
 SOURCE_FAMILIES: dict[str, frozenset[str]] = {
@@ -89,7 +141,7 @@ SOURCE_FAMILIES: dict[str, frozenset[str]] = {
 
 # Reconciliation keeps, for each instant (samples) or start minute (intervals),
 # the point of the first source in this order.
-SOURCE_PRIORITY = ("watch", "scale", "chest", "phone", "manual")
+SOURCE_PRIORITY = ("watch", "scale", "hc-scale", "cgm", "chest", "phone", "manual")
 
 
 def _digest(*parts: object) -> int:
@@ -120,6 +172,16 @@ class User:
     home_lat: float
     home_lon: float
     history_start: dt.date
+    # Traits of the newer data types, drawn apart so the ones above keep their values.
+    watch: str = "watch"  # key of SOURCES the user's watch data comes from
+    scale: str = "scale"  # key of SOURCES of the user's scale
+    height_mm: int = 1700
+    swimmer: bool = False
+    glucose: str = ""  # "cgm" (sensor wear periods), "manual" (a few logs) or ""
+    core_temperature: bool = False
+    ecg: bool = False
+    cycle_days: int = 0  # menstrual cycle length; 0 for users who log none
+    cycle_anchor: dt.date = dt.date(2020, 1, 1)  # a first day of a period
 
     @property
     def zone(self) -> ZoneInfo:
@@ -155,7 +217,31 @@ def make_user(seed: int, index: int, history_start: dt.date) -> User:
         home_lat=round(rng.uniform(-40, 55), 4),
         home_lon=round(rng.uniform(-120, 170), 4),
         history_start=history_start,
+        **_newer_traits(seed, index, history_start),
     )
+
+
+def _newer_traits(seed: int, index: int, history_start: dt.date) -> dict:
+    """Traits of the newer data types: which users have which devices and logs.
+
+    Odd users log everything (menstrual cycles, ECGs, core temperature, swims); every
+    fourth from user-1 wears a glucose sensor and every fourth from user-3 logs glucose
+    by hand; users 2 and 3 of every four wear a Pixel Watch, users 3 and 4 a
+    Health Connect scale.
+    """
+    rng = random.Random(f"{seed}:user-{index}:traits:newer")
+    odd = index % 2 == 1
+    return {
+        "watch": "pixel-watch" if index % 4 in (2, 3) else "watch",
+        "scale": "hc-scale" if index % 4 in (0, 3) else "scale",
+        "height_mm": rng.randint(1_550, 1_900),
+        "swimmer": odd,
+        "glucose": {1: "cgm", 3: "manual"}.get(index % 4, ""),
+        "core_temperature": odd,
+        "ecg": odd,
+        "cycle_days": rng.randint(26, 31) if odd else 0,
+        "cycle_anchor": history_start - dt.timedelta(days=rng.randint(0, 25)),
+    }
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -278,6 +364,16 @@ def day_plan(user: User, day: dt.date) -> DayPlan:
             pause = start + rng.randint(5, minutes - 5) * 60
             pauses = ((pause, pause + 120),)
         exercise = ExercisePlan(start, minutes, kind, name, gps, cadence, intensity, pauses)
+        # Swims replace some of a swimmer's workouts; drawn apart from the plan's stream.
+        if user.swimmer and noise_stream(user, day, "swim").random() < 0.3:
+            exercise = dataclasses.replace(
+                exercise,
+                exercise_type="SWIMMING",
+                display_name="Swim",
+                gps=False,
+                cadence=0,
+                intensity=0.55,
+            )
 
     bouts: list[Bout] = []
     target = user.daily_steps * rng.uniform(0.5, 1.4)
@@ -428,11 +524,55 @@ def zone_of(user: User, bpm: int) -> str | None:
     return None
 
 
+def heart_rate_zone_edges(user: User) -> tuple[int, int, int, int]:
+    """Lower edges of the LIGHT, MODERATE, VIGOROUS and PEAK heart-rate zones (bpm)."""
+    reserve = user.max_bpm - user.resting_bpm
+    return tuple(int(user.resting_bpm + f * reserve) for f in (0.3, 0.4, 0.7, 0.85))
+
+
+def heart_rate_zone_of(user: User, bpm: int) -> str | None:
+    """Heart-rate zone of a rate (daily-heart-rate-zones' edges); None below LIGHT."""
+    light, moderate, vigorous, peak = heart_rate_zone_edges(user)
+    if bpm >= peak:
+        return "PEAK"
+    if bpm >= vigorous:
+        return "VIGOROUS"
+    if bpm >= moderate:
+        return "MODERATE"
+    if bpm >= light:
+        return "LIGHT"
+    return None
+
+
+def basal_calories_per_minute(user: User) -> float:
+    """Basal energy of one minute in kcal (Mifflin-St Jeor, a 172 cm male)."""
+    return (10 * user.weight_grams / 1000 + 6.25 * 172 - 5 * user.age + 5) / 1440
+
+
+def active_calories_per_minute(minutes: Minutes, m: int) -> float:
+    """Energy above basal of one minute in kcal: steps and exercise."""
+    return minutes.steps[m] * (0.07 if minutes.running[m] else 0.045) + minutes.intensity[m] * 6.0
+
+
 def total_calories_per_minute(user: User, minutes: Minutes, m: int) -> float:
     """Energy of one minute in kcal: basal rate plus steps and exercise."""
-    bmr = (10 * user.weight_grams / 1000 + 6.25 * 172 - 5 * user.age + 5) / 1440
+    bmr = basal_calories_per_minute(user)
     active = minutes.steps[m] * (0.07 if minutes.running[m] else 0.045)
     return bmr + active + minutes.intensity[m] * 6.0
+
+
+def activity_level(minutes: Minutes, m: int) -> str | None:
+    """Activity level of a minute from its movement; None while not worn or asleep."""
+    if not minutes.worn[m] or minutes.asleep[m]:
+        return None
+    steps, intensity = minutes.steps[m], minutes.intensity[m]
+    if intensity >= 0.6 or steps >= 130:
+        return "VERY_ACTIVE"
+    if intensity >= 0.4 or steps >= 100:
+        return "MODERATELY_ACTIVE"
+    if intensity > 0 or steps >= 40:
+        return "LIGHTLY_ACTIVE"
+    return "SEDENTARY"
 
 
 def track_position(user: User, exercise: ExercisePlan, seconds: float) -> tuple[float, float]:

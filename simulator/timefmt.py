@@ -104,8 +104,10 @@ def local_datetime(epoch: float, zone: ZoneInfo) -> dt.datetime:
 
 
 def civil_datetime_json(civil: dt.datetime) -> dict:
-    """CivilDateTime message; zero fields (and a midnight `time`) omitted."""
-    out: dict = {"date": date_json(civil.date())}
+    """CivilDateTime message; zero fields omitted, a midnight `time` sent as `{}`.
+
+    proto3 JSON sends a set message even when all its fields are zero.
+    """
     clock = {
         key: value
         for key, value in (
@@ -116,9 +118,7 @@ def civil_datetime_json(civil: dt.datetime) -> dict:
         )
         if value
     }
-    if clock:
-        out["time"] = clock
-    return out
+    return {"date": date_json(civil.date()), "time": clock}
 
 
 def date_json(day: dt.date) -> dict:
@@ -130,44 +130,52 @@ def civil_json_at(epoch: float, zone: ZoneInfo) -> dict:
     if type(epoch) is not int:
         return civil_datetime_json(local_datetime(epoch, zone))
     days, seconds = divmod(epoch + utc_offset_seconds(epoch, zone), 86400)
-    out: dict = {"date": date_json(epoch_day(days))}
-    if seconds:
-        hours, rest = divmod(seconds, 3600)
-        minutes, seconds = divmod(rest, 60)
-        out["time"] = {
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return {
+        "date": date_json(epoch_day(days)),
+        "time": {
             key: value
             for key, value in (("hours", hours), ("minutes", minutes), ("seconds", seconds))
             if value
-        }
-    return out
+        },
+    }
 
 
-def offset_fields(prefix: str, epoch: float, zone: ZoneInfo) -> dict:
-    """`{prefix}UtcOffset` entry, omitted when the offset is zero (proto3 default)."""
-    offset = utc_offset_seconds(epoch, zone)
-    return {f"{prefix}UtcOffset": duration(offset)} if offset else {}
+def offset_fields(prefix: str, epoch: float, zone: ZoneInfo | None) -> dict:
+    """`{prefix}UtcOffset` entry: a set Duration, so `"0s"` in UTC; none without a zone."""
+    if zone is None:
+        return {}
+    return {f"{prefix}UtcOffset": duration(utc_offset_seconds(epoch, zone))}
 
 
-def interval_json(start: float, end: float, zone: ZoneInfo) -> dict:
-    """ObservationTimeInterval / SessionTimeInterval with server-computed civil times."""
-    return {
+def interval_json(start: float, end: float, zone: ZoneInfo | None, civil: bool = True) -> dict:
+    """ObservationTimeInterval / SessionTimeInterval.
+
+    Args:
+        zone: the user's zone; None for points recorded without UTC offsets, whose
+            offsets are left out and whose civil times fall back to UTC.
+        civil: with the server-computed civil times (sleep and exercise come without).
+    """
+    out = {
         "startTime": rfc3339(start),
         **offset_fields("start", start, zone),
         "endTime": rfc3339(end),
         **offset_fields("end", end, zone),
-        "civilStartTime": civil_json_at(start, zone),
-        "civilEndTime": civil_json_at(end, zone),
     }
+    if civil:
+        out["civilStartTime"] = civil_json_at(start, zone or UTC)
+        out["civilEndTime"] = civil_json_at(end, zone or UTC)
+    return out
 
 
 def sample_time_json(epoch: float, zone: ZoneInfo) -> dict:
     """ObservationSampleTime with its server-computed civil time."""
-    offset = utc_offset_seconds(epoch, zone)
-    out = {"physicalTime": rfc3339(epoch)}
-    if offset:
-        out["utcOffset"] = duration(offset)
-    out["civilTime"] = civil_json_at(epoch, zone)
-    return out
+    return {
+        "physicalTime": rfc3339(epoch),
+        "utcOffset": duration(utc_offset_seconds(epoch, zone)),
+        "civilTime": civil_json_at(epoch, zone),
+    }
 
 
 def segment_json(start: float, end: float, zone: ZoneInfo) -> dict:
