@@ -53,6 +53,13 @@ READ_SCOPES = tuple(
 )
 
 LISTABLE = sorted(name for name, t in DATA_TYPES.items() if t.kind is not Kind.ROLLUP_ONLY)
+_SCHEMAS = load_discovery()["schemas"]
+# reconcile answers ReconciledDataPoints, whose union lacks some types (the logged ones,
+# electrocardiograms, irregular rhythm notifications): the API cannot reconcile those.
+RECONCILABLE = [
+    n for n in LISTABLE if DATA_TYPES[n].json_key in _SCHEMAS["ReconciledDataPoint"]["properties"]
+]
+NOT_RECONCILABLE = sorted(set(LISTABLE) - set(RECONCILABLE))
 IDENTIFIABLE = sorted(name for name, t in DATA_TYPES.items() if t.identifiable)
 # The rollups the discovery document offers: a data type rolls up when RollupDataPoint
 # (rollUp) or DailyRollupDataPoint (dailyRollUp) has a member for it. The daily resting
@@ -61,7 +68,6 @@ _PERSONAL_RANGES = {
     "daily-resting-heart-rate": "restingHeartRatePersonalRange",
     "daily-heart-rate-variability": "heartRateVariabilityPersonalRange",
 }
-_SCHEMAS = load_discovery()["schemas"]
 ROLLUP_KEYS = {
     name: _PERSONAL_RANGES.get(name, t.json_key)
     for name, t in DATA_TYPES.items()

@@ -13,19 +13,24 @@ Run alone: `.venv/bin/pytest -q tests/conformance/test_discovery_client.py`.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import xml.etree.ElementTree as ET
 
 import pytest
 from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build_from_document
+from googleapiclient.errors import HttpError
 
 from simulator.discovery import load_discovery
 from tests.conformance.conftest import (
     DAILY_ROLL_UP,
     IDENTIFIABLE,
     LISTABLE,
+    NOT_RECONCILABLE,
+    RECONCILABLE,
     ROLL_UP,
     USERS,
+    VALIDATOR,
     check_daily_rollup,
     check_identity,
     check_irn_profile,
@@ -83,8 +88,10 @@ def list_params(case) -> dict:
     return params
 
 
-@pytest.mark.parametrize("verb", ["list", "reconcile"])
-@pytest.mark.parametrize("data_type", LISTABLE)
+@pytest.mark.parametrize(
+    ("data_type", "verb"),
+    [(t, "list") for t in LISTABLE] + [(t, "reconcile") for t in RECONCILABLE],
+)
 def test_list_and_reconcile(service, cases, data_type, verb):
     case = cases(data_type)
     points = service(case.user).users().dataTypes().dataPoints()
@@ -99,6 +106,18 @@ def test_list_and_reconcile(service, cases, data_type, verb):
     assert [len(page.get("dataPoints", [])) for page in pages] == [
         min(size, len(got) - i) for i in range(0, len(got), size)
     ]
+
+
+@pytest.mark.parametrize("data_type", NOT_RECONCILABLE)
+def test_reconcile_refuses_types_a_reconciled_point_cannot_hold(service, cases, data_type):
+    """ReconciledDataPoint has no member for these types: a 200 could only break the schema."""
+    case = cases(data_type)
+    points = service(case.user).users().dataTypes().dataPoints()
+    with pytest.raises(HttpError) as refused:
+        points.reconcile(parent=f"users/me/dataTypes/{data_type}").execute()
+    status = refused.value.resp.status
+    assert status == 400
+    assert VALIDATOR.validate_error(json.loads(refused.value.content), status) == []
 
 
 @pytest.mark.parametrize("data_type", IDENTIFIABLE)
