@@ -28,6 +28,9 @@ TEST_REQUIRES = [
     # Ships the Google Health API discovery document (health.v4.json) that the
     # simulator's responses are validated against.
     "google-api-python-client==2.202.0",
+    # Google's generated client of the API, read against the simulator in tests/conformance
+    # (REST transport). Resolves inside apache-beam[gcp]'s pins: protobuf >=6.33.5,<7.
+    "google-devicesandservices-health==0.1.5",
     # Parses deploy/terraform in tests/unit/test_terraform.py (checkov has a venv of its
     # own: `make tools`, pins in deploy/terraform/tools-requirements.txt).
     "python-hcl2==8.1.4",
