@@ -108,7 +108,7 @@ def battery_status(level: int) -> str:
 def nudge(seed: int, user: User) -> str | None:
     """Why the user's wearable needs a look (STALE, LOW, EMPTY), or None."""
     index = int(user.user_id.rsplit("-", 1)[1])
-    slot = (index + _digest(seed, "nudges")) % _NUDGE_CYCLE
+    slot = (index + _digest(seed, "nudge")) % _NUDGE_CYCLE
     return {0: STALE, 1: LOW, 2: EMPTY}.get(slot)
 
 
@@ -167,19 +167,21 @@ def paired_devices(seed: int, user: User, now: float) -> list[PairedDevice]:
     """The user's paired devices at simulator time `now`, the wearable first."""
     now = int(now)
     version = synth.SOURCES[user.watch]["device"]["displayName"]
-    every = (15 + _digest(seed, user.user_id, "sync-minutes") % 46) * 60
+    every = (15 + _digest(seed, user.user_id, "sync-minutes") % 46) * 60  # 15 to 60 minutes
     last_sync = _synced(seed, user, "wearable", now, every)
     level = _level(seed, user, "wearable", version, last_sync)
     spread = _digest(seed, user.user_id, "nudge-spread")
     why = nudge(seed, user)
+    # A device that stopped syncing keeps one last sync while the clock runs: the last
+    # of a sparse grid, 2 to 9 days old (a dead battery: 3 hours to 3 days).
     if why == STALE:
-        last_sync = now - 2 * DAY - spread % (7 * DAY)
+        last_sync = _synced(seed, user, "stale", now - 2 * DAY, 7 * DAY)
         level = _level(seed, user, "wearable", version, last_sync)
     elif why == LOW:
         level = 10 + spread % 15
     elif why == EMPTY:
         level = spread % 10
-        last_sync = now - 3 * HOUR - spread % (3 * DAY)
+        last_sync = _synced(seed, user, "empty", now - 3 * HOUR, 3 * DAY)
     devices = [
         PairedDevice(
             _device_id(seed, user, "wearable"),
