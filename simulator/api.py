@@ -33,6 +33,7 @@ import base64
 import collections
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
@@ -57,6 +58,7 @@ from simulator.catalog import (
     DataType,
     read_scope,
 )
+from simulator.discovery import load_discovery
 from simulator.errors import SERVICE, ApiError, invalid, invalid_filter, not_found
 from simulator.faults import FaultInjector, FaultSpec
 from simulator.filters import FilterError, parse_filter
@@ -513,6 +515,11 @@ class SimulatorApp:
         if not data_type.listable:
             raise invalid(
                 f"Data type {data_type.name!r} supports only rollUp and dailyRollUp.",
+                "UNSUPPORTED_DATA_TYPE_ACTION",
+            )
+        if reconciled and data_type.json_key not in _reconcilable():
+            raise invalid(
+                f"Data type {data_type.name!r} cannot be reconciled.",
                 "UNSUPPORTED_DATA_TYPE_ACTION",
             )
         family = request.query.get("dataSourceFamily")
@@ -1049,6 +1056,17 @@ class SimulatorApp:
                 **{f"token.{k}": v for k, v in self.token_faults.injected.items()},
             },
         }
+
+
+@functools.cache
+def _reconcilable() -> frozenset[str]:
+    """JSON keys of the types `:reconcile` serves: the ReconciledDataPoint union's members.
+
+    The logged types, electrocardiograms and irregular rhythm notifications have no
+    member there, so the API cannot answer them reconciled.
+    """
+    schema = load_discovery()["schemas"]["ReconciledDataPoint"]
+    return frozenset(schema["properties"]) - {"dataPointName"}
 
 
 def _form(body: bytes) -> dict[str, str]:

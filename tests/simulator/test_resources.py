@@ -7,8 +7,10 @@ import re
 
 import pytest
 
+from simulator.catalog import DATA_TYPES, read_scope
 from tests.simulator.conftest import (
     ACTIVITY,
+    ALL_SCOPES,
     PROFILE,
     Api,
     authorize,
@@ -18,6 +20,9 @@ from tests.simulator.conftest import (
 
 D = dt.date
 NOVEMBER = (D(2026, 11, 1), D(2026, 11, 27))
+EVERY_READ_SCOPE = tuple(
+    sorted({read_scope(t.scope) for t in DATA_TYPES.values()} | set(ALL_SCOPES))
+)
 
 
 def health_user_id(sim, user="user-1") -> str:
@@ -150,6 +155,24 @@ def test_unknown_type_in_rollups_and_get(api):
 def test_write_only_type_the_simulator_does_not_serve(api, data_type):
     """The nutrition types have no read scope (nutrition is write-only today)."""
     error_of(api().list(data_type), 400, "NOT_SIMULATED")
+
+
+@pytest.mark.parametrize(
+    "data_type",
+    [
+        "menstrual-period",
+        "moods",
+        "symptoms",
+        "ovulation-test",
+        "electrocardiogram",
+        "irregular-rhythm-notification",
+    ],
+)
+def test_types_a_reconciled_point_cannot_hold_are_listed_but_not_reconciled(sim, data_type):
+    """ReconciledDataPoint's union has no member for the logged types, ECG and IRN."""
+    api = Api(sim, authorize(sim, scopes=EVERY_READ_SCOPE).access_token)
+    assert api.list(data_type).status_code == 200
+    error_of(api.reconcile(data_type), 400, "UNSUPPORTED_DATA_TYPE_ACTION")
 
 
 @pytest.mark.parametrize("verb", ["", ":reconcile"])
