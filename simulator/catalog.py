@@ -100,6 +100,9 @@ class DataType:
             when it is not the type's `json_key` (`restingHeartRatePersonalRange`).
         upper_bounds: the filter accepts `<` comparisons; electrocardiogram's filter
             takes `interval.start_time >=` only.
+        reconcilable: `reconcile` serves the type (the discovery document's
+            ReconciledDataPoint has no member for ECG, IRN and the logged
+            reproductive, mood and symptom types).
     """
 
     name: str
@@ -113,6 +116,7 @@ class DataType:
     roll_up: bool = True
     rollup_key: str | None = None
     upper_bounds: bool = True
+    reconcilable: bool = True
 
     @property
     def rollup_json_key(self) -> str:
@@ -243,7 +247,12 @@ DATA_TYPES: dict[str, DataType] = {
             "swim-lengths-data", Kind.INTERVAL, ACTIVITY, _INTERVAL_MEMBERS, rollup_range_days=90
         ),
         DataType(
-            "menstrual-period", Kind.INTERVAL, REPRODUCTIVE, _INTERVAL_MEMBERS, identifiable=True
+            "menstrual-period",
+            Kind.INTERVAL,
+            REPRODUCTIVE,
+            _INTERVAL_MEMBERS,
+            identifiable=True,
+            reconcilable=False,
         ),
         # Samples.
         DataType("oxygen-saturation", Kind.SAMPLE, METRICS, _SAMPLE_MEMBERS),
@@ -267,16 +276,46 @@ DATA_TYPES: dict[str, DataType] = {
             identifiable=True,
             rollup_range_days=90,
         ),
-        DataType("moods", Kind.SAMPLE, MINDFULNESS, _SAMPLE_MEMBERS, identifiable=True),
-        DataType("symptoms", Kind.SAMPLE, SYMPTOMS, _SAMPLE_MEMBERS, identifiable=True),
-        DataType("ovulation-test", Kind.SAMPLE, REPRODUCTIVE, _SAMPLE_MEMBERS, identifiable=True),
+        DataType(
+            "moods",
+            Kind.SAMPLE,
+            MINDFULNESS,
+            _SAMPLE_MEMBERS,
+            identifiable=True,
+            reconcilable=False,
+        ),
+        DataType(
+            "symptoms",
+            Kind.SAMPLE,
+            SYMPTOMS,
+            _SAMPLE_MEMBERS,
+            identifiable=True,
+            reconcilable=False,
+        ),
+        DataType(
+            "ovulation-test",
+            Kind.SAMPLE,
+            REPRODUCTIVE,
+            _SAMPLE_MEMBERS,
+            identifiable=True,
+            reconcilable=False,
+        ),
         DataType("daily-sleep-temperature-derivations", Kind.DAILY, METRICS, _DAILY_MEMBERS),
         # Sessions without names: a reading (ECG) or a notification (IRN) each.
         DataType(
-            "electrocardiogram", Kind.SESSION, ECG, ("interval.start_time",), upper_bounds=False
+            "electrocardiogram",
+            Kind.SESSION,
+            ECG,
+            ("interval.start_time",),
+            upper_bounds=False,
+            reconcilable=False,
         ),
         DataType(
-            "irregular-rhythm-notification", Kind.SESSION, IRN, ("interval.civil_start_time",)
+            "irregular-rhythm-notification",
+            Kind.SESSION,
+            IRN,
+            ("interval.civil_start_time",),
+            reconcilable=False,
         ),
     )
 }

@@ -40,7 +40,25 @@ SLEEP = SCOPE_PREFIX + "sleep.readonly"
 LOCATION = SCOPE_PREFIX + "location.readonly"
 PROFILE = SCOPE_PREFIX + "profile.readonly"
 SETTINGS = SCOPE_PREFIX + "settings.readonly"
-ALL_SCOPES = (ACTIVITY, METRICS, SLEEP, LOCATION, PROFILE, SETTINGS)
+ECG = SCOPE_PREFIX + "ecg.readonly"
+IRN = SCOPE_PREFIX + "irn.readonly"
+REPRODUCTIVE = SCOPE_PREFIX + "reproductive_health.readonly"
+SYMPTOMS = SCOPE_PREFIX + "logged_symptoms.readonly"
+MINDFULNESS = SCOPE_PREFIX + "mindfulness.readonly"
+# Every read scope of the discovery document (nutrition has none: it is write-only).
+ALL_SCOPES = (
+    ACTIVITY,
+    METRICS,
+    SLEEP,
+    LOCATION,
+    PROFILE,
+    SETTINGS,
+    ECG,
+    IRN,
+    REPRODUCTIVE,
+    SYMPTOMS,
+    MINDFULNESS,
+)
 
 VALIDATOR = DiscoveryValidator()
 
@@ -298,5 +316,11 @@ def api(sim, grants):
 def day_filter(data_type: str, first: dt.date, end: dt.date) -> str:
     """A filter for the civil days [first, end) on the type's civil (or date) member."""
     members = DATA_TYPES[data_type].filter_members
-    member = next(m for m in members if "civil" in m or m == "date")
+    member = next((m for m in members if "civil" in m or m == "date"), None)
+    if member is None:
+        # Electrocardiogram: a lower bound on the instant only (a day early covers every
+        # zone); the caller keeps the points before `end` itself.
+        since = dt.datetime.combine(first - dt.timedelta(days=1), dt.time(), dt.UTC)
+        name = data_type.replace("-", "_")
+        return f'{name}.{members[0]} >= "{since.strftime("%Y-%m-%dT%H:%M:%SZ")}"'
     return civil_filter(data_type, member, first.isoformat(), end.isoformat())

@@ -38,12 +38,12 @@ def reference_rfc3339(epoch: float) -> str:
 
 
 def reference_sample_time(epoch: int, zone: ZoneInfo) -> dict:
-    offset = reference_offset(epoch, zone)
-    out = {"physicalTime": reference_rfc3339(epoch)}
-    if offset:
-        out["utcOffset"] = f"{offset}s"
-    out["civilTime"] = timefmt.civil_datetime_json(timefmt.local_datetime(epoch, zone))
-    return out
+    # The offset is a set Duration: "0s" in UTC, never left out.
+    return {
+        "physicalTime": reference_rfc3339(epoch),
+        "utcOffset": f"{reference_offset(epoch, zone)}s",
+        "civilTime": timefmt.civil_datetime_json(timefmt.local_datetime(epoch, zone)),
+    }
 
 
 def transitions(zone: ZoneInfo, first: int, last: int) -> list[int]:
@@ -149,9 +149,16 @@ def test_the_dense_types_take_the_text_path():
         "steps",
         "floors",
         "distance",
+        "altitude",
         "active-zone-minutes",
         "heart-rate",
         "heart-rate-variability",
+        "active-energy-burned",
+        "basal-energy-burned",
+        "active-minutes",
+        "activity-level",
+        "time-in-heart-rate-zone",
+        "oxygen-saturation",
     }
 
 
