@@ -192,10 +192,22 @@ def test_daily_roll_up(sim, service, cases, data_type):
             "end": {"date": date_json(plan.last + dt.timedelta(days=1))},
         }
     }
-    page = points.dailyRollUp(parent=f"users/me/dataTypes/{data_type}", body=body).execute()
+    parent = f"users/me/dataTypes/{data_type}"
+    page = points.dailyRollUp(parent=parent, body=body).execute()
     assert violations(page, METHOD + "dailyRollUp") == []
     assert "nextPageToken" not in page  # the whole range fits the default page
-    assert check_daily_rollup(plan, page.get("rollupDataPoints", [])) == []
+    rolled = page.get("rollupDataPoints", [])
+    assert check_daily_rollup(plan, rolled) == []
+    # A page size below the number of windows pages through them, one window a page.
+    pages = [points.dailyRollUp(parent=parent, body={**body, "pageSize": 1}).execute()]
+    while "nextPageToken" in pages[-1]:
+        token = pages[-1]["nextPageToken"]
+        next_body = {**body, "pageSize": 1, "pageToken": token}
+        pages.append(points.dailyRollUp(parent=parent, body=next_body).execute())
+        assert len(pages) <= len(rolled) + 1, "paging does not end"
+    assert [violations(p, METHOD + "dailyRollUp") for p in pages] == [[] for _ in pages]
+    one_a_page = [[window] for window in rolled] if rolled else [[]]
+    assert [p.get("rollupDataPoints", []) for p in pages] == one_a_page
 
 
 @pytest.mark.parametrize("user", USERS)
