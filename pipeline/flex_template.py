@@ -34,6 +34,7 @@ from collections.abc import Callable
 from healthapi import datatypes
 from healthapi.auth.oauth import GOOGLE_TOKEN_URL
 from healthapi.auth.store import CLOUD_STORE_EXAMPLE
+from healthapi.client import ALL_SOURCES, SOURCE_FAMILIES
 from healthapi.elements import STREAM_RAW, STREAM_RECONCILED
 from pipeline.options import GOOGLE_HEALTH_API, MAX_RANGE_DAYS, FitbeamOptions
 from transforms.write import FILE_LOADS, STREAMING_INSERTS
@@ -156,6 +157,26 @@ PARAMETERS: dict[str, Parameter] = {
         regex=rf"^({STREAM_RECONCILED}|{STREAM_RAW})$",
         good=(STREAM_RAW,),
         bad=("all", "Raw"),
+    ),
+    "source_family": Parameter(
+        label="Data source family",
+        text=f"The data sources list, reconcile and the daily roll-ups read: {ALL_SOURCES} (the "
+        "default), google-wearables (Google and Fitbit devices only, no manual logs) or "
+        "google-sources (Google's own: devices, manual logs, Health Connect); not sent on "
+        "sleep's raw list, which the API refuses it on",
+        example="google-wearables",
+        regex="^(" + "|".join(SOURCE_FAMILIES) + ")$",
+        good=SOURCE_FAMILIES,
+        bad=("self-sources", "wearables", "Google-Wearables", ""),
+    ),
+    "user_tables": Parameter(
+        label="Load the user-level tables",
+        text="true: load paired devices, profile, settings and IRN profile once per user per "
+        "run (per request message when streaming); false: skip them",
+        example="false",
+        regex="^(true|false)$",
+        good=("true",),
+        bad=("yes", "True", "0", ""),
     ),
     "api_base_url": Parameter(
         label="API root URL",

@@ -16,6 +16,7 @@ import threading
 
 import apache_beam as beam
 import pytest
+import requests
 from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
@@ -389,4 +390,55 @@ def test_an_answer_of_several_pages_comes_page_by_page_under_one_load_key(sim, t
     assert len(pages) >= 2 and len({p.load_key for p in pages}) == 1 and pages[0].load_key
     assert by_points(ApiPage(call, points=tuple(x for p in pages for x in p.points))) == by_points(
         truth
+    )
+
+
+# -- the data source family --------------------------------------------------------------
+
+
+def test_the_fetch_reads_the_source_family_it_is_given(sim, tokens):
+    """Raw steps from the wearables only (as the simulator answers the same request sent by
+    hand), and sleep's raw list, which takes no family."""
+    steps = ApiCall("user-1", "list", "steps", "2026-11-20", "2026-11-21", STREAM_RAW)
+    sleep = ApiCall("user-2", "list", "sleep", "2026-11-20", "2026-11-21", STREAM_RAW)
+    every_step = truth_page(sim, steps, D("2026-11-20"))
+    answer = requests.get(
+        f"{sim.base_url}/v4/users/me/dataTypes/steps/dataPoints",
+        params={
+            "filter": 'steps.interval.civil_start_time >= "2026-11-20" AND '
+            'steps.interval.civil_start_time < "2026-11-21"',
+            "pageSize": 10000,
+            "dataSourceFamily": "users/me/dataSourceFamilies/google-wearables",
+        },
+        headers={"Authorization": f"Bearer {tokens.load('user-1')['access_token']}"},
+        timeout=10,
+    ).json()
+    worn = tuple(answer["dataPoints"])
+    assert "nextPageToken" not in answer
+    assert 0 < len(worn) < len(every_step.points), "the day needs steps of both kinds"
+
+    p = test_pipeline.TestPipeline()
+    settings = {**fetch(sim, tokens).settings, "source_family": "google-wearables"}
+    out = p | beam.Create([steps, sleep]) | FetchPages(**settings)
+    assert_that(
+        out.pages | beam.Map(by_points),
+        equal_to(
+            [
+                by_points(ApiPage(steps, points=worn)),
+                by_points(truth_page(sim, sleep, D("2026-11-20"))),
+            ]
+        ),
+        label="pages",
+    )
+    assert_that(out.dead_letter, equal_to([]), label="dead letters")
+    p.run().wait_until_finish()
+
+
+def test_an_unknown_source_family_is_refused_when_the_graph_is_built(sim, tokens):
+    settings = {**fetch(sim, tokens).settings, "source_family": "self-sources"}
+    with pytest.raises(ValueError) as caught:
+        FetchPages(**settings)
+    assert str(caught.value) == (
+        "source_family='self-sources' is not one of all-sources, google-wearables, "
+        "google-sources, e.g. 'google-wearables'"
     )

@@ -165,3 +165,44 @@ def test_bad_options_fail_before_anything_runs(tmp_path):
     assert str(err.value) == (
         "--end_date='2026-11-01': is before --start_date=2026-11-02; e.g. --end_date=2026-11-02"
     )
+
+
+# -- data source family and user-level tables ----------------------------------------------
+
+FILE = ["--requests_file=gs://b/r.jsonl", "--bq_write_method=STREAMING_INSERTS"]
+
+
+def test_every_source_and_the_user_tables_by_default():
+    c = config(*FILE)
+    assert (c.source_family, c.user_tables) == ("all-sources", True)
+
+
+@pytest.mark.parametrize("family", ["all-sources", "google-wearables", "google-sources"])
+def test_a_source_family_the_api_offers_is_taken(family):
+    assert config(*FILE, f"--source_family={family}").source_family == family
+
+
+@pytest.mark.parametrize("family", ["self-sources", "wearables", "", "Google-Wearables"])
+def test_another_source_family_is_refused_naming_flag_value_and_an_example(family):
+    with pytest.raises(OptionsError) as err:
+        config(*FILE, f"--source_family={family}")
+    assert str(err.value) == (
+        f"--source_family={family!r}: is not one of all-sources, google-wearables, "
+        "google-sources; e.g. --source_family=google-wearables"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("false", False), ("FALSE", False), ("no", False), ("true", True)]
+)
+def test_user_tables_is_a_switch(value, expected):
+    assert config(*FILE, f"--user_tables={value}").user_tables is expected
+
+
+def test_user_tables_refuses_other_words():
+    with pytest.raises(OptionsError) as err:
+        config(*FILE, "--user_tables=sometimes")
+    assert (
+        str(err.value)
+        == "--user_tables='sometimes': must be true or false; e.g. --user_tables=false"
+    )
