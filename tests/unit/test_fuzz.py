@@ -50,7 +50,9 @@ from healthapi.retry import RetryPolicy
 from rows import datapoints
 from schemas.bigquery import ALL_TABLES
 from schemas.convert import TableRow, to_bigquery_json
-from tests.unit.test_rows import SAMPLE_POINTS, TCX
+from tests.unit.test_rows import SAMPLE_POINTS as OLDER_POINTS
+from tests.unit.test_rows import TCX
+from tests.unit.test_rows_types import NEW_SAMPLE_POINTS
 from transforms.dead_letters import DeadLetter
 from transforms.fetch import FetchFn
 from transforms.replay import ReplayDeadLettersFn
@@ -409,6 +411,8 @@ def test_a_number_past_the_conversion_limit_in_any_field_is_not_json():
 
 
 # --------------------------------------------------------------------------- rows and pages
+
+SAMPLE_POINTS = OLDER_POINTS + NEW_SAMPLE_POINTS
 
 CTX = datapoints.RowContext("user-1", RUN_ID, NOW, f"{RUN_ID}-load")
 EXERCISE_ROW = next(

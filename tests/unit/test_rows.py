@@ -841,8 +841,6 @@ SLEEP_DST_NIGHT = {
             "startUtcOffset": "-14400s",
             "endTime": "2026-11-01T11:00:00Z",
             "endUtcOffset": "-18000s",
-            "civilStartTime": civil(2026, 10, 31, hours=23),
-            "civilEndTime": civil(2026, 11, 1, hours=6),
         },
         "type": "STAGES",
         "stages": [
@@ -876,6 +874,15 @@ SLEEP_DST_NIGHT = {
                 "endUtcOffset": "-18000s",
             },
         ],
+        "shortAwakenings": [
+            {
+                "type": "AWAKE",
+                "startTime": "2026-11-01T07:02:00Z",
+                "startUtcOffset": "-18000s",
+                "endTime": "2026-11-01T07:03:30Z",
+                "endUtcOffset": "-18000s",
+            }
+        ],
         "metadata": {"mainSleep": True, "processed": True, "stagesStatus": "SUCCEEDED"},
         "summary": {
             "minutesAsleep": "460",
@@ -883,7 +890,11 @@ SLEEP_DST_NIGHT = {
             "minutesInSleepPeriod": "480",
             "minutesToFallAsleep": "0",
             "minutesAfterWakeUp": "20",
-            "stagesSummary": [{"type": "LIGHT", "minutes": "150", "count": "1"}],
+            "stagesSummary": [
+                {"type": "LIGHT", "minutes": "150", "count": "1"},
+                {"type": "DEEP", "minutes": "0", "count": "0"},
+                {"type": "REM", "minutes": "250"},
+            ],
         },
     },
 }
@@ -970,6 +981,22 @@ def test_sleep_across_midnight_and_a_dst_change_belongs_to_its_wake_up_day():
             "minutes_in_sleep_period": 480,
             "minutes_to_fall_asleep": 0,
             "minutes_after_wake_up": 20,
+            "stages_summary": [
+                {"stage_type": "LIGHT", "minutes": 150, "segment_count": 1},
+                {"stage_type": "DEEP", "minutes": 0, "segment_count": 0},
+                {"stage_type": "REM", "minutes": 250, "segment_count": None},
+            ],
+            "short_awakenings": [
+                {
+                    "stage_type": "AWAKE",
+                    "start_time": dt.datetime(2026, 11, 1, 7, 2, tzinfo=UTC),
+                    "end_time": dt.datetime(2026, 11, 1, 7, 3, 30, tzinfo=UTC),
+                    "start_utc_offset_seconds": -18000,
+                    "end_utc_offset_seconds": -18000,
+                    "civil_start_datetime": dt.datetime(2026, 11, 1, 2, 2),
+                    "civil_end_datetime": dt.datetime(2026, 11, 1, 2, 3, 30),
+                }
+            ],
             "stages": [
                 {
                     "stage_type": "LIGHT",
@@ -1014,7 +1041,8 @@ def test_sleep_across_midnight_and_a_dst_change_belongs_to_its_wake_up_day():
     )
 
 
-def test_classic_nap_sorts_its_stages_and_reads_omitted_summary_minutes_as_zero():
+def test_classic_nap_sorts_its_stages_and_reads_omitted_summary_minutes_as_null():
+    # The API sends a zero as 0 (minutesToFallAsleep): a minute field it leaves out is unknown.
     assert one_row("sleep", CLASSIC_NAP, "reconciled") == (
         "sleep",
         {
@@ -1036,10 +1064,12 @@ def test_classic_nap_sorts_its_stages_and_reads_omitted_summary_minutes_as_zero(
             "is_manually_edited": None,
             "stages_status": "REJECTED_NAP",
             "minutes_asleep": 40,
-            "minutes_awake": 0,
+            "minutes_awake": None,
             "minutes_in_sleep_period": 45,
             "minutes_to_fall_asleep": 0,
-            "minutes_after_wake_up": 0,
+            "minutes_after_wake_up": None,
+            "stages_summary": [],
+            "short_awakenings": [],
             "stages": [
                 {
                     "stage_type": "ASLEEP",
@@ -1100,6 +1130,8 @@ def test_sleep_without_summary_stages_or_name_has_null_minutes_and_is_keyed_by_s
             "minutes_in_sleep_period": None,
             "minutes_to_fall_asleep": None,
             "minutes_after_wake_up": None,
+            "stages_summary": [],
+            "short_awakenings": [],
             "stages": [],
             **tail(key(USER, "sleep", "reconciled", *NO_SOURCE_KEY, "2026-11-22T23:30:00.000000Z")),
         },
@@ -1118,8 +1150,6 @@ EXERCISE_GPS = {
             "startUtcOffset": "46800s",
             "endTime": "2026-11-11T05:25:00Z",
             "endUtcOffset": "46800s",
-            "civilStartTime": civil(2026, 11, 11, hours=17, minutes=41),
-            "civilEndTime": civil(2026, 11, 11, hours=18, minutes=25),
         },
         "exerciseType": "RUNNING",
         "displayName": "Run",
@@ -1141,7 +1171,14 @@ EXERCISE_GPS = {
                 "peakTime": "480s",
             },
         },
-        "exerciseEvents": [{"exerciseEventType": "START", "eventTime": "2026-11-11T04:41:00Z"}],
+        "exerciseEvents": [
+            {
+                "exerciseEventType": "PAUSE",
+                "eventTime": "2026-11-11T05:00:00Z",
+                "eventUtcOffset": "46800s",
+            },
+            {"exerciseEventType": "START", "eventTime": "2026-11-11T04:41:00Z"},
+        ],
         "splits": [],
     },
 }
@@ -1175,13 +1212,37 @@ EXERCISE_GPS_ROW = {
     "heart_rate_zone_moderate_seconds": 600.0,
     "heart_rate_zone_vigorous_seconds": 1500.5,
     "heart_rate_zone_peak_seconds": 480.0,
+    "pool_length_millimeters": None,
+    "total_swim_lengths": None,
+    # Ordered by time; an event without an offset is at UTC.
+    "exercise_events": [
+        {
+            "event_type": "START",
+            "event_time": dt.datetime(2026, 11, 11, 4, 41, tzinfo=UTC),
+            "utc_offset_seconds": 0,
+            "civil_datetime": dt.datetime(2026, 11, 11, 4, 41),
+        },
+        {
+            "event_type": "PAUSE",
+            "event_time": dt.datetime(2026, 11, 11, 5, 0, tzinfo=UTC),
+            "utc_offset_seconds": 46800,
+            "civil_datetime": dt.datetime(2026, 11, 11, 18, 0),
+        },
+    ],
     **tail(key(USER, "exercise", "raw", *WATCH_KEY, "4740180907190888148")),
 }
 
-# Logged by hand by a UTC user: no offsets, no civil times, no GPS, an explicit zero.
+# Logged by hand by a UTC user: offsets "0s" (proto3 writes a set zero), no civil times, an
+# empty exerciseMetadata (a set message whose fields are all zero), an explicit zero.
 EXERCISE_MANUAL = {
     "exercise": {
-        "interval": {"startTime": "2026-11-14T08:52:00Z", "endTime": "2026-11-14T09:27:00Z"},
+        "interval": {
+            "startTime": "2026-11-14T08:52:00Z",
+            "startUtcOffset": "0s",
+            "endTime": "2026-11-14T09:27:00Z",
+            "endUtcOffset": "0s",
+        },
+        "exerciseMetadata": {},
         "exerciseType": "OTHER",
         "displayName": "Garden work",
         "notes": "Raking leaves",
@@ -1227,6 +1288,9 @@ def test_exercise_without_gps_keeps_an_explicit_zero_and_nulls_the_rest():
             "heart_rate_zone_moderate_seconds": None,
             "heart_rate_zone_vigorous_seconds": None,
             "heart_rate_zone_peak_seconds": None,
+            "pool_length_millimeters": None,
+            "total_swim_lengths": None,
+            "exercise_events": [],
             **tail(
                 key(USER, "exercise", "reconciled", *NO_SOURCE_KEY, "2026-11-14T08:52:00.000000Z")
             ),
@@ -1729,8 +1793,11 @@ TCX = """<?xml version="1.0" encoding="UTF-8"?>
 
 
 def all_sample_rows() -> list[tuple[str, dict]]:
+    # Imported here: tests.unit.test_rows_types imports this module's helpers.
+    from tests.unit.test_rows_types import NEW_SAMPLE_POINTS
+
     out = []
-    for data_type, point, stream in SAMPLE_POINTS:
+    for data_type, point, stream in SAMPLE_POINTS + NEW_SAMPLE_POINTS:
         out += datapoints.rows_for_point(data_type, point, CTX, stream)
     out += daily_summary.summary_rows(
         {
@@ -1823,10 +1890,12 @@ def test_to_bigquery_json_of_a_sleep_row_converts_nested_times():
         "is_manually_edited": None,
         "stages_status": "REJECTED_NAP",
         "minutes_asleep": 40,
-        "minutes_awake": 0,
+        "minutes_awake": None,
         "minutes_in_sleep_period": 45,
         "minutes_to_fall_asleep": 0,
-        "minutes_after_wake_up": 0,
+        "minutes_after_wake_up": None,
+        "stages_summary": [],
+        "short_awakenings": [],
         "stages": [
             {
                 "stage_type": "ASLEEP",
