@@ -364,8 +364,10 @@ def day_plan(user: User, day: dt.date) -> DayPlan:
             pause = start + rng.randint(5, minutes - 5) * 60
             pauses = ((pause, pause + 120),)
         exercise = ExercisePlan(start, minutes, kind, name, gps, cadence, intensity, pauses)
-        # Swims replace some of a swimmer's workouts; drawn apart from the plan's stream.
-        if user.swimmer and noise_stream(user, day, "swim").random() < 0.3:
+        # Swims replace half of a swimmer's indoor workouts; drawn apart from the plan's
+        # stream, so every other decision of the day stays as it was.
+        swim = not gps and user.swimmer and noise_stream(user, day, "swim").random() < 0.5
+        if swim:
             exercise = dataclasses.replace(
                 exercise,
                 exercise_type="SWIMMING",

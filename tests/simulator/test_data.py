@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import itertools
+import json
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -127,33 +128,71 @@ def test_utc_plus_13_user(api):
     )
 
 
-def test_london_user_in_winter_has_offsets_omitted(api):
-    """At UTC+0 the offsets are left out, as proto3 leaves out zero values.
-
-    Whether the real API omits a zero offset or sends "0s" (a set Duration message is
-    printed even when zero) is unconfirmed; the simulator's documented choice is to omit
-    it, which a client must handle anyway (historical ECG has no offsets at all).
-    """
+def test_london_user_in_winter_has_zero_offsets_sent(api):
+    """At UTC+0 the offsets are sent as "0s": a set Duration message is printed even when
+    zero, as the live API does (only historical ECGs come without offsets)."""
     november = api("user-3").all_points(
         "steps", filter=day_filter("steps", D(2026, 11, 10), D(2026, 11, 11))
     )
     assert len(november) > 100
     for point in november:
         interval = point["steps"]["interval"]
-        assert set(interval) == {"startTime", "endTime", "civilStartTime", "civilEndTime"}
+        assert interval["startUtcOffset"] == interval["endUtcOffset"] == "0s"
+        assert set(interval) == {
+            "startTime",
+            "startUtcOffset",
+            "endTime",
+            "endUtcOffset",
+            "civilStartTime",
+            "civilEndTime",
+        }
     samples = api("user-3").all_points(
         "heart-rate",
         filter=civil_filter(
             "heart-rate", "sample_time.civil_time", "2026-11-10T12:00:00", "2026-11-10T12:01:00"
         ),
     )
-    assert [set(p["heartRate"]["sampleTime"]) for p in samples] == [
-        {"physicalTime", "civilTime"}
-    ] * 12
+    assert [p["heartRate"]["sampleTime"]["utcOffset"] for p in samples] == ["0s"] * 12
+    # At 12:00:00 civil time the seconds are zero: left out of the set TimeOfDay.
+    assert samples[-1]["heartRate"]["sampleTime"]["civilTime"]["time"] == {"hours": 12}
     october = api("user-3").all_points(
         "steps", filter=day_filter("steps", D(2026, 10, 20), D(2026, 10, 21))
     )
     assert {p["steps"]["interval"]["startUtcOffset"] for p in october} == {"3600s"}
+
+
+def test_a_midnight_civil_time_is_an_empty_time_of_day(api):
+    """proto3 JSON prints a set message with all fields zero as `{}`, not leaving it out."""
+    steps = api("user-1").all_points(
+        "steps",
+        filter=civil_filter(
+            "steps", "interval.civil_start_time", "2026-11-10T00:00:00", "2026-11-10T00:01:00"
+        ),
+    )
+    basal = api("user-1").all_points(
+        "basal-energy-burned",
+        filter=civil_filter(
+            "basal-energy-burned",
+            "interval.civil_start_time",
+            "2026-11-10T00:00:00",
+            "2026-11-10T00:01:00",
+        ),
+    )
+    assert len(basal) == 1
+    for point in [*steps, *basal]:
+        body = next(v for k, v in point.items() if k != "dataSource")
+        assert body["interval"]["civilStartTime"] == {
+            "date": {"year": 2026, "month": 11, "day": 10},
+            "time": {},
+        }
+        assert body["interval"]["civilEndTime"]["time"] == {"minutes": 1}
+
+
+def civil_of(instant: str, offset: str) -> dt.datetime:
+    """The civil time of an instant at its UTC offset (what a client derives for sessions)."""
+    return dt.datetime.fromtimestamp(
+        timefmt.parse_rfc3339(instant) + timefmt.parse_duration(offset), dt.UTC
+    ).replace(tzinfo=None)
 
 
 # -- sleep ------------------------------------------------------------------------------------
@@ -164,7 +203,9 @@ def test_sleep_is_attributed_to_the_day_it_ends(sim):
     crossing = 0
     for entry in truth:
         interval = entry["dataPoint"]["sleep"]["interval"]
-        start, end = D(**interval["civilStartTime"]["date"]), D(**interval["civilEndTime"]["date"])
+        assert "civilStartTime" not in interval and "civilEndTime" not in interval
+        start = civil_of(interval["startTime"], interval["startUtcOffset"]).date()
+        end = civil_of(interval["endTime"], interval["endUtcOffset"]).date()
         assert entry["civilDate"] == end.isoformat()
         crossing += start < end
     assert crossing >= 10
@@ -175,8 +216,8 @@ def test_a_night_that_crosses_midnight_is_listed_on_its_end_date(sim, api):
     night = next(
         e
         for e in truth
-        if e["dataPoint"]["sleep"]["interval"]["civilStartTime"]["date"]["day"]
-        != e["dataPoint"]["sleep"]["interval"]["civilEndTime"]["date"]["day"]
+        if civil_of(e["dataPoint"]["sleep"]["interval"]["startTime"], "-18000s").date()
+        != D.fromisoformat(e["civilDate"])
     )
     end = D.fromisoformat(night["civilDate"])
     on_end_day = api().all_points("sleep", filter=day_filter("sleep", end, end + dt.timedelta(1)))
@@ -237,9 +278,14 @@ def tcx(api, point_id: str, **params) -> ET.Element:
 
 def test_exercises_with_and_without_gps(sim, api):
     truth = sim.ground_truth("user-1", "exercise", *NOV)
-    with_gps = [e for e in truth if e["dataPoint"]["exercise"].get("exerciseMetadata")]
-    without = [e for e in truth if not e["dataPoint"]["exercise"].get("exerciseMetadata")]
+    metadata = [e["dataPoint"]["exercise"]["exerciseMetadata"] for e in truth]
+    with_gps = [e for e, m in zip(truth, metadata, strict=True) if m.get("hasGps")]
+    without = [e for e, m in zip(truth, metadata, strict=True) if not m.get("hasGps")]
     assert with_gps and without
+    # Set but empty without GPS (hasGps false is a default); a swim gives its pool length.
+    assert {"{}", '{"hasGps": true}', '{"poolLengthMillimeters": "25000"}'} == {
+        json.dumps(m) for m in metadata
+    }
 
     run = with_gps[0]
     summary = run["dataPoint"]["exercise"]["metricsSummary"]

@@ -204,7 +204,7 @@ def test_deleting_over_http_removes_a_sleep(make_sim):
     )
     assert response.status_code == 200
     assert response.json() == {}
-    error_of(api.data_point("sleep", entry["id"]), 404, None)
+    error_of(api.data_point("sleep", entry["id"]), 404, "RESOURCE_NOT_FOUND")
     assert entry["dataPoint"] not in listed(api, "sleep")
     assert entry not in sim.ground_truth("user-1", "sleep", DAY, DAY)
 

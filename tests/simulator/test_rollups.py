@@ -167,15 +167,16 @@ def test_last_daily_window_is_truncated(sim, api):
         (D(**p["civilStartTime"]["date"]), D(**p["civilEndTime"]["date"]))
         for p in body["rollupDataPoints"]
     ] == [
-        (D(2026, 11, 2), D(2026, 11, 5)),
-        (D(2026, 11, 5), D(2026, 11, 8)),
+        # Newest first, as the live API answers; the last window is cut short.
         (D(2026, 11, 8), D(2026, 11, 9)),
+        (D(2026, 11, 5), D(2026, 11, 8)),
+        (D(2026, 11, 2), D(2026, 11, 5)),
     ]
     sums = daily_sums(sim, "user-1", "steps", "count", D(2026, 11, 2), D(2026, 11, 8))
     assert [int(p["steps"]["countSum"]) for p in body["rollupDataPoints"]] == [
-        sum(sums[str(D(2026, 11, 2) + i * DAY)] for i in range(0, 3)),
-        sum(sums[str(D(2026, 11, 2) + i * DAY)] for i in range(3, 6)),
         sums["2026-11-08"],
+        sum(sums[str(D(2026, 11, 2) + i * DAY)] for i in range(3, 6)),
+        sum(sums[str(D(2026, 11, 2) + i * DAY)] for i in range(0, 3)),
     ]
 
 
@@ -210,17 +211,25 @@ def body_token(api) -> str:
     return body["nextPageToken"]
 
 
-def test_daily_roll_up_page_size_must_cover_every_window(api):
-    """Observed [NET]: dailyRollUp never pages; a pageSize below its window count is refused."""
-    error_of(api().daily_rollup("steps", D(2026, 11, 1), D(2026, 11, 11), pageSize=9), 400, None)
-    ok = api().daily_rollup("steps", D(2026, 11, 1), D(2026, 11, 11), pageSize=10)
-    assert ok.status_code == 200
-    assert len(ok.json()["rollupDataPoints"]) == 10
-    assert "nextPageToken" not in ok.json()
-    # The 14-day types default to (and allow at most) 14 windows.
-    error_of(
-        api().daily_rollup("heart-rate", D(2026, 11, 1), D(2026, 11, 11), pageSize=9), 400, None
+def test_daily_roll_up_pages_when_page_size_is_below_the_windows(api):
+    """A pageSize below the number of windows pages with nextPageToken, newest first."""
+    whole = api().daily_rollup("steps", D(2026, 11, 1), D(2026, 11, 11)).json()
+    assert len(whole["rollupDataPoints"]) == 10
+    assert "nextPageToken" not in whole
+    first = api().daily_rollup("steps", D(2026, 11, 1), D(2026, 11, 11), pageSize=9).json()
+    assert len(first["rollupDataPoints"]) == 9
+    second = (
+        api()
+        .daily_rollup(
+            "steps", D(2026, 11, 1), D(2026, 11, 11), pageSize=9, pageToken=first["nextPageToken"]
+        )
+        .json()
     )
+    assert "nextPageToken" not in second
+    assert first["rollupDataPoints"] + second["rollupDataPoints"] == whole["rollupDataPoints"]
+    assert [D(**p["civilStartTime"]["date"]) for p in second["rollupDataPoints"]] == [
+        D(2026, 11, 1)
+    ]
 
 
 def test_daily_roll_up_start_must_be_midnight(api):
