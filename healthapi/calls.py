@@ -9,7 +9,9 @@ endpoint, is permanent and never followed. `run_call` then does what each kind o
 - `list`: follows page tokens until an answer carries none (empty pages with a
   token included); in the raw stream, after every page boundary it re-reads the
   points that share the timestamp of the page's last point (the API can drop
-  them) and merges them in without duplicates (`planning.boundary_rereads`);
+  them) and merges them in without duplicates (`planning.boundary_rereads`); a
+  type whose filter takes no upper bound (electrocardiograms) keeps only the
+  points that start before the window's end (`planning.keeps_point`);
 - `summary`: dailyRollUps of each summary type over the call's civil days, each
   over the longest range the API allows for that type, every page followed (the
   live API pages when a page holds fewer windows than the range, and answers
@@ -199,6 +201,9 @@ def list_pages(
     reconcile = call.stream == STREAM_RECONCILED
     rereads = planning.boundary_rereads(call)
     filter_text = planning.window_filter(call)
+    # A filter without an upper bound (electrocardiograms) answers every later point too:
+    # those belong to later windows, which keep them.
+    end = planning.window_end(call)
     given: set[str] | None = None  # what a tie re-read gave beside its page's points
     page_token = None
     while True:
@@ -223,6 +228,8 @@ def list_pages(
                     extra.append(p)
             points = (*points, *extra)
             given = keys
+        if end is not None:
+            points = tuple(p for p in points if planning.keeps_point(spec.name, p, end))
         yield tuple(points), last
         if last:
             return

@@ -374,3 +374,85 @@ def test_a_user_call_planning_never_makes_is_refused(changes, message):
     obj = {**ApiCall("u", "user", "profile").to_json(), **changes}
     with pytest.raises(ValueError, match=message):
         ApiCall.from_json(obj)
+
+
+# -- a filter without an upper bound (electrocardiograms) -------------------------------------
+
+
+def ecg(start: str) -> dict:
+    return {"electrocardiogram": {"interval": {"startTime": start, "endTime": start}}}
+
+
+def test_an_open_ended_call_keeps_only_the_points_that_start_before_its_end():
+    class Answers:
+        """ECG readings from the window's start on, newest first, two a page."""
+
+        def __init__(self):
+            self.asked = []
+
+        def list_page(self, token, data_type, filter_text=None, page_token=None, **kwargs):
+            self.asked.append((data_type, filter_text, page_token))
+            pages = {
+                None: (
+                    (ecg("2026-11-30T08:00:00Z"), ecg("2026-11-21T00:00:00Z")),
+                    "2",
+                ),
+                "2": ((ecg("2026-11-20T23:59:59.999Z"), ecg("2026-11-02T07:00:00+01:00")), None),
+            }
+            return Page(*pages[page_token])
+
+    fake = Answers()
+    call = ApiCall("u", "list", "electrocardiogram", "2026-11-01", "2026-11-21", STREAM_RAW)
+
+    pages = list(call_pages(OneToken(), fake, call, "k"))
+
+    assert pages == [
+        ApiPage(call, points=(), part=0, final=False, load_key="k"),
+        ApiPage(
+            call,
+            points=(ecg("2026-11-20T23:59:59.999Z"), ecg("2026-11-02T07:00:00+01:00")),
+            part=1,
+            final=True,
+            load_key="k",
+        ),
+    ]
+    assert fake.asked == [
+        (
+            "electrocardiogram",
+            'electrocardiogram.interval.start_time >= "2026-11-01T00:00:00Z"',
+            None,
+        ),
+        (
+            "electrocardiogram",
+            'electrocardiogram.interval.start_time >= "2026-11-01T00:00:00Z"',
+            "2",
+        ),
+    ]
+
+
+def test_open_ended_calls_read_each_reading_once_against_the_simulator(sim):
+    run = live(sim, users=("user-1",))
+    client = HealthApiClient(requests.Session(), sim.base_url)
+    got = []
+    for first, last in ((D(2026, 10, 1), D(2026, 10, 15)), (D(2026, 10, 16), D(2026, 10, 31))):
+        call = ApiCall(
+            "user-1",
+            "list",
+            "electrocardiogram",
+            first.isoformat(),
+            (last + dt.timedelta(days=1)).isoformat(),
+            STREAM_RAW,
+        )
+        got.extend(run_call(run.runner, client, call).points)
+
+    start, end = "2026-10-01T00:00:00Z", "2026-11-01T00:00:00Z"
+    truth = [
+        t["dataPoint"]
+        for t in sim.ground_truth("user-1", "electrocardiogram", D(2026, 9, 30), D(2026, 11, 1))
+        if start <= t["dataPoint"]["electrocardiogram"]["interval"]["startTime"] < end
+    ]
+    later = sim.ground_truth("user-1", "electrocardiogram", D(2026, 11, 2), D(2026, 11, 28))
+    assert len(truth) >= 2 and later, "readings inside the windows and after them"
+    assert sorted(json.dumps(p, sort_keys=True) for p in got) == sorted(
+        json.dumps(p, sort_keys=True) for p in truth
+    )
