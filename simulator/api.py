@@ -974,10 +974,10 @@ class SimulatorApp:
             if path == "clock" and request.method == "GET":
                 return json_response(200, {"now": timefmt.rfc3339(self.now())})
             if path == "clock:advance" and request.method == "POST":
-                seconds = float(request.json_body().get("seconds", 0))
+                seconds = float(request.json_body().get("seconds") or 0)
                 return json_response(200, {"now": timefmt.rfc3339(self.advance(seconds))})
             if path == "faults" and request.method == "POST":
-                spec = request.json_body().get("spec", "")
+                spec = request.json_body().get("spec") or ""
                 self.set_faults(spec)
                 return json_response(200, {"spec": spec})
             if path == "tokens:expire" and request.method == "POST":
@@ -989,7 +989,7 @@ class SimulatorApp:
             )
             if match:
                 return self._admin_points(request, *match.groups())
-        except (ValueError, KeyError) as err:
+        except (ValueError, KeyError, TypeError) as err:
             return json_response(
                 400, {"error": {"code": 400, "message": str(err), "status": "INVALID_ARGUMENT"}}
             )
