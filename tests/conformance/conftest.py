@@ -26,6 +26,7 @@ import datetime as dt
 import itertools
 import json
 import math
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
@@ -568,3 +569,50 @@ def cases(sim):
         return held[data_type]
 
     return case
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+# A point id of the right shape that no simulated point has.
+MISSING_POINT_ID = "0000-not-a-point"
+# A filter whose civil date cannot be: the API answers INVALID_DATA_POINT_FILTER.
+BAD_FILTER = 'steps.interval.civil_start_time >= "2026-13-01"'
+DOMAIN = "health.googleapis.com"
+
+
+def error_info(details: list[dict]) -> list[dict]:
+    return [d for d in details if d.get("@type") == "type.googleapis.com/google.rpc.ErrorInfo"]
+
+
+def field_violations(details: list[dict]) -> list[str]:
+    """The fields a google.rpc.BadRequest detail names."""
+    return [
+        violation["field"]
+        for d in details
+        if d.get("@type") == "type.googleapis.com/google.rpc.BadRequest"
+        for violation in d.get("fieldViolations", [])
+    ]
+
+
+# -- exercise TCX ------------------------------------------------------------------------------
+
+_TCX = "{http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2}"
+
+
+def check_tcx(point: dict, tcx: str) -> list[str]:
+    """How an exported TCX document disagrees with its exercise: one activity, starting
+    (Id and first lap) when the exercise starts."""
+    # The TCX comes from the simulator on loopback, not from an untrusted party.
+    root = ET.fromstring(tcx.encode("utf-8"))  # noqa: S314
+    activities = root.findall(f"{_TCX}Activities/{_TCX}Activity")
+    if len(activities) != 1:
+        return [f"{len(activities)} activities, expected 1"]
+    start = parse_time(point["exercise"]["interval"]["startTime"])
+    problems = []
+    identifier = activities[0].find(f"{_TCX}Id")
+    if identifier is None or parse_time(identifier.text) != start:
+        problems.append(f"Id {getattr(identifier, 'text', None)!r}, the exercise starts {start}")
+    laps = activities[0].findall(f"{_TCX}Lap")
+    if not laps or parse_time(laps[0].get("StartTime")) != start:
+        problems.append(f"first lap {laps[0].get('StartTime') if laps else None!r} != {start}")
+    return problems

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import xml.etree.ElementTree as ET
 
 import pytest
 from google.oauth2.credentials import Credentials
@@ -23,9 +22,12 @@ from googleapiclient.errors import HttpError
 
 from simulator.discovery import load_discovery
 from tests.conformance.conftest import (
+    BAD_FILTER,
     DAILY_ROLL_UP,
+    DOMAIN,
     IDENTIFIABLE,
     LISTABLE,
+    MISSING_POINT_ID,
     NOT_RECONCILABLE,
     RECONCILABLE,
     ROLL_UP,
@@ -38,16 +40,17 @@ from tests.conformance.conftest import (
     check_physical_rollup,
     check_profile,
     check_settings,
+    check_tcx,
+    error_info,
+    field_violations,
     is_newest_first,
     multiset,
-    parse_time,
     rfc3339,
     rollup_plan,
     violations,
 )
 
 METHOD = "health.users.dataTypes.dataPoints."
-TCX = "{http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2}"
 # Identifiable points fetched one by one with `get`, per type (the newest ones).
 GETS_PER_TYPE = 8
 EXERCISES_EXPORTED = 4
@@ -141,13 +144,7 @@ def test_export_exercise_tcx(service, cases):
         assert violations(body, METHOD + "exportExerciseTcx") == []
         media = points.exportExerciseTcx_media(name=point["name"]).execute()
         assert media.decode("utf-8") == body["tcxData"]
-        # The TCX comes from the simulator on loopback, not from an untrusted party.
-        tree = ET.fromstring(media)  # noqa: S314
-        activity = tree.find(f"{TCX}Activities/{TCX}Activity")
-        start = point["exercise"]["interval"]["startTime"]
-        assert parse_time(activity.find(f"{TCX}Id").text) == parse_time(start)
-        laps = activity.findall(f"{TCX}Lap")
-        assert parse_time(laps[0].get("StartTime")) == parse_time(start)
+        assert check_tcx(point, body["tcxData"]) == []
 
 
 def roll_up_pages(points, plan) -> list[dict]:
@@ -251,3 +248,27 @@ def test_paired_devices_list_and_get(sim, service, user):
         got = devices.get(name=device["name"]).execute()
         assert violations(got, "health.users.pairedDevices.get") == []
         assert got == device
+
+
+def http_error(call) -> tuple[int, dict]:
+    """The status and parsed body of the HttpError a discovery client call raises."""
+    with pytest.raises(HttpError) as raised:
+        call.execute()
+    return raised.value.resp.status, json.loads(raised.value.content)
+
+
+def test_errors_missing_point_and_bad_filter(service):
+    points = service().users().dataTypes().dataPoints()
+    missing = f"users/me/dataTypes/{IDENTIFIABLE[0]}/dataPoints/{MISSING_POINT_ID}"
+    status, body = http_error(points.get(name=missing))
+    assert (status, VALIDATOR.validate_error(body, status)) == (404, [])
+    assert [(i["reason"], i["domain"]) for i in error_info(body["error"]["details"])] == [
+        ("RESOURCE_NOT_FOUND", DOMAIN)
+    ]
+    status, body = http_error(points.list(parent="users/me/dataTypes/steps", filter=BAD_FILTER))
+    assert (status, VALIDATOR.validate_error(body, status)) == (400, [])
+    details = body["error"]["details"]
+    (info,) = error_info(details)
+    assert (info["reason"], info["domain"]) == ("INVALID_DATA_POINT_FILTER", DOMAIN)
+    assert info["metadata"]["detailedReasons"] != ""
+    assert field_violations(details) == ["filter"]

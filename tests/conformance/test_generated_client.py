@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from google.api_core import exceptions
 from google.api_core.client_options import ClientOptions
 from google.devicesandservices import health_v4
 from google.oauth2.credentials import Credentials
@@ -27,9 +28,12 @@ from google.protobuf import duration_pb2, json_format, timestamp_pb2
 from google.type import interval_pb2
 
 from tests.conformance.conftest import (
+    BAD_FILTER,
     DAILY_ROLL_UP,
+    DOMAIN,
     IDENTIFIABLE,
     LISTABLE,
+    MISSING_POINT_ID,
     RECONCILABLE,
     ROLL_UP,
     ROLLUP_WINDOW_SECONDS,
@@ -41,6 +45,8 @@ from tests.conformance.conftest import (
     check_physical_rollup,
     check_profile,
     check_settings,
+    check_tcx,
+    field_violations,
     multiset,
     rollup_plan,
 )
@@ -116,8 +122,7 @@ def test_export_exercise_tcx(clients, cases):
     assert len(exported) == min(EXERCISES_EXPORTED, len(case.points)) > 0
     for point in exported:
         tcx = points.export_exercise_tcx(name=point["name"]).tcx_data
-        assert tcx.startswith("<?xml")
-        assert "<TrainingCenterDatabase" in tcx
+        assert check_tcx(point, tcx) == []
 
 
 def timestamp(moment: dt.datetime) -> timestamp_pb2.Timestamp:
@@ -184,3 +189,21 @@ def test_paired_devices(sim, clients, user):
     for device in listed:
         assert check_paired_device(sim, user, device) == []
         assert as_json(profiles.get_paired_device(name=device["name"])) == device
+
+
+def test_errors_missing_point_and_bad_filter(clients):
+    """google.api_core reads the simulator's error envelopes as it reads Google's."""
+    points, _ = clients()
+    missing = f"users/me/dataTypes/{IDENTIFIABLE[0]}/dataPoints/{MISSING_POINT_ID}"
+    with pytest.raises(exceptions.NotFound) as not_found:
+        points.get_data_point(name=missing)
+    assert (not_found.value.reason, not_found.value.domain) == ("RESOURCE_NOT_FOUND", DOMAIN)
+    with pytest.raises(exceptions.BadRequest) as bad:
+        list(
+            points.list_data_points(
+                request={"parent": "users/me/dataTypes/steps", "filter": BAD_FILTER}
+            )
+        )
+    assert (bad.value.reason, bad.value.domain) == ("INVALID_DATA_POINT_FILTER", DOMAIN)
+    assert bad.value.metadata["detailedReasons"] != ""
+    assert field_violations(bad.value.details) == ["filter"]
