@@ -91,7 +91,7 @@ def _sleep_body(user: User, p: Point) -> dict:
         status = "REJECTED_NAP" if not sleep.main else "REJECTED_COVERAGE"
     else:
         status = "SUCCEEDED"
-    return {
+    body = {
         "interval": _session_interval(user, p),
         "type": "CLASSIC" if sleep.classic else "STAGES",
         "stages": stages,
@@ -102,6 +102,18 @@ def _sleep_body(user: User, p: Point) -> dict:
         "createTime": stamp,
         "updateTime": stamp,
     }
+    awakenings = [
+        {
+            "type": "AWAKE",
+            **timefmt.segment_json(start, end, zone),
+            "createTime": stamp,
+            "updateTime": stamp,
+        }
+        for start, end in synth.short_awakenings(user, sleep)
+    ]
+    if awakenings:
+        body["shortAwakenings"] = awakenings
+    return body
 
 
 def _exercise_body(user: User, p: Point) -> dict:

@@ -589,6 +589,25 @@ def track_position(user: User, exercise: ExercisePlan, seconds: float) -> tuple[
     return round(lat, 7), round(lon, 7)
 
 
+def short_awakenings(user: User, sleep: SleepPlan) -> tuple[tuple[int, int], ...]:
+    """Brief wakes (1-2 minutes) inside the asleep stages of a stages sleep.
+
+    They lie within the stages (which stay as they are) and are not counted as awake
+    in the summary, as the API's short awakenings are not.
+    """
+    if sleep.classic:
+        return ()
+    rng = random.Random(f"{user.health_user_id}:{sleep.start}:short-awakenings")
+    asleep = [(start, end) for kind, start, end in sleep.stages if kind != "AWAKE"]
+    out = []
+    for start, end in rng.sample(asleep, min(len(asleep), rng.randint(3, 8))):
+        length = rng.randint(1, 2) * 60
+        if end - start > length + 120:
+            at = start + 60 * rng.randint(1, (end - start - length) // 60 - 1)
+            out.append((at, at + length))
+    return tuple(sorted(out))
+
+
 def noise_stream(user: User, day: dt.date, label: str) -> random.Random:
     """A seeded random stream for one (user, day, purpose)."""
     return random.Random(f"{user.health_user_id}:{day.isoformat()}:{label}")
