@@ -15,8 +15,10 @@ first day of history. The first of the users with data is read.
 Rollups are held to the reconciled ground truth: the rolled-up windows are exactly those
 holding reconciled points, and a rollup field `<f>Sum`, `<f>Avg`, `<f>Min` or `<f>Max`
 equals the sum, mean, minimum or maximum of the points' field `<f>` in its window (plus
-the few fields named otherwise, in `_SPECIAL_ROLLUP_FIELDS`). Fields without a point field
-to hold them to are checked by the discovery schema only.
+the few fields named otherwise, in `_SPECIAL_ROLLUP_FIELDS`, and the totals per activity
+level, heart-rate zone or period of `_GROUPED_ROLLUPS`). Fields without a point field to
+hold them to (total calories' hours, the daily types' personal ranges) are checked by the
+discovery schema only.
 """
 
 from __future__ import annotations
@@ -84,6 +86,9 @@ _POINT_ENVELOPE = frozenset({"name", "dataSource", "dataPointName"})
 # -> (point field, aggregation, {point field: value} a point must match to count).
 _SPECIAL_ROLLUP_FIELDS = {
     ("body-fat", "bodyFatPercentageAvg"): ("percentage", "Avg", {}),
+    ("run-vo2-max", "rateAvg"): ("runVo2Max", "Avg", {}),
+    ("run-vo2-max", "rateMin"): ("runVo2Max", "Min", {}),
+    ("run-vo2-max", "rateMax"): ("runVo2Max", "Max", {}),
     ("active-zone-minutes", "sumInFatBurnHeartZone"): (
         "activeZoneMinutes",
         "Sum",
@@ -348,6 +353,73 @@ def _number(value: object) -> float | int | None:
     return None
 
 
+def _interval_seconds(value: dict) -> float:
+    interval = value["interval"]
+    return (parse_time(interval["endTime"]) - parse_time(interval["startTime"])).total_seconds()
+
+
+def _duration_seconds(text: str) -> float:
+    return float(text.removesuffix("s"))
+
+
+# Rollups that total per group (activity level, heart-rate zone): data type -> (rollup list
+# member, its group field, its amount field, the amount's reader, the (group, amount) pairs
+# of a point).
+_GROUPED_ROLLUPS = {
+    "active-minutes": (
+        "activeMinutesRollupByActivityLevel",
+        "activityLevel",
+        "activeMinutesSum",
+        int,
+        lambda v: [
+            (e.get("activityLevel"), int(e["activeMinutes"]))
+            for e in v.get("activeMinutesByActivityLevel", [])
+        ],
+    ),
+    "activity-level": (
+        "activityLevelRollupsByActivityLevelType",
+        "activityLevelType",
+        "totalDuration",
+        _duration_seconds,
+        lambda v: [(v.get("activityLevelType"), _interval_seconds(v))],
+    ),
+    "time-in-heart-rate-zone": (
+        "timeInHeartRateZones",
+        "heartRateZone",
+        "duration",
+        _duration_seconds,
+        lambda v: [(v.get("heartRateZoneType"), _interval_seconds(v))],
+    ),
+    # One group: the periods' time.
+    "sedentary-period": (
+        None,
+        None,
+        "durationSum",
+        _duration_seconds,
+        lambda v: [(None, _interval_seconds(v))],
+    ),
+}
+
+
+def _grouped_mismatches(data_type: str, values: list[dict], rolled: dict) -> list[str]:
+    """A grouped rollup against its points: the non-zero total of each group."""
+    member, group, amount, read, pairs = _GROUPED_ROLLUPS[data_type]
+    expected: dict = {}
+    for value in values:
+        for key, quantity in pairs(value):
+            expected[key] = expected.get(key, 0) + quantity
+    if member is None:
+        got = {None: read(rolled[amount])} if amount in rolled else {}
+    else:
+        got = {e.get(group): read(e[amount]) for e in rolled.get(member, []) if amount in e}
+    got = {k: v for k, v in got.items() if v}
+    expected = {k: v for k, v in expected.items() if v}
+    same = got.keys() == expected.keys() and all(
+        math.isclose(got[k], expected[k], abs_tol=MEAN_TOLERANCE) for k in got
+    )
+    return [] if same else [f"{member or amount}: {got}, the points give {expected}"]
+
+
 def rollup_value_mismatches(data_type: str, values: list[dict], rolled: dict) -> list[str]:
     """How a window's rolled-up value differs from its reconciled points' values.
 
@@ -355,6 +427,8 @@ def rollup_value_mismatches(data_type: str, values: list[dict], rolled: dict) ->
     docstring); the others are left to the schema. int64 sums (JSON strings) must be exact,
     doubles within MEAN_TOLERANCE.
     """
+    if data_type in _GROUPED_ROLLUPS:
+        return _grouped_mismatches(data_type, values, rolled)
     problems = []
     for field, got in rolled.items():
         special = _SPECIAL_ROLLUP_FIELDS.get((data_type, field))
