@@ -51,6 +51,9 @@ class Page:
 class HealthApiError(Exception):
     """A non-2xx answer, with the parts of the Google error envelope that matter.
 
+    `reason` is the ErrorInfo's (the live API words a bad filter as
+    `INVALID_DATA_POINT_FILTER`), `detailed_reasons` its `metadata.detailedReasons`,
+    which name the cause (`INVALID_DATA_POINT_FILTER_UNEXPECTED_TOKEN`), when sent.
     The message never includes request headers; the body excerpt is truncated.
     """
 
@@ -61,6 +64,7 @@ class HealthApiError(Exception):
         message: str,
         body_excerpt: str = "",
         retry_after_seconds: float | None = None,
+        detailed_reasons: str | None = None,
     ):
         super().__init__(f"HTTP {status} {reason or ''}: {message}".strip())
         self.status = status
@@ -68,6 +72,7 @@ class HealthApiError(Exception):
         self.message = message
         self.body_excerpt = body_excerpt
         self.retry_after_seconds = retry_after_seconds
+        self.detailed_reasons = detailed_reasons
 
 
 class RequestRefused(HealthApiError):
@@ -80,16 +85,19 @@ class RequestRefused(HealthApiError):
 
 def error_from_response(response: requests.Response) -> HealthApiError:
     """Reads status, ErrorInfo reason and message from an error response."""
-    reason, message = None, response.reason or ""
+    reason, message, detailed = None, response.reason or "", None
     try:
         error = response.json().get("error", {})
-    except ValueError:
+    except (ValueError, AttributeError):
         error = {}
     if isinstance(error, dict):
         message = error.get("message", message)
         for detail in error.get("details") or []:
             if isinstance(detail, dict) and detail.get("reason"):
                 reason = detail["reason"]
+                metadata = detail.get("metadata")
+                if isinstance(metadata, dict) and isinstance(metadata.get("detailedReasons"), str):
+                    detailed = metadata["detailedReasons"]
                 break
         reason = reason or error.get("status")
     return HealthApiError(
@@ -98,6 +106,7 @@ def error_from_response(response: requests.Response) -> HealthApiError:
         str(message),
         response.text[:500],
         _retry_after(response.headers.get("Retry-After")),
+        detailed,
     )
 
 

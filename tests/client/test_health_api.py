@@ -72,8 +72,10 @@ def test_errors_carry_status_and_reason(sim):
     with pytest.raises(HealthApiError) as caught:
         api.list_page(token, "steps", filter_text='steps.interval.start_time > "2026-11-01"')
 
+    # The live API's wording: the ErrorInfo reason, and the cause in its metadata.
     assert caught.value.status == 400
-    assert caught.value.reason == "INVALID_DATA_POINT_FILTER_UNEXPECTED_TOKEN"
+    assert caught.value.reason == "INVALID_DATA_POINT_FILTER"
+    assert caught.value.detailed_reasons == "INVALID_DATA_POINT_FILTER_UNEXPECTED_TOKEN"
     assert token not in str(caught.value)
     assert token not in caught.value.body_excerpt
 
