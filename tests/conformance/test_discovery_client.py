@@ -20,6 +20,7 @@ from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build_from_document
 from googleapiclient.errors import HttpError
 
+from simulator.catalog import DATA_TYPES
 from simulator.discovery import load_discovery
 from tests.conformance.conftest import (
     BAD_FILTER,
@@ -71,6 +72,22 @@ def service(sim, access_token):
         return built[user]
 
     return build
+
+
+# The DataPoint union's members that no read scope covers: the nutrition types, written
+# under googlehealth.nutrition.writeonly, which has no read-only twin.
+WRITE_ONLY = frozenset({"food", "foodMeasurementUnit", "hydrationLog", "nutritionLog"})
+
+
+def test_every_readable_data_point_type_is_served():
+    """The tests above cover what the simulator serves; it must serve every readable type."""
+    document = load_discovery()
+    scopes = document["auth"]["oauth2"]["scopes"]
+    assert "https://www.googleapis.com/auth/googlehealth.nutrition.readonly" not in scopes
+    members = set(document["schemas"]["DataPoint"]["properties"]) - {"name", "dataSource"}
+    assert members >= WRITE_ONLY
+    served = {t.json_key for t in DATA_TYPES.values()}
+    assert sorted(members - WRITE_ONLY - served) == []
 
 
 def read_pages(collection, verb: str, **params) -> list[dict]:
