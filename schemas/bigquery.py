@@ -35,6 +35,7 @@ __all__ = [
     "LOAD_LOG_TABLE",
     "PARTITION_FIELD",
     "TABLES",
+    "USER_TABLES",
     "additional_bq_parameters",
     "avro_to_bigquery_fields",
     "bigquery_table_schema",
@@ -88,9 +89,11 @@ TABLES: tuple[str, ...] = (
     "daily_activity_summary",
 )
 
+# User-level snapshots: one row per user (and paired device) per load, not data points.
+USER_TABLES: tuple[str, ...] = ("paired_devices", "user_profile", "user_settings", "irn_profile")
 # The bookkeeping table of loads: which (user, table, civil window) each load covered.
 LOAD_LOG_TABLE = "load_windows"
-ALL_TABLES: tuple[str, ...] = (*TABLES, LOAD_LOG_TABLE)
+ALL_TABLES: tuple[str, ...] = (*TABLES, *USER_TABLES, LOAD_LOG_TABLE)
 
 # Every table is partitioned by day on civil_date and clustered by user_key.
 PARTITION_FIELD = "civil_date"

@@ -23,6 +23,7 @@ from schemas.bigquery import (
     LOAD_LOG_TABLE,
     PARTITION_FIELD,
     TABLES,
+    USER_TABLES,
     avro_to_bigquery_fields,
     load_avro_schema,
 )
@@ -33,7 +34,7 @@ DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "tables.md"
 
 # Table -> (kind, what one row is, what civil_date is). The overview table in the
 # introduction; the schemas' own docs say the same in more words.
-TABLE_SUMMARY: dict[str, tuple[str, str, str]] = {
+_SUMMARY: dict[str, tuple[str, str, str]] = {
     "steps": ("interval", "interval per stream and source", "local date of start_time"),
     "distance": ("interval", "interval per stream and source", "local date of start_time"),
     "floors": ("interval", "interval per stream and source", "local date of start_time"),
@@ -72,7 +73,75 @@ TABLE_SUMMARY: dict[str, tuple[str, str, str]] = {
         "the exercise's civil_date",
     ),
     "daily_activity_summary": ("daily roll-up", "user and day", "the roll-up's local day"),
+    **{
+        table: ("interval", "interval per stream and source", "local date of start_time")
+        for table in (
+            "active_energy_burned",
+            "basal_energy_burned",
+            "activity_level",
+            "time_in_heart_rate_zone",
+            "altitude",
+        )
+    },
+    "active_minutes": (
+        "interval",
+        "interval per stream and source (levels nested)",
+        "local date of start_time",
+    ),
+    "sedentary_period": (
+        "interval",
+        "sedentary period per stream and source",
+        "local date of start_time",
+    ),
+    "swim_lengths_data": (
+        "interval",
+        "pool length per stream and source",
+        "local date of start_time",
+    ),
+    "menstrual_period": (
+        "interval",
+        "logged period per stream and source",
+        "local date of start_time",
+    ),
+    **{
+        table: ("sample", "sample per stream and source", "local date of sample_time")
+        for table in ("oxygen_saturation", "respiratory_rate_sleep_summary")
+    },
+    **{
+        table: ("sample", "measurement per stream and source", "local date of sample_time")
+        for table in (
+            "height",
+            "vo2_max",
+            "run_vo2_max",
+            "blood_glucose",
+            "core_body_temperature",
+            "ovulation_test",
+        )
+    },
+    "moods": (
+        "sample",
+        "logged entry per stream and source (moods repeated)",
+        "local date of sample_time",
+    ),
+    "symptoms": (
+        "sample",
+        "logged entry per stream and source (symptoms repeated)",
+        "local date of sample_time",
+    ),
+    "daily_sleep_temperature_derivations": ("daily", "day per stream and source", "the API's date"),
+    "electrocardiogram": (
+        "session",
+        "ECG reading per stream and source (waveform repeated)",
+        "local date of start_time (UTC for historical readings)",
+    ),
+    "irregular_rhythm_notification": (
+        "session",
+        "notification per stream and source (alert windows and beats nested)",
+        "local date of start_time",
+    ),
 }
+
+TABLE_SUMMARY: dict[str, tuple[str, str, str]] = {table: _SUMMARY[table] for table in TABLES}
 
 _INTRODUCTION = """\
 # fitbeam tables in BigQuery
@@ -121,12 +190,19 @@ Physical time and local ("civil") time are kept apart:
 - `DATETIME` columns (`civil_start_datetime`, `civil_end_datetime`, `civil_datetime`) are the
   wall-clock time the user saw: the instant plus its offset, with no zone. Use them for
   time-of-day questions ("steps before 9 am"). Never compare them with `TIMESTAMP` columns.
+  The API sends them for most types; for sleep and exercise it does not, and fitbeam derives
+  them from the instant and the offset. Historical electrocardiograms carry no offset: their
+  civil times are UTC.
 - `civil_date` (`DATE`, never null) is the user's local calendar day the row belongs to:
 
-  - interval types (steps, distance, floors, active_zone_minutes) and exercise: the local date of
-    the start; a row that crosses midnight stays on the day it starts;
-  - sample types (heart_rate, heart_rate_variability, weight, body_fat): the local date of the
-    sample;
+  - interval types (steps, distance, floors, active_zone_minutes, active and basal energy,
+    active_minutes, activity_level, sedentary_period, time_in_heart_rate_zone, altitude,
+    swim_lengths_data, menstrual_period), exercise, electrocardiogram and
+    irregular_rhythm_notification: the local date of the start; a row that crosses midnight
+    stays on the day it starts;
+  - sample types (heart_rate, heart_rate_variability, weight, body_fat, oxygen_saturation,
+    height, VO2 max, blood_glucose, core_body_temperature, moods, symptoms, ovulation_test...):
+    the local date of the sample;
   - daily types (daily_*): the day given by the API, already in the user's time zone;
   - sleep: the local date the sleep **ends** on, the wake-up day, as in the Fitbit app (a night
     from 23:00 on 3 March to 07:00 on 4 March belongs to 4 March);
@@ -164,10 +240,13 @@ API's daily roll-up is computed from reconciled data.
 
 ## Nulls and zeros
 
-The API leaves zero numbers and false flags out of its responses. Required counts (such as
-`step_count`) are stored as 0 when the API left them out. Nullable columns are null when the API
-sent nothing; for booleans that usually means false. In `daily_activity_summary`, null means the
-API had no data of that type for the day and 0 means it had data that added up to zero.
+The API leaves zero numbers and false flags out of its responses, except for fields with
+explicit presence, which it sends as 0. Required counts (such as `step_count`) are stored as 0
+when the API left them out. Nullable columns are null when the API sent nothing: a value is
+never invented (the sleep summary's minutes, which the API sends as 0 when they are zero, are
+null when left out); for booleans null usually means false. In `daily_activity_summary`, null
+means the API had no data of that type for the day and 0 means it had data that added up to
+zero.
 
 ## record_key, run_id and ingest_time
 
@@ -176,9 +255,12 @@ Every table ends with three bookkeeping columns:
 - `record_key` identifies a measurement across re-fetches. It is the lowercase hex SHA-256 of
   the UTF-8 text made by joining, with the unit separator character U+001F, `user_key`, the table
   name, `stream`, the six `source_*` columns (in the order above) and the measurement's own key:
-  `start_time` for interval types, `sample_time` for heart_rate and heart_rate_variability,
-  `civil_date` for daily types, `data_point_id` (or the start or sample time when it is null) for
-  sleep, exercise, weight and body_fat, and `data_point_id` then `trackpoint_index` for
+  `start_time` for interval types and sessions without an id (electrocardiogram,
+  irregular_rhythm_notification), `sample_time` for sample types without an id (heart_rate,
+  heart_rate_variability, oxygen_saturation...), `civil_date` for daily types, `data_point_id`
+  (or the start or sample time when it is null) for the types whose points have an id (sleep,
+  exercise, weight, body_fat, menstrual_period, height, blood_glucose, core_body_temperature,
+  moods, symptoms, ovulation_test), and `data_point_id` then `trackpoint_index` for
   exercise_tcx_trackpoints. `daily_activity_summary` uses only `user_key`, the table name and
   `civil_date`. Nulls are written as empty strings, `TIMESTAMP`s in RFC 3339 UTC with six
   fractional digits, `DATE`s as `YYYY-MM-DD`, integers in decimal. Each column's description
@@ -222,6 +304,15 @@ WHERE civil_date = '2026-11-19'
 ```
 """
 
+_USER_INTRODUCTION = """\
+# User-level tables
+
+Four tables hold no data points but a snapshot of the user's account, one row per user (per
+paired device) each time a run loads it: paired devices with battery level and last sync time,
+the profile, the settings (time zone, units) and the Irregular Rhythm Notification profile.
+Their `<table>_current` views keep each user's latest snapshot.
+"""
+
 _LOAD_LOG_INTRODUCTION = """\
 # The load log
 
@@ -261,6 +352,8 @@ def render_markdown() -> str:
         )
     ]
     parts += [_table_section(table) for table in TABLES]
+    parts.append(_USER_INTRODUCTION)
+    parts += [_table_section(table) for table in USER_TABLES]
     parts.append(_LOAD_LOG_INTRODUCTION)
     parts.append(_table_section(LOAD_LOG_TABLE))
     return "\n".join(parts)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import string
 
-from schemas.bigquery import LOAD_LOG_TABLE, TABLES, load_avro_schema
+from schemas.bigquery import LOAD_LOG_TABLE, TABLES, USER_TABLES, load_avro_schema
 from schemas.bigquery import _check_dataset as check_dataset
 from schemas.bigquery import _check_project as check_project
 
@@ -127,6 +127,20 @@ QUALIFY ROW_NUMBER() OVER (PARTITION BY t.user_key, t.record_key) = 1
 )
 
 
+# User-level tables hold snapshots, one per user (and paired device) per load: the view
+# keeps each user's latest snapshot, so an unpaired device leaves it.
+_SNAPSHOT_VIEW = string.Template(
+    """SELECT * EXCEPT (_latest_loaded_at)
+FROM (
+  SELECT t.*, MAX(t.loaded_at) OVER (PARTITION BY t.user_key) AS _latest_loaded_at
+  FROM $table AS t
+)
+WHERE loaded_at = _latest_loaded_at
+QUALIFY ROW_NUMBER() OVER (PARTITION BY user_key, record_key ORDER BY ingest_time DESC) = 1
+"""
+)
+
+
 def view_name(table: str) -> str:
     return f"{table}_current"
 
@@ -136,13 +150,22 @@ def _has_stream(table: str) -> bool:
 
 
 def current_view_sql(project: str, dataset: str, table: str) -> str:
-    """`CREATE OR REPLACE VIEW <table>_current`: the table with every load counted once."""
-    if table not in TABLES:
-        raise ValueError(f"no view for {table!r}; tables: {', '.join(TABLES)}")
+    """`CREATE OR REPLACE VIEW <table>_current`: the table with every load counted once.
+
+    User-level tables (`USER_TABLES`): each user's latest snapshot.
+    """
+    if table not in TABLES and table not in USER_TABLES:
+        raise ValueError(f"no view for {table!r}; tables: {', '.join((*TABLES, *USER_TABLES))}")
     check_project(project)
     check_dataset(dataset)
     ref = f"`{project}.{dataset}"
     loads = f"{ref}.{LOAD_LOG_TABLE}`"
+    if table in USER_TABLES:
+        return (
+            f"CREATE OR REPLACE VIEW {ref}.{view_name(table)}`\n"
+            f"OPTIONS(description=\"{table}, each user's latest snapshot; query this instead "
+            f'of the table. [{FINGERPRINT}]") AS\n'
+        ) + _SNAPSHOT_VIEW.substitute(table=f"{ref}.{table}`")
     head = (
         f"CREATE OR REPLACE VIEW {ref}.{view_name(table)}`\n"
         f'OPTIONS(description="{table}, each row from the latest load of its window '
@@ -166,5 +189,5 @@ def current_view_sql(project: str, dataset: str, table: str) -> str:
 
 def views_sql(project: str, dataset: str) -> list[str]:
     """Every view, the exercise view before the trackpoint view that reads it."""
-    order = [t for t in TABLES if t != TRACKPOINTS] + [TRACKPOINTS]
+    order = [t for t in TABLES if t != TRACKPOINTS] + [TRACKPOINTS, *USER_TABLES]
     return [current_view_sql(project, dataset, t) for t in order]

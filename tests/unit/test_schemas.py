@@ -91,6 +91,17 @@ TAIL = [
     ("load_id", "STRING", "NULLABLE"),
 ]
 
+DEVICE_INFO = [
+    (name, "STRING", "NULLABLE")
+    for name in (
+        "device_model",
+        "firmware_version",
+        "feature_version",
+        "algorithm_version",
+        "service_version",
+    )
+]
+
 EXPECTED_COLUMNS: dict[str, list[tuple[str, str, str]]] = {
     "steps": USER + INTERVAL_TIME + SOURCE + [("step_count", "INTEGER", "REQUIRED")] + TAIL,
     "distance": USER
@@ -201,6 +212,18 @@ EXPECTED_COLUMNS: dict[str, list[tuple[str, str, str]]] = {
         ("stages.end_utc_offset_seconds", "INTEGER", "REQUIRED"),
         ("stages.civil_start_datetime", "DATETIME", "REQUIRED"),
         ("stages.civil_end_datetime", "DATETIME", "REQUIRED"),
+        ("stages_summary", "RECORD", "REPEATED"),
+        ("stages_summary.stage_type", "STRING", "REQUIRED"),
+        ("stages_summary.minutes", "INTEGER", "NULLABLE"),
+        ("stages_summary.segment_count", "INTEGER", "NULLABLE"),
+        ("short_awakenings", "RECORD", "REPEATED"),
+        ("short_awakenings.stage_type", "STRING", "REQUIRED"),
+        ("short_awakenings.start_time", "TIMESTAMP", "REQUIRED"),
+        ("short_awakenings.end_time", "TIMESTAMP", "REQUIRED"),
+        ("short_awakenings.start_utc_offset_seconds", "INTEGER", "REQUIRED"),
+        ("short_awakenings.end_utc_offset_seconds", "INTEGER", "REQUIRED"),
+        ("short_awakenings.civil_start_datetime", "DATETIME", "REQUIRED"),
+        ("short_awakenings.civil_end_datetime", "DATETIME", "REQUIRED"),
     ]
     + TAIL,
     "exercise": USER
@@ -212,6 +235,7 @@ EXPECTED_COLUMNS: dict[str, list[tuple[str, str, str]]] = {
         ("display_name", "STRING", "NULLABLE"),
         ("active_duration_seconds", "FLOAT", "NULLABLE"),
         ("has_gps", "BOOLEAN", "NULLABLE"),
+        ("pool_length_millimeters", "INTEGER", "NULLABLE"),
         ("notes", "STRING", "NULLABLE"),
         ("calories_kcal", "FLOAT", "NULLABLE"),
         ("distance_millimeters", "FLOAT", "NULLABLE"),
@@ -222,10 +246,16 @@ EXPECTED_COLUMNS: dict[str, list[tuple[str, str, str]]] = {
         ("average_speed_millimeters_per_second", "FLOAT", "NULLABLE"),
         ("average_pace_seconds_per_meter", "FLOAT", "NULLABLE"),
         ("run_vo2_max", "FLOAT", "NULLABLE"),
+        ("total_swim_lengths", "FLOAT", "NULLABLE"),
         ("heart_rate_zone_light_seconds", "FLOAT", "NULLABLE"),
         ("heart_rate_zone_moderate_seconds", "FLOAT", "NULLABLE"),
         ("heart_rate_zone_vigorous_seconds", "FLOAT", "NULLABLE"),
         ("heart_rate_zone_peak_seconds", "FLOAT", "NULLABLE"),
+        ("exercise_events", "RECORD", "REPEATED"),
+        ("exercise_events.event_type", "STRING", "REQUIRED"),
+        ("exercise_events.event_time", "TIMESTAMP", "REQUIRED"),
+        ("exercise_events.utc_offset_seconds", "INTEGER", "REQUIRED"),
+        ("exercise_events.civil_datetime", "DATETIME", "REQUIRED"),
     ]
     + TAIL,
     "weight": USER
@@ -239,6 +269,173 @@ EXPECTED_COLUMNS: dict[str, list[tuple[str, str, str]]] = {
     + SOURCE
     + DATA_POINT_ID
     + [("body_fat_percent", "FLOAT", "REQUIRED")]
+    + TAIL,
+    "active_energy_burned": USER
+    + INTERVAL_TIME
+    + SOURCE
+    + [("energy_kcal", "FLOAT", "REQUIRED")]
+    + TAIL,
+    "basal_energy_burned": USER
+    + INTERVAL_TIME
+    + SOURCE
+    + [("energy_kcal", "FLOAT", "REQUIRED")]
+    + TAIL,
+    "active_minutes": USER
+    + INTERVAL_TIME
+    + SOURCE
+    + [
+        ("minutes_by_activity_level", "RECORD", "REPEATED"),
+        ("minutes_by_activity_level.activity_level", "STRING", "REQUIRED"),
+        ("minutes_by_activity_level.active_minutes", "INTEGER", "REQUIRED"),
+    ]
+    + TAIL,
+    "activity_level": USER
+    + INTERVAL_TIME
+    + SOURCE
+    + [("activity_level_type", "STRING", "REQUIRED")]
+    + TAIL,
+    "sedentary_period": USER + INTERVAL_TIME + SOURCE + TAIL,
+    "time_in_heart_rate_zone": USER
+    + INTERVAL_TIME
+    + SOURCE
+    + [("heart_rate_zone", "STRING", "REQUIRED")]
+    + TAIL,
+    "altitude": USER
+    + INTERVAL_TIME
+    + SOURCE
+    + [("gain_millimeters", "INTEGER", "REQUIRED")]
+    + TAIL,
+    "swim_lengths_data": USER
+    + INTERVAL_TIME
+    + SOURCE
+    + [("stroke_count", "INTEGER", "REQUIRED"), ("swim_stroke_type", "STRING", "NULLABLE")]
+    + TAIL,
+    "menstrual_period": USER
+    + INTERVAL_TIME
+    + SOURCE
+    + DATA_POINT_ID
+    + [("notes", "STRING", "NULLABLE")]
+    + TAIL,
+    "oxygen_saturation": USER
+    + SAMPLE_TIME
+    + SOURCE
+    + [("oxygen_saturation_percent", "FLOAT", "REQUIRED")]
+    + TAIL,
+    "respiratory_rate_sleep_summary": USER
+    + SAMPLE_TIME
+    + SOURCE
+    + [
+        ("full_sleep_breaths_per_minute", "FLOAT", "REQUIRED"),
+        ("full_sleep_standard_deviation", "FLOAT", "NULLABLE"),
+        ("full_sleep_signal_to_noise", "FLOAT", "NULLABLE"),
+    ]
+    + [
+        (f"{stage}_sleep_{what}", "FLOAT", "NULLABLE")
+        for stage in ("deep", "light", "rem")
+        for what in ("breaths_per_minute", "standard_deviation", "signal_to_noise")
+    ]
+    + TAIL,
+    "height": USER
+    + SAMPLE_TIME
+    + SOURCE
+    + DATA_POINT_ID
+    + [("height_millimeters", "INTEGER", "REQUIRED")]
+    + TAIL,
+    "vo2_max": USER
+    + SAMPLE_TIME
+    + SOURCE
+    + [
+        ("vo2_max_ml_per_kg_per_min", "FLOAT", "REQUIRED"),
+        ("measurement_method", "STRING", "NULLABLE"),
+    ]
+    + TAIL,
+    "run_vo2_max": USER
+    + SAMPLE_TIME
+    + SOURCE
+    + [("run_vo2_max_ml_per_kg_per_min", "FLOAT", "REQUIRED")]
+    + TAIL,
+    "blood_glucose": USER
+    + SAMPLE_TIME
+    + SOURCE
+    + DATA_POINT_ID
+    + [
+        ("blood_glucose_mg_per_dl", "FLOAT", "REQUIRED"),
+        ("measurement_source", "STRING", "NULLABLE"),
+        ("specimen", "STRING", "NULLABLE"),
+        ("meal_type", "STRING", "NULLABLE"),
+        ("measurement_timing", "STRING", "NULLABLE"),
+        ("notes", "STRING", "NULLABLE"),
+    ]
+    + TAIL,
+    "core_body_temperature": USER
+    + SAMPLE_TIME
+    + SOURCE
+    + DATA_POINT_ID
+    + [
+        ("temperature_celsius", "FLOAT", "REQUIRED"),
+        ("measurement_location", "STRING", "NULLABLE"),
+        ("measurement_id", "STRING", "NULLABLE"),
+    ]
+    + TAIL,
+    "moods": USER
+    + SAMPLE_TIME
+    + SOURCE
+    + DATA_POINT_ID
+    + [("moods", "STRING", "REPEATED"), ("valences", "STRING", "REPEATED")]
+    + TAIL,
+    "symptoms": USER
+    + SAMPLE_TIME
+    + SOURCE
+    + DATA_POINT_ID
+    + [("symptoms", "STRING", "REPEATED")]
+    + TAIL,
+    "ovulation_test": USER
+    + SAMPLE_TIME
+    + SOURCE
+    + DATA_POINT_ID
+    + [("result", "STRING", "NULLABLE")]
+    + TAIL,
+    "daily_sleep_temperature_derivations": USER
+    + DAILY_TIME
+    + SOURCE
+    + [
+        ("nightly_temperature_celsius", "FLOAT", "REQUIRED"),
+        ("baseline_temperature_celsius", "FLOAT", "NULLABLE"),
+        ("relative_nightly_stddev_30d_celsius", "FLOAT", "NULLABLE"),
+    ]
+    + TAIL,
+    "electrocardiogram": USER
+    + INTERVAL_TIME
+    + SOURCE
+    + [
+        ("result_classification", "STRING", "NULLABLE"),
+        ("average_heart_rate_bpm", "INTEGER", "NULLABLE"),
+        ("lead_number", "INTEGER", "NULLABLE"),
+        ("sampling_frequency_hertz", "INTEGER", "NULLABLE"),
+        ("millivolts_scaling_factor", "INTEGER", "NULLABLE"),
+        ("waveform_samples", "INTEGER", "REPEATED"),
+    ]
+    + DEVICE_INFO
+    + TAIL,
+    "irregular_rhythm_notification": USER
+    + INTERVAL_TIME
+    + SOURCE
+    + [
+        ("alert_windows", "RECORD", "REPEATED"),
+        ("alert_windows.start_time", "TIMESTAMP", "REQUIRED"),
+        ("alert_windows.end_time", "TIMESTAMP", "REQUIRED"),
+        ("alert_windows.start_utc_offset_seconds", "INTEGER", "REQUIRED"),
+        ("alert_windows.end_utc_offset_seconds", "INTEGER", "REQUIRED"),
+        ("alert_windows.civil_start_datetime", "DATETIME", "REQUIRED"),
+        ("alert_windows.civil_end_datetime", "DATETIME", "REQUIRED"),
+        ("alert_windows.positive", "BOOLEAN", "NULLABLE"),
+        ("alert_windows.heart_beats", "RECORD", "REPEATED"),
+        ("alert_windows.heart_beats.beat_time", "TIMESTAMP", "REQUIRED"),
+        ("alert_windows.heart_beats.utc_offset_seconds", "INTEGER", "REQUIRED"),
+        ("alert_windows.heart_beats.civil_datetime", "DATETIME", "REQUIRED"),
+        ("alert_windows.heart_beats.beats_per_minute", "INTEGER", "REQUIRED"),
+    ]
+    + DEVICE_INFO
     + TAIL,
     "exercise_tcx_trackpoints": [
         *USER,
@@ -285,16 +482,51 @@ SOURCE_KEY = (
     "source_device_form_factor, source_device_manufacturer, source_application_package_name, "
 )
 
+INTERVAL_TABLES = (
+    "steps",
+    "distance",
+    "floors",
+    "active_zone_minutes",
+    "active_energy_burned",
+    "basal_energy_burned",
+    "active_minutes",
+    "activity_level",
+    "sedentary_period",
+    "time_in_heart_rate_zone",
+    "altitude",
+    "swim_lengths_data",
+)
+UNNAMED_SAMPLE_TABLES = (
+    "heart_rate",
+    "heart_rate_variability",
+    "oxygen_saturation",
+    "respiratory_rate_sleep_summary",
+    "vo2_max",
+    "run_vo2_max",
+)
+NAMED_SAMPLE_TABLES = (
+    "weight",
+    "body_fat",
+    "height",
+    "blood_glucose",
+    "core_body_temperature",
+    "moods",
+    "symptoms",
+    "ovulation_test",
+)
+
 # The record_key components each table's doc must spell out, in order.
 EXPECTED_RECORD_KEY = {
     **{
         t: f"user_key, '{t}', {SOURCE_KEY}and the measurement key, which here is start_time."
-        for t in ("steps", "distance", "floors", "active_zone_minutes")
+        for t in (*INTERVAL_TABLES, "electrocardiogram", "irregular_rhythm_notification")
     },
     **{
         t: f"user_key, '{t}', {SOURCE_KEY}and the measurement key, which here is sample_time."
-        for t in ("heart_rate", "heart_rate_variability")
+        for t in UNNAMED_SAMPLE_TABLES
     },
+    "menstrual_period": f"user_key, 'menstrual_period', {SOURCE_KEY}and the measurement key, "
+    "which here is data_point_id (start_time when data_point_id is null).",
     **{
         t: f"user_key, '{t}', {SOURCE_KEY}and the measurement key, which here is civil_date."
         for t in TABLES
@@ -308,7 +540,7 @@ EXPECTED_RECORD_KEY = {
     **{
         t: f"user_key, '{t}', {SOURCE_KEY}and the measurement key, which here is data_point_id "
         "(sample_time when data_point_id is null)."
-        for t in ("weight", "body_fat")
+        for t in NAMED_SAMPLE_TABLES
     },
     "exercise_tcx_trackpoints": f"user_key, 'exercise_tcx_trackpoints', {SOURCE_KEY}and the "
     "measurement key, which here is data_point_id followed by trackpoint_index.",
@@ -320,12 +552,19 @@ EXPECTED_RECORD_KEY = {
 EXPECTED_CIVIL_DATE_RULE = {
     **{
         t: "civil_date is the user's local date at start_time."
-        for t in ("steps", "distance", "floors", "active_zone_minutes")
+        for t in (
+            *INTERVAL_TABLES,
+            "menstrual_period",
+            "electrocardiogram",
+            "irregular_rhythm_notification",
+        )
     },
     **{
         t: "civil_date is the user's local date of sample_time."
-        for t in ("heart_rate", "heart_rate_variability", "weight", "body_fat")
+        for t in (*UNNAMED_SAMPLE_TABLES, *NAMED_SAMPLE_TABLES)
     },
+    "daily_sleep_temperature_derivations": "civil_date is the API's "
+    "dailySleepTemperatureDerivations.date",
     "daily_resting_heart_rate": "civil_date is the API's dailyRestingHeartRate.date",
     "daily_heart_rate_zones": "civil_date is the API's dailyHeartRateZones.date",
     "daily_heart_rate_variability": "civil_date is the API's dailyHeartRateVariability.date",
@@ -369,8 +608,9 @@ def test_tables_lists_exactly_the_packaged_avsc_files():
         for entry in resources.files("schemas").iterdir()
         if entry.name.endswith(".avsc")
     }
-    assert packaged == set(ALL_TABLES) == {*TABLES, "load_windows"}
-    assert len(TABLES) == 18
+    user_level = {"paired_devices", "user_profile", "user_settings", "irn_profile"}
+    assert packaged == set(ALL_TABLES) == {*TABLES, *user_level, "load_windows"}
+    assert len(TABLES) == 40
     assert set(EXPECTED_COLUMNS) == set(TABLES)
 
 
@@ -647,6 +887,21 @@ ROWS: dict[str, dict[str, Any]] = {
                 "civil_end_datetime": datetime(2026, 11, 19, 0, 25),
             },
         ],
+        "stages_summary": [
+            {"stage_type": "LIGHT", "minutes": 30, "segment_count": 1},
+            {"stage_type": "REM", "minutes": None, "segment_count": None},
+        ],
+        "short_awakenings": [
+            {
+                "stage_type": "AWAKE",
+                "start_time": datetime(2026, 11, 19, 4, 20, tzinfo=UTC),
+                "end_time": datetime(2026, 11, 19, 4, 21, tzinfo=UTC),
+                "start_utc_offset_seconds": -18000,
+                "end_utc_offset_seconds": -18000,
+                "civil_start_datetime": datetime(2026, 11, 18, 23, 20),
+                "civil_end_datetime": datetime(2026, 11, 18, 23, 21),
+            }
+        ],
         **TAIL_ROW,
     },
     "exercise": {
@@ -678,6 +933,16 @@ ROWS: dict[str, dict[str, Any]] = {
         "heart_rate_zone_moderate_seconds": 300.0,
         "heart_rate_zone_vigorous_seconds": 1200.0,
         "heart_rate_zone_peak_seconds": None,
+        "pool_length_millimeters": None,
+        "total_swim_lengths": None,
+        "exercise_events": [
+            {
+                "event_type": "PAUSE",
+                "event_time": datetime(2026, 11, 19, 12, 40, tzinfo=UTC),
+                "utc_offset_seconds": 3600,
+                "civil_datetime": datetime(2026, 11, 19, 13, 40),
+            }
+        ],
         **TAIL_ROW,
     },
     "weight": {
@@ -696,6 +961,123 @@ ROWS: dict[str, dict[str, Any]] = {
         **RECONCILED_SOURCE_ROW,
         "data_point_id": None,
         "body_fat_percent": 21.5,
+        **TAIL_ROW,
+    },
+    **{
+        table: {"user_key": "p-0042", **INTERVAL_ROW, **RAW_SOURCE_ROW, **values, **TAIL_ROW}
+        for table, values in (
+            ("active_energy_burned", {"energy_kcal": 1.75}),
+            ("basal_energy_burned", {"energy_kcal": 1.1}),
+            (
+                "active_minutes",
+                {"minutes_by_activity_level": [{"activity_level": "LIGHT", "active_minutes": 1}]},
+            ),
+            ("activity_level", {"activity_level_type": "SEDENTARY"}),
+            ("sedentary_period", {}),
+            ("time_in_heart_rate_zone", {"heart_rate_zone": "PEAK"}),
+            ("altitude", {"gain_millimeters": -3048}),
+            ("swim_lengths_data", {"stroke_count": 18, "swim_stroke_type": None}),
+            ("menstrual_period", {"data_point_id": "mp-1", "notes": None}),
+            (
+                "electrocardiogram",
+                {
+                    "result_classification": "ATRIAL_FIBRILLATION",
+                    "average_heart_rate_bpm": 104,
+                    "lead_number": 1,
+                    "sampling_frequency_hertz": 250,
+                    "millivolts_scaling_factor": 1000,
+                    "waveform_samples": [12, -7, 2048],
+                    "device_model": "Sense 2",
+                    "firmware_version": None,
+                    "feature_version": "1.2",
+                    "algorithm_version": None,
+                    "service_version": None,
+                },
+            ),
+            (
+                "irregular_rhythm_notification",
+                {
+                    "alert_windows": [
+                        {
+                            "start_time": datetime(2026, 11, 20, 2, 3, tzinfo=UTC),
+                            "end_time": datetime(2026, 11, 20, 2, 4, tzinfo=UTC),
+                            "start_utc_offset_seconds": -18000,
+                            "end_utc_offset_seconds": -18000,
+                            "civil_start_datetime": datetime(2026, 11, 19, 21, 3),
+                            "civil_end_datetime": datetime(2026, 11, 19, 21, 4),
+                            "positive": True,
+                            "heart_beats": [
+                                {
+                                    "beat_time": datetime(2026, 11, 20, 2, 3, 1, tzinfo=UTC),
+                                    "utc_offset_seconds": -18000,
+                                    "civil_datetime": datetime(2026, 11, 19, 21, 3, 1),
+                                    "beats_per_minute": 97,
+                                }
+                            ],
+                        }
+                    ],
+                    "device_model": "Pixel Watch 3",
+                    "firmware_version": None,
+                    "feature_version": None,
+                    "algorithm_version": "2.0",
+                    "service_version": None,
+                },
+            ),
+        )
+    },
+    **{
+        table: {"user_key": "p-0042", **SAMPLE_ROW, **RECONCILED_SOURCE_ROW, **values, **TAIL_ROW}
+        for table, values in (
+            ("oxygen_saturation", {"oxygen_saturation_percent": 95.5}),
+            (
+                "respiratory_rate_sleep_summary",
+                {
+                    "full_sleep_breaths_per_minute": 14.2,
+                    "full_sleep_standard_deviation": None,
+                    "full_sleep_signal_to_noise": 7.5,
+                    **{
+                        f"{stage}_sleep_{what}": None
+                        for stage in ("deep", "light", "rem")
+                        for what in ("breaths_per_minute", "standard_deviation", "signal_to_noise")
+                    },
+                },
+            ),
+            ("height", {"data_point_id": "h-1", "height_millimeters": 1715}),
+            ("vo2_max", {"vo2_max_ml_per_kg_per_min": 44.5, "measurement_method": None}),
+            ("run_vo2_max", {"run_vo2_max_ml_per_kg_per_min": 47.25}),
+            (
+                "blood_glucose",
+                {
+                    "data_point_id": None,
+                    "blood_glucose_mg_per_dl": 104.0,
+                    "measurement_source": "LAB_TEST",
+                    "specimen": None,
+                    "meal_type": None,
+                    "measurement_timing": "FASTING",
+                    "notes": None,
+                },
+            ),
+            (
+                "core_body_temperature",
+                {
+                    "data_point_id": "t-1",
+                    "temperature_celsius": 37.1,
+                    "measurement_location": "EAR",
+                    "measurement_id": None,
+                },
+            ),
+            ("moods", {"data_point_id": "m-1", "moods": ["CALM"], "valences": []}),
+            ("symptoms", {"data_point_id": "s-1", "symptoms": ["HEADACHE", "FATIGUE"]}),
+            ("ovulation_test", {"data_point_id": "o-1", "result": "NEGATIVE"}),
+        )
+    },
+    "daily_sleep_temperature_derivations": {
+        "user_key": "p-0042",
+        **DAILY_ROW,
+        **RAW_SOURCE_ROW,
+        "nightly_temperature_celsius": 34.2,
+        "baseline_temperature_celsius": 34.0,
+        "relative_nightly_stddev_30d_celsius": 0.3,
         **TAIL_ROW,
     },
     "exercise_tcx_trackpoints": {
