@@ -40,8 +40,13 @@ from transforms.dead_letters import DeadLetter
 from transforms.fetch import FetchPages
 
 D = dt.date.fromisoformat
+# A missing data point, as the live API words it: an ErrorInfo with RESOURCE_NOT_FOUND.
 NOT_FOUND_BODY = (
-    '{"error":{"code":404,"message":"Requested entity was not found.","status":"NOT_FOUND"}}'
+    '{"error":{"code":404,"message":"Requested entity was not found.","status":"NOT_FOUND",'
+    '"details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":'
+    '"RESOURCE_NOT_FOUND","domain":"health.googleapis.com","metadata":{"service":'
+    '"health.googleapis.com","method":'
+    '"google.devicesandservices.health.v4.DataPointsService.ExportExerciseTcx"}}]}}'
 )
 UNAVAILABLE_BODY = (
     '{"error":{"code":503,"message":"The service is currently unavailable.",'
@@ -138,7 +143,7 @@ def test_pages_are_the_ground_truth_and_each_failed_call_a_dead_letter(sim, toke
                 # A 404 cannot pass later: permanent, not replayable.
                 failed(
                     unknown_exercise,
-                    "NOT_FOUND",
+                    "RESOURCE_NOT_FOUND",
                     "Requested entity was not found.",
                     404,
                     body=NOT_FOUND_BODY,
