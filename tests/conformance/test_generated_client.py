@@ -88,22 +88,33 @@ def list_request(case) -> dict:
     return request
 
 
+def page_sizes(pages) -> list[int]:
+    return [len(page.data_points) for page in pages]
+
+
+def full_pages(count: int, size: int) -> list[int]:
+    """Page lengths when every page is full but the last, and none is empty."""
+    return [min(size, count - i) for i in range(0, count, size)]
+
+
 @pytest.mark.parametrize("data_type", LISTABLE)
 def test_list(clients, cases, data_type):
     case = cases(data_type)
     points, _ = clients(case.user)
-    pager = points.list_data_points(request=list_request(case))
-    got = [as_json(p) for p in pager]
+    pages = list(points.list_data_points(request=list_request(case)).pages)
+    got = [as_json(p) for page in pages for p in page.data_points]
     assert multiset(got) == multiset(case.points)
+    assert page_sizes(pages) == full_pages(len(got), case.page_size())
 
 
 @pytest.mark.parametrize("data_type", RECONCILABLE)
 def test_reconcile(clients, cases, data_type):
     case = cases(data_type)
     points, _ = clients(case.user)
-    pager = points.reconcile_data_points(request=list_request(case))
-    got = [as_json(p) for p in pager]
+    pages = list(points.reconcile_data_points(request=list_request(case)).pages)
+    got = [as_json(p) for page in pages for p in page.data_points]
     assert multiset(got) == multiset(t["dataPoint"] for t in case.reconciled)
+    assert page_sizes(pages) == full_pages(len(got), case.page_size())
 
 
 @pytest.mark.parametrize("data_type", IDENTIFIABLE)
