@@ -8,9 +8,11 @@ these plans; the fields a point carries beyond them are counted as unmapped
 (`rows.datapoints.unmapped_fields`), and `tests/unit/test_discovery_coverage.py` holds the
 plans to the discovery document.
 
-Values follow `rows.values`: counts the API sends as proto3 defaults (a step count, an
-interval's energy) read an absent value as 0; optional fields and fields with explicit
-presence (the sleep summary's minutes) read it as NULL; enumerations are kept as strings.
+Values follow `rows.values`. The API writes a field with explicit presence whenever it is
+set, zero included (an interval's energy, an altitude gain, the sleep summary's minutes): when
+such a field is left out it is unknown, so a required one refuses the point and an optional
+one is NULL. The older count columns (step_count, floor_count, distance_millimeters,
+active_zone_minutes) keep reading an absent count as 0. Enumerations are kept as strings.
 """
 
 from __future__ import annotations
@@ -42,7 +44,6 @@ from rows.values import (
     to_int,
     to_str,
     utc_offset,
-    zero_or_float,
 )
 
 # --------------------------------------------------------------------------- nested values
@@ -166,7 +167,7 @@ def _active_minutes(body: dict, path: str, row: dict) -> None:
                 "activity_level": "ACTIVITY_LEVEL_UNSPECIFIED"
                 if name is None
                 else to_str(name, where + ".activityLevel"),
-                "active_minutes": count(level.get("activeMinutes"), where + ".activeMinutes"),
+                "active_minutes": to_int(level.get("activeMinutes"), where + ".activeMinutes"),
             }
         )
     row["minutes_by_activity_level"] = out
@@ -557,8 +558,8 @@ SPECS: dict[str, PointSpec] = {
         ),
         _spec("weight", (("weight_grams", "weightGrams", to_float), ("notes", "notes", opt_str))),
         _spec("body-fat", (("body_fat_percent", "percentage", to_float),)),
-        _spec("active-energy-burned", (("energy_kcal", "kcal", zero_or_float),)),
-        _spec("basal-energy-burned", (("energy_kcal", "kcal", zero_or_float),)),
+        _spec("active-energy-burned", (("energy_kcal", "kcal", to_float),)),
+        _spec("basal-energy-burned", (("energy_kcal", "kcal", to_float),)),
         _spec(
             "active-minutes",
             details=_active_minutes,
@@ -571,11 +572,11 @@ SPECS: dict[str, PointSpec] = {
         _spec("activity-level", (("activity_level_type", "activityLevelType", to_str),)),
         _spec("sedentary-period"),
         _spec("time-in-heart-rate-zone", (("heart_rate_zone", "heartRateZoneType", to_str),)),
-        _spec("altitude", (("gain_millimeters", "gainMillimeters", count),)),
+        _spec("altitude", (("gain_millimeters", "gainMillimeters", to_int),)),
         _spec(
             "swim-lengths-data",
             (
-                ("stroke_count", "strokeCount", count),
+                ("stroke_count", "strokeCount", to_int),
                 ("swim_stroke_type", "swimStrokeType", opt_str),
             ),
         ),

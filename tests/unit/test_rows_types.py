@@ -119,12 +119,12 @@ def sample_row(table: str, point_id: str | None = None, identifiable: bool = Fal
 # --------------------------------------------------------------------------- interval types
 
 ACTIVE_ENERGY = raw_interval("activeEnergyBurned", kcal=1.75)
-BASAL_ENERGY = raw_interval("basalEnergyBurned")  # 0 kcal: proto3 leaves it out
+BASAL_ENERGY = raw_interval("basalEnergyBurned", kcal=0)  # explicit presence: a zero is sent
 ACTIVE_MINUTES = raw_interval(
     "activeMinutes",
     activeMinutesByActivityLevel=[
         {"activityLevel": "MODERATE", "activeMinutes": "1"},
-        {"activityLevel": "LIGHT"},
+        {"activityLevel": "LIGHT", "activeMinutes": "0"},
     ],
 )
 ACTIVITY_LEVEL = raw_interval("activityLevel", activityLevelType="LIGHTLY_ACTIVE")
@@ -216,6 +216,28 @@ def test_a_menstrual_period_spans_days_and_belongs_to_its_first():
             **tail(key(USER, "menstrual_period", "reconciled", *NO_SOURCE_KEY, "mp-1")),
         },
     )
+
+
+@pytest.mark.parametrize(
+    ("data_type", "point", "path"),
+    [
+        ("active-energy-burned", raw_interval("activeEnergyBurned"), "activeEnergyBurned.kcal"),
+        ("altitude", raw_interval("altitude"), "altitude.gainMillimeters"),
+        ("swim-lengths-data", raw_interval("swimLengthsData"), "swimLengthsData.strokeCount"),
+        (
+            "active-minutes",
+            raw_interval(
+                "activeMinutes", activeMinutesByActivityLevel=[{"activityLevel": "LIGHT"}]
+            ),
+            r"activeMinutes.activeMinutesByActivityLevel\[0\].activeMinutes",
+        ),
+    ],
+)
+def test_a_value_the_api_always_sends_is_never_invented(data_type, point, path):
+    # These fields have explicit presence: the API writes a zero as 0, so one left out is
+    # unknown and the point is refused rather than loaded with a made-up 0.
+    with pytest.raises(RowError, match=f"^{path}: missing$"):
+        one_row(data_type, point, "raw")
 
 
 def test_active_minutes_without_levels_is_an_empty_list():
