@@ -402,6 +402,9 @@ SPECS: dict[str, PointSpec] = {
                 ),
                 ("sdnn_milliseconds", "standardDeviationMilliseconds", opt_float),
             ),
+            not_mapped={
+                "metadata": "frequency powers: heart_rate_variability has no columns for them",
+            },
         ),
         _spec(
             "daily-resting-heart-rate",
