@@ -670,12 +670,26 @@ def field_violations(details: list[dict]) -> list[str]:
 
 # -- exercise TCX ------------------------------------------------------------------------------
 
+
+def exercises_to_export(sim: Simulator, user: str) -> list[dict]:
+    """The user's newest exercise with GPS and newest without, over the whole history."""
+    truth = sim.ground_truth(user, "exercise", HISTORY_START, user_today(sim, user))
+    newest: dict[bool, dict] = {}
+    for entry in truth:  # oldest first: later entries replace earlier ones
+        point = entry["dataPoint"]
+        newest[point["exercise"].get("exerciseMetadata", {}).get("hasGps", False)] = point
+    return [newest[gps] for gps in sorted(newest)]
+
+
 _TCX = "{http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2}"
 
 
-def check_tcx(point: dict, tcx: str) -> list[str]:
-    """How an exported TCX document disagrees with its exercise: one activity, starting
-    (Id and first lap) when the exercise starts."""
+def check_tcx(point: dict, tcx: str, partial: bool) -> list[str]:
+    """How an exported TCX document disagrees with its exercise.
+
+    One activity, starting (Id and first lap) when the exercise starts; trackpoints when the
+    exercise has GPS or `partialData` asked for them, positions only with GPS.
+    """
     # The TCX comes from the simulator on loopback, not from an untrusted party.
     root = ET.fromstring(tcx.encode("utf-8"))  # noqa: S314
     activities = root.findall(f"{_TCX}Activities/{_TCX}Activity")
@@ -689,4 +703,11 @@ def check_tcx(point: dict, tcx: str) -> list[str]:
     laps = activities[0].findall(f"{_TCX}Lap")
     if not laps or parse_time(laps[0].get("StartTime")) != start:
         problems.append(f"first lap {laps[0].get('StartTime') if laps else None!r} != {start}")
+    gps = point["exercise"].get("exerciseMetadata", {}).get("hasGps", False)
+    trackpoints = root.findall(f".//{_TCX}Trackpoint")
+    positions = root.findall(f".//{_TCX}Trackpoint/{_TCX}Position")
+    if bool(trackpoints) != (gps or partial):
+        problems.append(f"{len(trackpoints)} trackpoints (GPS {gps}, partialData {partial})")
+    if bool(positions) != gps:
+        problems.append(f"{len(positions)} positions (GPS {gps})")
     return problems

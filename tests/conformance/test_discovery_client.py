@@ -43,6 +43,7 @@ from tests.conformance.conftest import (
     check_settings,
     check_tcx,
     error_info,
+    exercises_to_export,
     field_violations,
     is_newest_first,
     multiset,
@@ -54,7 +55,6 @@ from tests.conformance.conftest import (
 METHOD = "health.users.dataTypes.dataPoints."
 # Identifiable points fetched one by one with `get`, per type (the newest ones).
 GETS_PER_TYPE = 8
-EXERCISES_EXPORTED = 4
 
 
 @pytest.fixture(scope="module")
@@ -151,17 +151,20 @@ def test_get(service, cases, data_type):
         assert got == point
 
 
-def test_export_exercise_tcx(service, cases):
-    case = cases("exercise")
-    points = service(case.user).users().dataTypes().dataPoints()
-    exported = [t["dataPoint"] for t in case.truth[-EXERCISES_EXPORTED:]]
-    assert len(exported) == min(EXERCISES_EXPORTED, len(case.truth)) > 0
+def test_export_exercise_tcx(sim, service):
+    exported = exercises_to_export(sim, "user-1")
+    assert [p["exercise"].get("exerciseMetadata", {}).get("hasGps", False) for p in exported] == [
+        False,
+        True,
+    ]
+    points = service("user-1").users().dataTypes().dataPoints()
     for point in exported:
-        body = points.exportExerciseTcx(name=point["name"]).execute()
-        assert violations(body, METHOD + "exportExerciseTcx") == []
-        media = points.exportExerciseTcx_media(name=point["name"]).execute()
-        assert media.decode("utf-8") == body["tcxData"]
-        assert check_tcx(point, body["tcxData"]) == []
+        for partial in (False, True):
+            body = points.exportExerciseTcx(name=point["name"], partialData=partial).execute()
+            assert violations(body, METHOD + "exportExerciseTcx") == []
+            assert check_tcx(point, body["tcxData"], partial) == []
+            media = points.exportExerciseTcx_media(name=point["name"], partialData=partial)
+            assert media.execute().decode("utf-8") == body["tcxData"]
 
 
 def roll_up_pages(points, plan) -> list[dict]:

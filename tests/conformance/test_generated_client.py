@@ -46,13 +46,13 @@ from tests.conformance.conftest import (
     check_profile,
     check_settings,
     check_tcx,
+    exercises_to_export,
     field_violations,
     multiset,
     rollup_plan,
 )
 
 GETS_PER_TYPE = 4
-EXERCISES_EXPORTED = 2
 
 
 def as_json(message) -> dict:
@@ -126,14 +126,15 @@ def test_get(clients, cases, data_type):
         assert multiset([got]) == multiset([point])
 
 
-def test_export_exercise_tcx(clients, cases):
-    case = cases("exercise")
-    points, _ = clients(case.user)
-    exported = case.points[-EXERCISES_EXPORTED:]
-    assert len(exported) == min(EXERCISES_EXPORTED, len(case.points)) > 0
+def test_export_exercise_tcx(sim, clients):
+    exported = exercises_to_export(sim, "user-1")
+    assert len(exported) == 2  # one with GPS, one without
+    points, _ = clients("user-1")
     for point in exported:
-        tcx = points.export_exercise_tcx(name=point["name"]).tcx_data
-        assert check_tcx(point, tcx) == []
+        for partial in (False, True):
+            request = {"name": point["name"], "partial_data": partial}
+            tcx = points.export_exercise_tcx(request=request).tcx_data
+            assert check_tcx(point, tcx, partial) == []
 
 
 def timestamp(moment: dt.datetime) -> timestamp_pb2.Timestamp:
