@@ -67,7 +67,8 @@ def build_pipeline(
         ingest_time: the run's start (UTC), stamped on every row.
         broker_factory: test seam: builds the token broker.
         sleep: waits between retries (test seam).
-        clock: the UTC time request messages are judged by (test seam).
+        clock: the UTC time request messages are judged by, and user-level loads are
+            stamped with (test seam; default: the wall clock).
         write_tables: builds the BigQuery write from the settings (test seam): it
             takes (table, row) pairs and returns the DeadLetters of rows BigQuery
             refused. Default: `WriteTables`.
@@ -147,7 +148,9 @@ def build_pipeline(
     user_letters: tuple[beam.PCollection, ...] = ()
     if user_calls is not None:
         user_fetched = user_calls | "FetchUser" >> fetch("fetch")
-        user_built = user_fetched.pages | "UserRows" >> UserRows(config.run_id, ingest_time)
+        user_built = user_fetched.pages | "UserRows" >> UserRows(
+            config.run_id, ingest_time, clock=clock
+        )
         loaded.append(load(user_built.rows, "User"))
         user_letters = (user_fetched.dead_letter, user_built.dead_letter)
     dead_letters = (

@@ -15,7 +15,9 @@ from the run's config as the real write is.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import datetime as dt
+import hashlib
 import json
 import re
 
@@ -26,7 +28,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from healthapi import datatypes
+from healthapi import datatypes, user_resources
+from healthapi.auth import oauth
 from healthapi.auth.file_store import LocalFileTokenStore
 from healthapi.client import HealthApiClient
 from healthapi.elements import STREAM_RECONCILED, ApiCall
@@ -36,8 +39,9 @@ from pipeline import build
 from pipeline.options import resolve
 from rows import datapoints, tcx
 from schemas.convert import TableRow
-from simulator import Simulator
+from simulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Simulator
 from tests.transforms.conftest import (
+    NOW,
     NOW_TEXT,
     WALL,
     fixed_clock,
@@ -431,3 +435,126 @@ def test_an_exercise_whose_tcx_is_refused_loads_and_its_detail_call_is_a_dead_le
         p.run().wait_until_finish()
 
     assert written(tmp_path, run_id) == [comparable(refused)]
+
+
+# -- the user-level branch -----------------------------------------------------------------
+
+PROFILE_SCOPE = "https://www.googleapis.com/auth/googlehealth.profile.readonly"
+
+
+def user_level_keys(sim, store, user: str, with_profile: bool) -> list[tuple]:
+    """(table, user, record key) of a user's user-level rows, the devices as the API lists
+    them: a device's record is its day (the graph's clock: NOW's date), the others' the
+    user."""
+    token = store.load(user)["access_token"]
+    listed = requests.get(
+        f"{sim.base_url}/v4/users/me/pairedDevices",
+        params={"pageSize": 100},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    ).json()["pairedDevices"]
+    day = NOW.date().isoformat()
+    keys = [
+        ("paired_devices", user, sha(user, "paired_devices", d["name"].rsplit("/", 1)[1], day))
+        for d in listed
+    ]
+    tables = ("user_settings", "irn_profile", *(("user_profile",) if with_profile else ()))
+    return keys + [(table, user, sha(user, table)) for table in tables]
+
+
+def sha(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def test_the_user_level_tables_load_once_per_user_beside_the_data_points(tmp_path, tables):
+    run_id = "graph-user"
+    with Simulator(sim_config()) as sim:
+        store = LocalFileTokenStore(tmp_path / "tokens")
+        client = oauth.OAuthClient.for_base_url(
+            DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, sim.base_url
+        )
+        store.save_client(client.client_id, client.client_secret)
+        every = sorted({*datatypes.scopes_for(["steps", "sleep"]), *user_resources.SCOPES})
+        # user-2 did not grant the profile scope.
+        for user, scopes in (
+            ("user-1", every),
+            ("user-2", [s for s in every if s != PROFILE_SCOPE]),
+        ):
+            store.save(user, oauth.authorize(client, scopes, login_hint=user, open_url=_visit))
+        cfg = config(
+            sim,
+            store,
+            tmp_path,
+            run_id,
+            "--users=user-1,user-2",
+            f"--start_date={DAY}",
+            f"--end_date={DAY}",
+            "--data_types=steps,sleep",
+            "--user_tables=true",
+        )
+        assert cfg.user_tables is True
+        expected = [
+            *expected_keys(sim, store, "user-1", "steps"),
+            *expected_keys(sim, store, "user-1", "sleep"),
+            *expected_keys(sim, store, "user-2", "steps"),
+            *expected_keys(sim, store, "user-2", "sleep"),
+            *user_level_keys(sim, store, "user-1", with_profile=True),
+            *user_level_keys(sim, store, "user-2", with_profile=False),
+        ]
+        assert sum(1 for k in expected if k[0] == "paired_devices") >= 2
+        missing_scope = DeadLetter(
+            stage="fetch",
+            original=ApiCall("user-2", "user", "profile"),
+            error_class="SCOPE_NOT_GRANTED",
+            message=f"users.getProfile needs the scope {PROFILE_SCOPE}, which user 'user-2' "
+            "did not grant: authorize the user again with it (fitbeam authorize), or load "
+            "without user tables (--user_tables=false)",
+            timestamp=WALL,
+            http_status=403,
+            user_key="user-2",
+        )
+
+        p, out = run_graph(cfg)
+        assert_that(out["rows"] | "Keys" >> beam.Map(row_keys), equal_to(expected), label="rows")
+        assert_that(
+            out["dead_letters"] | "NoBody" >> beam.Map(without_body),
+            equal_to([missing_scope]),
+            label="dead letters",
+        )
+        p.run().wait_until_finish()
+
+    # Three branches (main, detail, user level), each written by a write of its own.
+    assert len(tables) == 3
+    assert [made.received for made in tables] == list(out["branches"])
+    [letter] = written(tmp_path, run_id)
+    assert json.loads(letter)["body"].startswith('{"error":{"code":403')
+    assert {**json.loads(letter), "body": ""} == json.loads(comparable(missing_scope))
+
+
+def without_body(letter: DeadLetter) -> DeadLetter:
+    """The letter with its wall-clock stamp masked and the API's answer left out."""
+    return dataclasses.replace(wall_stamped(letter), body="")
+
+
+def _visit(url: str) -> None:
+    requests.get(url, timeout=10)
+
+
+def test_a_replayed_user_level_call_loads_its_table(sim, tokens, tmp_path, tables):
+    run_id = "graph-user-replay"
+    call = ApiCall("user-1", "user", "settings")
+    letter = DeadLetter("fetch", call, "UNAVAILABLE", "m", NOW_TEXT, http_status=503, attempts=2)
+    (tmp_path / "old-run").mkdir()
+    (tmp_path / "old-run" / "dead-letters.jsonl").write_text(letter.to_json() + "\n")
+    # The flag does not matter to a replay: what failed is carried out again.
+    cfg = config(sim, tokens, tmp_path, run_id, f"--dead_letters={tmp_path}/old-run/*.jsonl")
+    assert cfg.user_tables is False
+
+    p, out = run_graph(cfg)
+    assert_that(
+        out["rows"] | "Keys" >> beam.Map(row_keys),
+        equal_to([("user_settings", "user-1", sha("user-1", "user_settings"))]),
+        label="rows",
+    )
+    assert_that(out["dead_letters"], equal_to([]), label="dead letters")
+    p.run().wait_until_finish()
