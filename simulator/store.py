@@ -26,6 +26,8 @@ _ALL_SOURCES = synth.SOURCE_FAMILIES["all-sources"]
 # Reconciled or source-filtered day lists kept (a few MB each for a day of heart rate).
 _STREAMS_KEPT = 256
 _SOURCE_RANK = {s: i for i, s in enumerate(synth.SOURCE_PRIORITY)}
+# Types whose points are periods that a rollup splits among the windows they overlap.
+_SPLIT_BY_WINDOW = frozenset({"sedentary-period"})
 # Days of daily values a personal range is drawn from (dailyRollUp of these types).
 PERSONAL_RANGE_DAYS = {"daily-resting-heart-rate": 30, "daily-heart-rate-variability": 30}
 
@@ -339,7 +341,17 @@ class DataStore:
                 day = first + dt.timedelta(days=d)
                 points = [p for p in self.day_points(user, data_type, day) if p.source in sources]
                 for p in self.reconcile(points):
-                    if lo <= p.start < hi:
+                    if data_type in _SPLIT_BY_WINDOW:
+                        # A period counts in each window by the part of it that lies there.
+                        if p.start < hi and p.end > lo:
+                            i = max(0, bisect.bisect_right(starts, p.start) - 1)
+                            while i < len(windows) and windows[i][0] < p.end:
+                                w_start, w_end = windows[i]
+                                part = min(p.end, w_end) - max(p.start, w_start)
+                                if part > 0:
+                                    buckets[i].append(part)
+                                i += 1
+                    elif lo <= p.start < hi:
                         i = bisect.bisect_right(starts, p.start) - 1
                         if p.start < windows[i][1]:
                             buckets[i].append(self._measure(user, data_type, p))

@@ -312,3 +312,155 @@ def test_roll_ups_honour_the_data_source_family(sim, api):
         dataSourceFamily="users/me/dataSourceFamilies/nope",
     )
     error_of(bad, 400, "INVALID_DATA_POINT_DATA_SOURCE_FAMILY")
+
+
+# -- the newer types ------------------------------------------------------------------------
+
+
+def hourly(api, data_type: str, day: str) -> dict[str, dict]:
+    """The user-1 rollUp of a UTC day in hourly windows, by window start."""
+    body = api().rollup(data_type, f"{day}T00:00:00Z", f"{day}T23:59:59Z", "3600s").json()
+    return {p["startTime"]: p[body_key(data_type)] for p in body.get("rollupDataPoints", [])}
+
+
+def body_key(data_type: str) -> str:
+    head, *rest = data_type.split("-")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def truth_by_hour(sim, data_type: str, day: str) -> dict[str, list[dict]]:
+    """Ground-truth value objects of user-1 by the UTC hour they start in."""
+    civil = D.fromisoformat(day)
+    out = collections.defaultdict(list)
+    for entry in sim.ground_truth("user-1", data_type, civil - DAY, civil + DAY):
+        body = entry["dataPoint"][body_key(data_type)]
+        start = timefmt.parse_rfc3339(body["interval"]["startTime"])
+        hour = timefmt.rfc3339(int(start) // 3600 * 3600)
+        if hour.startswith(day):
+            out[hour].append(body)
+    return out
+
+
+def test_newer_interval_types_roll_up_their_points(sim, api):
+    day = "2026-11-27"  # user-1 ran this evening
+    energy = truth_by_hour(sim, "active-energy-burned", day)
+    assert hourly(api, "active-energy-burned", day) == {
+        hour: {"kcalSum": round(sum(b["kcal"] for b in bodies), 3)}
+        for hour, bodies in energy.items()
+    }
+    altitude = truth_by_hour(sim, "altitude", day)
+    assert altitude
+    assert hourly(api, "altitude", day) == {
+        hour: {"gainMillimetersSum": str(sum(int(b["gainMillimeters"]) for b in bodies))}
+        for hour, bodies in altitude.items()
+    }
+    levels = truth_by_hour(sim, "activity-level", day)
+    order = ("SEDENTARY", "LIGHTLY_ACTIVE", "MODERATELY_ACTIVE", "VERY_ACTIVE")
+    expected = {}
+    for hour, bodies in levels.items():
+        counts = collections.Counter(b["activityLevelType"] for b in bodies)
+        expected[hour] = {
+            "activityLevelRollupsByActivityLevelType": [
+                {"activityLevelType": level, "totalDuration": f"{60 * counts[level]}s"}
+                for level in order
+                if counts[level]
+            ]
+        }
+    assert hourly(api, "activity-level", day) == expected
+    zones = truth_by_hour(sim, "time-in-heart-rate-zone", day)
+    got = hourly(api, "time-in-heart-rate-zone", day)
+    assert set(got) == set(zones)
+    for hour, bodies in zones.items():
+        counts = collections.Counter(b["heartRateZoneType"] for b in bodies)
+        assert {
+            z["heartRateZone"]: timefmt.parse_duration(z["duration"])
+            for z in got[hour]["timeInHeartRateZones"]
+        } == {zone: 60 * n for zone, n in counts.items()}
+    assert "VIGOROUS" in {
+        z for bodies in zones.values() for b in bodies for z in [b["heartRateZoneType"]]
+    }
+
+
+def test_sedentary_time_is_split_among_the_windows_a_period_overlaps(sim, api):
+    day = D(2026, 11, 10)
+    periods = [
+        entry["dataPoint"]["sedentaryPeriod"]["interval"]
+        # The UTC day begins in New York's evening before.
+        for entry in sim.ground_truth("user-1", "sedentary-period", day - DAY, day)
+    ]
+    spans = [
+        (int(timefmt.parse_rfc3339(i["startTime"])), int(timefmt.parse_rfc3339(i["endTime"])))
+        for i in periods
+    ]
+    assert any(end - start > 3600 for start, end in spans)
+    got = hourly(api, "sedentary-period", "2026-11-10")
+    first = int(timefmt.parse_rfc3339("2026-11-10T00:00:00Z"))
+    expected = {}
+    for h in range(24):
+        lo, hi = first + h * 3600, first + (h + 1) * 3600
+        if h == 23:
+            hi -= 1  # the range ends at 23:59:59
+        seconds = sum(max(0, min(end, hi) - max(start, lo)) for start, end in spans)
+        if seconds:
+            expected[timefmt.rfc3339(lo)] = {"durationSum": f"{seconds}s"}
+    assert got == expected
+    assert all(timefmt.parse_duration(v["durationSum"]) <= 3600 for v in got.values())
+
+
+def test_swim_strokes_roll_up(sim, api):
+    day = "2026-11-13"  # a swim
+    lengths = truth_by_hour(sim, "swim-lengths-data", day)
+    assert lengths
+    assert hourly(api, "swim-lengths-data", day) == {
+        hour: {"strokeCountSum": str(sum(int(b["strokeCount"]) for b in bodies))}
+        for hour, bodies in lengths.items()
+    }
+
+
+@pytest.mark.parametrize(
+    ("data_type", "field", "key", "low", "high"),
+    [
+        (
+            "daily-resting-heart-rate",
+            "beatsPerMinute",
+            "restingHeartRatePersonalRange",
+            "beatsPerMinuteMin",
+            "beatsPerMinuteMax",
+        ),
+        (
+            "daily-heart-rate-variability",
+            "averageHeartRateVariabilityMilliseconds",
+            "heartRateVariabilityPersonalRange",
+            "averageHeartRateVariabilityMillisecondsMin",
+            "averageHeartRateVariabilityMillisecondsMax",
+        ),
+    ],
+)
+def test_daily_personal_ranges_span_the_last_thirty_days(
+    sim, api, data_type, field, key, low, high
+):
+    """A day's range: the mean of the 30 days up to it, plus and minus their deviation."""
+    first, end = D(2026, 11, 10), D(2026, 11, 17)
+    truth = {
+        e["civilDate"]: float(e["dataPoint"][body_key(data_type)][field])
+        for e in sim.ground_truth("user-1", data_type, first - 29 * DAY, end - DAY)
+    }
+    body = api().daily_rollup(data_type, first, end).json()
+    got = {D(**p["civilStartTime"]["date"]).isoformat(): p[key] for p in body["rollupDataPoints"]}
+    expected = {}
+    day = first
+    while day < end:
+        if day.isoformat() in truth:
+            recent = [v for d, v in truth.items() if day - 29 * DAY <= D.fromisoformat(d) <= day]
+            mean = sum(recent) / len(recent)
+            spread = max(1.0, (sum((v - mean) ** 2 for v in recent) / len(recent)) ** 0.5)
+            expected[day.isoformat()] = {
+                low: round(mean - spread, 1),
+                high: round(mean + spread, 1),
+            }
+        day += DAY
+    assert len(expected) >= 5
+    assert got == expected
+    assert (
+        api().rollup(data_type, "2026-11-10T00:00:00Z", "2026-11-11T00:00:00Z").status_code == 400
+    )
