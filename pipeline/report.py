@@ -11,7 +11,10 @@ Built from the run's Beam counters (namespace `fitbeam`):
   dead letters: calls done;
 - `api_retries`, `token_refreshes`;
 - `needs_consent_<user>`: calls that failed because the user's grant is gone
-  (`invalid_grant`, or no token): the report lists those users.
+  (`invalid_grant`, or no token): the report lists those users;
+- `unmapped_fields/<data type>/<field path>`: fields of the API's points that no
+  column holds (`transforms.rows`): the report lists them per data type, so an
+  API change is seen.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from schemas.bigquery import LOAD_LOG_TABLE
 from transforms.dead_letters import FETCH_STAGES
 from transforms.fetch import API_STATUS_PREFIX, NEEDS_CONSENT_PREFIX
+from transforms.rows import UNMAPPED_PREFIX
 
 NAMESPACE = "fitbeam"
 
@@ -54,6 +58,7 @@ class RunReport:
     replayed: dict[str, int] = dataclasses.field(default_factory=dict)
     needs_consent: list[str] = dataclasses.field(default_factory=list)
     api_calls_by_type: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
+    unmapped_fields: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
     note: str = ""
 
     @property
@@ -106,6 +111,14 @@ class RunReport:
                 f"dead letters, replayable once they have): {', '.join(self.needs_consent)} "
                 "(fitbeam authorize --user KEY)"
             )
+        if self.unmapped_fields:
+            lines.append(
+                "  fields the API sent that no column holds (a change in the API?), "
+                "points per field:"
+            )
+            for data_type, fields in sorted(self.unmapped_fields.items()):
+                listed = ", ".join(f"{path} {n:,}" for path, n in sorted(fields.items()))
+                lines.append(f"    {data_type}: {listed}")
         if self.dead_letters_total:
             lines.append(f"  dead letters written under {self.dead_letter_path}")
         return "\n".join(lines)
@@ -145,8 +158,18 @@ def from_counters(values: dict[str, int], **fields) -> RunReport:
         replayed={k: v for k, v in values.items() if k.startswith("replay") and v},
         needs_consent=sorted(group(NEEDS_CONSENT_PREFIX)),
         api_calls_by_type=_by_type(group(API_STATUS_PREFIX)),
+        unmapped_fields=_unmapped(group(UNMAPPED_PREFIX)),
         **fields,
     )
+
+
+def _unmapped(values: dict[str, int]) -> dict[str, dict[str, int]]:
+    """`{"sleep/sleep.score": 3}` -> `{"sleep": {"sleep.score": 3}}` (types hold no `/`)."""
+    out: dict[str, dict[str, int]] = {}
+    for name, n in values.items():
+        data_type, _, path = name.partition("/")
+        out.setdefault(data_type, {})[path] = n
+    return out
 
 
 def _by_type(values: dict[str, int]) -> dict[str, dict[str, int]]:

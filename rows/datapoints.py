@@ -37,7 +37,7 @@ from __future__ import annotations
 from typing import Any
 
 from rows.keys import MEASUREMENT_KEY, SOURCE_COLUMNS, STREAMS, record_key
-from rows.points import SPECS, TABLE_OF, Shape
+from rows.points import SPECS, TABLE_OF, Shape, shape_of
 from rows.values import RowContext, RowError, count, obj, opt_obj, zero_or_float
 
 __all__ = [
@@ -178,17 +178,22 @@ def rows_for_point(
 
 # A data source's fields. The web client ids name the app that wrote the data, which the
 # package name already does for the apps that have one: not kept.
-_SOURCE_SHAPE: Shape = (
-    frozenset(("platform", "recordingMethod", "device", "application")),
+_SOURCE_SHAPE: Shape = shape_of(
     (
-        ("device", (frozenset(("displayName", "formFactor", "manufacturer")), ())),
-        (
-            "application",
-            (frozenset(("packageName", "webClientId", "googleWebClientId")), ()),
-        ),
+        "platform",
+        "recordingMethod",
+        "device.displayName",
+        "device.formFactor",
+        "device.manufacturer",
+        "application.packageName",
+        "application.webClientId",
+        "application.googleWebClientId",
     ),
+    "dataSource.",
 )
 _POINT_KEYS = frozenset(("name", "dataPointName", "dataSource"))
+# Per data type, the keys a point may hold: its value object's and the envelope's.
+_POINT_SHAPES = {name: _POINT_KEYS | {spec.json_key} for name, spec in SPECS.items()}
 
 
 def unmapped_fields(data_type: str, point: Any) -> list[str]:
@@ -196,7 +201,8 @@ def unmapped_fields(data_type: str, point: Any) -> list[str]:
 
     An API change (a new field) shows here instead of being dropped silently. Cheap on the
     hot path: one set comparison per level of the point, and deeper levels only where a
-    known field holds an object. Lists of objects are checked element by element.
+    known field holds an object; the paths of levels are made once, with the plans.
+    Lists of objects are checked element by element.
 
     Args:
         data_type: the API data type name.
@@ -210,33 +216,32 @@ def unmapped_fields(data_type: str, point: Any) -> list[str]:
     spec = SPECS.get(data_type)
     if spec is None or type(point) is not dict:
         return []
-    json_key = spec.json_key
     out: list[str] = []
-    keys = point.keys()
-    if len(keys) > 3 or not keys - _POINT_KEYS <= {json_key}:
-        out.extend(sorted(k for k in keys if k not in _POINT_KEYS and k != json_key))
-    body = point.get(json_key)
+    envelope = _POINT_SHAPES[data_type]
+    if not envelope.issuperset(point):
+        out.extend(k for k in point if k not in envelope)
+    body = point.get(spec.json_key)
     if type(body) is dict:
-        _unknown(body, spec.shape, json_key + ".", out)
+        _unknown(body, spec.shape, out)
     source = point.get("dataSource")
     if type(source) is dict:
-        _unknown(source, _SOURCE_SHAPE, "dataSource.", out)
+        _unknown(source, _SOURCE_SHAPE, out)
     # The elements of a list repeat the same unknown field: name it once.
     return list(dict.fromkeys(out)) if out else out
 
 
-def _unknown(value: dict, shape: Shape, path: str, out: list[str]) -> None:
-    known, nested = shape
-    if not value.keys() <= known:
-        out.extend(path + k for k in value if k not in known)
-    for key, inner in nested:
+def _unknown(value: dict, shape: Shape, out: list[str]) -> None:
+    known, where, nested = shape
+    if not known.issuperset(value):
+        out.extend(where + k for k in value if k not in known)
+    for key, inner, items in nested:
         child = value.get(key)
         if child is None:
             continue
-        if type(child) is dict:
-            _unknown(child, inner, f"{path}{key}.", out)
-        elif type(child) is list:
-            where = f"{path}{key}[]."
+        kind = type(child)
+        if kind is dict:
+            _unknown(child, inner, out)
+        elif kind is list:
             for item in child:
                 if type(item) is dict:
-                    _unknown(item, inner, where, out)
+                    _unknown(item, items, out)

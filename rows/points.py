@@ -225,9 +225,10 @@ def _alert_windows(body: dict, path: str, row: dict) -> None:
 Place = Callable[[dict, str, dict], None]
 Convert = Callable[[Any, str], Any]
 # The fields a point may hold at one level: the keys known there, and the known keys whose
-# values (objects, or lists of objects) are checked in turn. Civil times, dates and lists of
+# values (objects, or lists of objects) are checked in turn, each with the JSON path its
+# fields are named by (`sleep.summary.`, `sleep.stages[].`). Civil times, dates and lists of
 # numbers are leaves.
-Shape = tuple[frozenset[str], tuple[tuple[str, "Shape"], ...]]
+Shape = tuple[frozenset[str], str, tuple[tuple[str, "Shape", "Shape"], ...]]
 
 _INTERVAL_PATHS = (
     "interval.startTime",
@@ -279,18 +280,30 @@ class PointSpec:
     shape: Shape
 
 
-def shape_of(paths) -> Shape:
-    """The `Shape` of dotted paths (`stages[].type`: `[]` marks a list of objects)."""
+def shape_of(paths, prefix: str) -> Shape:
+    """The `Shape` of dotted paths (`stages[].type`: `[]` marks a list of objects).
+
+    Args:
+        paths: the known field paths below the level.
+        prefix: the JSON path of the level, ending in `.` (`sleep.`).
+
+    Returns:
+        (known keys, prefix, nested levels): each nested level is (key, its shape when it
+        holds an object, its shape when it holds a list of objects).
+    """
     tree: dict = {}
     for path in paths:
         node = tree
         for part in path.replace("[]", "").split("."):
             node = node.setdefault(part, {})
 
-    def build(node: dict) -> Shape:
-        return frozenset(node), tuple((k, build(v)) for k, v in node.items() if v)
+    def build(node: dict, where: str) -> Shape:
+        nested = tuple(
+            (k, build(v, f"{where}{k}."), build(v, f"{where}{k}[].")) for k, v in node.items() if v
+        )
+        return frozenset(node), where, nested
 
-    return build(tree)
+    return build(tree, prefix)
 
 
 def _spec(
@@ -329,7 +342,7 @@ def _spec(
         read,
         detail_columns,
         skipped,
-        shape_of((*read, *skipped)),
+        shape_of((*read, *skipped), json_key + "."),
     )
 
 

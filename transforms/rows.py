@@ -12,6 +12,11 @@ line, `pipeline.progress`).
 Every complete answer also yields one `load_windows` row: the load's id (stamped
 on each of its rows), its user, table and civil window. The `<table>_current`
 views (`schemas.views`) show, for every window, only its latest load.
+
+A field of a point that its type's row plan does not know (`rows.datapoints.
+unmapped_fields`) is counted, per data type and field path, in the counter
+`unmapped_fields/<data type>/<path>`; the run report lists them, so an API change
+is seen rather than dropped silently.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from rows import daily_summary, datapoints, load_windows, tcx
 from transforms.dead_letters import DeadLetter, utc_now_rfc3339
 
 NAMESPACE = "fitbeam"
+UNMAPPED_PREFIX = "unmapped_fields/"
 # What a dead letter keeps of a value too deeply nested to write or to show.
 _TOO_DEEP = f"[not kept: nested more than {MAX_NESTING} levels deep]"
 # Row building raises RowError for a malformed value. A few malformed values still escape
@@ -77,10 +83,20 @@ class _ToRowsFn(beam.DoFn):
         self.partial: dict[str, int] = {}  # see start_bundle
         self.planned = Metrics.counter(NAMESPACE, "calls_planned")
         self.answered = Metrics.counter(NAMESPACE, "calls_answered")
+        self.unmapped: dict[tuple[str, str], object] = {}  # (type, path) -> its counter
 
     def setup(self):
         if gc.get_threshold()[0] < GC_THRESHOLD[0]:
             gc.set_threshold(*GC_THRESHOLD)
+
+    def _count_unmapped(self, data_type: str, paths: list[str]) -> None:
+        """Counts fields no row plan knows: rare, so each counter is made when first met."""
+        for path in paths:
+            counter = self.unmapped.get((data_type, path))
+            if counter is None:
+                name = f"{UNMAPPED_PREFIX}{data_type}/{path}"
+                counter = self.unmapped[data_type, path] = Metrics.counter(NAMESPACE, name)
+            counter.inc()
 
     def _dead(self, stage: str, page: ApiPage, original: object, err: Exception) -> DeadLetter:
         Metrics.counter(NAMESPACE, f"dead_letters_{stage}").inc()
@@ -152,9 +168,14 @@ class _ToRowsFn(beam.DoFn):
     def _outputs(self, page: ApiPage, ctx: datapoints.RowContext):
         call = page.call
         if call.kind == "list":
+            data_type = call.data_type
+            unmapped_fields = datapoints.unmapped_fields
             for point in page.points:
+                unknown = unmapped_fields(data_type, point)
+                if unknown:
+                    self._count_unmapped(data_type, unknown)
                 try:
-                    pairs = datapoints.rows_for_point(call.data_type, point, ctx, call.stream)
+                    pairs = datapoints.rows_for_point(data_type, point, ctx, call.stream)
                 # RecursionError: an error message showing a value nested too deeply.
                 except (*_POINT_ERRORS, RecursionError) as err:
                     yield pvalue.TaggedOutput(self.DEAD_LETTER, self._dead_point(page, point, err))

@@ -24,7 +24,7 @@ from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from healthapi.elements import STREAM_RAW, ApiCall, ApiPage
-from tests.transforms.conftest import NOW, NOW_TEXT, fixed_clock
+from tests.transforms.conftest import NOW, NOW_TEXT, counter, fixed_clock
 from tests.unit.test_rows import (
     EXERCISE_GPS,
     EXERCISE_GPS_ROW,
@@ -354,6 +354,29 @@ def test_a_bad_run_id_or_ingest_time_is_refused_when_the_graph_is_built(
     with pytest.raises(ValueError) as caught:
         ToRows(run_id, ingest_time)
     assert str(caught.value) == message
+
+
+def test_fields_no_column_holds_are_counted_per_type_and_path_and_the_rows_still_load():
+    steps = {
+        **STEPS_RAW,
+        "etag": "x",
+        "steps": {**STEPS_RAW["steps"], "confidence": 0.9},
+    }
+    reconciled_like = {"steps": {**STEPS_RAW["steps"], "confidence": 0.5}}
+    p, rows, _, dead_letters = build(
+        [ApiPage(STEPS_CALL, points=(steps, reconciled_like, BAD_STEPS, STEPS_RAW))]
+    )
+    assert_that(
+        rows | beam.Map(lambda pair: pair[0]),
+        equal_to(["steps", "steps", "steps", "load_windows"]),
+        label="tables",
+    )
+    assert_that(dead_letters | beam.Map(lambda d: d.stage), equal_to(["rows"]), label="dead")
+    result = p.run()
+    result.wait_until_finish()
+    assert counter(result, "unmapped_fields/steps/steps.confidence") == 2
+    assert counter(result, "unmapped_fields/steps/etag") == 1
+    assert counter(result, "unmapped_fields/steps/steps.count") == 0
 
 
 # -- an answer in several pages ------------------------------------------------------------

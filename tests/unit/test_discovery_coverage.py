@@ -150,11 +150,17 @@ def test_the_tables_value_columns_are_the_plans(json_key):
 
 
 def test_the_data_source_fields_are_all_known():
-    known, nested = datapoints._SOURCE_SHAPE
-    inner = dict(nested)
-    paths = {key for key in known if key not in inner}
-    paths |= {f"{key}.{field}" for key, (fields, _) in nested for field in fields}
-    assert paths == set(leaf_paths("DataSource"))
+    def paths(shape) -> set[str]:
+        known, where, nested = shape
+        inner = {key: level for key, level, _ in nested}
+        out = {where + key for key in known if key not in inner}
+        for level in inner.values():
+            out |= paths(level)
+        return out
+
+    assert paths(datapoints._SOURCE_SHAPE) == {
+        f"dataSource.{path}" for path in leaf_paths("DataSource")
+    }
 
 
 def test_a_point_with_every_field_of_its_schema_has_nothing_unmapped():

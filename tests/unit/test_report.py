@@ -72,3 +72,30 @@ def test_a_replay_plans_the_calls_it_replays():
     values = {"replayed_calls": 3, "calls_planned": 1, "calls_answered": 4}
     built = report.from_counters(values, **FIELDS)
     assert (built.calls_done, built.calls_planned) == (4, 4)
+
+
+def test_fields_no_column_holds_are_listed_per_data_type():
+    values = {
+        "rows_valid_sleep": 3,
+        "unmapped_fields/sleep/sleep.sleepScore": 3,
+        "unmapped_fields/sleep/sleep.stages[].depth": 2,
+        "unmapped_fields/heart-rate/dataSource.region": 1_250_000,
+        "unmapped_fields/steps/steps.note": 0,
+    }
+    built = report.from_counters(values, **FIELDS)
+    assert built.unmapped_fields == {
+        "sleep": {"sleep.sleepScore": 3, "sleep.stages[].depth": 2},
+        "heart-rate": {"dataSource.region": 1_250_000},
+    }
+    assert built.to_json()["unmapped_fields"] == built.unmapped_fields
+    assert built.render().splitlines()[-3:] == [
+        "  fields the API sent that no column holds (a change in the API?), points per field:",
+        "    heart-rate: dataSource.region 1,250,000",
+        "    sleep: sleep.sleepScore 3, sleep.stages[].depth 2",
+    ]
+
+
+def test_no_unmapped_line_when_every_field_is_known():
+    built = report.from_counters({"rows_valid_steps": 10}, **FIELDS)
+    assert built.unmapped_fields == {}
+    assert "no column holds" not in built.render()
