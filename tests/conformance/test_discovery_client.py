@@ -80,7 +80,7 @@ WRITE_ONLY = frozenset({"food", "foodMeasurementUnit", "hydrationLog", "nutritio
 
 
 def test_every_readable_data_point_type_is_served():
-    """The tests above cover what the simulator serves; it must serve every readable type."""
+    """The tests below cover what the simulator serves; it must serve every readable type."""
     document = load_discovery()
     scopes = document["auth"]["oauth2"]["scopes"]
     assert "https://www.googleapis.com/auth/googlehealth.nutrition.readonly" not in scopes
