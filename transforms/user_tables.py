@@ -80,8 +80,10 @@ class PlanUserCalls(beam.PTransform):
         else:
             users = (
                 requests
-                | "UserKeys" >> beam.Map(lambda r: r.user_key).with_input_types(FetchRequest)
-                | "OncePerUser" >> beam.Distinct()
+                | "KeyByUser"
+                >> beam.Map(lambda r: (r.user_key, None)).with_input_types(FetchRequest)
+                | "OncePerUser" >> beam.GroupByKey()
+                | "UserKeys" >> beam.Keys()
             )
         return users | "Calls" >> beam.FlatMap(_planned).with_output_types(ApiCall)
 
