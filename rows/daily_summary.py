@@ -94,6 +94,9 @@ def summary_rows(
 def summary_windows(rollups: tuple) -> dict[dt.date, dict[str, dict | None]]:
     """dailyRollUp answers per type -> {civil date: {data type: rollup value}}.
 
+    Windows are placed by their civil start date, never by their position: the live
+    API answers newest first, and a range may come in several pages.
+
     Args:
         rollups: `((data type, windows), ...)` as `healthapi.calls.fetch_summary` returns.
 
