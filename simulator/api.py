@@ -676,6 +676,15 @@ class SimulatorApp:
             )
         return data_type
 
+    def _may_hold_data(self, user: User, start: float, end: float) -> bool:
+        """Whether [start, end) meets the user's history (a day's margin either side).
+
+        Ranges far outside it (the year 1, say) hold nothing, and are answered
+        without date arithmetic that would leave the calendar.
+        """
+        first = timefmt.civil_midnight(user.history_start, user.zone) - 86400
+        return end > first and start < self.now() + 86400
+
     def _range_too_long(self, data_type: DataType) -> ApiError:
         return invalid(
             f"The rollup query duration exceeds the maximum of "
@@ -713,7 +722,7 @@ class SimulatorApp:
         # A page holds `page_size` rolled-up points; windows without data are left out and
         # take no room. The token names the next window with data, if any is left.
         index = cursor["o"] if cursor else 0
-        count = math.ceil((end - start) / window)
+        count = math.ceil((end - start) / window) if self._may_hold_data(user, start, end) else 0
         points: list[dict] = []
         next_index = None
         while index < count and next_index is None:
@@ -770,17 +779,22 @@ class SimulatorApp:
             [data_type.name, start.isoformat(), end.isoformat(), window_days, family]
         )
         cursor = self._decode_token(bodies.string(body, "pageToken"), fingerprint)
-        step = dt.timedelta(days=window_days)
+        # A window longer than the range is the whole range (and needs no date arithmetic).
+        step = dt.timedelta(days=min(window_days, data_type.rollup_range_days))
         windows = []
         w_start = start
         while w_start < end:
-            windows.append((w_start, min(end, w_start + step)))
-            w_start += step
+            w_end = w_start + step if end - w_start > step else end
+            windows.append((w_start, w_end))
+            w_start = w_end
         edges = [
             (timefmt.civil_to_epoch(a, user.zone), timefmt.civil_to_epoch(b, user.zone))
             for a, b in windows
         ]
-        values = self.store.rollup_values(user, data_type.name, edges, sources)
+        if self._may_hold_data(user, edges[0][0], edges[-1][1]):
+            values = self.store.rollup_values(user, data_type.name, edges, sources)
+        else:
+            values = [None] * len(edges)
         # Newest first; the token holds the index in that order of the next window to answer.
         newest_first = list(zip(windows, values, strict=True))[::-1]
         index = cursor["o"] if cursor else 0

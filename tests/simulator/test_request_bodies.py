@@ -199,3 +199,31 @@ def test_the_range_cap_counts_the_end_time(api):
         DAILY, {"range": daily_range(D(2026, 8, 1), D(2026, 8, 1) + 90 * DAY, seconds=1)}
     )
     error_of(over, 400, "INVALID_ROLLUP_QUERY_DURATION")
+
+
+def test_ranges_far_from_the_data_are_empty_answers(api):
+    """The calendar's edges and the largest int32 window answer nothing, never a dropped call."""
+    far = {"range": daily_range(D(1, 1, 1), D(1, 1, 31)), "windowSizeDays": 2**31 - 1}
+    response = api().post(DAILY, far)
+    assert (response.status_code, response.json()) == (200, {})
+    late = {"range": daily_range(D(9999, 12, 1), D(9999, 12, 31)), "windowSizeDays": 7}
+    response = api().post(DAILY, late)
+    assert (response.status_code, response.json()) == (200, {})
+    ancient = {"startTime": "0001-01-01T00:00:00Z", "endTime": "0001-01-02T00:00:00Z"}
+    response = api().post(ROLLUP, {"range": ancient, "windowSize": "3600s"})
+    assert (response.status_code, response.json()) == (200, {})
+
+
+def test_one_window_longer_than_the_range_covers_the_range(sim, api):
+    body = (
+        api()
+        .post(DAILY, {"range": daily_range(D(2026, 11, 2), D(2026, 11, 5)), "windowSizeDays": 400})
+        .json()
+    )
+    (point,) = body["rollupDataPoints"]
+    assert (point["civilStartTime"], point["civilEndTime"]) == (
+        {"date": date_json(D(2026, 11, 2))},
+        {"date": date_json(D(2026, 11, 5))},
+    )
+    days = [D(2026, 11, 2), D(2026, 11, 3), D(2026, 11, 4)]
+    assert int(point["steps"]["countSum"]) == sum(reconciled_steps(sim, d) for d in days)
