@@ -183,3 +183,18 @@ def test_a_point_with_every_field_of_its_schema_has_nothing_unmapped():
         assert datapoints.unmapped_fields(spec.name, point) == [], json_key
         body["addedByTheApi"] = 1
         assert datapoints.unmapped_fields(spec.name, point) == [f"{json_key}.addedByTheApi"]
+
+
+def test_the_data_types_page_lists_every_type_with_its_table_and_scope():
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parents[2] / "docs" / "data-types.md"
+    listed = {}
+    for line in page.read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if len(cells) == 5 and cells[0].startswith("`") and "tables.md#" in cells[1]:
+            listed[cells[0].strip("`")] = (cells[1].split("`")[1], cells[3].strip("`"))
+    assert listed == {
+        spec.name: (spec.table or "daily_activity_summary", spec.scope_family)
+        for spec in datatypes.SPECS.values()
+    }
