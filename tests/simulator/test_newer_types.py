@@ -9,7 +9,7 @@ import itertools
 import pytest
 
 from simulator import timefmt
-from tests.simulator.conftest import day_filter
+from tests.simulator.conftest import Api, authorize, day_filter
 
 D = dt.date
 DAY = D(2026, 11, 10)
@@ -286,3 +286,17 @@ def test_the_new_types_list_by_civil_day(api):
     )
     dates = {(p["activityLevel"]["interval"]["civilStartTime"]["date"]["day"]) for p in points}
     assert dates == {10}
+
+
+def test_newer_types_are_the_same_for_a_seed(make_sim):
+    def bodies(seed: int) -> list[bytes]:
+        sim = make_sim(seed=seed)
+        api = Api(sim, authorize(sim, "user-1").access_token)
+        return [
+            api.list(t, filter=day_filter(t, *HISTORY), pageSize=10000).content
+            for t in ("electrocardiogram", "menstrual-period", "moods", "oxygen-saturation")
+        ]
+
+    first, again, other = bodies(11), bodies(11), bodies(12)
+    assert first == again
+    assert all(a != b for a, b in zip(first, other, strict=True))

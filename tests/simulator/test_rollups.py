@@ -464,3 +464,47 @@ def test_daily_personal_ranges_span_the_last_thirty_days(
     assert (
         api().rollup(data_type, "2026-11-10T00:00:00Z", "2026-11-11T00:00:00Z").status_code == 400
     )
+
+
+@pytest.mark.parametrize(
+    ("data_type", "user", "field", "key", "stats"),
+    [
+        (
+            "blood-glucose",
+            "user-1",
+            "bloodGlucoseMilligramsPerDeciliter",
+            "bloodGlucose",
+            {"bloodGlucoseMilligramsPerDeciliterAvg": "avg"},
+        ),
+        (
+            "core-body-temperature",
+            "user-1",
+            "temperatureCelsius",
+            "coreBodyTemperature",
+            {
+                "temperatureCelsiusAvg": "avg",
+                "temperatureCelsiusMax": "max",
+                "temperatureCelsiusMin": "min",
+            },
+        ),
+        ("run-vo2-max", "user-1", "runVo2Max", "runVo2Max", {"rateAvg": "avg", "rateMax": "max"}),
+    ],
+)
+def test_sample_types_roll_up_daily(sim, api, data_type, user, field, key, stats):
+    first, end = D(2026, 10, 1), D(2026, 11, 28)
+    by_day = collections.defaultdict(list)
+    for entry in sim.ground_truth(user, data_type, first, end - DAY, reconciled=True):
+        by_day[entry["civilDate"]].append(entry["dataPoint"][key][field])
+    assert by_day
+    body = api(user).daily_rollup(data_type, first, end).json()
+    got = {D(**p["civilStartTime"]["date"]).isoformat(): p[key] for p in body["rollupDataPoints"]}
+    assert set(got) == set(by_day)
+    for day, values in by_day.items():
+        computed = {
+            "avg": round(sum(values) / len(values), 3),
+            "max": max(values),
+            "min": min(values),
+        }
+        for name, stat in stats.items():
+            # The average may differ in its last rounded digit: the sums run in other orders.
+            assert got[day][name] == pytest.approx(computed[stat], abs=0.0011), (day, name)
