@@ -16,7 +16,10 @@ requests per minute and per day, then the user's per minute), then scopes (403),
 then the request itself (400/404).
 
 Request bodies are read as proto3 JSON (`simulator.bodies`): `null` is the
-field's default, and int32 fields take numbers written as strings.
+field's default, and int32 fields take numbers written as strings. The rollups'
+answers are `simulator.rollups`'; page tokens, page sizes and data source
+families are `simulator.paging`'s; paired devices and the IRN profile are
+`simulator.devices`'.
 
 Paging follows the discovery document, except where the live API is known to
 differ: list and reconcile answer pages of `pageSize` points (default 1440, at
@@ -36,14 +39,13 @@ import datetime as dt
 import functools
 import hashlib
 import json
-import math
 import re
 import threading
 import urllib.parse
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from simulator import bodies, devices, render, timefmt
+from simulator import devices, paging, render, rollups, timefmt
 from simulator.catalog import (
     ACTIVITY,
     DATA_TYPES,
@@ -52,7 +54,6 @@ from simulator.catalog import (
     NOT_SIMULATED,
     PAIRED_DEVICES_PAGE,
     PROFILE,
-    ROLLUP_PAGE,
     SCOPE_PREFIX,
     SETTINGS,
     DataType,
@@ -64,13 +65,11 @@ from simulator.faults import FaultInjector, FaultSpec
 from simulator.filters import FilterError, parse_filter
 from simulator.oauth import AccessToken, AuthServer, OAuthError
 from simulator.store import DataStore, PointNotFound
-from simulator.synth import SOURCE_FAMILIES, Point, User
+from simulator.synth import Point, User
 
 JSON = "application/json; charset=UTF-8"
 # Google's daily quotas start at midnight Pacific time.
 QUOTA_DAY_ZONE = ZoneInfo("America/Los_Angeles")
-# Windows a rollUp answer aggregates at a time while it looks for points to page.
-_ROLLUP_CHUNK = 1440
 TCX = "application/vnd.garmin.tcx+xml"
 # Live list and reconcile answers without a pageSize that differ from the documented
 # default (1,440): heart rate comes 50 points a page.
@@ -528,9 +527,9 @@ class SimulatorApp:
                 "dataSourceFamily is not supported for sleep.",
                 "INVALID_DATA_POINT_DATA_SOURCE_FAMILY",
             )
-        sources = self._family_sources(family)
-        page_size = self._page_size(
-            self._query_page_size(request.query.get("pageSize")),
+        sources = paging.family_sources(family)
+        page_size = paging.page_size(
+            paging.query_page_size(request.query.get("pageSize")),
             data_type.max_page_size,
             _UNSET_PAGE_SIZE.get(data_type.name, data_type.default_page_size),
         )
@@ -546,7 +545,7 @@ class SimulatorApp:
                 request.query.get("dataSourceFamily", ""),
             ]
         )
-        cursor = self._decode_token(request.query.get("pageToken"), fingerprint)
+        cursor = paging.decode_token(request.query.get("pageToken"), fingerprint)
         first_day, last_day = flt.day_range()
         if cursor and "d" in cursor:
             resume = dt.date.fromisoformat(cursor["d"])
@@ -570,7 +569,7 @@ class SimulatorApp:
                 # The position of the last point already returned travels along: the day
                 # to resume from may still hold points that an earlier page returned.
                 state = {k: v for k, v in (cursor or {}).items() if k in ("s", "i", "tie_drop")}
-                next_token = self._encode_token(fingerprint, {"d": day.isoformat(), **state})
+                next_token = paging.encode_token(fingerprint, {"d": day.isoformat(), **state})
                 break
             scanned += 1
             points = self.store.day_stream(user, data_type.name, day, sources, reconciled)
@@ -592,7 +591,7 @@ class SimulatorApp:
                 state = {"s": last.start, "i": last.point_id}
                 if self.faults.drops_ties(self._fault_key(request)):
                     state["tie_drop"] = True
-                next_token = self._encode_token(fingerprint, state)
+                next_token = paging.encode_token(fingerprint, state)
                 break
             day -= dt.timedelta(days=1)
 
@@ -601,64 +600,6 @@ class SimulatorApp:
 
     def _reconcile(self, request, user, token, params) -> Response:
         return self._list(request, user, token, params, reconciled=True)
-
-    @staticmethod
-    def _family_sources(family: str | None) -> frozenset[str]:
-        """The sources a `dataSourceFamily` value selects (all of them when empty)."""
-        if not family:
-            return SOURCE_FAMILIES["all-sources"]
-        match = re.fullmatch(r"users/[^/]+/dataSourceFamilies/([a-z-]+)", family)
-        if not match or match.group(1) not in SOURCE_FAMILIES:
-            raise invalid(
-                f"Invalid data source family: {family!r}.", "INVALID_DATA_POINT_DATA_SOURCE_FAMILY"
-            )
-        return SOURCE_FAMILIES[match.group(1)]
-
-    @staticmethod
-    def _query_page_size(text: str | None) -> int:
-        """A `pageSize` query parameter: 0 when absent or empty."""
-        if text in (None, ""):
-            return 0
-        try:
-            size = int(text)
-        except ValueError as err:
-            raise invalid(f"Invalid value for pageSize: {text!r}.") from err
-        return SimulatorApp._checked_page_size(size)
-
-    @staticmethod
-    def _checked_page_size(size: int) -> int:
-        if size < 0:
-            raise invalid("pageSize must not be negative.")
-        return size
-
-    @staticmethod
-    def _page_size(size: int, maximum: int, default: int) -> int:
-        """The page size served: the default for 0 (unset), at most the maximum."""
-        return min(size or default, maximum)
-
-    @staticmethod
-    def _encode_token(fingerprint: str, state: dict) -> str:
-        raw = json.dumps({"f": hashlib.sha256(fingerprint.encode()).hexdigest()[:16], **state})
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-    @staticmethod
-    def _decode_token(token: str | None, fingerprint: str) -> dict | None:
-        if not token:
-            return None
-        try:
-            state = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        except ValueError as err:
-            raise invalid("Invalid page token.", "INVALID_PAGE_TOKEN") from err
-        if (
-            not isinstance(state, dict)
-            or state.get("f") != hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
-        ):
-            raise invalid(
-                "The page token does not match the request; other parameters must stay the "
-                "same across pages.",
-                "INVALID_PAGE_TOKEN",
-            )
-        return state
 
     # -- rollups --------------------------------------------------------------
 
@@ -676,144 +617,16 @@ class SimulatorApp:
             )
         return data_type
 
-    def _may_hold_data(self, user: User, start: float, end: float) -> bool:
-        """Whether [start, end) meets the user's history (a day's margin either side).
-
-        Ranges far outside it (the year 1, say) hold nothing, and are answered
-        without date arithmetic that would leave the calendar.
-        """
-        first = timefmt.civil_midnight(user.history_start, user.zone) - 86400
-        return end > first and start < self.now() + 86400
-
-    def _range_too_long(self, data_type: DataType) -> ApiError:
-        return invalid(
-            f"The rollup query duration exceeds the maximum of "
-            f"{data_type.rollup_range_days} days for {data_type.name!r}.",
-            "INVALID_ROLLUP_QUERY_DURATION",
-        )
-
     def _rollup(self, request, user, token, params) -> Response:
         data_type = self._rollable(params["user"], params["type"], token, daily=False)
-        body = request.json_body()
-        rng = bodies.message(body, "range")
-        try:
-            start = timefmt.parse_rfc3339(bodies.string(rng, "startTime", "range.startTime"))
-            end = timefmt.parse_rfc3339(bodies.string(rng, "endTime", "range.endTime"))
-        except ValueError as err:
-            raise invalid("range.startTime and range.endTime must be RFC 3339 timestamps.") from err
-        window_text = bodies.string(body, "windowSize")
-        try:
-            window = timefmt.parse_duration(window_text)
-        except ValueError as err:
-            raise invalid('windowSize is required, e.g. "3600s".') from err
-        if window < 1:
-            raise invalid("windowSize must be at least 1 second.")
-        if end <= start:
-            raise invalid("range.endTime must be after range.startTime.")
-        cap = data_type.rollup_range_days * 86400
-        requested = self._checked_page_size(bodies.int32(body, "pageSize"))
-        page_size = self._page_size(requested, ROLLUP_PAGE[1], ROLLUP_PAGE[0])
-        if end - start > cap or (requested and page_size * window > cap):
-            raise self._range_too_long(data_type)
-        family = bodies.string(body, "dataSourceFamily")
-        fingerprint = json.dumps([data_type.name, start, end, window, family])
-        cursor = self._decode_token(bodies.string(body, "pageToken"), fingerprint)
-        sources = self._family_sources(family)
-        # A page holds `page_size` rolled-up points; windows without data are left out and
-        # take no room. The token names the next window with data, if any is left.
-        index = cursor["o"] if cursor else 0
-        count = math.ceil((end - start) / window) if self._may_hold_data(user, start, end) else 0
-        points: list[dict] = []
-        next_index = None
-        while index < count and next_index is None:
-            edges = [
-                (int(start + i * window), int(min(end, start + (i + 1) * window)))
-                for i in range(index, min(count, index + max(page_size, _ROLLUP_CHUNK)))
-            ]
-            values = self.store.rollup_values(user, data_type.name, edges, sources)
-            for i, ((w_start, w_end), value) in enumerate(zip(edges, values, strict=True)):
-                if value is None:
-                    continue
-                if len(points) == page_size:
-                    next_index = index + i
-                    break
-                points.append(
-                    {
-                        "startTime": timefmt.rfc3339(w_start),
-                        "endTime": timefmt.rfc3339(w_end),
-                        data_type.rollup_json_key: value,
-                    }
-                )
-            index += len(edges)
-        return json_response(200, _rollup_page(points, next_index, fingerprint))
+        payload = rollups.roll_up(self.store, user, data_type, request.json_body(), self.now())
+        return json_response(200, payload)
 
     def _daily_rollup(self, request, user, token, params) -> Response:
-        """dailyRollUp: civil windows of `windowSizeDays` from the range start, newest first.
-
-        Only the start must fall on a window boundary (a midnight); the last window is
-        cut short at the range's end, whatever its time of day. Pages hold `pageSize`
-        rolled-up points (default and maximum 90, or 14 for the 14-day types; larger
-        values are truncated); windows without data take no room, and a token comes
-        only when more points remain.
-        """
         data_type = self._rollable(params["user"], params["type"], token, daily=True)
         body = request.json_body()
-        rng = bodies.message(body, "range")
-        start = _civil_datetime(rng, "start")
-        end = _civil_datetime(rng, "end")
-        if start.time() != dt.time(0):
-            raise invalid("range.start must be aligned with the aggregation window (midnight).")
-        if end <= start:
-            raise invalid("range.end must be after range.start.")
-        if end - start > dt.timedelta(days=data_type.rollup_range_days):
-            raise self._range_too_long(data_type)
-        window_days = bodies.int32(body, "windowSizeDays") or 1
-        if window_days < 1:
-            raise invalid("windowSizeDays must be a positive integer.")
-        maximum = data_type.daily_rollup_page_size
-        requested = self._checked_page_size(bodies.int32(body, "pageSize"))
-        page_size = self._page_size(requested, maximum, maximum)
-        family = bodies.string(body, "dataSourceFamily")
-        sources = self._family_sources(family)
-        fingerprint = json.dumps(
-            [data_type.name, start.isoformat(), end.isoformat(), window_days, family]
-        )
-        cursor = self._decode_token(bodies.string(body, "pageToken"), fingerprint)
-        # A window longer than the range is the whole range (and needs no date arithmetic).
-        step = dt.timedelta(days=min(window_days, data_type.rollup_range_days))
-        windows = []
-        w_start = start
-        while w_start < end:
-            w_end = w_start + step if end - w_start > step else end
-            windows.append((w_start, w_end))
-            w_start = w_end
-        edges = [
-            (timefmt.civil_to_epoch(a, user.zone), timefmt.civil_to_epoch(b, user.zone))
-            for a, b in windows
-        ]
-        if self._may_hold_data(user, edges[0][0], edges[-1][1]):
-            values = self.store.rollup_values(user, data_type.name, edges, sources)
-        else:
-            values = [None] * len(edges)
-        # Newest first; the token holds the index in that order of the next window to answer.
-        newest_first = list(zip(windows, values, strict=True))[::-1]
-        index = cursor["o"] if cursor else 0
-        points: list[dict] = []
-        next_index = None
-        for i, ((w_start, w_end), value) in enumerate(newest_first[index:], start=index):
-            if value is None:
-                continue
-            if len(points) == page_size:
-                next_index = i
-                break
-            points.append(
-                {
-                    "civilStartTime": _window_edge_json(w_start),
-                    "civilEndTime": _window_edge_json(w_end),
-                    data_type.rollup_json_key: value,
-                }
-            )
-        return json_response(200, _rollup_page(points, next_index, fingerprint))
+        payload = rollups.daily_roll_up(self.store, user, data_type, body, self.now())
+        return json_response(200, payload)
 
     # -- single points ----------------------------------------------------------
 
@@ -904,17 +717,17 @@ class SimulatorApp:
         self._check_name_user(params["user"], user)
         self._require(token, SETTINGS)
         held = [d.json(user) for d in devices.paired_devices(self.seed, user, self.now())]
-        size = self._page_size(
-            self._query_page_size(request.query.get("pageSize")),
+        size = paging.page_size(
+            paging.query_page_size(request.query.get("pageSize")),
             PAIRED_DEVICES_PAGE[1],
             PAIRED_DEVICES_PAGE[0],
         )
         fingerprint = "pairedDevices"
-        cursor = self._decode_token(request.query.get("pageToken"), fingerprint)
+        cursor = paging.decode_token(request.query.get("pageToken"), fingerprint)
         offset = cursor["o"] if cursor else 0
         payload: dict = {"pairedDevices": held[offset : offset + size]}
         if offset + size < len(held):
-            payload["nextPageToken"] = self._encode_token(fingerprint, {"o": offset + size})
+            payload["nextPageToken"] = paging.encode_token(fingerprint, {"o": offset + size})
         return json_response(200, payload)
 
     def _device(self, request, user, token, params) -> Response:
@@ -1085,45 +898,6 @@ def _reconcilable() -> frozenset[str]:
 
 def _form(body: bytes) -> dict[str, str]:
     return dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-
-
-def _civil_datetime(rng: dict, name: str) -> dt.datetime:
-    """`range.start` or `range.end` of a dailyRollUp: a CivilDateTime with a date."""
-    path = f"range.{name}"
-    civil = bodies.message(rng, name, path)
-    day = bodies.message(civil, "date", f"{path}.date")
-    clock = bodies.message(civil, "time", f"{path}.time")
-    parts = [bodies.int32(day, k, f"{path}.date.{k}") for k in ("year", "month", "day")]
-    try:
-        date = dt.date(*parts)
-    except ValueError as err:
-        raise invalid(f"{path} must be a CivilDateTime with a valid date: {day!r}.") from err
-    fields = [bodies.int32(clock, k, f"{path}.time.{k}") for k in _TIME_FIELDS]
-    try:
-        time = dt.time(*fields[:3], fields[3] // 1000)
-    except ValueError as err:
-        raise invalid(f"{path}.time is not a valid time of day: {clock!r}.") from err
-    return dt.datetime.combine(date, time)
-
-
-_TIME_FIELDS = ("hours", "minutes", "seconds", "nanos")
-
-
-def _window_edge_json(civil: dt.datetime) -> dict:
-    """A dailyRollUp window's edge: a date, with the time of day only when not midnight."""
-    if civil.time() == dt.time(0):
-        return {"date": timefmt.date_json(civil.date())}
-    return timefmt.civil_datetime_json(civil)
-
-
-def _rollup_page(points: list[dict], next_index: int | None, fingerprint: str) -> dict:
-    """A rollUp or dailyRollUp answer: its points, and a token when more remain."""
-    payload: dict = {}
-    if points:
-        payload["rollupDataPoints"] = points
-    if next_index is not None:
-        payload["nextPageToken"] = SimulatorApp._encode_token(fingerprint, {"o": next_index})
-    return payload
 
 
 def _user_json(user: User) -> dict:
