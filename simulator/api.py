@@ -16,10 +16,10 @@ requests per minute and per day, then the user's per minute), then scopes (403),
 then the request itself (400/404).
 
 Request bodies are read as proto3 JSON (`simulator.bodies`): `null` is the
-field's default, and int32 fields take numbers written as strings. The rollups'
-answers are `simulator.rollups`'; page tokens, page sizes and data source
-families are `simulator.paging`'s; paired devices and the IRN profile are
-`simulator.devices`'.
+field's default, and int32 fields take numbers written as strings. The rollup
+answers live in `simulator.rollups`; page tokens, page sizes and data source
+families in `simulator.paging`; paired devices and the IRN profile in
+`simulator.devices`.
 
 Paging follows the discovery document, except where the live API is known to
 differ: list and reconcile answer pages of `pageSize` points (default 1440, at
