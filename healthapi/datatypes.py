@@ -50,6 +50,9 @@ class DataTypeSpec:
         open_ended: the window member takes only a lower bound (`>=`): a call asks
             for every point from its window's start, and the client keeps only those
             that start before the window's end (`healthapi.planning.keeps_point`).
+        reconcilable: `dataPoints:reconcile` serves the type (the discovery document's
+            ReconciledDataPoint has a member for it); the others are read with the
+            list method whatever stream is asked for (`healthapi.planning.plan_calls`).
     """
 
     name: str
@@ -62,6 +65,7 @@ class DataTypeSpec:
     identifiable: bool = False
     table: str | None = None
     open_ended: bool = False
+    reconcilable: bool = True
 
     @property
     def json_key(self) -> str:
@@ -278,6 +282,7 @@ SPECS: dict[str, DataTypeSpec] = {
             _SESSIONS,
             identifiable=True,
             table="menstrual_period",
+            reconcilable=False,
         ),
         DataTypeSpec(
             "oxygen-saturation",
@@ -334,6 +339,7 @@ SPECS: dict[str, DataTypeSpec] = {
             _LOGGED,
             identifiable=True,
             table="moods",
+            reconcilable=False,
         ),
         DataTypeSpec(
             "symptoms",
@@ -343,6 +349,7 @@ SPECS: dict[str, DataTypeSpec] = {
             _LOGGED,
             identifiable=True,
             table="symptoms",
+            reconcilable=False,
         ),
         DataTypeSpec(
             "ovulation-test",
@@ -352,6 +359,7 @@ SPECS: dict[str, DataTypeSpec] = {
             _LOGGED,
             identifiable=True,
             table="ovulation_test",
+            reconcilable=False,
         ),
         DataTypeSpec(
             "daily-sleep-temperature-derivations",
@@ -372,6 +380,7 @@ SPECS: dict[str, DataTypeSpec] = {
             _LOGGED,
             table="electrocardiogram",
             open_ended=True,
+            reconcilable=False,
         ),
         DataTypeSpec(
             "irregular-rhythm-notification",
@@ -380,6 +389,7 @@ SPECS: dict[str, DataTypeSpec] = {
             _CIVIL_START,
             _SESSIONS,
             table="irregular_rhythm_notification",
+            reconcilable=False,
         ),
     )
 }

@@ -23,6 +23,11 @@ page boundary (`boundary_rereads`, `tie_filter`).
 Windows are civil (the user's wall clock), so a civil day never straddles two
 calls' worth of a type, whatever the user's UTC offset or DST.
 
+The reconcile method serves most types, not all: the logged ones (menstrual periods,
+moods, symptoms, ovulation tests) and the medical sessions (electrocardiograms,
+irregular rhythm notifications) have no reconciled form, and are listed in the raw
+stream (`stream_of`) even when the request asks for the reconciled one.
+
 `required_calls` defines the yardstick of the plan: the calls the API's caps
 force on a backfill (`bench.calls` measures the plan against it).
 """
@@ -109,10 +114,16 @@ def plan_calls(request: FetchRequest) -> list[ApiCall]:
             for a, b in _tiles(start, stop, step)
         ]
     step = dt.timedelta(hours=WINDOW_HOURS[spec.name])
+    stream = stream_of(spec, request.stream)
     return [
-        ApiCall(request.user_key, "list", spec.name, civil_text(a), civil_text(b), request.stream)
+        ApiCall(request.user_key, "list", spec.name, civil_text(a), civil_text(b), stream)
         for a, b in _tiles(start, stop, step)
     ]
+
+
+def stream_of(spec: datatypes.DataTypeSpec, asked: str) -> str:
+    """The stream a type is read in: the one asked for, raw when it cannot be reconciled."""
+    return asked if spec.reconcilable else STREAM_RAW
 
 
 def required_calls(
@@ -160,7 +171,7 @@ def required_calls(
     if days < 1 or not points_per_user:
         return out
     if spec.kind is not datatypes.Kind.ROLLUP_ONLY:
-        method = RECONCILE if stream == STREAM_RECONCILED else LIST
+        method = RECONCILE if stream_of(spec, stream) == STREAM_RECONCILED else LIST
         out[method] = sum(max(1, math.ceil(n / spec.page_size)) for n in points_per_user)
     if data_type in datatypes.SUMMARY_TYPES and (
         with_summary or spec.kind is datatypes.Kind.ROLLUP_ONLY

@@ -198,3 +198,17 @@ def test_the_data_types_page_lists_every_type_with_its_table_and_scope():
         spec.name: (spec.table or "daily_activity_summary", spec.scope_family)
         for spec in datatypes.SPECS.values()
     }
+
+
+def test_reconcile_serves_exactly_the_types_of_the_reconciled_data_point():
+    members = set(SCHEMAS["ReconciledDataPoint"]["properties"]) - {"dataPointName"}
+    served = {spec.json_key for spec in TABLED.values() if spec.reconcilable}
+    assert served == members & set(TABLED)
+    assert sorted(set(TABLED) - members) == [
+        "electrocardiogram",
+        "irregularRhythmNotification",
+        "menstrualPeriod",
+        "moods",
+        "ovulationTest",
+        "symptoms",
+    ]

@@ -583,3 +583,29 @@ def test_tie_filter_reads_reconciled_points_too():
 )
 def test_no_tie_filter_for_sessions_or_points_without_a_timestamp(data_type, point):
     assert tie_filter(data_type, point) is None
+
+
+# -- types without a reconciled form --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data_type",
+    [
+        "electrocardiogram",
+        "irregular-rhythm-notification",
+        "menstrual-period",
+        "moods",
+        "symptoms",
+        "ovulation-test",
+    ],
+)
+def test_a_type_reconcile_does_not_serve_is_listed_in_the_raw_stream(data_type):
+    request = FetchRequest("u1", data_type, D(2026, 11, 1), D(2026, 11, 3), STREAM_RECONCILED)
+    assert {c.stream for c in plan_calls(request)} == {STREAM_RAW}
+    assert planning.required_calls(data_type, [3], 3, STREAM_RECONCILED) == {"list": 1}
+
+
+def test_a_reconcilable_type_keeps_the_stream_asked_for():
+    for stream in (STREAM_RAW, STREAM_RECONCILED):
+        request = FetchRequest("u1", "oxygen-saturation", D(2026, 11, 1), D(2026, 11, 3), stream)
+        assert {c.stream for c in plan_calls(request)} == {stream}
