@@ -221,6 +221,9 @@ DATA_TYPES: dict[str, DataType] = {
             rollup_range_days=90,
         ),
         DataType("total-calories", Kind.ROLLUP_ONLY, ACTIVITY, (), rollup_range_days=14),
+        DataType(
+            "calories-in-heart-rate-zone", Kind.ROLLUP_ONLY, ACTIVITY, (), rollup_range_days=14
+        ),
         # Minute intervals derived from the same minutes as steps and heart rate.
         DataType(
             "active-energy-burned", Kind.INTERVAL, ACTIVITY, _INTERVAL_MEMBERS, rollup_range_days=90
@@ -325,7 +328,6 @@ DATA_TYPES: dict[str, DataType] = {
 # tell "not simulated" from "misspelt".
 NOT_SIMULATED = frozenset(
     [
-        "calories-in-heart-rate-zone",
         # Write-only today: the discovery document has no nutrition.readonly scope.
         "food",
         "food-measurement-unit",

@@ -396,3 +396,18 @@ def calorie_minutes(user: User, day: dt.date) -> tuple[tuple[int, float], ...]:
         (plan.span_start + m * 60, synth.total_calories_per_minute(user, minutes, m))
         for m in range(plan.minutes)
     )
+
+
+def zone_calorie_minutes(user: User, day: dt.date) -> tuple[tuple[int, str, float], ...]:
+    """(minute start epoch, heart-rate zone, kcal) of every minute of civil `day` spent in a
+    zone: calories-in-heart-rate-zone's basis (the minutes of time-in-heart-rate-zone)."""
+    plan = synth.day_plan(user, day)
+    minutes = synth.day_minutes(user, day)
+    out = []
+    for m in range(plan.minutes):
+        if minutes.worn[m] and not minutes.asleep[m]:
+            zone = synth.heart_rate_zone_of(user, synth.heart_rate_at(user, minutes, m, 0.0))
+            if zone is not None:
+                kcal = synth.total_calories_per_minute(user, minutes, m)
+                out.append((plan.span_start + m * 60, zone, kcal))
+    return tuple(out)

@@ -26,6 +26,8 @@ _ALL_SOURCES = synth.SOURCE_FAMILIES["all-sources"]
 # Reconciled or source-filtered day lists kept (a few MB each for a day of heart rate).
 _STREAMS_KEPT = 256
 _SOURCE_RANK = {s: i for i, s in enumerate(synth.SOURCE_PRIORITY)}
+# Rollup-only types aggregated from every minute's calories.
+_CALORIE_TYPES = frozenset({"total-calories", "calories-in-heart-rate-zone"})
 # Types whose points are periods that a rollup splits among the windows they overlap.
 _SPLIT_BY_WINDOW = frozenset({"sedentary-period"})
 # Days of daily values a personal range is drawn from (dailyRollUp of these types).
@@ -317,7 +319,7 @@ class DataStore:
         """
         if not windows:
             return []
-        if data_type == "total-calories" and "watch" not in sources:
+        if data_type in _CALORIE_TYPES and "watch" not in sources:
             return [None] * len(windows)  # derived from the watch's data only
         if data_type in PERSONAL_RANGE_DAYS:
             return self._personal_ranges(user, data_type, windows, sources)
@@ -326,15 +328,24 @@ class DataStore:
         last = timefmt.local_datetime(hi, user.zone).date() + DAY
         buckets: list[list] = [[] for _ in windows]
         starts = [w[0] for w in windows]
-        if data_type == "total-calories":
+        if data_type in _CALORIE_TYPES:
             now = self.now()
             day = max(first, user.history_start)
             while day <= min(last, self.today(user)):
-                for start, kcal in points_mod.calorie_minutes(user, day):
+                if data_type == "total-calories":
+                    measures = (
+                        (start, kcal) for start, kcal in points_mod.calorie_minutes(user, day)
+                    )
+                else:
+                    measures = (
+                        (start, (zone, kcal))
+                        for start, zone, kcal in points_mod.zone_calorie_minutes(user, day)
+                    )
+                for start, measure in measures:
                     if lo <= start < hi and start + 60 <= now:
                         i = bisect.bisect_right(starts, start) - 1
                         if start < windows[i][1]:
-                            buckets[i].append(kcal)
+                            buckets[i].append(measure)
                 day += DAY
         else:
             for d in range((last - first).days + 1):
@@ -406,16 +417,19 @@ class DataStore:
         Returns:
             `{"id", "civilDate", "dataPoint"}` dicts, oldest first; `dataPoint` is
             exactly what `list` (or `reconcile`) returns for the point. For
-            `total-calories` (rollup-only) one `{"civilDate", "kcal"}` per day.
+            `total-calories` (rollup-only) one `{"civilDate", "kcal"}` per day; for
+            `calories-in-heart-rate-zone` one `{"civilDate", "caloriesInHeartRateZones"}`.
         """
         user = self.users[user_id]
         out = []
         day = start_date
         while day <= end_date:
-            if data_type == "total-calories":
+            if data_type in _CALORIE_TYPES:
                 values = self.daily_values(user, data_type, day, 1, 1)
-                if values[0] is not None:
+                if values[0] is not None and data_type == "total-calories":
                     out.append({"civilDate": day.isoformat(), "kcal": values[0]["kcalSum"]})
+                elif values[0] is not None:
+                    out.append({"civilDate": day.isoformat(), **values[0]})
             else:
                 pts = self.day_points(user, data_type, day)
                 if reconciled:
@@ -487,6 +501,17 @@ def aggregate(data_type: str, values: list) -> dict:
             return {"bodyFatPercentageAvg": round(sum(values) / len(values), 3)}
         case "total-calories" | "active-energy-burned":
             return {"kcalSum": round(sum(values), 3)}
+        case "calories-in-heart-rate-zone":
+            sums: dict[str, float] = collections.defaultdict(float)
+            for zone, kcal in values:
+                sums[zone] += kcal
+            return {
+                "caloriesInHeartRateZones": [
+                    {"heartRateZone": zone, "kcal": round(sums[zone], 3)}
+                    for zone in ("LIGHT", "MODERATE", "VIGOROUS", "PEAK")
+                    if zone in sums
+                ]
+            }
         case "daily-resting-heart-rate":
             return {"beatsPerMinuteMin": values[0], "beatsPerMinuteMax": values[1]}
         case "daily-heart-rate-variability":

@@ -508,3 +508,20 @@ def test_sample_types_roll_up_daily(sim, api, data_type, user, field, key, stats
         for name, stat in stats.items():
             # The average may differ in its last rounded digit: the sums run in other orders.
             assert got[day][name] == pytest.approx(computed[stat], abs=0.0011), (day, name)
+
+
+def test_calories_in_heart_rate_zones_are_the_zone_minutes_calories(sim, api):
+    day = "2026-11-27"  # a run
+    zones = truth_by_hour(sim, "time-in-heart-rate-zone", day)
+    got = hourly(api, "calories-in-heart-rate-zone", day)
+    totals = hourly(api, "total-calories", day)
+    assert set(got) == set(zones)
+    for hour, bodies in zones.items():
+        by_zone = {z["heartRateZone"]: z["kcal"] for z in got[hour]["caloriesInHeartRateZones"]}
+        assert set(by_zone) == {b["heartRateZoneType"] for b in bodies}
+        assert sum(by_zone.values()) <= totals[hour]["kcalSum"] + 0.001
+    # The run's hour: most of that hour's calories were burned in a zone.
+    best = max(got, key=lambda h: sum(z["kcal"] for z in got[h]["caloriesInHeartRateZones"]))
+    in_zones = sum(z["kcal"] for z in got[best]["caloriesInHeartRateZones"])
+    assert in_zones > 0.5 * totals[best]["kcalSum"]
+    assert api().list("calories-in-heart-rate-zone").status_code == 400
