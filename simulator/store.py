@@ -291,6 +291,18 @@ class DataStore:
                     return body.get("bloodGlucoseMilligramsPerDeciliter", 0.0)
                 case "core-body-temperature":
                     return body.get("temperatureCelsius", 0.0)
+                case "active-energy-burned":
+                    return body.get("kcal", 0.0)
+                case "altitude":
+                    return int(body.get("gainMillimeters", "0"))
+                case "swim-lengths-data":
+                    return int(body.get("strokeCount", "0"))
+                case "run-vo2-max":
+                    return body.get("runVo2Max", 0.0)
+                case "activity-level":
+                    return body.get("activityLevelType")
+                case "time-in-heart-rate-zone":
+                    return body.get("heartRateZoneType")
         v = p.values
         match data_type:
             case "heart-rate" | "weight" | "core-body-temperature" | "daily-resting-heart-rate":
