@@ -12,9 +12,11 @@ import datetime as dt
 
 import pytest
 
+from healthapi import datatypes
 from rows import datapoints
 from rows.datapoints import RowError
 from tests.unit.test_rows import (
+    CTX,
     NO_SOURCE,
     NO_SOURCE_KEY,
     USER,
@@ -731,3 +733,33 @@ NEW_SAMPLE_POINTS = [
     ("irregular-rhythm-notification", IRN, "raw"),
 ]
 """One point of each type read since version 0.4 (`tests.unit.test_rows.all_sample_rows`)."""
+
+
+def test_simulated_points_of_every_newer_type_become_valid_rows_with_nothing_unmapped():
+    import fastavro
+    from fastavro.validation import validate
+
+    from schemas.bigquery import load_avro_schema
+    from simulator import Simulator, SimulatorConfig
+
+    start = dt.datetime(2026, 11, 28, 12, tzinfo=UTC).timestamp()
+    simulator = Simulator(SimulatorConfig(users=3, clock_speed=0, start_time=start))
+    rows: dict[str, int] = {}
+    for data_type, _, _ in NEW_SAMPLE_POINTS:
+        table = datapoints.TABLE_OF[data_type]
+        schema = fastavro.parse_schema(load_avro_schema(table))
+        rows[table] = 0
+        # Eight weeks of the sparse types (an ECG or a height is rare, and so is a swim),
+        # two days of the dense ones, at most 300 points a user.
+        dense = datatypes.spec(data_type).max_per_day >= 1440 and data_type != "swim-lengths-data"
+        first = dt.date(2026, 11, 26) if dense else dt.date(2026, 10, 1)
+        for user in ("user-1", "user-2", "user-3"):
+            truth = simulator.ground_truth(user, data_type, first, dt.date(2026, 11, 27), False)
+            for expected in truth[:: max(1, len(truth) // 300)]:
+                point = expected["dataPoint"]
+                assert datapoints.unmapped_fields(data_type, point) == [], point
+                ((_, row),) = datapoints.rows_for_point(data_type, point, CTX, "raw")
+                assert row["civil_date"].isoformat() == expected["civilDate"], expected
+                validate(row, schema, raise_errors=True)
+                rows[table] += 1
+    assert sorted(table for table, n in rows.items() if n == 0) == []
