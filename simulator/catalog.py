@@ -77,7 +77,7 @@ class Kind(enum.Enum):
     INTERVAL = "interval"  # interval{startTime,endTime,...}
     SAMPLE = "sample"  # sampleTime{physicalTime,utcOffset,civilTime}
     DAILY = "daily"  # date{year,month,day} in the user's zone
-    SESSION = "session"  # interval as INTERVAL, but one identifiable point per session
+    SESSION = "session"  # interval as INTERVAL, one point per session (sleep, ECG, ...)
     ROLLUP_ONLY = "rollup_only"  # no points; only rollUp / dailyRollUp
 
 
