@@ -16,9 +16,10 @@ Rollups are held to the reconciled ground truth: the rolled-up windows are exact
 holding reconciled points, and a rollup field `<f>Sum`, `<f>Avg`, `<f>Min` or `<f>Max`
 equals the sum, mean, minimum or maximum of the points' field `<f>` in its window (plus
 the few fields named otherwise, in `_SPECIAL_ROLLUP_FIELDS`, and the totals per activity
-level, heart-rate zone or period of `_GROUPED_ROLLUPS`). Fields without a point field to
-hold them to (total calories' hours, the daily types' personal ranges) are checked by the
-discovery schema only.
+level, heart-rate zone or period of `_GROUPED_ROLLUPS`; periods hours long are cut at the
+windows' edges). Rollup-only types (total calories, calories in heart-rate zones) have no
+points: their days equal the ground truth's, and their hours add up to those days. The
+daily types' personal ranges are checked by the discovery schema only.
 """
 
 from __future__ import annotations
@@ -267,8 +268,11 @@ class RollupPlan:
     Attributes:
         first, last: the inclusive civil days rolled up.
         start, end: the rollUp range, the civil midnights of first and last + 1 as instants.
+        zone: the user's time zone.
         points: the reconciled ground-truth points of those days.
-        daily_kcal: for total-calories (no points), kcal per civil day from the ground truth.
+        civil_dates: the civil day each point is attributed to.
+        daily_truth: for rollup-only types (no points), the ground truth's rolled-up value
+            of each civil day with data.
     """
 
     data_type: str
@@ -277,9 +281,10 @@ class RollupPlan:
     last: dt.date
     start: dt.datetime
     end: dt.datetime
+    zone: str
     points: tuple[dict, ...]
     civil_dates: tuple[str, ...]
-    daily_kcal: dict[str, float]
+    daily_truth: dict[str, dict]
 
     def windows(self) -> list[tuple[dt.datetime, dt.datetime]]:
         step = dt.timedelta(seconds=ROLLUP_WINDOW_SECONDS)
@@ -296,37 +301,69 @@ class RollupPlan:
         """
         if any(physical_time(p) is None for p in self.points):
             return None
-        windows = self.windows()
+        windows = [(rfc3339(s), s, e) for s, e in self.windows()]
+        if self.data_type in _SPLIT_BY_WINDOW:
+            return _split(self.points, windows)
         buckets: dict[str, list[dict]] = {}
         for point in self.points:
             offset = (physical_time(point) - self.start).total_seconds()
             if not 0 <= offset < (self.end - self.start).total_seconds():
                 continue
-            w_start, _ = windows[int(offset // ROLLUP_WINDOW_SECONDS)]
-            buckets.setdefault(rfc3339(w_start), []).append(type_value(point))
+            key, _, _ = windows[int(offset // ROLLUP_WINDOW_SECONDS)]
+            buckets.setdefault(key, []).append(type_value(point))
         return buckets
 
     def daily_buckets(self) -> dict[str, list[dict]]:
         """Reconciled values per civil day with data, keyed by the day (YYYY-MM-DD)."""
+        if self.data_type in _SPLIT_BY_WINDOW:
+            days = [
+                self.first + dt.timedelta(days=i) for i in range((self.last - self.first).days + 1)
+            ]
+            windows = [
+                (
+                    day.isoformat(),
+                    civil_midnight(day, self.zone),
+                    civil_midnight(day + dt.timedelta(days=1), self.zone),
+                )
+                for day in days
+            ]
+            return _split(self.points, windows)
         buckets: dict[str, list[dict]] = {}
         for point, day in zip(self.points, self.civil_dates, strict=True):
             buckets.setdefault(day, []).append(type_value(point))
         return buckets
 
 
+def _split(points: Iterable[dict], windows: list[tuple]) -> dict[str, list[dict]]:
+    """Periods cut at the edges of the (key, start, end) windows they overlap."""
+    buckets: dict[str, list[dict]] = {}
+    for point in points:
+        value = type_value(point)
+        start = parse_time(value["interval"]["startTime"])
+        end = parse_time(value["interval"]["endTime"])
+        for key, w_start, w_end in windows:
+            if start < w_end and w_start < end:
+                interval = {
+                    "startTime": rfc3339(max(start, w_start)),
+                    "endTime": rfc3339(min(end, w_end)),
+                }
+                buckets.setdefault(key, []).append({**value, "interval": interval})
+    return buckets
+
+
 def rollup_plan(sim: Simulator, case: Case) -> RollupPlan:
     """The days a type's rollups read: the case's short days, or a week of a sparse type."""
     cap = DATA_TYPES[case.data_type].rollup_range_days or SPARSE_ROLLUP_DAYS
     first, last = case.first, case.last
-    if case.data_type == "total-calories":
+    if DATA_TYPES[case.data_type].kind is Kind.ROLLUP_ONLY:
         first, last = SHORT_DAYS
     elif case.filter is None:
         last = dt.date.fromisoformat(case.reconciled[-1]["civilDate"])
         first = max(HISTORY_START, last - dt.timedelta(days=min(cap, SPARSE_ROLLUP_DAYS) - 1))
     zone = sim.users[case.user].time_zone
     truth = sim.ground_truth(case.user, case.data_type, first, last, reconciled=True)
-    kcal = {t["civilDate"]: t["kcal"] for t in truth if "kcal" in t}
     with_points = [t for t in truth if "dataPoint" in t]
+    daily = {t["civilDate"]: _rolled_up_truth(t) for t in truth if "dataPoint" not in t}
     return RollupPlan(
         case.data_type,
         case.user,
@@ -334,10 +371,42 @@ def rollup_plan(sim: Simulator, case: Case) -> RollupPlan:
         last,
         civil_midnight(first, zone),
         civil_midnight(last + dt.timedelta(days=1), zone),
+        zone,
         tuple(t["dataPoint"] for t in with_points),
         tuple(t["civilDate"] for t in with_points),
-        kcal,
+        daily,
     )
+
+
+def _rolled_up_truth(entry: dict) -> dict:
+    """A rollup-only type's ground truth of one day as its rolled-up value."""
+    value = {k: v for k, v in entry.items() if k != "civilDate"}
+    if set(value) == {"kcal"}:  # total calories: {"civilDate", "kcal"}
+        return {"kcalSum": value["kcal"]}
+    return value
+
+
+def rolled_up_totals(value: dict) -> dict[str, float]:
+    """A rollup-only value as totals that add up over windows: kcal, or kcal per zone."""
+    if "kcalSum" in value:
+        return {"kcal": float(value["kcalSum"])}
+    return {
+        e.get("heartRateZone", ""): float(e.get("kcal", 0))
+        for e in value.get("caloriesInHeartRateZones", [])
+    }
+
+
+def _sum_totals(values: Iterable[dict]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for value in values:
+        for k, v in rolled_up_totals(value).items():
+            totals[k] = totals.get(k, 0) + v
+    return totals
+
+
+def _totals_mismatch(got: dict[str, float], expected: dict[str, float], slack: float) -> bool:
+    keys = {k for k, v in {**got, **expected}.items() if v}
+    return any(not math.isclose(got.get(k, 0), expected.get(k, 0), abs_tol=slack) for k in keys)
 
 
 def _number(value: object) -> float | int | None:
@@ -362,6 +431,9 @@ def _duration_seconds(text: str) -> float:
     return float(text.removesuffix("s"))
 
 
+# Types whose points are periods (hours long): a rollup counts the part of a period inside
+# each window, not the whole period in the window it starts in.
+_SPLIT_BY_WINDOW = frozenset({"sedentary-period"})
 # Rollups that total per group (activity level, heart-rate zone): data type -> (rollup list
 # member, its group field, its amount field, the amount's reader, the (group, amount) pairs
 # of a point).
@@ -480,11 +552,13 @@ def check_physical_rollup(plan: RollupPlan, rolled: list[dict]) -> list[str]:
         if windows.get(point["startTime"]) != point["endTime"]:
             problems.append(f"window {point['startTime']}..{point['endTime']} is not a window")
         got[point["startTime"]] = value or {}
-    if plan.data_type == "total-calories":
-        total = sum(float(v.get("kcalSum", 0)) for v in got.values())
-        expected = sum(plan.daily_kcal.values())
-        if not math.isclose(total, expected, abs_tol=MEAN_TOLERANCE * max(1, len(got))):
-            problems.append(f"kcalSum over the range {total!r}, the ground truth {expected!r}")
+    if DATA_TYPES[plan.data_type].kind is Kind.ROLLUP_ONLY:
+        # No points to place in hours: the hours must add up to the days' ground truth.
+        hours = _sum_totals(got.values())
+        days = _sum_totals(plan.daily_truth.values())
+        slack = MEAN_TOLERANCE * (len(got) + len(plan.daily_truth) + 1)
+        if _totals_mismatch(hours, days, slack):
+            problems.append(f"totals over the range {hours}, the ground truth {days}")
         return problems
     buckets = plan.physical_buckets()
     if buckets is None:
@@ -516,13 +590,12 @@ def check_daily_rollup(plan: RollupPlan, rolled: list[dict]) -> list[str]:
         got[start.isoformat()] = value or {}
     if list(got) != sorted(got, reverse=True):
         problems.append(f"windows are not newest first: {list(got)}")
-    if plan.data_type == "total-calories":
-        expected_days = plan.daily_kcal
-        for day in sorted(set(got) & set(expected_days)):
-            kcal = float(got[day].get("kcalSum", 0))
-            if not math.isclose(kcal, expected_days[day], abs_tol=MEAN_TOLERANCE):
-                problems.append(f"{day}: kcalSum {kcal!r}, the ground truth {expected_days[day]!r}")
-        buckets = dict.fromkeys(expected_days)
+    if DATA_TYPES[plan.data_type].kind is Kind.ROLLUP_ONLY:
+        for day in sorted(set(got) & set(plan.daily_truth)):
+            value, expected = rolled_up_totals(got[day]), rolled_up_totals(plan.daily_truth[day])
+            if _totals_mismatch(value, expected, MEAN_TOLERANCE):
+                problems.append(f"{day}: {value}, the ground truth {expected}")
+        buckets = dict.fromkeys(plan.daily_truth)
     else:
         buckets = plan.daily_buckets()
         if DATA_TYPES[plan.data_type].kind is not Kind.DAILY:
