@@ -99,6 +99,7 @@ MINDFULNESS = "mindfulness"
 LOCATION_SCOPE = f"{SCOPE_PREFIX}location.readonly"
 SETTINGS_SCOPE = f"{SCOPE_PREFIX}settings.readonly"
 PROFILE_SCOPE = f"{SCOPE_PREFIX}profile.readonly"
+IRN_SCOPE = f"{SCOPE_PREFIX}{IRN}.readonly"
 
 _CIVIL_START = "interval.civil_start_time"
 _CIVIL_SAMPLE = "sample_time.civil_time"
@@ -419,13 +420,19 @@ def spec(name: str) -> DataTypeSpec:
         ) from None
 
 
-def scopes_for(data_types: list[str] | tuple[str, ...], exercise_tcx: bool = True) -> list[str]:
+def scopes_for(
+    data_types: list[str] | tuple[str, ...], exercise_tcx: bool = True, user_tables: bool = True
+) -> list[str]:
     """The read scopes needed for these data types, sorted.
 
     Settings are always asked for (the user's time zone decides their civil
-    "yesterday"); exporting exercise TCX also needs the location scope.
+    "yesterday"); exporting exercise TCX also needs the location scope, and the
+    user-level tables (paired devices, profile, settings, IRN profile; on by
+    default, `--user_tables`) the profile and IRN scopes.
     """
     scopes = {spec(name).scope for name in data_types} | {SETTINGS_SCOPE}
     if exercise_tcx and "exercise" in data_types:
         scopes.add(LOCATION_SCOPE)
+    if user_tables:
+        scopes |= {PROFILE_SCOPE, IRN_SCOPE}
     return sorted(scopes)

@@ -25,11 +25,11 @@ def test_scopes_exist_in_the_discovery_document():
 
 
 def test_scopes_for_adds_settings_and_location_for_exercise():
-    assert datatypes.scopes_for(["steps"]) == [
+    assert datatypes.scopes_for(["steps"], user_tables=False) == [
         "https://www.googleapis.com/auth/googlehealth.activity_and_fitness.readonly",
         "https://www.googleapis.com/auth/googlehealth.settings.readonly",
     ]
-    assert datatypes.scopes_for(["exercise", "sleep"]) == [
+    assert datatypes.scopes_for(["exercise", "sleep"], user_tables=False) == [
         "https://www.googleapis.com/auth/googlehealth.activity_and_fitness.readonly",
         "https://www.googleapis.com/auth/googlehealth.location.readonly",
         "https://www.googleapis.com/auth/googlehealth.settings.readonly",
@@ -197,7 +197,8 @@ def test_the_newer_types_scopes_kinds_and_members():
 
 def test_scopes_for_the_newer_families():
     assert datatypes.scopes_for(
-        ["electrocardiogram", "irregular-rhythm-notification", "moods", "symptoms", "height"]
+        ["electrocardiogram", "irregular-rhythm-notification", "moods", "symptoms", "height"],
+        user_tables=False,
     ) == [
         "https://www.googleapis.com/auth/googlehealth.ecg.readonly",
         "https://www.googleapis.com/auth/googlehealth.health_metrics_and_measurements.readonly",
@@ -206,7 +207,19 @@ def test_scopes_for_the_newer_families():
         "https://www.googleapis.com/auth/googlehealth.mindfulness.readonly",
         "https://www.googleapis.com/auth/googlehealth.settings.readonly",
     ]
-    assert datatypes.scopes_for(["menstrual-period", "ovulation-test"]) == [
+    assert datatypes.scopes_for(["menstrual-period", "ovulation-test"], user_tables=False) == [
         "https://www.googleapis.com/auth/googlehealth.reproductive_health.readonly",
         "https://www.googleapis.com/auth/googlehealth.settings.readonly",
     ]
+
+
+def test_the_user_level_tables_need_the_profile_and_irn_scopes():
+    from healthapi import user_resources
+
+    assert datatypes.scopes_for(["steps"]) == [
+        "https://www.googleapis.com/auth/googlehealth.activity_and_fitness.readonly",
+        "https://www.googleapis.com/auth/googlehealth.irn.readonly",
+        "https://www.googleapis.com/auth/googlehealth.profile.readonly",
+        "https://www.googleapis.com/auth/googlehealth.settings.readonly",
+    ]
+    assert set(user_resources.SCOPES) <= set(datatypes.scopes_for([]))
