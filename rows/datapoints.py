@@ -19,11 +19,12 @@ How the API's proto3 JSON becomes columns:
 - Timestamps are RFC 3339 (any fraction; beyond microseconds it is truncated); UTC offsets
   are duration strings (`"-18000s"`), 0 when absent. Civil datetimes are the API's `civil*`
   values when sent, else the instant shifted by its offset.
-- Counts the schema stores as 0 when absent (step_count, floor_count, distance_millimeters,
-  active_zone_minutes, an interval's energy or altitude gain) take the proto3 default 0.
-  Fields with explicit presence (the sleep summary's minutes) are NULL when absent: the API
-  sends a zero as 0, so a missing value is unknown.
-  The main measurement of sample and daily types (beats per minute, weight, percentages,
+- The older count columns (step_count, floor_count, distance_millimeters,
+  active_zone_minutes) store an absent count as 0. Otherwise a value is never invented:
+  fields with explicit presence (the sleep summary's minutes, an interval's energy, an
+  altitude gain) are sent even when zero, so one left out is unknown: NULL when the column
+  is nullable, else the point is refused.
+  The main measurement of each type (beats per minute, weight, energy, percentages,
   VO2 max, breaths per minute, zone limits) and required enums (heart-rate zone, exercise
   type, stage and zone types) must be present: a point without them raises `RowError`.
   Everything else is nullable and None when absent; a zero that is sent stays 0.
