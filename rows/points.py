@@ -557,6 +557,31 @@ SPECS: dict[str, PointSpec] = {
                     "metricsSummary.heartRateZoneDurations.peakTime",
                     opt_seconds,
                 ),
+                (
+                    "average_cadence_steps_per_minute",
+                    "metricsSummary.mobilityMetrics.avgCadenceStepsPerMinute",
+                    opt_float,
+                ),
+                (
+                    "average_ground_contact_time_seconds",
+                    "metricsSummary.mobilityMetrics.avgGroundContactTimeDuration",
+                    opt_seconds,
+                ),
+                (
+                    "average_stride_length_millimeters",
+                    "metricsSummary.mobilityMetrics.avgStrideLengthMillimeters",
+                    opt_int,
+                ),
+                (
+                    "average_vertical_oscillation_millimeters",
+                    "metricsSummary.mobilityMetrics.avgVerticalOscillationMillimeters",
+                    opt_int,
+                ),
+                (
+                    "average_vertical_ratio",
+                    "metricsSummary.mobilityMetrics.avgVerticalRatio",
+                    opt_float,
+                ),
             ),
             details=_exercise_events,
             detail_paths=(
@@ -569,7 +594,6 @@ SPECS: dict[str, PointSpec] = {
                 **_STORE_TIMES,
                 "splits": "laps and splits: not captured yet",
                 "splitSummaries": "laps and splits: not captured yet",
-                "metricsSummary.mobilityMetrics": "advanced running metrics: not captured yet",
             },
         ),
         _spec("weight", (("weight_grams", "weightGrams", to_float), ("notes", "notes", opt_str))),

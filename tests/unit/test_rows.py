@@ -1170,6 +1170,12 @@ EXERCISE_GPS = {
                 "vigorousTime": "1500.5s",
                 "peakTime": "480s",
             },
+            "mobilityMetrics": {
+                "avgCadenceStepsPerMinute": 168.5,
+                "avgGroundContactTimeDuration": "0.251s",
+                "avgStrideLengthMillimeters": "1093",
+                "avgVerticalRatio": 7.9,
+            },
         },
         "exerciseEvents": [
             {
@@ -1212,6 +1218,11 @@ EXERCISE_GPS_ROW = {
     "heart_rate_zone_moderate_seconds": 600.0,
     "heart_rate_zone_vigorous_seconds": 1500.5,
     "heart_rate_zone_peak_seconds": 480.0,
+    "average_cadence_steps_per_minute": 168.5,
+    "average_ground_contact_time_seconds": 0.251,
+    "average_stride_length_millimeters": 1093,
+    "average_vertical_oscillation_millimeters": None,
+    "average_vertical_ratio": 7.9,
     "pool_length_millimeters": None,
     "total_swim_lengths": None,
     # Ordered by time; an event without an offset is at UTC.
@@ -1288,6 +1299,11 @@ def test_exercise_without_gps_keeps_an_explicit_zero_and_nulls_the_rest():
             "heart_rate_zone_moderate_seconds": None,
             "heart_rate_zone_vigorous_seconds": None,
             "heart_rate_zone_peak_seconds": None,
+            "average_cadence_steps_per_minute": None,
+            "average_ground_contact_time_seconds": None,
+            "average_stride_length_millimeters": None,
+            "average_vertical_oscillation_millimeters": None,
+            "average_vertical_ratio": None,
             "pool_length_millimeters": None,
             "total_swim_lengths": None,
             "exercise_events": [],
