@@ -49,10 +49,11 @@ from rows.values import (
 # --------------------------------------------------------------------------- nested values
 
 
-def _segments(items: Any, path: str) -> list[dict]:
-    """Sleep stages or short awakenings -> stage records, ordered by start time.
+def _segments(items: Any, path: str, typed: bool = True) -> list[dict]:
+    """Sleep stages, short awakenings or out-of-bed segments -> records by start time.
 
     The API sends no civil times for them: they are computed from instant and offset.
+    Out-of-bed segments have no stage type (`typed`).
     """
     out = []
     for i, item in enumerate(objects(items, path)):
@@ -66,9 +67,10 @@ def _segments(items: Any, path: str) -> list[dict]:
             item.get("startUtcOffset"), where + ".startUtcOffset"
         )
         end_offset, end_shift = utc_offset(item.get("endUtcOffset"), where + ".endUtcOffset")
+        segment = {"stage_type": to_str(item.get("type"), where + ".type")} if typed else {}
         out.append(
             {
-                "stage_type": to_str(item.get("type"), where + ".type"),
+                **segment,
                 "start_time": start,
                 "end_time": end,
                 "start_utc_offset_seconds": start_offset,
@@ -112,6 +114,9 @@ def _sleep_details(body: dict, path: str, row: dict) -> None:
     row["stages_summary"] = totals
     row["stages"] = _segments(body.get("stages"), path + ".stages")
     row["short_awakenings"] = _segments(body.get("shortAwakenings"), path + ".shortAwakenings")
+    row["out_of_bed_segments"] = _segments(
+        body.get("outOfBedSegments"), path + ".outOfBedSegments", typed=False
+    )
 
 
 def _heart_rate_zones(body: dict, path: str, row: dict) -> None:
@@ -492,13 +497,19 @@ SPECS: dict[str, PointSpec] = {
                 "summary.stagesSummary[].count",
                 *(f"stages[].{key}" for key in _SEGMENT),
                 *(f"shortAwakenings[].{key}" for key in _SEGMENT),
+                *(f"outOfBedSegments[].{key}" for key in _SEGMENT[1:]),
             ),
-            detail_columns=(*_SLEEP_SUMMARY, "stages_summary", "stages", "short_awakenings"),
+            detail_columns=(
+                *_SLEEP_SUMMARY,
+                "stages_summary",
+                "stages",
+                "short_awakenings",
+                "out_of_bed_segments",
+            ),
             not_mapped={
                 **_STORE_TIMES,
                 **{f"stages[].{k}": why for k, why in _SEGMENT_TIMES.items()},
                 **{f"shortAwakenings[].{k}": why for k, why in _SEGMENT_TIMES.items()},
-                "outOfBedSegments": "out-of-bed segments: not captured yet",
                 "metadata.externalId": "the source's own id of the sleep, not a measurement",
             },
         ),

@@ -874,6 +874,14 @@ SLEEP_DST_NIGHT = {
                 "endUtcOffset": "-18000s",
             },
         ],
+        "outOfBedSegments": [
+            {
+                "startTime": "2026-11-01T08:10:00Z",
+                "startUtcOffset": "-18000s",
+                "endTime": "2026-11-01T08:14:00Z",
+                "endUtcOffset": "-18000s",
+            }
+        ],
         "shortAwakenings": [
             {
                 "type": "AWAKE",
@@ -997,6 +1005,16 @@ def test_sleep_across_midnight_and_a_dst_change_belongs_to_its_wake_up_day():
                     "civil_end_datetime": dt.datetime(2026, 11, 1, 2, 3, 30),
                 }
             ],
+            "out_of_bed_segments": [
+                {
+                    "start_time": dt.datetime(2026, 11, 1, 8, 10, tzinfo=UTC),
+                    "end_time": dt.datetime(2026, 11, 1, 8, 14, tzinfo=UTC),
+                    "start_utc_offset_seconds": -18000,
+                    "end_utc_offset_seconds": -18000,
+                    "civil_start_datetime": dt.datetime(2026, 11, 1, 3, 10),
+                    "civil_end_datetime": dt.datetime(2026, 11, 1, 3, 14),
+                }
+            ],
             "stages": [
                 {
                     "stage_type": "LIGHT",
@@ -1070,6 +1088,7 @@ def test_classic_nap_sorts_its_stages_and_reads_omitted_summary_minutes_as_null(
             "minutes_after_wake_up": None,
             "stages_summary": [],
             "short_awakenings": [],
+            "out_of_bed_segments": [],
             "stages": [
                 {
                     "stage_type": "ASLEEP",
@@ -1132,6 +1151,7 @@ def test_sleep_without_summary_stages_or_name_has_null_minutes_and_is_keyed_by_s
             "minutes_after_wake_up": None,
             "stages_summary": [],
             "short_awakenings": [],
+            "out_of_bed_segments": [],
             "stages": [],
             **tail(key(USER, "sleep", "reconciled", *NO_SOURCE_KEY, "2026-11-22T23:30:00.000000Z")),
         },
@@ -1912,6 +1932,7 @@ def test_to_bigquery_json_of_a_sleep_row_converts_nested_times():
         "minutes_after_wake_up": None,
         "stages_summary": [],
         "short_awakenings": [],
+        "out_of_bed_segments": [],
         "stages": [
             {
                 "stage_type": "ASLEEP",

@@ -696,6 +696,7 @@ def test_unknown_fields_are_named_by_their_path_once():
         "sleep.interval.timeZone",
         "sleep.summary.score",
         "sleep.stages[].depth",
+        "sleep.outOfBedSegments[].note",
         "dataSource.region",
         "dataSource.device.serial",
     ]

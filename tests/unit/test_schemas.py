@@ -224,6 +224,13 @@ EXPECTED_COLUMNS: dict[str, list[tuple[str, str, str]]] = {
         ("short_awakenings.end_utc_offset_seconds", "INTEGER", "REQUIRED"),
         ("short_awakenings.civil_start_datetime", "DATETIME", "REQUIRED"),
         ("short_awakenings.civil_end_datetime", "DATETIME", "REQUIRED"),
+        ("out_of_bed_segments", "RECORD", "REPEATED"),
+        ("out_of_bed_segments.start_time", "TIMESTAMP", "REQUIRED"),
+        ("out_of_bed_segments.end_time", "TIMESTAMP", "REQUIRED"),
+        ("out_of_bed_segments.start_utc_offset_seconds", "INTEGER", "REQUIRED"),
+        ("out_of_bed_segments.end_utc_offset_seconds", "INTEGER", "REQUIRED"),
+        ("out_of_bed_segments.civil_start_datetime", "DATETIME", "REQUIRED"),
+        ("out_of_bed_segments.civil_end_datetime", "DATETIME", "REQUIRED"),
     ]
     + TAIL,
     "exercise": USER
@@ -907,6 +914,7 @@ ROWS: dict[str, dict[str, Any]] = {
                 "civil_end_datetime": datetime(2026, 11, 18, 23, 21),
             }
         ],
+        "out_of_bed_segments": [],
         **TAIL_ROW,
     },
     "exercise": {
