@@ -34,6 +34,7 @@ from tests.conformance.conftest import (
     ROLL_UP,
     USERS,
     VALIDATOR,
+    canonical,
     check_daily_rollup,
     check_identity,
     check_irn_profile,
@@ -47,6 +48,7 @@ from tests.conformance.conftest import (
     field_violations,
     is_newest_first,
     multiset,
+    physical_time,
     rfc3339,
     rollup_plan,
     violations,
@@ -126,6 +128,92 @@ def test_list_and_reconcile(service, cases, data_type, verb):
     assert [len(page.get("dataPoints", [])) for page in pages] == [
         min(size, len(got) - i) for i in range(0, len(got), size)
     ]
+
+
+FAMILY = "users/me/dataSourceFamilies/"
+# Above this many points a type is read by family for one hour only.
+DENSE_POINTS = 5000
+# google-wearables: "Google and Fitbit tracker devices (such as Fitbit trackers and Pixel
+# Watch)", without manually logged data (the dataSourceFamily parameter's description).
+GOOGLE_MAKERS = ("Fitbit", "Google")
+TRACKERS = ("FITNESS_BAND", "WATCH")
+
+
+def is_tracker_point(point: dict) -> bool:
+    """Measured by a Fitbit or Google band or watch: google-wearables must hold it."""
+    source = point.get("dataSource", {})
+    device = source.get("device", {})
+    return (
+        source.get("recordingMethod") != "MANUAL"
+        and device.get("manufacturer") in GOOGLE_MAKERS
+        and device.get("formFactor") in TRACKERS
+    )
+
+
+def may_be_wearable(point: dict) -> bool:
+    """Neither logged by hand nor from another maker's device (a Fitbit scale may be in)."""
+    source = point.get("dataSource", {})
+    return (
+        source.get("recordingMethod") != "MANUAL"
+        and source.get("device", {}).get("manufacturer") in GOOGLE_MAKERS
+    )
+
+
+def one_hour_if_dense(case) -> tuple[dict, list[dict]]:
+    """The list parameters and points of a case; a dense type's (heart rate's) cut to the
+    hour of its first point from another maker's device (a chest strap), by physical time."""
+    if len(case.points) <= DENSE_POINTS:
+        return list_params(case), case.points
+    anchor = next((p for p in case.points if not may_be_wearable(p)), case.points[0])
+    start = physical_time(anchor).replace(minute=0, second=0)
+    end = start + dt.timedelta(hours=1)
+    member = next(m for m in DATA_TYPES[case.data_type].filter_members if "civil" not in m)
+    name = DATA_TYPES[case.data_type].filter_name
+    in_hour = [p for p in case.points if start <= physical_time(p) < end]
+    return {
+        "parent": f"users/me/dataTypes/{case.data_type}",
+        "pageSize": max(1, -(-len(in_hour) // 2)),
+        "filter": f'{name}.{member} >= "{rfc3339(start)}" AND {name}.{member} < "{rfc3339(end)}"',
+    }, in_hour
+
+
+@pytest.mark.parametrize("data_type", [t for t in LISTABLE if t != "sleep"])
+def test_list_by_data_source_family(service, cases, data_type):
+    """all-sources and google-sources hold every simulated point (none was written through
+    the API by another client); self-sources holds none (nothing was written by this one);
+    google-wearables the band's and watch's points, never logged ones or other makers'."""
+    case = cases(data_type)
+    points = service(case.user).users().dataTypes().dataPoints()
+    params, truth = one_hour_if_dense(case)
+
+    def listed(family: str) -> list[dict]:
+        pages = read_pages(points, "list", **params, dataSourceFamily=FAMILY + family)
+        assert [violations(page, METHOD + "list") for page in pages] == [[] for _ in pages]
+        return [p for page in pages for p in page.get("dataPoints", [])]
+
+    everything = multiset(truth)
+    assert multiset(listed("all-sources")) == everything
+    assert multiset(listed("google-sources")) == everything
+    assert listed("self-sources") == []
+    wearables = listed("google-wearables")
+    answered = set(multiset(wearables))
+    assert multiset(wearables) == multiset(
+        p for p in truth if is_tracker_point(p) or (canonical(p) in answered and may_be_wearable(p))
+    )
+
+
+def test_sleep_list_refuses_a_data_source_family(service, cases):
+    """The parameter's description: sleep cannot be listed by family (reconcile can)."""
+    case = cases("sleep")
+    points = service(case.user).users().dataTypes().dataPoints()
+    request = points.list(**list_params(case), dataSourceFamily=FAMILY + "google-wearables")
+    with pytest.raises(HttpError) as refused:
+        request.execute()
+    status = refused.value.resp.status
+    assert status == 400
+    body = json.loads(refused.value.content)
+    assert VALIDATOR.validate_error(body, status) == []
+    assert body["error"]["status"] == "INVALID_ARGUMENT"
 
 
 @pytest.mark.parametrize("data_type", NOT_RECONCILABLE)
