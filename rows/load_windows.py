@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from healthapi import datatypes
+from healthapi import datatypes, user_resources
 from healthapi.elements import ApiCall
 from rows import tcx
 from rows.datapoints import RowContext
@@ -26,6 +26,8 @@ def load_table(call: ApiCall) -> str:
         return datatypes.SUMMARY_TABLE
     if call.kind == "tcx":
         return tcx.TABLE
+    if call.kind == "user":
+        return user_resources.resource(call.data_type).table
     return datatypes.spec(call.data_type).table
 
 

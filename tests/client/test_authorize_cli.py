@@ -75,8 +75,10 @@ def test_the_token_is_stored_with_the_scopes_of_the_data_types(
         assert scopes_asked(seen[0]) == expected_scopes
         assert [s.rsplit("googlehealth.", 1)[1] for s in expected_scopes] == [
             "activity_and_fitness.readonly",  # steps and exercise
+            "irn.readonly",  # the IRN profile of the user-level tables
             "location.readonly",  # exercise routes in the TCX export
-            "settings.readonly",  # the time zone `fitbeam enqueue` reads
+            "profile.readonly",  # the profile of the user-level tables
+            "settings.readonly",  # the time zone `fitbeam enqueue` reads, paired devices
             "sleep.readonly",
         ]
         store = token_store_from_uri(uri)
@@ -85,7 +87,7 @@ def test_the_token_is_stored_with_the_scopes_of_the_data_types(
         assert sorted(token["scope"]) == expected_scopes
         assert sim.auth.user_of(token["refresh_token"]) == "user-2"
         assert out.getvalue() == (
-            f"stored a token for participant-017 in {uri}\n  scopes granted: 4 of 4 asked for\n"
+            f"stored a token for participant-017 in {uri}\n  scopes granted: 6 of 6 asked for\n"
         )
         # The stored token reads data, and refreshes with the stored client.
         client = oauth.OAuthClient.for_base_url(*store.load_client(), sim.base_url)
@@ -133,7 +135,7 @@ def test_unticked_scopes_are_reported(tmp_path, client_file):
     assert code == 0
     location = [s for s in datatypes.scopes_for(["exercise"]) if s.endswith("location.readonly")]
     assert out.getvalue().splitlines()[1:] == [
-        "  scopes granted: 2 of 3 asked for",
+        "  scopes granted: 4 of 5 asked for",
         f"  not granted (data needing them will be dead letters): {location[0]}",
     ]
 

@@ -162,7 +162,7 @@ def test_a_signed_notification_that_cannot_be_read_is_answered_400(app, publishe
 
 
 def test_an_unsupported_data_type_is_acknowledged_and_dropped(app, publisher, caplog):
-    body = payload([civil("2026-11-20T17:29:00", "2026-11-20T17:34:00")], data_type="altitude")
+    body = payload([civil("2026-11-20T17:29:00", "2026-11-20T17:34:00")], data_type="hydration-log")
     with caplog.at_level(logging.INFO, logger="relay.app"):
         assert post(app, body) == Reply(204)
     assert publisher.published == []

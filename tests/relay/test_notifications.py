@@ -185,8 +185,11 @@ def test_interval_dates(interval, dates):
         ("users/7108215177813058725/dataTypes/heart-rate", "heart-rate"),
         ("dailyRestingHeartRate", "daily-resting-heart-rate"),
         ("daily-vo2-max", "daily-vo2-max"),
-        ("altitude", None),
-        ("active-minutes", None),
+        ("altitude", "altitude"),
+        ("activeMinutes", "active-minutes"),
+        # Write-only today (no read scope): fitbeam loads no nutrition type.
+        ("hydration-log", None),
+        ("nutritionLog", None),
         ("", None),
     ],
 )

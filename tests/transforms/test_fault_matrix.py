@@ -354,6 +354,8 @@ def run_with_faults(tmp_path, faults: str) -> Run:
                     "--temp_location=gs://my-bucket/tmp",
                     "--run_id=faults",
                     "--max_attempts=1",
+                    # Points only: the user-level tables have no ground truth to account against.
+                    "--user_tables=false",
                     # The process-wide per-user budget is shared with every other run of
                     # the session: the most it allows, so that no call waits for a slot.
                     "--quota_per_minute=10000",

@@ -49,6 +49,11 @@ STAGES = {
     "DetailRows",
     "ValidateDetailRows",
     "WriteDetailTables",
+    "PlanUserCalls",
+    "FetchUser",
+    "UserRows",
+    "ValidateUserRows",
+    "WriteUserTables",
     "AllDeadLetters",
     "WriteDeadLetters",
 }

@@ -70,4 +70,5 @@ def test_the_stages_each_have_a_module_of_their_own():
         "write",
         "dead_letters",
         "replay",
+        "user_tables",
     }
