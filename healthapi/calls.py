@@ -319,6 +319,42 @@ def fetch_summary(runner: CallRunner, client: HealthApiClient, call: ApiCall) ->
 _SCOPE_REASONS = frozenset({"ACCESS_TOKEN_SCOPE_INSUFFICIENT", "PERMISSION_DENIED"})
 
 
+def _scope_refused(failed: CallFailed) -> bool:
+    """The call was refused because the user's token lacks a scope it needs."""
+    return failed.verdict.status == 403 and failed.verdict.reason in _SCOPE_REASONS
+
+
+def _not_granted(failed: CallFailed, needs: str, user_key: str, instead: str) -> CallFailed:
+    """A scope refusal as a `SCOPE_NOT_GRANTED` failure that says which scope and what to do.
+
+    Replayable: once the user consents again with the scope, a replay loads the data.
+    """
+    v = failed.verdict
+    message = (
+        f"{needs}, which user {user_key!r} did not grant: authorize the user again "
+        f"(fitbeam authorize), or {instead}"
+    )
+    verdict = Verdict(False, False, 403, SCOPE_NOT_GRANTED, message, v.body)
+    return CallFailed(verdict, failed.attempts, replayable=True)
+
+
+def _needs(call: ApiCall) -> tuple[str, str]:
+    """What a data call needs (its scopes, as a phrase) and how else to do without it."""
+    if call.kind == "summary":
+        scopes = sorted({datatypes.spec(t).scope for t in datatypes.SUMMARY_TYPES})
+        return f"the daily activity summary needs the scope {', '.join(scopes)}", (
+            "leave the summary types out of --data_types"
+        )
+    if call.kind == "tcx":
+        scopes = (datatypes.spec("exercise").scope, datatypes.LOCATION_SCOPE)
+        return f"an exercise's TCX export needs the scopes {' and '.join(scopes)}", (
+            "leave exercise out of --data_types"
+        )
+    return f"{call.data_type} needs the scope {datatypes.spec(call.data_type).scope}", (
+        f"leave {call.data_type} out of --data_types"
+    )
+
+
 def fetch_user_resource(
     runner: CallRunner, client: HealthApiClient, call: ApiCall
 ) -> tuple[dict, ...]:
@@ -346,20 +382,14 @@ def fetch_user_resource(
                 return tuple(devices)
             page_token = page.next_page_token
     except CallFailed as failed:
-        v = failed.verdict
-        if v.status != 403 or v.reason not in _SCOPE_REASONS:
+        if not _scope_refused(failed):
             raise
-        verdict = Verdict(
-            False,
-            False,
-            403,
-            SCOPE_NOT_GRANTED,
-            f"{resource.method} needs the scope {resource.scope}, which user "
-            f"{call.user_key!r} did not grant: authorize the user again with it "
-            "(fitbeam authorize), or load without user tables (--user_tables=false)",
-            v.body,
-        )
-        raise CallFailed(verdict, failed.attempts, replayable=True) from failed
+        raise _not_granted(
+            failed,
+            f"{resource.method} needs the scope {resource.scope}",
+            call.user_key,
+            "load without user tables (--user_tables=false)",
+        ) from failed
 
 
 def call_pages(
@@ -374,11 +404,17 @@ def call_pages(
     Raises:
         CallFailed: when the call cannot complete (pages already given stand).
     """
-    if call.kind == "list":
-        for part, (points, last) in enumerate(list_pages(runner, client, call)):
-            yield ApiPage(call, points=points, part=part, final=last, load_key=load_key)
-        return
-    page = run_call(runner, client, call)
+    try:
+        if call.kind == "list":
+            for part, (points, last) in enumerate(list_pages(runner, client, call)):
+                yield ApiPage(call, points=points, part=part, final=last, load_key=load_key)
+            return
+        page = run_call(runner, client, call)
+    except CallFailed as failed:
+        if call.kind == "user" or not _scope_refused(failed):
+            raise
+        needs, instead = _needs(call)
+        raise _not_granted(failed, needs, call.user_key, instead) from failed
     yield dataclasses.replace(page, load_key=load_key)
 
 

@@ -343,13 +343,44 @@ def test_a_scope_the_user_did_not_grant_is_a_clear_replayable_failure(sim, resou
         403,
         SCOPE_NOT_GRANTED,
         f"{method} needs the scope https://www.googleapis.com/auth/googlehealth.{scope}, "
-        "which user 'user-1' did not grant: authorize the user again with it "
+        "which user 'user-1' did not grant: authorize the user again "
         "(fitbeam authorize), or load without user tables (--user_tables=false)",
         failed.verdict.body,
     )
     assert json.loads(failed.verdict.body)["error"]["code"] == 403
     assert (failed.attempts, failed.replayable) == (1, True)
     assert run.sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("data_type", "scope"),
+    [
+        ("menstrual-period", "reproductive_health.readonly"),
+        ("electrocardiogram", "ecg.readonly"),
+        ("moods", "mindfulness.readonly"),
+    ],
+)
+def test_a_data_type_whose_scope_was_not_granted_is_a_clear_replayable_failure(
+    sim, data_type, scope
+):
+    without = [s for s in ALL_SCOPES if not s.endswith(scope)]
+    run, _ = granted(sim, "user-1", without)
+    call = ApiCall(
+        "user-1", "list", data_type, start="2026-11-20", end="2026-11-21", stream=STREAM_RAW
+    )
+    client = HealthApiClient(requests.Session(), sim.base_url)
+
+    with pytest.raises(CallFailed) as caught:
+        list(call_pages(run.runner, client, call, "k"))
+
+    failed = caught.value
+    assert (failed.verdict.status, failed.verdict.reason) == (403, SCOPE_NOT_GRANTED)
+    assert failed.verdict.message == (
+        f"{data_type} needs the scope https://www.googleapis.com/auth/googlehealth.{scope}, "
+        "which user 'user-1' did not grant: authorize the user again (fitbeam authorize), "
+        f"or leave {data_type} out of --data_types"
+    )
+    assert (failed.attempts, failed.replayable) == (1, True)
 
 
 def test_user_calls_round_trip_as_dead_letters_keep_them():

@@ -407,13 +407,19 @@ def test_an_exercise_whose_tcx_is_refused_loads_and_its_detail_call_is_a_dead_le
                 data_point_id=exercise["data_point_id"],
                 parent=tuple({**exercise, "load_id": LOAD_ID}.items()),
             ),
-            error_class="ACCESS_TOKEN_SCOPE_INSUFFICIENT",
-            message="Request had insufficient authentication scopes.",
+            error_class="SCOPE_NOT_GRANTED",
+            message=(
+                "an exercise's TCX export needs the scopes "
+                "https://www.googleapis.com/auth/googlehealth.activity_and_fitness.readonly and "
+                "https://www.googleapis.com/auth/googlehealth.location.readonly, which user "
+                "'user-2' did not grant: authorize the user again (fitbeam authorize), or "
+                "leave exercise out of --data_types"
+            ),
             timestamp=WALL,
             http_status=403,
             body=SCOPE_BODY,
             user_key="user-2",
-            replayable=False,
+            replayable=True,
         )
 
         p, out = run_graph(cfg)
@@ -507,7 +513,7 @@ def test_the_user_level_tables_load_once_per_user_beside_the_data_points(tmp_pat
             original=ApiCall("user-2", "user", "profile"),
             error_class="SCOPE_NOT_GRANTED",
             message=f"users.getProfile needs the scope {PROFILE_SCOPE}, which user 'user-2' "
-            "did not grant: authorize the user again with it (fitbeam authorize), or load "
+            "did not grant: authorize the user again (fitbeam authorize), or load "
             "without user tables (--user_tables=false)",
             timestamp=WALL,
             http_status=403,

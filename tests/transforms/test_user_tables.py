@@ -371,7 +371,7 @@ def test_the_branch_loads_every_users_resources_and_letters_a_missing_scope(sim,
         original=ApiCall("user-2", "user", "profile"),
         error_class=SCOPE_NOT_GRANTED,
         message=f"users.getProfile needs the scope {PROFILE_SCOPE}, which user 'user-2' did not "
-        "grant: authorize the user again with it (fitbeam authorize), or load without user "
+        "grant: authorize the user again (fitbeam authorize), or load without user "
         "tables (--user_tables=false)",
         timestamp=WALL,
         http_status=403,
