@@ -94,10 +94,11 @@ def expected_keys(
             continue
         ctx = datapoints.RowContext(user, run_id, INGEST)
         out.setdefault(datatypes.spec(data_type).table, set())
-        for truth in sim.ground_truth(user, data_type, first, last, reconciled=True):
-            for table, row in datapoints.rows_for_point(
-                data_type, truth["dataPoint"], ctx, "reconciled"
-            ):
+        # The types the API cannot reconcile are read raw, source by source, in every run.
+        reconciled = datatypes.spec(data_type).reconcilable
+        stream = "reconciled" if reconciled else "raw"
+        for truth in sim.ground_truth(user, data_type, first, last, reconciled=reconciled):
+            for table, row in datapoints.rows_for_point(data_type, truth["dataPoint"], ctx, stream):
                 out.setdefault(table, set()).add((user, row["record_key"]))
     return out
 

@@ -13,14 +13,16 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from healthapi import datatypes
+from healthapi import datatypes, user_resources
 from healthapi.auth.file_store import LocalFileTokenStore
 from healthapi.auth.store import token_store_from_uri
+from healthapi.elements import ApiCall
 from healthapi.messages import request_message
 from localdev import emulators
 from localdev.demo import authorise_users
 from pipeline import main
-from simulator import Simulator, SimulatorConfig
+from rows.load_windows import load_table
+from simulator import Simulator, SimulatorConfig, devices
 from tests.e2e.helpers import (
     bq_client,
     count_in,
@@ -73,6 +75,8 @@ def test_batch_rows_equal_the_ground_truth(local_gcp, tmp_path):
     with Simulator(SimulatorConfig(users=3, clock_speed=0, start_time=START)) as sim:
         report = run_batch(sim, tmp_path, "complete", "e2e-complete")
         expected = expected_for_window(sim, "e2e-complete")
+        now = sim.clock.now()
+        paired = {u: len(devices.paired_devices(sim.config.seed, sim.users[u], now)) for u in USERS}
     client = bq_client()
     assert report.state == "DONE"
     assert report.dead_letters == {}
@@ -81,7 +85,23 @@ def test_batch_rows_equal_the_ground_truth(local_gcp, tmp_path):
         assert len(loaded - keys) == 0, f"{table}: extra rows"
         assert len(keys - loaded) == 0, f"{table}: missing rows"
         assert report.rows.get(table, 0) == len(keys), table
-    assert set(report.rows) - set(expected) == {"exercise_tcx_trackpoints"}
+    # One row per user of the profile, settings and IRN profile; one per paired device.
+    for table, per_user in [
+        ("user_profile", dict.fromkeys(USERS, 1)),
+        ("user_settings", dict.fromkeys(USERS, 1)),
+        ("irn_profile", dict.fromkeys(USERS, 1)),
+        ("paired_devices", paired),
+    ]:
+        rows = client.query(
+            f"SELECT user_key, COUNT(*) AS n FROM `{emulators.PROJECT}.complete.{table}` "  # noqa: S608
+            "GROUP BY user_key"
+        ).result()
+        assert {r["user_key"]: r["n"] for r in rows} == per_user, table
+        assert report.rows[table] == sum(per_user.values()), table
+    assert set(report.rows) - set(expected) == {
+        "exercise_tcx_trackpoints",
+        *user_resources.TABLES,
+    }
     assert report.rows["exercise_tcx_trackpoints"] > 0
     written = json.loads((tmp_path / "report.json").read_text())
     assert written["rows"] == report.rows
@@ -92,9 +112,12 @@ def test_batch_rows_equal_the_ground_truth(local_gcp, tmp_path):
         for status, n in statuses.items():
             by_status[status] = by_status.get(status, 0) + n
     assert by_status == report.api_calls == {"200": sum(report.api_calls.values())}
-    # total-calories is fetched by the daily roll-up call, with four other summaries.
+    # total-calories is fetched by the daily roll-up call, with four other summaries; the
+    # user-level resources are counted by their own names.
     assert set(report.api_calls_by_type) == (
-        set(datatypes.DEFAULT_DATA_TYPES) - {"total-calories"} | {"daily-activity-summary"}
+        set(datatypes.DEFAULT_DATA_TYPES) - {"total-calories"}
+        | {"daily-activity-summary"}
+        | set(user_resources.RESOURCES)
     )
     assert written["api_calls_by_type"] == report.api_calls_by_type
 
@@ -148,11 +171,7 @@ def test_with_faults_rows_plus_dead_letters_account_for_every_point(local_gcp, t
         call = letter["original"]
         assert letter["attempts"] == 1
         assert letter["replayable"] is True
-        table = (
-            "daily_activity_summary"
-            if call["kind"] == "summary"
-            else datatypes.spec(call["data_type"]).table
-        )
+        table = load_table(ApiCall.from_json(call))
         failed.setdefault((call["user_key"], table), []).append(call)
     unaccounted = missing = 0
     for table, keys in expected.items():
@@ -242,4 +261,10 @@ def test_requests_file_with_tokens_in_secret_manager(local_gcp, tmp_path):
     for table, keys in expected.items():
         assert keys_in(client, dataset, table, run_id) == keys, table
         assert report.rows.get(table, 0) == len(keys), table
-    assert set(report.rows) == {t for t, keys in expected.items() if keys}
+    user_tables = set(user_resources.TABLES)
+    assert set(report.rows) - user_tables == {t for t, keys in expected.items() if keys}
+    # The user-level tables: a profile and settings row for each of the two users asked for.
+    for table in ("user_profile", "user_settings"):
+        loaded = keys_in(client, dataset, table, run_id)
+        assert {user for user, _ in loaded} == {"user-1", "user-2"}, table
+        assert report.rows[table] == len(loaded) == 2, table

@@ -105,7 +105,7 @@ def test_signed_notifications_become_request_messages_on_pub_sub(
 
     with RelayServer(app, config.host, 0) as server:
         sub = emitter.register(
-            "fitbeam-relay", server.url, secret, ["steps", "heart-rate", "sleep", "altitude"]
+            "fitbeam-relay", server.url, secret, ["steps", "heart-rate", "sleep", "hydration-log"]
         )
         users = {u: sim.users[u] for u in USERS}
         deliveries = [
@@ -135,11 +135,11 @@ def test_signed_notifications_become_request_messages_on_pub_sub(
                 operation=webhooks.DELETE,
                 shape=webhooks.SHAPE_FLAT,
             ),
-            # Not loaded by fitbeam: acknowledged, nothing published.
+            # Not loaded by fitbeam (nutrition is write-only): acknowledged, nothing published.
             emitter.notify_change(
                 sub,
                 users["user-1"],
-                "altitude",
+                "hydration-log",
                 utc("2026-11-20T22:29:00"),
                 utc("2026-11-20T22:34:00"),
             ),
