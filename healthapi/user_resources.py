@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from healthapi.datatypes import PROFILE_SCOPE, SCOPE_PREFIX, SETTINGS_SCOPE
+from healthapi.datatypes import IRN_SCOPE, PROFILE_SCOPE, SETTINGS_SCOPE
 from healthapi.elements import ApiCall
 
-IRN_SCOPE = f"{SCOPE_PREFIX}irn.readonly"
 PAIRED_DEVICES = "paired-devices"
 PROFILE = "profile"
 SETTINGS = "settings"

@@ -207,6 +207,21 @@ class _ToRowsFn(beam.DoFn):
             yield from pairs
 
 
+def check_run_stamp(run_id: str, ingest_time: dt.datetime) -> None:
+    """Checks the run id and ingest time that every row of a run is stamped with.
+
+    Raises:
+        ValueError: an empty run id or an ingest time that is not UTC.
+    """
+    if not isinstance(run_id, str) or not run_id:
+        raise ValueError(
+            f"run_id {str(run_id)[:40]!r} must be a non-empty string, "
+            "e.g. run-20261201T000000Z-abc123"
+        )
+    if not isinstance(ingest_time, dt.datetime) or ingest_time.utcoffset() != dt.timedelta(0):
+        raise ValueError(f"ingest_time {str(ingest_time)[:40]!r} must be a UTC datetime")
+
+
 class ToRows(beam.PTransform):
     """ApiPage -> (table, row) (`rows`), with `detail` and `dead_letter` outputs.
 
@@ -228,13 +243,7 @@ class ToRows(beam.PTransform):
         clock: Callable[[], dt.datetime] | None = None,
     ):
         super().__init__()
-        if not isinstance(run_id, str) or not run_id:
-            raise ValueError(
-                f"run_id {str(run_id)[:40]!r} must be a non-empty string, "
-                "e.g. run-20261201T000000Z-abc123"
-            )
-        if not isinstance(ingest_time, dt.datetime) or ingest_time.utcoffset() != dt.timedelta(0):
-            raise ValueError(f"ingest_time {str(ingest_time)[:40]!r} must be a UTC datetime")
+        check_run_stamp(run_id, ingest_time)
         self.run_id = run_id
         self.ingest_time = ingest_time
         self.fan_out_tcx = fan_out_tcx

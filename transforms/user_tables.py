@@ -28,6 +28,7 @@ from pipeline import progress
 from rows import user_level
 from rows.datapoints import RowContext
 from transforms.dead_letters import DeadLetter, utc_now_rfc3339
+from transforms.rows import check_run_stamp
 
 NAMESPACE = "fitbeam"
 _TOO_DEEP = f"[not kept: nested more than {MAX_NESTING} levels deep]"
@@ -157,13 +158,7 @@ class UserRows(beam.PTransform):
         clock: Callable[[], dt.datetime] | None = None,
     ):
         super().__init__()
-        if not isinstance(run_id, str) or not run_id:
-            raise ValueError(
-                f"run_id {str(run_id)[:40]!r} must be a non-empty string, "
-                "e.g. run-20261201T000000Z-abc123"
-            )
-        if not isinstance(ingest_time, dt.datetime) or ingest_time.utcoffset() != dt.timedelta(0):
-            raise ValueError(f"ingest_time {str(ingest_time)[:40]!r} must be a UTC datetime")
+        check_run_stamp(run_id, ingest_time)
         self.run_id = run_id
         self.ingest_time = ingest_time
         self.clock = clock
