@@ -162,12 +162,18 @@ def _named(user: User, data_type: str, t: int, source: str, day: dt.date, values
 
 
 def height(user: User, day: dt.date) -> list[Point]:
-    """Entered by hand on the first day of history, then now and then."""
+    """Entered by hand on the first day of history, then now and then; and written with
+    each weigh-in by a Health Connect scale's app, from the height set in it."""
     rng = synth.noise_stream(user, day, "height")
-    if day != user.history_start and rng.random() >= 0.02:
-        return []
-    t = _at(user, day, rng.uniform(7.5, 9.5))
-    return [_named(user, "height", t, "manual", day, user.height_mm + rng.randint(-4, 4))]
+    out = []
+    if day == user.history_start or rng.random() < 0.02:
+        t = _at(user, day, rng.uniform(7.5, 9.5))
+        out.append(_named(user, "height", t, "manual", day, user.height_mm + rng.randint(-4, 4)))
+    if user.scale == "hc-scale":
+        for t, planned in synth.day_plan(user, day).weigh_ins:
+            if planned == "scale" and all(p.start != t for p in out):
+                out.append(_named(user, "height", t, user.scale, day, user.height_mm))
+    return sorted(out, key=lambda p: p.start)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -419,13 +425,14 @@ class AlertWindow:
 
 
 def irregular_rhythm_notification(user: User, day: dt.date) -> list[Point]:
-    """Rarely, after a main sleep with irregular tachograms: four 5-minute windows."""
+    """After every ninth main sleep or so of a user with episodes of AFib (the ECG users,
+    whose IRN profile is enrolled): four 5-minute windows of irregular tachograms."""
     sleep = _main_sleep(user, day)
     if not user.ecg or sleep is None:
         return []
-    rng = synth.noise_stream(user, day, "irn")
-    if rng.random() >= 0.03:
+    if day.toordinal() % 9 != synth.phase(user, "irn-night", 9):
         return []
+    rng = synth.noise_stream(user, day, "irn")
     # Within the night's last hours, which always lie in the day the sleep ends on.
     first = sleep.end - 60 * rng.randint(90, 180)
     windows = []

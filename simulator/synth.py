@@ -367,10 +367,16 @@ def day_plan(user: User, day: dt.date) -> DayPlan:
             pause = start + rng.randint(5, minutes - 5) * 60
             pauses = ((pause, pause + 120),)
         exercise = ExercisePlan(start, minutes, kind, name, gps, cadence, intensity, pauses)
-        # Swims replace half of a swimmer's indoor workouts; drawn apart from the plan's
-        # stream, so every other decision of the day stays as it was.
-        swim = not gps and user.swimmer and noise_stream(user, day, "swim").random() < 0.5
-        if swim:
+    # A swimmer swims on their weekly pool day (in place of the day's workout, if any) and
+    # in half of their other indoor workouts. Drawn apart from the plan's stream, so every
+    # other decision of the day stays as it was.
+    if worn and user.swimmer:
+        swim_rng = noise_stream(user, day, "swim")
+        pool_day = day.toordinal() % 7 == phase(user, "pool-day", 7)
+        if pool_day:
+            start = _civil(day, swim_rng.uniform(19.0, 20.0), zone)
+            exercise = ExercisePlan(start, swim_rng.randint(30, 50), "", "", False, 0, 0.0, ())
+        if exercise and not exercise.gps and (pool_day or swim_rng.random() < 0.5):
             exercise = dataclasses.replace(
                 exercise,
                 exercise_type="SWIMMING",
@@ -609,6 +615,11 @@ def short_awakenings(user: User, sleep: SleepPlan) -> tuple[tuple[int, int], ...
             at = start + 60 * rng.randint(1, (end - start - length) // 60 - 1)
             out.append((at, at + length))
     return tuple(sorted(out))
+
+
+def phase(user: User, label: str, period: int) -> int:
+    """A user's own day in a cycle of `period` days, as `date.toordinal() % period`."""
+    return _digest(user.health_user_id, label) % period
 
 
 def noise_stream(user: User, day: dt.date, label: str) -> random.Random:

@@ -269,10 +269,11 @@ def civil_start(interval: dict) -> dt.datetime:
 
 @pytest.mark.parametrize(
     ("bound", "count"),
-    [("2026-10-30T09:05:00", 3), ("2026-10-30T09:05:01", 2), ("2026-10-31T18:16:00", 1)],
+    [("2026-10-30T09:05:00", 4), ("2026-10-30T09:05:01", 3), ("2026-10-31T19:50:01", 2)],
 )
 def test_exercise_filters_on_civil_start_time(sim, api, bound, count):
-    """user-1 exercises at 2026-10-30 09:05, 10-31 18:15 and 11-03 09:11 (civil)."""
+    """user-1 exercises at 2026-10-30 09:05, swims at 10-31 19:50 (their pool day), does
+    yoga at 11-03 09:11 and swims at 11-07 19:42 (civil)."""
     points = api().all_points(
         "exercise",
         filter=civil_filter("exercise", "interval.civil_start_time", bound, "2026-11-08"),
