@@ -47,7 +47,7 @@ test: prereqs-test venv lint tools docs
 # token race (marker `slow`), on two cores: the API tests (client, simulator, transforms)
 # beside all the others, each half's output shown when it ends. `make test` runs them all.
 FAST_ARGS := -m "not emulators and not slow" -p no:cacheprovider
-API_TESTS := tests/client tests/simulator tests/transforms
+API_TESTS := tests/client tests/simulator tests/transforms tests/conformance
 .PHONY: test-fast test-fast-api test-fast-rest
 test-fast: venv tools
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-fast-api test-fast-rest

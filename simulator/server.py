@@ -25,8 +25,9 @@ import time
 from collections.abc import Callable
 
 from simulator import synth
-from simulator.api import AppOptions, SimulatorApp, project_number
+from simulator.api import AppOptions, SimulatorApp, json_response, project_number
 from simulator.clock import SimClock
+from simulator.errors import ApiError
 from simulator.faults import FaultInjector, FaultSpec
 from simulator.oauth import AuthServer
 from simulator.store import DataStore
@@ -127,7 +128,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        response = self.server.app.handle(self.command, self.path, dict(self.headers), body)
+        try:
+            response = self.server.app.handle(self.command, self.path, dict(self.headers), body)
+        except Exception:  # a simulator bug: answer as Google's front end does, not by hanging up
+            _LOGGER.exception("simulator error on %s %s", self.command, self.path.split("?")[0])
+            error = ApiError(500, "Internal error encountered.")
+            response = json_response(500, error.envelope())
         if response.action == "reset":
             # SO_LINGER 0: close with RST, so the client sees a connection reset.
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

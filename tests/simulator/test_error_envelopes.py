@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
+import requests
+
 from simulator.discovery import DiscoveryValidator
 from simulator.errors import ApiError, invalid_filter, not_found
 
@@ -78,3 +82,27 @@ def test_the_validator_checks_bad_request_details():
     assert VALIDATOR.validate_error(error_with({"field": 3, "description": "d"})) == [
         "error.details[0].fieldViolations[0].field: expected string, got int 3"
     ]
+
+
+class _Broken:
+    """An app whose every request raises, as a simulator bug would."""
+
+    def handle(self, method, path, headers, body):
+        raise KeyError("active-energy-burned")
+
+
+def test_a_simulator_bug_is_a_500_envelope_not_a_dropped_connection(make_sim, caplog):
+    sim = make_sim()
+    sim._server.app = _Broken()
+    with caplog.at_level(logging.ERROR, logger="simulator.server"):
+        response = requests.get(
+            f"{sim.base_url}/v4/users/me/dataTypes/steps/dataPoints?pageToken=secret-ish",
+            timeout=10,
+        )
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": {"code": 500, "message": "Internal error encountered.", "status": "INTERNAL"}
+    }
+    assert VALIDATOR.validate_error(response.json(), 500) == []
+    assert "simulator error on GET /v4/users/me/dataTypes/steps/dataPoints" in caplog.text
+    assert "secret-ish" not in caplog.text
