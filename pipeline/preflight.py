@@ -2,10 +2,10 @@
 
 Tables are created from the Avro schemas (partitioned by civil_date,
 clustered by user_key) when missing, and given the columns a newer schema
-adds (NULLABLE and REPEATED columns, which BigQuery lets an existing table gain); then every view is created
-or replaced (`schemas.views`). It runs through the BigQuery API, so it works
-wherever the run's credentials can create tables; `BIGQUERY_EMULATOR_HOST`
-points it at a local emulator.
+adds (NULLABLE and REPEATED columns, which BigQuery lets an existing table
+gain); then every view is created or replaced (`schemas.views`). It runs
+through the BigQuery API, so it works wherever the run's credentials can
+create tables; `BIGQUERY_EMULATOR_HOST` points it at a local emulator.
 """
 
 from __future__ import annotations
