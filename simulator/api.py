@@ -59,7 +59,6 @@ from simulator.catalog import (
     DataType,
     read_scope,
 )
-from simulator.discovery import load_discovery
 from simulator.errors import SERVICE, ApiError, invalid, invalid_filter, not_found
 from simulator.faults import FaultInjector, FaultSpec
 from simulator.filters import FilterError, parse_filter
@@ -71,9 +70,6 @@ JSON = "application/json; charset=UTF-8"
 # Google's daily quotas start at midnight Pacific time.
 QUOTA_DAY_ZONE = ZoneInfo("America/Los_Angeles")
 TCX = "application/vnd.garmin.tcx+xml"
-# Live list and reconcile answers without a pageSize that differ from the documented
-# default (1,440): heart rate comes 50 points a page.
-_UNSET_PAGE_SIZE = {"heart-rate": 50}
 RPC = "google.devicesandservices.health.v4."
 
 
@@ -516,7 +512,7 @@ class SimulatorApp:
                 f"Data type {data_type.name!r} supports only rollUp and dailyRollUp.",
                 "UNSUPPORTED_DATA_TYPE_ACTION",
             )
-        if reconciled and data_type.json_key not in _reconcilable():
+        if reconciled and not data_type.reconcilable:
             raise invalid(
                 f"Data type {data_type.name!r} cannot be reconciled.",
                 "UNSUPPORTED_DATA_TYPE_ACTION",
@@ -531,7 +527,7 @@ class SimulatorApp:
         page_size = paging.page_size(
             paging.query_page_size(request.query.get("pageSize")),
             data_type.max_page_size,
-            _UNSET_PAGE_SIZE.get(data_type.name, data_type.default_page_size),
+            data_type.default_page_size,
         )
         try:
             flt = parse_filter(request.query.get("filter"), data_type, user.zone)
@@ -886,16 +882,6 @@ class SimulatorApp:
 
 
 @functools.cache
-def _reconcilable() -> frozenset[str]:
-    """JSON keys of the types `:reconcile` serves: the ReconciledDataPoint union's members.
-
-    The logged types, electrocardiograms and irregular rhythm notifications have no
-    member there, so the API cannot answer them reconciled.
-    """
-    schema = load_discovery()["schemas"]["ReconciledDataPoint"]
-    return frozenset(schema["properties"]) - {"dataPointName"}
-
-
 def _form(body: bytes) -> dict[str, str]:
     return dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
 

@@ -103,6 +103,8 @@ class DataType:
         reconcilable: `reconcile` serves the type (the discovery document's
             ReconciledDataPoint has no member for ECG, IRN and the logged
             reproductive, mood and symptom types).
+        unset_page_size: the page the live API answers without `pageSize` where it
+            differs from the documented default (heart rate: 50 points, not 1,440).
     """
 
     name: str
@@ -117,6 +119,7 @@ class DataType:
     rollup_key: str | None = None
     upper_bounds: bool = True
     reconcilable: bool = True
+    unset_page_size: int | None = None
 
     @property
     def rollup_json_key(self) -> str:
@@ -136,7 +139,8 @@ class DataType:
 
     @property
     def default_page_size(self) -> int:
-        return min(self.max_page_size, LIST_PAGE[0])
+        """The page list and reconcile answer without `pageSize`."""
+        return self.unset_page_size or min(self.max_page_size, LIST_PAGE[0])
 
     @property
     def listable(self) -> bool:
@@ -163,7 +167,14 @@ DATA_TYPES: dict[str, DataType] = {
         DataType(
             "active-zone-minutes", Kind.INTERVAL, ACTIVITY, _INTERVAL_MEMBERS, rollup_range_days=90
         ),
-        DataType("heart-rate", Kind.SAMPLE, METRICS, _SAMPLE_MEMBERS, rollup_range_days=14),
+        DataType(
+            "heart-rate",
+            Kind.SAMPLE,
+            METRICS,
+            _SAMPLE_MEMBERS,
+            rollup_range_days=14,
+            unset_page_size=50,
+        ),
         DataType("heart-rate-variability", Kind.SAMPLE, METRICS, _SAMPLE_MEMBERS),
         DataType(
             "daily-resting-heart-rate",
