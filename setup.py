@@ -20,6 +20,9 @@ INSTALL_REQUIRES = [
     "h11==0.16.0",  # hypercorn's HTTP/1.1 parser; the relay's wire tests hold it to 0.16
     "fastavro==1.13.1",
     "tzdata==2026.6",
+    # `fitbeam report`: charts in one self-contained HTML file (plotly.js inlined).
+    "plotly==7.1.0",
+    "narwhals==2.29.0",  # plotly's dataframe layer
 ]
 
 TEST_REQUIRES = [
@@ -34,6 +37,9 @@ TEST_REQUIRES = [
     # Parses deploy/terraform in tests/unit/test_terraform.py (checkov has a venv of its
     # own: `make tools`, pins in deploy/terraform/tools-requirements.txt).
     "python-hcl2==8.1.4",
+    # Drives the system Chromium (Debian's chromium package, installed by .ci/run) to
+    # test the HTML report in a real browser; it downloads no browser of its own.
+    "playwright==1.65.3",
 ]
 
 # The docs site (mkdocs.yml, docs/; `make docs`).
@@ -58,6 +64,7 @@ setup(
             "commands*",
             "localdev*",
             "simulator*",
+            "study*",
         ]
     ),
     package_data={"schemas": ["*.avsc"]},

@@ -11,6 +11,9 @@ Subcommands:
     demo       a whole batch load on this machine: simulator and emulators
     simulate   serve the Google Health API simulator
     ddl        print non-destructive BigQuery DDL for every table
+    status     each participant now, who needs attention first (`--json` for scripts)
+    report     a study report: one self-contained HTML file with charts
+    forget     consent withdrawal: revoke, delete a participant's token, rows and files
 """
 
 from __future__ import annotations
@@ -106,6 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("flags", nargs=argparse.REMAINDER)
 
+    for name, text in (
+        ("status", "each participant now: consent, last load and sync, wear, dead letters"),
+        ("report", "a study report: one self-contained HTML file with charts"),
+        ("forget", "consent withdrawal: revoke and delete a participant's data (dry run)"),
+    ):
+        p = sub.add_parser(name, help=text, add_help=False)
+        p.add_argument("flags", nargs=argparse.REMAINDER)
+
     p = sub.add_parser("demo", help="a whole batch load on the simulator and local emulators")
     demo.add_arguments(p)
     p.set_defaults(func=demo.main)
@@ -196,6 +207,18 @@ def main(argv: list[str] | None = None) -> int:
         from relay import main as relay
 
         return relay.main(argv[1:])
+    if argv[:1] == ["status"]:
+        from commands import status
+
+        return status.main(argv[1:])
+    if argv[:1] == ["report"]:
+        from commands import report
+
+        return report.main(argv[1:])
+    if argv[:1] == ["forget"]:
+        from commands import forget
+
+        return forget.main(argv[1:])
     args = build_parser().parse_args(argv)
     return args.func(args)
 

@@ -1,6 +1,6 @@
 """The house rules of the layout: which packages are Beam-free, which are Beam only.
 
-`healthapi/`, `rows/`, `schemas/`, `relay/` and `commands/` (but for the `run`
+`healthapi/`, `rows/`, `schemas/`, `relay/`, `study/` and `commands/` (but for the `run`
 dispatch, which imports the pipeline lazily) must import without Apache Beam:
 they are used by the relay on Cloud Run, by the commands and by tests without a
 pipeline. A fresh interpreter imports every module of those packages and
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-BEAM_FREE = ("healthapi", "rows", "schemas", "relay", "commands")
+BEAM_FREE = ("healthapi", "rows", "schemas", "relay", "commands", "study")
 
 
 def _modules(package: str) -> list[str]:
