@@ -5,6 +5,10 @@
 The refresh lock is an exclusive `flock` on `<dir>/.<user_key>.lock`, which holds
 across the processes of one machine. See `healthapi.auth.store` for the contract.
 
+A withdrawn user (`mark_withdrawn`) has no token, lock or temporary file left,
+only `<dir>/_withdrawn-<sha256 of the key>.json` holding `{"withdrawn_at":
+"<RFC 3339 time>"}`: no file name or content in the directory names the key.
+
 What the store refuses:
 
 - a directory that is a symbolic link, or that others may write (they could swap
@@ -41,7 +45,16 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from healthapi.auth.store import LOCK_WAIT_SECONDS, Lease, LockTimeout, _poll_delays, check_user_key
+from healthapi.auth.store import (
+    LOCK_WAIT_SECONDS,
+    Lease,
+    LockTimeout,
+    _poll_delays,
+    check_user_key,
+    key_digest,
+    withdrawal_record,
+    withdrawal_time,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -61,6 +74,11 @@ class CorruptTokenFile(ValueError):
 class UnsafeTokenStore(ValueError):
     """A store directory or file that could lead elsewhere: a symbolic link, a directory
     others may write, or something other than a regular file."""
+
+
+def _withdrawn_name(user_key: str) -> str:
+    # Starts with '_' like the client file: never a user key's file.
+    return f"_withdrawn-{key_digest(user_key)}.json"
 
 
 def _parse(path: Path, data: bytes) -> dict:
@@ -125,8 +143,43 @@ class LocalFileTokenStore:
         return self._load(f"{check_user_key(user_key)}.json")
 
     def save(self, user_key: str, token: dict) -> None:
-        """Stores the token; durable when this returns (see the module docstring)."""
+        """Stores the token; durable when this returns (see the module docstring).
+
+        A withdrawal recorded for the user is cleared: they consented again.
+        """
         self._write(f"{check_user_key(user_key)}.json", token)
+        self._unlink(_withdrawn_name(user_key))
+
+    def delete(self, user_key: str) -> bool:
+        """Removes the user's token, an interrupted save's leftover of it and their lock file.
+
+        Returns:
+            True when a token (or a leftover of one) was there.
+
+        A refresh running at the same moment may still hold the removed lock file;
+        it finds no token to refresh, so nothing is spent twice.
+        """
+        name = f"{check_user_key(user_key)}.json"
+        found = self._unlink(name, f".{name}.tmp")
+        self._unlink(f".{user_key}.lock")
+        return found
+
+    def mark_withdrawn(self, user_key: str, when: str) -> None:
+        """Deletes the user's token and writes their tombstone (`_withdrawn-<sha256>.json`).
+
+        Raises:
+            ValueError: `when` is not an RFC 3339 UTC time.
+        """
+        record = withdrawal_record(when)
+        self.delete(user_key)
+        self._write(_withdrawn_name(user_key), record)
+
+    def withdrawal(self, user_key: str) -> str | None:
+        """When the user withdrew consent, or None (never, or a token was saved since)."""
+        when = withdrawal_time(self._load(_withdrawn_name(user_key)))
+        if when is not None and self.load(user_key) is not None:
+            return None  # consented again after a crash left the tombstone: the token wins
+        return when
 
     @contextlib.contextmanager
     def refresh_lock(self, user_key: str) -> Iterator[Lease]:
@@ -277,6 +330,21 @@ class LocalFileTokenStore:
             temporary,
             name,
         )
+
+    def _unlink(self, *names: str) -> bool:
+        """Removes the named files under the directory's lock; True if any was there."""
+        found = False
+        with self._directory() as directory:
+            fcntl.flock(directory, fcntl.LOCK_EX)  # released when the descriptor closes
+            for name in names:
+                try:
+                    os.unlink(name, dir_fd=directory)  # a symbolic link itself, never its target
+                    found = True
+                except FileNotFoundError:
+                    pass
+            if found:
+                os.fsync(directory)
+        return found
 
     def _remove(self, directory: int, name: str, why: str) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -11,6 +11,15 @@ http only on a loopback address; https anywhere).
 The refresh lock is a lease written into the secret's annotations with its
 etag (compare-and-swap), which lapses after `LEASE_SECONDS` if its holder dies.
 See `healthapi.auth.store` for the contract.
+
+Consent withdrawal: `delete` deletes the user's secret (every version, and its
+name); `mark_withdrawn` deletes it and keeps a tombstone, the small secret
+`PREFIX-user-_withdrawn_<sha256 of the key>` holding `{"withdrawn_at": "<RFC
+3339 time>"}`. Its name starts with `PREFIX-user-`, so the workers' token grants
+(deploy/terraform/iam.tf) let them read it, yet it is no user's secret: an encoded
+user key never starts with `_`. It names no key, so after `fitbeam forget` no secret
+of the store does. A save that has to create the user's secret (the first after a
+withdrawal) deletes the tombstone.
 """
 
 from __future__ import annotations
@@ -41,6 +50,9 @@ from healthapi.auth.store import (
     _poll_delays,
     check_no_control,
     check_user_key,
+    key_digest,
+    withdrawal_record,
+    withdrawal_time,
 )
 from healthapi.retry import RetryPolicy, Verdict
 
@@ -48,6 +60,8 @@ _LOGGER = logging.getLogger(__name__)
 
 SECRET_LABELS = {"app": "fitbeam"}
 USER_INFIX = "-user-"
+# After USER_INFIX: an encoded user key starts with a letter or digit, never '_'.
+WITHDRAWN_INFIX = "_withdrawn_"
 CLIENT_SUFFIX = "-oauth-client"
 
 # Names are matched whole (fullmatch): `$` would also accept a trailing newline.
@@ -310,6 +324,10 @@ class SecretManagerTokenStore:
             raise ValueError(f"secret {secret_id[:80]!r} does not start with {start!r}")
         return decode_user_key(secret_id[len(start) :])
 
+    def withdrawal_secret_id(self, user_key: str) -> str:
+        """The id of the secret that records a user's withdrawal (see the module docstring)."""
+        return f"{self.prefix}{USER_INFIX}{WITHDRAWN_INFIX}{key_digest(user_key)}"
+
     @property
     def client_secret_id(self) -> str:
         """The id of the secret that holds the OAuth client."""
@@ -333,8 +351,44 @@ class SecretManagerTokenStore:
         return token
 
     def save(self, user_key: str, token: dict) -> None:
-        """Stores the token as the user's latest version; durable when this returns."""
-        self._write(self.secret_id(user_key), json.dumps(token, sort_keys=True).encode())
+        """Stores the token as the user's latest version; durable when this returns.
+
+        When the user's secret had to be created (their first consent, or the first
+        after a withdrawal), their withdrawal secret is deleted: they consented again.
+        A refresh's save finds the secret there and costs nothing more.
+        """
+        secret_id = self.secret_id(user_key)
+        created = self._write(secret_id, json.dumps(token, sort_keys=True).encode())
+        if created:
+            self._delete_secret(self.withdrawal_secret_id(user_key))
+
+    def delete(self, user_key: str) -> bool:
+        """Deletes the user's secret with every version of it (and a refresh lease in it).
+
+        Returns:
+            True when the secret was there.
+        """
+        return self._delete_secret(self.secret_id(user_key))
+
+    def mark_withdrawn(self, user_key: str, when: str) -> None:
+        """Deletes the user's secret, then stores their withdrawal secret.
+
+        Raises:
+            ValueError: `when` is not an RFC 3339 UTC time.
+        """
+        record = withdrawal_record(when)
+        self.delete(user_key)
+        self._write(
+            self.withdrawal_secret_id(user_key), json.dumps(record, sort_keys=True).encode()
+        )
+
+    def withdrawal(self, user_key: str) -> str | None:
+        """When the user withdrew consent, or None (never, or a token was saved since)."""
+        data = self._read(self.withdrawal_secret_id(user_key))
+        when = None if data is None else withdrawal_time(self._json_object(data))
+        if when is not None and self._read(self.secret_id(user_key)) is not None:
+            return None  # consented again after a crash left the tombstone: the token wins
+        return when
 
     @contextlib.contextmanager
     def refresh_lock(self, user_key: str) -> Iterator[Lease]:
@@ -557,7 +611,20 @@ class SecretManagerTokenStore:
             raise ValueError(f"secret {secret_id!r}: the payload read does not match its checksum")
         return payload.data
 
-    def _write(self, secret_id: str, data: bytes) -> None:
+    def _delete_secret(self, secret_id: str) -> bool:
+        """Deletes a secret and all its versions; False when there was none."""
+        api = self._api()
+        try:
+            self._call(
+                "DeleteSecret", secret_id, api.delete_secret, name=self._secret_name(secret_id)
+            )
+        except google_errors.NotFound:
+            return False
+        _LOGGER.info("deleted secret %s in project %s", secret_id, self.project)
+        return True
+
+    def _write(self, secret_id: str, data: bytes) -> bool:
+        """Adds `data` as the secret's latest version; True when the secret was created."""
         api = self._api()
         parent = self._secret_name(secret_id)
         # With the checksum, the service refuses a payload damaged on the way.
@@ -570,6 +637,7 @@ class SecretManagerTokenStore:
                 parent=parent,
                 payload=payload,
             )
+            created = False
         except google_errors.NotFound:
             self._create_secret(secret_id)
             version = self._call(
@@ -579,7 +647,9 @@ class SecretManagerTokenStore:
                 parent=parent,
                 payload=payload,
             )
+            created = True
         self._destroy_older(secret_id, _version_number(version.name))
+        return created
 
     def _create_secret(self, secret_id: str) -> None:
         api = self._api()

@@ -22,6 +22,14 @@ lease runs out; a file lock does not), so that a holder never starts a
 refresh it might not finish in time. A lock not had within
 `LOCK_WAIT_SECONDS` raises `LockTimeout`.
 
+Consent withdrawal (`fitbeam forget`): `delete(user_key)` removes a user's
+token; `mark_withdrawn(user_key, when)` deletes it too and leaves a tombstone
+that holds only the time consent was withdrawn (RFC 3339, UTC), named by the
+SHA-256 of the user key (`key_digest`) so that the store keeps no trace of the
+key itself; `withdrawal(user_key)` reads it back (None: not withdrawn). A
+token saved later (the participant consents again) clears the tombstone, and a
+tombstone found beside a token is stale: the token wins.
+
 Example:
 
     store = token_store_from_uri("secretmanager://my-project/fitbeam")
@@ -33,6 +41,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
+import hashlib
 import logging
 import math
 import re
@@ -63,6 +73,56 @@ def check_user_key(user_key: str) -> str:
             "or '-', starting with a letter or digit, e.g. 'participant-017'"
         )
     return user_key
+
+
+def key_digest(user_key: str) -> str:
+    """The SHA-256 of a user key, hex: what names a withdrawn user's tombstone.
+
+    Whoever knows the key can compute it (`sha256sum` of the key without a
+    newline) and find the tombstone or an audit record; it is not a secret, and
+    a short key is easily guessed from it. It keeps the key itself out of the
+    store after the participant is forgotten.
+    """
+    return hashlib.sha256(check_user_key(user_key).encode("utf-8")).hexdigest()
+
+
+WITHDRAWN_EXAMPLE = "2026-12-06T10:58:34Z"
+
+
+def check_withdrawal_time(when: str) -> str:
+    """Returns `when` if it is an RFC 3339 UTC time such as 2026-12-06T10:58:34Z.
+
+    Raises:
+        ValueError: naming the value and a good example.
+    """
+    moment = None
+    if isinstance(when, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z", when):
+        try:
+            moment = dt.datetime.fromisoformat(when[:-1][:26] + "+00:00")
+        except ValueError:
+            moment = None
+    if moment is None:
+        raise ValueError(
+            f"withdrawal time {str(when)[:40]!r} is not an RFC 3339 UTC time; "
+            f"e.g. {WITHDRAWN_EXAMPLE}"
+        )
+    return when
+
+
+def withdrawal_record(when: str) -> dict:
+    """What a tombstone holds: the withdrawal time, nothing else."""
+    return {"withdrawn_at": check_withdrawal_time(when)}
+
+
+def withdrawal_time(record: dict | None) -> str | None:
+    """The withdrawal time a tombstone holds, or None for none or a malformed one."""
+    if not isinstance(record, dict):
+        return None
+    when = record.get("withdrawn_at")
+    try:
+        return check_withdrawal_time(when)
+    except ValueError:
+        return None
 
 
 # The longest a refresh may hold a user's lock before others may take it over, and
@@ -104,7 +164,18 @@ class LockTimeout(Exception):
 class TokenStore(Protocol):
     def load(self, user_key: str) -> dict | None: ...
 
-    def save(self, user_key: str, token: dict) -> None: ...
+    def save(self, user_key: str, token: dict) -> None:
+        """Stores the token durably; clears a withdrawal (the user consented again)."""
+
+    def delete(self, user_key: str) -> bool:
+        """Removes the user's token; True if there was one."""
+
+    def mark_withdrawn(self, user_key: str, when: str) -> None:
+        """Deletes the user's token and records the RFC 3339 time consent was withdrawn."""
+
+    def withdrawal(self, user_key: str) -> str | None:
+        """When the user withdrew consent (RFC 3339), or None: not withdrawn, or consented
+        again since."""
 
     def refresh_lock(self, user_key: str) -> contextlib.AbstractContextManager[Lease]: ...
 

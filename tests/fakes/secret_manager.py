@@ -16,6 +16,7 @@ it asks for that:
 
     CreateSecret          POST /v1/projects/{p}/secrets?secretId={s}    body: Secret
     GetSecret             GET  /v1/projects/{p}/secrets/{s}
+    DeleteSecret          DELETE /v1/projects/{p}/secrets/{s}          (every version goes)
     AddSecretVersion      POST /v1/projects/{p}/secrets/{s}:addVersion  body: {"payload": {...}}
     AccessSecretVersion   GET  /v1/projects/{p}/secrets/{s}/versions/{n|latest}:access
     ListSecretVersions    GET  /v1/projects/{p}/secrets/{s}/versions?pageSize=&pageToken=&filter=
@@ -90,6 +91,7 @@ _ROUTES = [
     ("POST", re.compile(rf"^/v1/projects/{_SEGMENT}/secrets$"), "CreateSecret"),
     ("GET", re.compile(rf"^/v1/projects/{_SEGMENT}/secrets/{_SEGMENT}$"), "GetSecret"),
     ("PATCH", re.compile(rf"^/v1/projects/{_SEGMENT}/secrets/{_SEGMENT}$"), "UpdateSecret"),
+    ("DELETE", re.compile(rf"^/v1/projects/{_SEGMENT}/secrets/{_SEGMENT}$"), "DeleteSecret"),
     (
         "POST",
         re.compile(rf"^/v1/projects/{_SEGMENT}/secrets/{_SEGMENT}:addVersion$"),
@@ -367,6 +369,16 @@ class FakeSecretManager:
 
     def _GetSecret(self, project, secret_id, *, query, body, ints):
         return _secret_json(self._secret(project, secret_id))
+
+    def _DeleteSecret(self, project, secret_id, *, query, body, ints):
+        secret = self._secret(project, secret_id)
+        etag = query.get("etag")
+        if etag and etag != _secret_etag(secret):
+            raise ApiError(
+                400, "The etag provided in the request does not match.", "FAILED_PRECONDITION"
+            )
+        del self._secrets[project, secret_id]
+        return {}
 
     def _UpdateSecret(self, project, secret_id, *, query, body, ints):
         secret = self._secret(project, secret_id)

@@ -43,7 +43,13 @@ TOKEN_2 = {**TOKEN, "access_token": "at-secret-2", "refresh_token": "rt-secret-2
 TOKEN_3 = {**TOKEN, "access_token": "at-secret-3", "refresh_token": "rt-secret-3"}
 SECRET_VALUES = ("at-secret", "rt-secret", "cs-secret")
 
-SAVE_NEW = ["AddSecretVersion", "CreateSecret", "AddSecretVersion", "ListSecretVersions"]
+SAVE_NEW = [
+    "AddSecretVersion",
+    "CreateSecret",
+    "AddSecretVersion",
+    "ListSecretVersions",
+    "DeleteSecret",  # a withdrawal recorded before this consent
+]
 SAVE_SECOND = ["AddSecretVersion", "ListSecretVersions", "DestroySecretVersion"]
 
 
