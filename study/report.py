@@ -281,7 +281,11 @@ def steps_figure(data: ReportData) -> go.Figure | None:
     median = statistics.median(steps)
     fig.add_vline(x=median, line_dash="dash", annotation_text=f"median {median:,.0f}")
     return _layout(
-        fig, height=320, xaxis=dict(title="steps per day"), yaxis=dict(title="participant-days")
+        fig,
+        height=320,
+        bargap=0.05,
+        xaxis=dict(title="steps per day"),
+        yaxis=dict(title="participant-days"),
     )
 
 
@@ -307,6 +311,7 @@ def sleep_figure(data: ReportData) -> go.Figure | None:
     return _layout(
         fig,
         height=320,
+        bargap=0.05,
         xaxis=dict(title="hours asleep in the main sleep (by wake-up day)"),
         yaxis=dict(title="nights"),
     )
@@ -377,7 +382,7 @@ h1 { margin-bottom: 4px; }
 .card { border: 1px solid #ddd; border-radius: 6px; padding: 10px 18px; min-width: 150px; }
 .card .n { font-size: 2em; font-weight: 600; }
 .card.alert .n { color: #c62828; }
-td.time { white-space: nowrap; }
+td.time, td.key { white-space: nowrap; }
 .empty { background: #fff8e1; border: 1px solid #ffe082; border-radius: 6px; padding: 12px; }
 section { margin: 28px 0; }
 .how { color: #555; margin-top: 0; }
@@ -450,7 +455,7 @@ def _participant_row(p: ParticipantStatus) -> str:
         f"{p.valid_days_7} / {p.valid_days_30}",
         str(p.open_dead_letters),
     ]
-    classes = {3: "time", 4: "time", 7: "num", 8: "num", 9: "num"}
+    classes = {0: "key", 3: "time", 4: "time", 7: "num", 8: "num", 9: "num"}
     tds = "".join(
         f'<td class="{classes[i]}">{c}</td>' if i in classes else f"<td>{c}</td>"
         for i, c in enumerate(cells)

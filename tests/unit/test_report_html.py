@@ -128,9 +128,8 @@ def test_the_participant_table_is_escaped_everywhere():
     rest = _outside_plotly_js(page)
     assert HOSTILE not in rest and "<script>alert" not in rest
     escaped = html.escape(HOSTILE)
-    assert (
-        f'<tr class="attention"><td>{escaped}</td><td>&lt;i&gt;no sync&lt;/i&gt; &amp; more' in rest
-    )
+    reason = "&lt;i&gt;no sync&lt;/i&gt; &amp; more"
+    assert f'<tr class="attention"><td class="key">{escaped}</td><td>{reason}</td>' in rest
     assert "<td>Watch &quot;X&quot; &lt;b&gt;</td>" in rest
     # In the charts too: plotly reads tags in labels, and shows entities as text.
     (wear,), _ = _figures(page)[report.CHART_WEAR]
