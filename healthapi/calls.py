@@ -4,7 +4,10 @@
 slot of the project's quota (when it has one), a slot from the user's quota,
 then a token from the broker, the retry policy of `healthapi.retry`, one
 token refresh after a 401; a redirect, from the API or from the token
-endpoint, is permanent and never followed. `run_call` then does what each kind of `ApiCall` needs:
+endpoint, is permanent and never followed. A participant who withdrew consent
+(`fitbeam forget`) is refused before any request, with the reason
+`CONSENT_WITHDRAWN` (not replayable). `run_call` then does what each kind of
+`ApiCall` needs:
 
 - `list`: follows page tokens until an answer carries none (empty pages with a
   token included); in the raw stream, after every page boundary it re-reads the
@@ -36,7 +39,7 @@ from typing import Protocol
 
 from healthapi import datatypes, planning, user_resources
 from healthapi.auth import oauth
-from healthapi.auth.broker import NeedsConsent, TokenBroker, TokenRefreshFailed
+from healthapi.auth.broker import ConsentWithdrawn, NeedsConsent, TokenBroker, TokenRefreshFailed
 from healthapi.client import DAILY_ROLLUP_MAX_PAGE, HealthApiClient
 from healthapi.elements import STREAM_RECONCILED, ApiCall, ApiPage
 from healthapi.quota import UserRateLimiter
@@ -44,6 +47,10 @@ from healthapi.retry import PROJECT, RetryPolicy, Verdict, classify
 
 # The reason of a call that failed because the user's grant is gone: never retried.
 NEEDS_CONSENT = "NEEDS_CONSENT"
+# The reason of a call refused because the participant withdrew consent (`fitbeam forget`):
+# refused before any request, and not replayable (a replay would be refused the same way;
+# once they consent again, a new load fetches their data).
+CONSENT_WITHDRAWN = "CONSENT_WITHDRAWN"
 # The reason of a user-level call refused for a scope the user did not grant.
 SCOPE_NOT_GRANTED = "SCOPE_NOT_GRANTED"
 
@@ -98,6 +105,13 @@ class CallRunner:
         Raises:
             CallFailed: permanent failure, or retries exhausted.
         """
+        # Before taking any quota. (Stand-in brokers of some tests have no such method.)
+        refuse_withdrawn = getattr(self.broker, "refuse_withdrawn", None)
+        try:
+            if refuse_withdrawn is not None:
+                refuse_withdrawn(user_key)
+        except ConsentWithdrawn as err:
+            raise _withdrawn(err, 1) from err
         attempt = 0
         refreshed = False
         while True:
@@ -124,6 +138,8 @@ class CallRunner:
             except NeedsConsent as err:
                 if paced:
                     self.project.record(refused=False)
+                if isinstance(err, ConsentWithdrawn):
+                    raise _withdrawn(err, attempt) from err
                 verdict = Verdict(False, False, 0, NEEDS_CONSENT, str(err))
                 raise CallFailed(verdict, attempt, replayable=True) from err
             except TokenRefreshFailed as err:
@@ -136,6 +152,8 @@ class CallRunner:
             if verdict.refresh_token and not refreshed and token is not None:
                 try:
                     self.broker.after_unauthorized(user_key, token)
+                except ConsentWithdrawn as err:
+                    raise _withdrawn(err, attempt) from err
                 except NeedsConsent as err:
                     verdict = Verdict(False, False, 401, NEEDS_CONSENT, str(err))
                     raise CallFailed(verdict, attempt) from err
@@ -150,6 +168,11 @@ class CallRunner:
                 raise CallFailed(verdict, attempt, replayable=verdict.retriable)
             self.on_retry()
             self.sleep(self.policy.delay(attempt, verdict))
+
+
+def _withdrawn(err: ConsentWithdrawn, attempts: int) -> CallFailed:
+    """A call refused because the participant withdrew consent: permanent, not replayable."""
+    return CallFailed(Verdict(False, False, 0, CONSENT_WITHDRAWN, str(err)), attempts, False)
 
 
 def _refresh_failed(err: TokenRefreshFailed, status: int) -> Verdict:

@@ -26,6 +26,10 @@ Rules it keeps, per user:
   then the store is read again, so a user who consented meanwhile (`fitbeam
   authorize`) is picked up by a running job. (When the store already holds
   another refresh token, another process rotated it: that token is taken.)
+- a user with no token whose store records a withdrawal (`fitbeam forget`)
+  raises `ConsentWithdrawn` instead, remembered the same way; `refuse_withdrawn`
+  lets callers refuse such a user's later calls before spending any quota on
+  them. The store is asked about a withdrawal only when it holds no token.
 
 A broker is shared by every thread of a process (`shared_broker`).
 """
@@ -66,6 +70,22 @@ class NeedsConsent(Exception):
         self.why = why
 
 
+class ConsentWithdrawn(NeedsConsent):
+    """The participant withdrew consent (`fitbeam forget`); nothing may be fetched for them.
+
+    Attributes:
+        withdrawn_at: when, RFC 3339 UTC, as the token store recorded it.
+    """
+
+    def __init__(self, user_key: str, withdrawn_at: str):
+        super().__init__(user_key, f"consent withdrawn on {withdrawn_at}")
+        self.args = (
+            f"user {user_key!r}: the participant withdrew consent on {withdrawn_at}; they "
+            f"must consent again with fitbeam authorize --user {user_key}",
+        )
+        self.withdrawn_at = withdrawn_at
+
+
 class TokenRefreshFailed(Exception):
     """The token endpoint failed in a way that may pass (5xx, network)."""
 
@@ -99,6 +119,8 @@ class TokenBroker:
         self._guard = threading.Lock()
         # user -> (why, when, the refresh token that failed or None)
         self._needs_consent: dict[str, tuple[str, float, str | None]] = {}
+        # user -> when they withdrew consent (the store's record), for those found withdrawn
+        self._withdrawn: dict[str, str] = {}
         self._busy_until: dict[str, float] = {}
         # user -> (refreshed token whose save failed, the refresh token it replaced)
         self._unsaved: dict[str, tuple[dict, str | None]] = {}
@@ -130,6 +152,18 @@ class TokenBroker:
                 return token["access_token"]  # somebody refreshed meanwhile
             return self._refresh_shared(user_key, rejected_access_token)["access_token"]
 
+    def refuse_withdrawn(self, user_key: str) -> None:
+        """Raises ConsentWithdrawn for a user found withdrawn (and not rechecked yet).
+
+        Reads nothing: it answers from what this broker learnt, so callers can
+        refuse a withdrawn user's calls before they take any quota.
+        """
+        when = self._withdrawn.get(user_key)
+        if when is not None and user_key in self._needs_consent:
+            _, since, _ = self._needs_consent[user_key]
+            if self.clock() - since < CONSENT_RECHECK_SECONDS:
+                raise ConsentWithdrawn(user_key, when)
+
     def _expiring(self, token: dict) -> bool:
         return token.get("expires_at", 0) - EXPIRY_MARGIN_SECONDS <= self.clock()
 
@@ -153,8 +187,11 @@ class TokenBroker:
         """Raises NeedsConsent again, unless it is time to look and the store has a new grant."""
         why, since, failed = self._needs_consent[user_key]
         if self.clock() - since < CONSENT_RECHECK_SECONDS:
+            if user_key in self._withdrawn:
+                raise ConsentWithdrawn(user_key, self._withdrawn[user_key])
             raise NeedsConsent(user_key, why)
         del self._needs_consent[user_key]
+        self._withdrawn.pop(user_key, None)
         stored = self._load(user_key)  # raises NeedsConsent (remembered again) if none
         if failed is not None and stored.get("refresh_token") == failed:
             raise self._consent_needed(user_key, why, failed)
@@ -169,8 +206,31 @@ class TokenBroker:
                 f"reading the token store failed: {type(err).__name__}"
             ) from err
         if not token or not token.get("refresh_token") or not token.get("access_token"):
+            withdrawn_at = self._withdrawal(user_key) if not token else None
+            if withdrawn_at is not None:
+                _LOGGER.warning(
+                    "user %s withdrew consent on %s; their calls are refused",
+                    user_key,
+                    withdrawn_at,
+                )
+                self._consent_needed(user_key, f"consent withdrawn on {withdrawn_at}", None)
+                self._withdrawn[user_key] = withdrawn_at
+                raise ConsentWithdrawn(user_key, withdrawn_at)
             raise self._consent_needed(user_key, "no token in the token store", None)
         return token
+
+    def _withdrawal(self, user_key: str) -> str | None:
+        """When the store says the user withdrew consent, or None (also for a store without
+        withdrawals)."""
+        withdrawal = getattr(self.store, "withdrawal", None)
+        if withdrawal is None:
+            return None
+        try:
+            return withdrawal(user_key)
+        except Exception as err:  # the store's own retries are spent
+            raise TokenRefreshFailed(
+                f"reading the token store failed: {type(err).__name__}"
+            ) from err
 
     def _refresh_shared(self, user_key: str, rejected: str | None) -> dict:
         """Refreshes under the store's lock, unless another process already has."""

@@ -9,6 +9,9 @@ installed apps: authorization code with PKCE (S256), a loopback redirect on
 new one (Google) and returns the rotated one when it does (legacy Fitbit);
 callers store the result durably before using it.
 
+`revoke` ends a grant at Google's revocation endpoint (consent withdrawal,
+`fitbeam forget`).
+
 Plain-http endpoints are allowed only on loopback addresses (the local
 simulator); anything else must be https. Token requests carry the client
 secret and the refresh token in their body, so they follow no redirect
@@ -22,10 +25,12 @@ import http.server
 import logging
 import os
 import threading
+import time
 import urllib.parse
 import webbrowser
 from collections.abc import Callable
 
+import requests
 from requests_oauthlib import OAuth2Session
 
 from healthapi import urls
@@ -240,3 +245,111 @@ def refresh(client: OAuthClient, token: dict) -> dict:
     # Google keeps the refresh token unless it rotates it; never drop the old one.
     new.setdefault("refresh_token", token["refresh_token"])
     return new
+
+
+# What `revoke` found: the grant was live and is revoked now, or it was gone already.
+REVOKED = "revoked"
+ALREADY_REVOKED = "already_revoked"
+REVOKE_TIMEOUT_SECONDS = 20.0
+REVOKE_ATTEMPTS = 3
+
+
+class RevokeFailed(Exception):
+    """The revocation endpoint did not confirm; the grant may still be live.
+
+    Attributes:
+        status: the HTTP status, 0 when there was no answer.
+        retriable: a network error, 429 or 5xx: trying again later may work.
+    """
+
+    def __init__(self, message: str, status: int = 0, retriable: bool = False):
+        super().__init__(message)
+        self.status = status
+        self.retriable = retriable
+
+
+def _oauth_error(response) -> str:
+    """The `error` code of an OAuth error answer, or "" (the body is never shown whole)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    error = body.get("error") if isinstance(body, dict) else None
+    return error[:60] if isinstance(error, str) else ""
+
+
+def revoke(
+    token: dict,
+    revoke_url: str = GOOGLE_REVOKE_URL,
+    session=None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> str:
+    """Revokes the grant a token belongs to, at Google's revocation endpoint.
+
+    As Google documents it (developers.google.com/identity/protocols/oauth2,
+    "Revoking a token"): a form-encoded POST of `token=...` to the endpoint; 200
+    means revoked, 400 `invalid_token` that the token is expired or revoked
+    already. The refresh token is sent (revoking it ends the whole grant, the
+    access tokens with it), the access token when there is none. No redirect is
+    followed (the body holds the token) and the token is never logged.
+    Network errors, 429 and 5xx are tried `REVOKE_ATTEMPTS` times in all, 1 s and
+    2 s apart.
+
+    Args:
+        token: the token dict from the store.
+        revoke_url: the endpoint; the simulator's `revoke_url` locally.
+        session: sends the request (`requests.Session`-like); default a new session.
+        sleep: waits between attempts (injectable).
+
+    Returns:
+        `REVOKED`, or `ALREADY_REVOKED` for `invalid_token` (nothing left to end).
+
+    Raises:
+        RevokeFailed: any other answer, a redirect, or no answer; `retriable`
+            says whether trying again later may work.
+        ValueError: the token holds neither a refresh nor an access token, or the
+            endpoint is plain http off loopback.
+    """
+    value = token.get("refresh_token") or token.get("access_token")
+    if not isinstance(value, str) or not value:
+        raise ValueError("the token holds neither a refresh token nor an access token to revoke")
+    check_transport(revoke_url)
+    own = session is None
+    session = session or requests.Session()
+    try:
+        for attempt in range(1, REVOKE_ATTEMPTS + 1):
+            try:
+                response = session.post(
+                    revoke_url,
+                    data={"token": value},
+                    headers={"Content-Type": "application/x-www-form-urlencoded"},
+                    allow_redirects=False,
+                    timeout=REVOKE_TIMEOUT_SECONDS,
+                )
+            except requests.RequestException as err:
+                failure = RevokeFailed(
+                    f"the revocation endpoint did not answer ({type(err).__name__})",
+                    retriable=True,
+                )
+            else:
+                status = response.status_code
+                if status == 200:
+                    return REVOKED
+                error = _oauth_error(response)
+                if status == 400 and error == "invalid_token":
+                    return ALREADY_REVOKED
+                retriable = status == 429 or status >= 500
+                failure = RevokeFailed(
+                    f"the revocation endpoint answered HTTP {status}"
+                    + (f" {error}" if error else ""),
+                    status=status,
+                    retriable=retriable,
+                )
+            if not failure.retriable or attempt == REVOKE_ATTEMPTS:
+                raise failure
+            _LOGGER.warning("revoking a grant: %s; trying again (attempt %d)", failure, attempt)
+            sleep(float(2 ** (attempt - 1)))
+        raise AssertionError("unreachable")
+    finally:
+        if own:
+            session.close()
