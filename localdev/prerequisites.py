@@ -8,7 +8,9 @@ line saying what is missing and how to get it:
 - the BigQuery emulator (`make demo`, `make test`): Python 3.13, in a virtual
   environment of its own under `.local/emu` (installed on first use);
 - the Pub/Sub emulator (`make test`: the streaming, enqueue and relay tests):
-  Java 17 or newer and the Google Cloud CLI's Pub/Sub emulator jar.
+  Java 17 or newer and the Google Cloud CLI's Pub/Sub emulator jar;
+- Chromium (`make test`: the study report's browser tests, tests/browser):
+  Debian's `chromium` package at /usr/bin/chromium, or FITBEAM_CHROMIUM.
 
     python3 -m localdev.prerequisites demo    # exit 1 and one line per missing piece
     python3 -m localdev.prerequisites test
@@ -27,10 +29,11 @@ from pathlib import Path
 
 NEEDS = {
     "demo": ("python", "python313"),
-    "test": ("python", "python313", "java", "pubsub"),
+    "test": ("python", "python313", "java", "pubsub", "chromium"),
 }
 MIN_PYTHON = (3, 11)
 MIN_JAVA = 17
+CHROMIUM = "/usr/bin/chromium"
 
 
 class Missing(RuntimeError):
@@ -133,10 +136,29 @@ def pubsub_jar(
     )
 
 
+def chromium(env: Mapping[str, str] = os.environ) -> str:
+    """The Chromium that tests/browser drives through Playwright (which downloads none here).
+
+    `FITBEAM_CHROMIUM` wins; otherwise Debian's /usr/bin/chromium.
+
+    Raises:
+        Missing: no executable there.
+    """
+    path = env.get("FITBEAM_CHROMIUM") or CHROMIUM
+    if Path(path).is_file() and os.access(path, os.X_OK):
+        return path
+    raise Missing(
+        f"the report's browser tests need Chromium and {path} is not there: "
+        "apt-get update && apt-get install -y --no-install-recommends chromium "
+        "(or point FITBEAM_CHROMIUM at another Chromium)"
+    )
+
+
 _CHECKS: dict[str, Callable[[], object]] = {
     "python313": python313,
     "java": java,
     "pubsub": pubsub_jar,
+    "chromium": chromium,
 }
 
 

@@ -7,9 +7,9 @@ and the pixels of a screenshot of each chart in its trace's colour); a hostile
 user key must stay text; an empty study must be a clear page.
 
 Playwright downloads no browser here: it drives /usr/bin/chromium (`apt-get
-install chromium`; `.ci/run` installs it on CI). With FITBEAM_SCREENSHOT=PATH the
-populated report's full-page screenshot is written to PATH
-(docs/images/report.png is made this way).
+install chromium`; `.ci/run` installs it on CI), or the one FITBEAM_CHROMIUM
+names. With FITBEAM_SCREENSHOT=PATH the populated report's full-page screenshot
+is written to PATH (docs/images/report.png is made this way).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from PIL import Image  # Pillow and NumPy come with Apache Beam
 from study import report
 from tests.browser import sample
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("FITBEAM_CHROMIUM") or "/usr/bin/chromium"
 # Flags for a machine with no network and no display, as root: no sandbox, and none of
 # Chromium's own background connections (they would be refused, many at a time).
 CHROMIUM_ARGS = [
@@ -45,7 +45,8 @@ def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(
             f"{CHROMIUM} is missing: the report's browser tests need Debian's Chromium "
-            "(apt-get update && apt-get install -y --no-install-recommends chromium)"
+            "(apt-get update && apt-get install -y --no-install-recommends chromium; "
+            "or FITBEAM_CHROMIUM=/path/to/chromium)"
         )
     from playwright.sync_api import sync_playwright
 

@@ -100,6 +100,34 @@ def test_no_pubsub_jar_says_how_to_get_it(tmp_path, monkeypatch):
         prerequisites.pubsub_jar({"CLOUDSDK_ROOT_DIR": str(tmp_path)}, which=lambda n: None)
 
 
+def test_chromium_is_debians_or_the_override(tmp_path):
+    browser = tmp_path / "chromium"
+    browser.write_text("")
+    browser.chmod(0o755)
+    assert prerequisites.chromium({"FITBEAM_CHROMIUM": str(browser)}) == str(browser)
+    assert prerequisites.CHROMIUM == "/usr/bin/chromium"
+
+
+def test_no_chromium_says_how_to_get_it(tmp_path):
+    not_executable = tmp_path / "chromium"
+    not_executable.write_text("")
+    for path in (not_executable, tmp_path / "none"):
+        with pytest.raises(Missing) as missing:
+            prerequisites.chromium({"FITBEAM_CHROMIUM": str(path)})
+        assert str(missing.value) == (
+            f"the report's browser tests need Chromium and {path} is not there: "
+            "apt-get update && apt-get install -y --no-install-recommends chromium "
+            "(or point FITBEAM_CHROMIUM at another Chromium)"
+        )
+
+
+def test_make_test_needs_chromium_and_make_demo_does_not(monkeypatch):
+    monkeypatch.setenv("FITBEAM_CHROMIUM", "/nope/chromium")
+    line = "the report's browser tests need Chromium and /nope/chromium is not there"
+    assert [p for p in prerequisites.problems("test") if p.startswith(line)] != []
+    assert [p for p in prerequisites.problems("demo") if "Chromium" in p] == []
+
+
 def test_the_command_prints_one_line_per_missing_piece_and_fails():
     result = subprocess.run(
         [sys.executable, "-m", "localdev.prerequisites", "demo"],
