@@ -52,6 +52,12 @@ _BATTERY_LEVELS = ((60, "High"), (25, "Medium"), (10, "Low"), (0, "Empty"))
 
 _PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 _ROW_PX = 22  # height of one participant or data type in a chart
+_MAX_ROWS_PX = 4400  # beyond 200 rows, rows get thinner (a study of thousands stays scrollable)
+
+
+def _height(margin: int, rows: int) -> int:
+    """A chart's height in pixels for `rows` participants or data types."""
+    return margin + min(_ROW_PX * rows, max(_MAX_ROWS_PX, 4 * rows))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,13 +166,19 @@ def wear_figure(data: ReportData) -> go.Figure | None:
             zmax=25,
             colorscale="Blues",
             xgap=1,
-            ygap=1,
-            colorbar=dict(title=dict(text=f"hours worn<br>(valid ≥ {valid_hours:g} h)")),
+            ygap=1 if len(keys) <= _MAX_ROWS_PX // _ROW_PX else 0,
+            colorbar=dict(
+                title=dict(text=f"hours worn<br>(valid ≥ {valid_hours:g} h)"),
+                lenmode="pixels",
+                len=min(260, _ROW_PX * len(keys) + 60),
+                yanchor="top",
+                y=1,
+            ),
         )
     )
     return _layout(
         fig,
-        height=140 + _ROW_PX * len(keys),
+        height=_height(140, len(keys)),
         xaxis=dict(type="category", title="civil day (participant's time zone)"),
         yaxis=dict(type="category", autorange="reversed"),
     )
@@ -193,7 +205,7 @@ def completeness_figure(data: ReportData) -> go.Figure | None:
     )
     return _layout(
         fig,
-        height=100 + _ROW_PX * len(rows),
+        height=_height(100, len(rows)),
         xaxis=dict(title="% of expected participant-days with data", range=[0, 105]),
         yaxis=dict(type="category", autorange="reversed"),
     )
@@ -243,7 +255,7 @@ def devices_figure(data: ReportData) -> go.Figure | None:
         )
     return _layout(
         fig,
-        height=140 + _ROW_PX * len(synced),
+        height=_height(140, len(synced)),
         barmode="relative",
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
         xaxis=dict(title="days since last sync", rangemode="tozero"),
