@@ -128,7 +128,7 @@ def _day_hover(key: str, day: dt.date, d: ParticipantDay | None, valid_minutes: 
     if d.day_minutes != 1440:
         lines.append(f"{d.day_minutes / 60:g}-hour day (DST): {d.day_minutes} minutes")
     lines.append(f"worn: {_hours(d.worn_minutes)} ({d.worn_minutes} min)")
-    lines.append(f"heart rate: {_hours(d.worn_minutes_heart_rate)}")
+    lines.append(f"with heart rate: {_hours(d.worn_minutes_heart_rate)}")
     if d.worn_minutes_disagree:
         lines.append(f"signals disagree: {d.worn_minutes_disagree} min")
     valid = "yes" if d.worn_minutes >= valid_minutes else "no"

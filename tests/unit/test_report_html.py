@@ -90,7 +90,24 @@ def test_dst_days_show_their_length_in_the_hover(page):
     (wear,), _ = _figures(page)[report.CHART_WEAR]
     row = wear["y"].index("participant-002")  # Europe/London: 2026-10-25 has 25 hours
     column = wear["x"].index("2026-10-25")
-    assert "25-hour day (DST): 1500 minutes" in wear["text"][row][column]
+    day = next(
+        d
+        for d in sample.report_data().days
+        if (d.user_key, d.civil_date) == ("participant-002", dt.date(2026, 10, 25))
+    )
+    assert wear["text"][row][column] == "<br>".join(
+        [
+            "<b>participant-002</b>",
+            "2026-10-25",
+            "25-hour day (DST): 1500 minutes",
+            f"worn: {day.worn_minutes / 60:.1f} h ({day.worn_minutes} min)",
+            f"with heart rate: {day.worn_minutes_heart_rate / 60:.1f} h",
+            f"signals disagree: {day.worn_minutes_disagree} min",
+            f"valid day: {'yes' if day.worn_minutes >= 600 else 'no'}",
+            "Europe/London",
+        ]
+    )
+    assert wear["text"][0][3] == "<b>participant-003</b><br>2026-10-25<br>no data loaded"
     assert "DST" not in wear["text"][row][column + 1]
     assert sum("(DST)" in text for row in wear["text"] for text in row) == 2
 
