@@ -3,7 +3,8 @@
 Tables are created from the Avro schemas (partitioned by civil_date,
 clustered by user_key) when missing, and given the columns a newer schema
 adds (NULLABLE and REPEATED columns, which BigQuery lets an existing table
-gain); then every view is created or replaced (`schemas.views`). It runs
+gain); then every view is created or replaced (`schemas.views`, then the study's
+`schemas.study_views`, which read them). It runs
 through the BigQuery API, so it works wherever the run's credentials can
 create tables; `BIGQUERY_EMULATOR_HOST` points it at a local emulator.
 """
@@ -16,7 +17,7 @@ import logging
 from google.cloud import bigquery
 
 from schemas import bigquery as bq_schemas
-from schemas import views
+from schemas import study_views, views
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -58,7 +59,8 @@ def prepare_dataset(dataset: str, client: bigquery.Client | None = None) -> None
             _LOGGER.info("adding columns %s to %s", [f.name for f in added], name)
             table.schema = [*table.schema, *added]
             client.update_table(table, ["schema"])
-    for statement in views.views_sql(project, dataset_id):
+    statements = views.views_sql(project, dataset_id) + study_views.views_sql(project, dataset_id)
+    for statement in statements:
         name = statement.split("`", 2)[1].rsplit(".", 1)[1]
         fingerprint = hashlib.sha256(statement.encode()).hexdigest()[:16]
         if name in existing:
