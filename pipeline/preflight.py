@@ -11,7 +11,6 @@ create tables; `BIGQUERY_EMULATOR_HOST` points it at a local emulator.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 
 from google.cloud import bigquery
@@ -59,12 +58,11 @@ def prepare_dataset(dataset: str, client: bigquery.Client | None = None) -> None
             _LOGGER.info("adding columns %s to %s", [f.name for f in added], name)
             table.schema = [*table.schema, *added]
             client.update_table(table, ["schema"])
-    statements = views.views_sql(project, dataset_id) + study_views.views_sql(project, dataset_id)
-    for statement in statements:
+    for statement in study_views.all_views_sql(project, dataset_id):
         name = statement.split("`", 2)[1].rsplit(".", 1)[1]
-        fingerprint = hashlib.sha256(statement.encode()).hexdigest()[:16]
+        fingerprint = views.fingerprint(statement)
         if name in existing:
             description = client.get_table(f"{project}.{dataset_id}.{name}").description or ""
             if fingerprint in description:
                 continue
-        client.query(statement.replace(views.FINGERPRINT, fingerprint)).result()
+        client.query(views.fingerprinted(statement)).result()

@@ -14,6 +14,11 @@ Print the DDL (``--table`` may be repeated; the default is every table)::
     python -m schemas.bigquery --project my-project --dataset fitbit > ddl.sql
     python -m schemas.bigquery --project my-project --dataset fitbit --table sleep
     bq query --use_legacy_sql=false < ddl.sql
+
+and, once the tables exist, the views (``--views``: every ``<table>_current`` view and the
+study's ``participant_days``)::
+
+    python -m schemas.bigquery --project my-project --dataset fitbit --views > views.sql
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ __all__ = [
     "main",
     "table_ddl",
     "table_description",
+    "views_ddl",
 ]
 
 TABLES: tuple[str, ...] = (
@@ -490,6 +496,22 @@ def _shorten(value: Any, limit: int = 80) -> Any:
     return value
 
 
+def views_ddl(project: str, dataset: str) -> str:
+    """Returns the statements that create or replace every view, in the order they must run.
+
+    The `<table>_current` views (`schemas.views`), then the study's `participant_days`
+    (`schemas.study_views`), each with the fingerprint `fitbeam run` gives it, so a run
+    leaves views made from this output alone. Run it after the tables exist.
+
+    Raises:
+        ValueError: If the project or dataset ID is invalid.
+    """
+    from schemas import study_views, views  # they import this module
+
+    statements = study_views.all_views_sql(project, dataset)
+    return "\n\n".join(views.fingerprinted(s).rstrip() + ";" for s in statements) + "\n"
+
+
 # --------------------------------------------------------------------------- command line
 
 
@@ -521,9 +543,20 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         "--location",
         help="location for the dataset if the DDL creates it, e.g. EU; default: BigQuery's",
     )
+    parser.add_argument(
+        "--views",
+        action="store_true",
+        help="print the views instead, to run after the tables exist: every <table>_current "
+        "view and participant_days (CREATE OR REPLACE VIEW: views hold no data)",
+    )
     args = parser.parse_args(argv)
     try:
-        text = ddl(args.project, args.dataset, args.tables or ALL_TABLES, location=args.location)
+        if args.views:
+            text = views_ddl(args.project, args.dataset)
+        else:
+            text = ddl(
+                args.project, args.dataset, args.tables or ALL_TABLES, location=args.location
+            )
     except ValueError as e:
         parser.error(str(e))
     sys.stdout.write(text)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import string
 
+from schemas import views
 from schemas.bigquery import LOAD_LOG_TABLE, TABLES
 from schemas.bigquery import _check_dataset as check_dataset
 from schemas.bigquery import _check_project as check_project
@@ -270,3 +271,8 @@ def participant_days_sql(project: str, dataset: str) -> str:
 def views_sql(project: str, dataset: str) -> list[str]:
     """The study views, to create after every `<table>_current` view they read."""
     return [participant_days_sql(project, dataset)]
+
+
+def all_views_sql(project: str, dataset: str) -> list[str]:
+    """Every view in the order they are made: the `<table>_current` views, then these."""
+    return views.views_sql(project, dataset) + views_sql(project, dataset)

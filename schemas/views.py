@@ -19,6 +19,7 @@ starts (`pipeline.preflight`).
 
 from __future__ import annotations
 
+import hashlib
 import string
 
 from schemas.bigquery import LOAD_LOG_TABLE, TABLES, USER_TABLES, load_avro_schema
@@ -185,6 +186,16 @@ def current_view_sql(project: str, dataset: str, table: str) -> str:
             column=column,
         )
     return head + body
+
+
+def fingerprint(statement: str) -> str:
+    """The hash of a view's statement that its description carries (`FINGERPRINT`)."""
+    return hashlib.sha256(statement.encode()).hexdigest()[:16]
+
+
+def fingerprinted(statement: str) -> str:
+    """The statement as it is run: its description holding its fingerprint."""
+    return statement.replace(FINGERPRINT, fingerprint(statement))
 
 
 def views_sql(project: str, dataset: str) -> list[str]:
