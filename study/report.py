@@ -222,47 +222,74 @@ def battery_band(p: ParticipantStatus) -> str:
 
 
 def days_since(then: dt.datetime, now: dt.datetime) -> float:
-    if then.tzinfo is None:
-        then = then.replace(tzinfo=dt.UTC)
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=dt.UTC)
-    return round(max((now - then).total_seconds(), 0) / 86400, 1)
+    """Days from `then` to `now`, to a tenth (0 if `then` is later); naive times are UTC."""
+    return round(max(_seconds(then, now), 0) / 86400, 1)
 
 
 def devices_figure(data: ReportData) -> go.Figure | None:
-    """Days since each participant's last device sync, coloured by battery; None when no
-    participant has synced."""
+    """Days since each participant's last device sync, a dot coloured by battery on a stem
+    from 0 (a sync minutes ago stays visible); None when no participant has synced."""
     synced = [p for p in data.participants if p.last_sync is not None]
     if not synced:
         return None
     order = [html.escape(p.user_key) for p in synced]
+    longest = max(days_since(p.last_sync, data.generated_at) for p in synced)
     fig = go.Figure()
     for band, colour in BATTERY_BANDS:
         members = [p for p in synced if battery_band(p) == band]
         if not members:
             continue
+        ages = [days_since(p.last_sync, data.generated_at) for p in members]
         fig.add_trace(
-            go.Bar(
+            go.Scatter(
                 name=f"battery {band}",
-                x=[days_since(p.last_sync, data.generated_at) for p in members],
+                x=ages,
                 y=[html.escape(p.user_key) for p in members],
-                orientation="h",
-                marker_color=colour,
-                text=[_device_hover(p) for p in members],
-                textposition="none",
-                hovertemplate="%{text}<br>%{x} days since last sync<extra></extra>",
+                mode="markers+text",
+                marker=dict(color=colour, size=14, line=dict(color="white", width=1)),
+                # The stem: an error bar from 0 to the dot.
+                error_x=dict(
+                    type="data",
+                    symmetric=False,
+                    array=[0] * len(ages),
+                    arrayminus=ages,
+                    width=0,
+                    thickness=6,
+                    color=colour,
+                ),
+                text=[age_text(p.last_sync, data.generated_at) for p in members],
+                textposition="middle right",
+                customdata=[_device_hover(p) for p in members],
+                hovertemplate="%{customdata}<extra></extra>",
             )
         )
     return _layout(
         fig,
         height=_height(140, len(synced)),
-        barmode="relative",
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
-        xaxis=dict(title="days since last sync", rangemode="tozero"),
+        xaxis=dict(title="days since last sync", range=[0, max(1.0, longest * 1.2)]),
         yaxis=dict(
             type="category", categoryorder="array", categoryarray=order, autorange="reversed"
         ),
     )
+
+
+def age_text(then: dt.datetime, now: dt.datetime) -> str:
+    """How long ago, for a label: minutes, then hours (under two days), then days."""
+    seconds = max(_seconds(then, now), 0)
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 2 * 86400:
+        return f"{int(seconds // 3600)} h ago"
+    return f"{days_since(then, now):g} days ago"
+
+
+def _seconds(then: dt.datetime, now: dt.datetime) -> float:
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=dt.UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=dt.UTC)
+    return (now - then).total_seconds()
 
 
 def _device_hover(p: ParticipantStatus) -> str:
@@ -359,14 +386,15 @@ _SECTIONS = (
         "Completeness per data type",
         "Participant-days with data of a type, out of the days the participants' devices "
         "should produce it; the lowest first.",
-        "No data type was expected in this range.",
+        "No data type was expected in this range: no participant's paired devices say "
+        "what they produce.",
     ),
     (
         CHART_DEVICES,
         devices_figure,
         "Last sync and battery",
         "Days since each participant's device last synced (as of the report's time), "
-        "coloured by its battery; hover for the device and the sync time.",
+        "the dot coloured by its battery then; hover for the device and the sync time.",
         "No participant's device has synced.",
     ),
     (
@@ -535,8 +563,13 @@ def _never_synced_html(data: ReportData) -> str:
 
 
 def _unexpected_html(data: ReportData) -> str:
-    tables = sorted(c.table for c in data.completeness if c.days_expected == 0)
-    if not tables or len(tables) == len(data.completeness):
+    rows = [c for c in data.completeness if c.days_expected == 0 and c.days_with_data > 0]
+    if not rows:
         return ""
-    names = ", ".join(html.escape(t) for t in tables)
-    return f'<p class="how" id="not-expected">Not expected from any device in range: {names}.</p>'
+    names = ", ".join(f"{html.escape(c.table)} ({c.days_with_data})" for c in rows)
+    kinds = "type" if len(rows) == 1 else "types"
+    return (
+        f'<details class="how" id="not-expected"><summary>{len(rows)} data {kinds} with data '
+        "though no paired device is expected to produce them</summary>"
+        f"<p>Participant-days with data: {names}.</p></details>"
+    )

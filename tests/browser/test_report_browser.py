@@ -174,7 +174,6 @@ def test_hovering_a_dst_day_shows_its_length(populated):
     ("div_id", "bars", "colour"),
     [
         (report.CHART_COMPLETENESS, 4, "#1565c0"),  # four expected data types
-        (report.CHART_DEVICES, 4, "#2e7d32"),  # four participants, most on a high battery
     ],
 )
 def test_each_bar_chart_draws_a_bar_per_row(populated, div_id, bars, colour):
@@ -185,10 +184,20 @@ def test_each_bar_chart_draws_a_bar_per_row(populated, div_id, bars, colour):
     assert _pixels_like(opened.page.locator(f"#{div_id}").screenshot(), colour) > 0.01
 
 
-def test_the_device_chart_shows_the_flat_battery_in_red(populated):
-    opened, _ = populated
-    shot = opened.page.locator(f"#{report.CHART_DEVICES}").screenshot()
-    assert _pixels_like(shot, "#c62828") > 0.02  # participant-003: 4.2 days, Empty
+def test_the_device_chart_draws_a_dot_and_stem_per_participant(populated):
+    opened, data = populated
+    chart = f"#{report.CHART_DEVICES}"
+    assert opened.js(f"document.querySelectorAll('{chart} .scatterlayer .point').length") == 4
+    assert opened.js(f"document.querySelectorAll('{chart} .errorbar').length") == 4
+    labels = opened.js(
+        f"[...document.querySelectorAll('{chart} .textpoint')].map(t => t.textContent)"
+    )
+    assert sorted(labels) == ["13 h ago", "23 h ago", "4.2 days ago", "8 h ago"]
+    shot = opened.page.locator(chart).screenshot()
+    assert _pixels_like(shot, "#c62828") > 0.008  # participant-003: 4.2 days, Empty
+    assert _pixels_like(shot, "#2e7d32") > 0.003  # participant-001 and -004: High
+    assert _pixels_like(shot, "#f9a825") > 0.001  # participant-002: Medium
+    assert len(data.participants) == 4
 
 
 @pytest.mark.parametrize(

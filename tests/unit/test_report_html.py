@@ -80,6 +80,8 @@ def test_the_charts_hold_the_study(page):
     assert [t["name"] for t in devices] == ["battery High", "battery Medium", "battery Empty"]
     (empty_battery,) = (t for t in devices if t["name"] == "battery Empty")
     assert (empty_battery["y"], empty_battery["x"]) == (["participant-003"], [4.2])
+    assert empty_battery["text"] == ["4.2 days ago"]
+    assert empty_battery["error_x"]["arrayminus"] == [4.2]  # the stem from 0
     (steps,), _ = figures[report.CHART_STEPS]
     assert len(steps["x"]) == sum(d.step_count is not None for d in data.days)
     (sleep,), _ = figures[report.CHART_SLEEP]
@@ -217,3 +219,42 @@ def test_battery_bands(level, status, band):
 def test_report_data_holds_no_field_for_a_token():
     names = {f.name for cls in (ReportData, ParticipantStatus) for f in dataclasses.fields(cls)}
     assert not {n for n in names if re.search("token|secret|credential|password", n)}
+
+
+def test_data_no_device_is_expected_to_produce_is_named_not_drawn(page):
+    assert (
+        '<details class="how" id="not-expected"><summary>1 data type with data though no '
+        "paired device is expected to produce them</summary>"
+        "<p>Participant-days with data: weight (3).</p></details>"
+    ) in page
+    bars, _ = _figures(page)[report.CHART_COMPLETENESS]
+    assert "weight" not in bars[0]["y"]
+
+
+def test_no_type_expected_is_a_message_with_what_has_data():
+    data = sample.report_data()
+    data = dataclasses.replace(
+        data, completeness=tuple(dataclasses.replace(c, days_expected=0) for c in data.completeness)
+    )
+    page = report.render(data)
+    assert report.CHART_COMPLETENESS not in _figures(page)
+    assert '<p class="empty" id="chart-completeness-empty">No data type was expected' in page
+    assert "<summary>5 data types with data though" in page
+    assert "with data: distance (50), heart_rate (50), sleep (39), steps (50), weight (3).<" in page
+
+
+@pytest.mark.parametrize(
+    ("ago", "text"),
+    [
+        (dt.timedelta(seconds=30), "0 min ago"),
+        (dt.timedelta(minutes=59, seconds=59), "59 min ago"),
+        (dt.timedelta(hours=1), "1 h ago"),
+        (dt.timedelta(hours=47, minutes=59), "47 h ago"),
+        (dt.timedelta(days=2), "2 days ago"),
+        (dt.timedelta(days=4, hours=6), "4.2 days ago"),
+        (dt.timedelta(minutes=-5), "0 min ago"),  # a clock a little ahead
+    ],
+)
+def test_sync_ages_read_in_minutes_hours_then_days(ago, text):
+    now = dt.datetime(2026, 11, 5, 7, 30, tzinfo=dt.UTC)
+    assert report.age_text(now - ago, now) == text
