@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 from collections.abc import Mapping
 
 from schemas.bigquery import _check_dataset, _check_project
@@ -40,6 +41,30 @@ def table_ref(dataset: str, name: str) -> str:
     """The backquoted `project.dataset.name` of a checked dataset and a constant name."""
     project, dataset_id = split_dataset(dataset)
     return f"`{project}.{dataset_id}.{name}`"
+
+
+def client_for(dataset: str):
+    """A BigQuery client for the dataset's project; the emulator's when
+    `BIGQUERY_EMULATOR_HOST` is set (as `source .local/emulators.env` sets it).
+
+    Raises:
+        ValueError: a malformed dataset.
+    """
+    from google.cloud import bigquery
+
+    project, _ = split_dataset(dataset)
+    host = os.environ.get("BIGQUERY_EMULATOR_HOST")
+    if not host:
+        return bigquery.Client(project=project)
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+
+    endpoint = host if "://" in host else f"http://{host}"
+    return bigquery.Client(
+        project=project,
+        credentials=AnonymousCredentials(),
+        client_options=ClientOptions(api_endpoint=endpoint),
+    )
 
 
 def day_from_row(row: Mapping) -> ParticipantDay:

@@ -1,13 +1,18 @@
-"""Hand-made rows for the study tests: a fresh dataset, rows and the loads that show them.
+"""Hand-made rows for the study tests: a dataset, rows and the loads that show them.
 
 A `<table>_current` view shows a row only when the latest load of a window
 covering it (in `load_windows`) stamped it with its load id, so `Loads.add`
-records one load per (user, table, stream) and `point` stamps rows with it.
+records one load per (user, table, stream) and rows carry its id.
+
+The study test modules share one dataset (`shared_dataset`): making every table
+and view takes most of their time. Each module has users of its own and reads
+only them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 
 from localdev import emulators
@@ -36,6 +41,17 @@ def fresh_dataset(prefix: str) -> tuple[object, str]:
     dataset = f"{emulators.PROJECT}:{name}"
     preflight.prepare_dataset(dataset, client)
     return client, dataset
+
+
+_SHARED: dict[str, tuple[object, str]] = {}
+
+
+def shared_dataset() -> tuple[object, str]:
+    """One dataset for every study test module of the session (per emulator)."""
+    host = os.environ["BIGQUERY_EMULATOR_HOST"]
+    if host not in _SHARED:
+        _SHARED[host] = fresh_dataset("study")
+    return _SHARED[host]
 
 
 def row(table: str, **values) -> dict:

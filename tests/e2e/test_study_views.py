@@ -12,6 +12,8 @@ figure below can be counted by hand:
 - `fall` (America/New_York, no paired device): 2026-11-01 (25 hours) worn all day; two
   heart-rate samples at 01:30 local, once in EDT and once in EST.
 - `nozone` (no settings): a weigh-in on 2026-03-08, a 24-hour day in UTC.
+
+The dataset is shared with tests/e2e/test_status.py, whose users are read apart.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ EST, EDT = -18000, -14400
 NY = "America/New_York"
 CHARGE_6 = ["ACTIVE_ZONE_MINUTES", "CALORIES", "DISTANCE", "HEART_RATE", "SLEEP", "SPO2", "STEPS"]
 EXPECTED = ("daily_resting_heart_rate", "distance", "heart_rate", "sleep", "steps")
+USERS = ("fall", "nozone", "spring")
 
 
 def utc(*parts) -> dt.datetime:
@@ -62,7 +65,7 @@ def hourly_steps(user: str, start: dt.datetime, end: dt.datetime, count: int, lo
 
 @pytest.fixture(scope="module")
 def dataset(local_gcp):
-    client, dataset = study_rows.fresh_dataset("study_views")
+    client, dataset = study_rows.shared_dataset()
     loads = Loads()
     ids = {}
     for table in ("steps", "heart_rate", "distance", "daily_resting_heart_rate", "sleep"):
@@ -310,9 +313,14 @@ def day(user, date, **values) -> ParticipantDay:
     )
 
 
+def read_days(client, dataset, start, end) -> list[ParticipantDay]:
+    days = study_days.read_days(client, dataset, start, end)
+    return [d for d in days if d.user_key in USERS]
+
+
 def test_participant_days_counts_wear_steps_sleep_and_completeness(dataset):
     client, name = dataset
-    days = study_days.read_days(client, name, dt.date(2026, 3, 1), dt.date(2026, 11, 30))
+    days = read_days(client, name, dt.date(2026, 3, 1), dt.date(2026, 12, 31))
     assert days == [
         day(
             "fall",
@@ -363,7 +371,7 @@ def test_participant_days_counts_wear_steps_sleep_and_completeness(dataset):
 
 def test_a_range_keeps_only_its_days(dataset):
     client, name = dataset
-    days = study_days.read_days(client, name, dt.date(2026, 3, 8), dt.date(2026, 3, 8))
+    days = read_days(client, name, dt.date(2026, 3, 8), dt.date(2026, 3, 8))
     assert [(d.user_key, d.civil_date) for d in days] == [
         ("nozone", dt.date(2026, 3, 8)),
         ("spring", dt.date(2026, 3, 8)),
