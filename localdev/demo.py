@@ -7,7 +7,9 @@ Google's installed-app flow (PKCE, loopback redirect, state check; the
 simulator consents on each user's behalf) into a local token store; runs
 `fitbeam run` for the last complete days into the BigQuery emulator, dead
 letters to the GCS emulator; prints the run report and an example query with
-its answer; and leaves the report's JSON at `<state_dir>/demo-report.json`.
+its answer; leaves the report's JSON at `<state_dir>/demo-report.json`; and ends
+with the study view of it: each participant's status (`fitbeam status`) and the
+study report (`fitbeam report`) at `<state_dir>/fitbeam-report.html`.
 
 Run: `make demo` (or `fitbeam demo --days 14 --users 3`; `--progress never` hides
 the run's progress line, which shows on a terminal).
@@ -115,6 +117,7 @@ def run_demo(
         last_day = (now - dt.timedelta(hours=12)).date() - dt.timedelta(days=1)
         first_day = last_day - dt.timedelta(days=days - 1)
         report_path = state_dir / "demo-report.json"
+        dead_letter_root = f"gs://{emulators.DEFAULT_BUCKET}/dead-letters"
         argv = [
             f"--users={','.join(names)}",
             f"--start_date={first_day}",
@@ -122,7 +125,7 @@ def run_demo(
             f"--api_base_url={sim.base_url}",
             f"--token_store={store.root}",
             f"--dataset={emulators.PROJECT}:{DATASET}",
-            f"--dead_letter_root=gs://{emulators.DEFAULT_BUCKET}/dead-letters",
+            f"--dead_letter_root={dead_letter_root}",
             f"--report_json={report_path}",
             f"--temp_location=gs://{emulators.DEFAULT_BUCKET}/bigquery-loads",
             f"--project={emulators.PROJECT}",
@@ -142,7 +145,44 @@ def run_demo(
         out("")
         rows = example_query(last_day)
         out(json_table(rows))
+        out("")
+        study_report(first_day, last_day, now, store, dead_letter_root, state_dir, out)
     return run_report
+
+
+def study_report(
+    first_day: dt.date,
+    last_day: dt.date,
+    now: dt.datetime,
+    store: TokenStore,
+    dead_letter_root: str,
+    state_dir: Path,
+    out=print,
+) -> Path:
+    """Prints each participant's status, as `fitbeam status` does, and writes the report.
+
+    One read of the dataset serves both (`study.data.gather`); returns the report's path.
+    """
+    from commands import status
+    from study import data, report
+
+    gathered = data.gather(
+        emulator_bigquery_client(),
+        f"{emulators.PROJECT}:{DATASET}",
+        first_day,
+        last_day,
+        token_store=store,
+        dead_letter_root=dead_letter_root,
+        now=now,
+    )
+    out("participants (fitbeam status; who needs attention first):")
+    for line in status.table_lines(list(gathered.participants)):
+        out(line)
+    path = state_dir / "fitbeam-report.html"
+    path.write_text(report.render(gathered), encoding="utf-8")
+    out("")
+    out(f"study report (fitbeam report; opens offline): {path}")
+    return path
 
 
 def json_table(rows: list[dict]) -> str:

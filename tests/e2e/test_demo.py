@@ -46,3 +46,16 @@ def test_demo_loads_a_day_with_the_simulator_in_a_child_process(tmp_path, restor
     assert (tmp_path / "demo-report.json").is_file()
     assert "example query (BigQuery emulator):" in text
     assert re.search(r"^user-1 +\d{4}-\d{2}-\d{2} +\d+", text, re.MULTILINE), text
+
+    # It ends with the participants' status and the study report's path.
+    status_at = lines.index("participants (fitbeam status; who needs attention first):")
+    assert lines[status_at + 1].split() == [
+        "user", "consent", "last", "load", "last", "sync", "battery",
+        "data", "7d/30d", "valid", "7d/30d", "dead", "letters", "attention",
+    ]  # fmt: skip
+    assert re.match(r"user-1 +active +\d{4}-\d{2}-\d{2} \d{2}:\d{2} ", lines[status_at + 3]), text
+    html = tmp_path / "fitbeam-report.html"
+    assert lines[-1] == f"study report (fitbeam report; opens offline): {html}"
+    page = html.read_text(encoding="utf-8")
+    assert page.count('id="chart-wear"') == 1
+    assert "user-1" in page
