@@ -86,3 +86,14 @@ def test_the_json_document():
 def test_help_exits_0(capsys):
     assert command.main(["--help"]) == 0
     assert "--valid_day_hours" in capsys.readouterr().out
+
+
+def test_the_client_is_the_emulators_when_bigquery_emulator_host_is_set(monkeypatch):
+    from study.days import client_for
+
+    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", "127.0.0.1:9050")
+    client = client_for("my-project:fitbit")
+    assert client.project == "my-project"
+    assert client._connection.API_BASE_URL == "http://127.0.0.1:9050"
+    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", "http://localhost:9060")
+    assert client_for("my-project:fitbit")._connection.API_BASE_URL == "http://localhost:9060"
