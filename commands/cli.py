@@ -73,7 +73,9 @@ def _ddl(args: argparse.Namespace) -> int:
     argv = ["--project", args.project, "--dataset", args.dataset]
     for table in args.table or ():
         argv += ["--table", table]
-    return bigquery.main(argv) or 0
+    if args.views:
+        argv.append("--views")
+    return bigquery.main(argv, prog="fitbeam ddl") or 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -157,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--project", required=True, help="e.g. my-project")
     p.add_argument("--dataset", required=True, help="e.g. fitbit")
     p.add_argument("--table", action="append", help="only this table (repeatable)")
+    p.add_argument(
+        "--views",
+        action="store_true",
+        help="print the views instead (every <table>_current view and participant_days), "
+        "to run once the tables exist",
+    )
     p.set_defaults(func=_ddl)
     return parser
 

@@ -28,3 +28,12 @@ def test_ddl_command_prints_the_same_ddl_as_the_module(capsys):
     assert cli.main(["ddl", "--project", "my-project", "--dataset", "fitbit"]) == 0
     printed = capsys.readouterr().out
     assert printed.strip() == bigquery.ddl("my-project", "fitbit").strip()
+
+
+def test_ddl_views_prints_every_view_after_the_tables(capsys):
+    assert cli.main(["ddl", "--project", "my-project", "--dataset", "fitbit", "--views"]) == 0
+    printed = capsys.readouterr().out
+    assert printed == bigquery.views_ddl("my-project", "fitbit")
+    # a _current view of every table but load_windows, then participant_days
+    assert printed.count("CREATE OR REPLACE VIEW") == len(bigquery.ALL_TABLES)
+    assert "CREATE OR REPLACE VIEW `my-project.fitbit.participant_days`" in printed
