@@ -45,51 +45,81 @@ def _interval_minutes(user: User, day: dt.date, values_of) -> list[Point]:
     return out
 
 
-def _steps(user: User, day: dt.date) -> list[Point]:
-    def values(minutes, m):
-        pairs = []
-        if minutes.steps[m]:
-            pairs.append(("watch", minutes.steps[m]))
-        if minutes.phone_steps[m]:
-            pairs.append(("phone", minutes.phone_steps[m]))
-        return pairs
+def _worn_minutes(
+    user: User, day: dt.date, watch_values, phone_values: tuple[int, ...] = ()
+) -> list[Point]:
+    """A watch point for every minute worn, zeros included; a phone point per nonzero minute.
 
-    return _interval_minutes(user, day, values)
+    The API sends steps, distance, floors and altitude as explicit zeros while the
+    watch is worn ("true zeros") and nothing while it is off the wrist, so a gap in
+    the watch's minutes is a minute not worn. A phone is not worn: it records only
+    the minutes it counted something in.
+
+    Args:
+        watch_values: the watch's value of each minute of the day (read where worn).
+        phone_values: the phone's value of each minute (0 for none), or () for no phone.
+    """
+    plan = synth.day_plan(user, day)
+    worn = synth.day_minutes(user, day).worn
+    starts = range(plan.span_start, plan.span_end, 60)
+    out = [
+        Point(f"watch-{t}", "watch", t, t + 60, day, value)
+        for t, value, on in zip(starts, watch_values, worn, strict=True)
+        if on
+    ]
+    if phone_values:
+        out += [
+            Point(f"phone-{t}", "phone", t, t + 60, day, value)
+            for t, value in zip(starts, phone_values, strict=True)
+            if value
+        ]
+    return out
+
+
+def _steps(user: User, day: dt.date) -> list[Point]:
+    minutes = synth.day_minutes(user, day)
+    return _worn_minutes(user, day, minutes.steps, minutes.phone_steps)
 
 
 def _distance(user: User, day: dt.date) -> list[Point]:
-    def values(minutes, m):
-        stride = user.run_stride_mm if minutes.running[m] else user.walk_stride_mm
-        pairs = []
-        if minutes.steps[m]:
-            pairs.append(("watch", minutes.steps[m] * stride))
-        if minutes.phone_steps[m]:
-            pairs.append(("phone", minutes.phone_steps[m] * (stride + 40)))
-        return pairs
+    minutes = synth.day_minutes(user, day)
+    walk, run = user.walk_stride_mm, user.run_stride_mm
+    strides = [run if running else walk for running in minutes.running]
+    watch = [steps * stride for steps, stride in zip(minutes.steps, strides, strict=True)]
+    phone = tuple(
+        steps * (stride + 40) for steps, stride in zip(minutes.phone_steps, strides, strict=True)
+    )
+    return _worn_minutes(user, day, watch, phone)
 
-    return _interval_minutes(user, day, values)
+
+def _floor_minutes(user: User, day: dt.date) -> list[int]:
+    """The minutes of the day (indices, ascending) a floor is climbed in: a bout's first ones."""
+    plan = synth.day_plan(user, day)
+    steps = synth.day_minutes(user, day).steps
+    climbed = set()
+    for bout in plan.bouts:
+        for i in range(bout.floors):
+            m = (bout.start - plan.span_start) // 60 + i
+            if 0 <= m < plan.minutes and steps[m]:
+                climbed.add(m)
+    return sorted(climbed)
 
 
 def _floors(user: User, day: dt.date) -> list[Point]:
-    plan = synth.day_plan(user, day)
-    minutes = synth.day_minutes(user, day)
-    out = []
-    for bout in plan.bouts:
-        for i in range(bout.floors):
-            start = bout.start + i * 60
-            m = (start - plan.span_start) // 60
-            if 0 <= m < plan.minutes and minutes.steps[m]:
-                out.append(Point(f"watch-{start}", "watch", start, start + 60, day, 1))
-    return list({p.point_id: p for p in out}.values())
+    """One floor on each floor's minute, 0 on the other minutes worn."""
+    values = [0] * synth.day_plan(user, day).minutes
+    for m in _floor_minutes(user, day):
+        values[m] = 1
+    return _worn_minutes(user, day, values)
 
 
 def _altitude(user: User, day: dt.date) -> list[Point]:
-    """Altitude gained on the minutes a floor is climbed: about 3 m a floor."""
+    """Altitude gained on the minutes a floor is climbed (about 3 m a floor), else 0."""
     rng = synth.noise_stream(user, day, "altitude")
-    return [
-        Point(p.point_id, p.source, p.start, p.end, day, 3048 + rng.randint(-250, 250))
-        for p in sorted(_floors(user, day), key=lambda p: p.start)
-    ]
+    values = [0] * synth.day_plan(user, day).minutes
+    for m in _floor_minutes(user, day):
+        values[m] = 3048 + rng.randint(-250, 250)
+    return _worn_minutes(user, day, values)
 
 
 def _active_zone_minutes(user: User, day: dt.date) -> list[Point]:
@@ -389,12 +419,18 @@ def points_for_day(
 
 
 def calorie_minutes(user: User, day: dt.date) -> tuple[tuple[int, float], ...]:
-    """(minute start epoch, kcal) for every minute of civil `day`: total-calories' basis."""
+    """(minute start epoch, kcal) for every minute of civil `day` the watch was worn.
+
+    total-calories' basis. The API filters it on the wrist ("data presence and true
+    zeros"): minutes off the wrist count nothing, so a window wholly off the wrist (an
+    unworn day, a charge) rolls up to nothing, although basal energy is estimated there.
+    """
     plan = synth.day_plan(user, day)
     minutes = synth.day_minutes(user, day)
     return tuple(
         (plan.span_start + m * 60, synth.total_calories_per_minute(user, minutes, m))
         for m in range(plan.minutes)
+        if minutes.worn[m]
     )
 
 

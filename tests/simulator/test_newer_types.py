@@ -55,14 +55,21 @@ def test_active_and_basal_energy_add_up_to_total_calories(sim, api):
     assert len(basal) == 1440  # estimated every minute of a day the watch was worn
     assert set(active) < set(basal)
     assert all(b["kcal"] > 0 for b in active.values())
+    # Total calories are filtered on the wrist: the minutes worn, those with the watch's steps
+    # (true zeros included); basal energy is estimated through the charge as well.
+    steps = {
+        start_of(e["dataPoint"]["steps"]): int(e["dataPoint"]["steps"]["count"])
+        for e in sim.ground_truth("user-1", "steps", DAY, DAY)
+        if e["dataPoint"]["dataSource"]["device"]["formFactor"] != "PHONE"
+    }
+    assert set(active) <= set(steps) < set(basal)
     total = api().daily_rollup("total-calories", DAY, DAY + dt.timedelta(days=1)).json()
     kcal = total["rollupDataPoints"][0]["totalCalories"]["kcalSum"]
-    assert sum(b["kcal"] for b in basal.values()) + sum(
+    assert sum(basal[m]["kcal"] for m in steps) + sum(
         b["kcal"] for b in active.values()
     ) == pytest.approx(kcal, abs=1.0)
     # Active energy only in minutes with movement: steps or an exercise.
-    steps = {start_of(b) for b in values(sim, "steps")}
-    assert set(active) <= steps | exercise_minutes(sim)
+    assert set(active) <= {m for m, n in steps.items() if n} | exercise_minutes(sim)
 
 
 def exercise_minutes(sim, day=DAY) -> set[int]:
@@ -131,10 +138,16 @@ def test_altitude_is_about_three_metres_a_floor(sim):
     gains = {
         start_of(b): int(b["gainMillimeters"]) for b in values(sim, "altitude", *HISTORY[:1] * 2)
     }
+    # Both cover the minutes worn, true zeros included; a gain only where a floor is climbed.
     assert set(gains) == set(floors)
+    assert {m for m, g in gains.items() if g} == {m for m, n in floors.items() if n}
     week = (D(2026, 11, 1), D(2026, 11, 7))
-    floors = {start_of(b) for b in values(sim, "floors", *week)}
-    gains = [int(b["gainMillimeters"]) for b in values(sim, "altitude", *week)]
+    floors = {start_of(b) for b in values(sim, "floors", *week) if b["count"] != "0"}
+    gains = [
+        int(b["gainMillimeters"])
+        for b in values(sim, "altitude", *week)
+        if b["gainMillimeters"] != "0"
+    ]
     assert len(gains) == len(floors) > 5
     assert all(2_798 <= g <= 3_298 for g in gains)
 

@@ -233,7 +233,8 @@ def page_sizes(pages: list[dict], key: str = "dataPoints") -> list[int]:
         ("daily-resting-heart-rate", D(2026, 10, 1), D(2026, 11, 27), None, ""),
         ("weight", D(2026, 10, 1), D(2026, 11, 27), None, ":reconcile"),
         ("sleep", D(2026, 11, 1), D(2026, 11, 20), None, ""),
-        ("steps", D(2026, 10, 1), D(2026, 11, 9), 10000, ":reconcile"),
+        # Six days of a watch worn nearly all day: 8,318 minutes, true zeros included.
+        ("steps", D(2026, 11, 4), D(2026, 11, 9), 10000, ":reconcile"),
     ],
 )
 def test_a_window_that_fits_a_page_is_one_answer_without_a_token(
@@ -319,14 +320,16 @@ def rollup_pages(api: Api, *args, **extra) -> list[dict]:
             return bodies
 
 
-@pytest.mark.parametrize("page_size", [1, 7, 36, 37, 38, 200])
+@pytest.mark.parametrize("page_size", [1, 7, 23, 24, 25, 200])
 def test_roll_up_pages_hold_page_size_points_and_no_empty_page(api, page_size):
     """rollUp pages count rolled-up points; windows without data take no room."""
-    args = ("steps", "2026-11-10T00:00:00Z", "2026-11-12T00:00:00Z", "3600s")
+    # user-1 did not wear the watch on 2026-10-20 (04:00Z to 04:00Z): those 24 hours roll
+    # up to nothing; every hour worn is a window, a true zero at night.
+    args = ("steps", "2026-10-20T00:00:00Z", "2026-10-22T00:00:00Z", "3600s")
     whole = api().rollup(*args).json()["rollupDataPoints"]
-    assert len(whole) == 37  # of 48 hourly windows
+    assert len(whole) == 24  # of 48 hourly windows
     pages = rollup_pages(api(), *args, pageSize=page_size)
-    full, rest = divmod(37, page_size)
+    full, rest = divmod(24, page_size)
     assert page_sizes(pages, "rollupDataPoints") == [page_size] * full + ([rest] if rest else [])
     assert [p for body in pages for p in body["rollupDataPoints"]] == whole
 

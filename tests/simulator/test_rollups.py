@@ -103,11 +103,14 @@ def test_hourly_heart_rate_matches_the_reconciled_samples(sim, api):
 
 
 def test_windows_without_data_are_left_out(api):
-    """Unconfirmed: the simulator omits empty windows rather than sending zero sums."""
+    """A window the watch was worn in is a sum, zero while asleep; one not worn is left out."""
     body = api().rollup("steps", "2026-11-10T05:00:00Z", "2026-11-11T05:00:00Z", "3600s").json()
-    hours = [p["startTime"] for p in body["rollupDataPoints"]]
-    assert 0 < len(hours) < 24  # nobody walks while asleep
-    assert "2026-11-10T08:00:00Z" not in hours  # 03:00 in New York
+    hours = {p["startTime"]: p["steps"]["countSum"] for p in body["rollupDataPoints"]}
+    assert len(hours) == 24
+    assert hours["2026-11-10T08:00:00Z"] == "0"  # 03:00 in New York, asleep
+    # 2026-10-20 was not worn in New York (04:00Z to 04:00Z): no window at all.
+    body = api().rollup("steps", "2026-10-20T05:00:00Z", "2026-10-21T04:00:00Z", "3600s").json()
+    assert body == {}
 
 
 @pytest.mark.parametrize(
@@ -193,8 +196,8 @@ def test_roll_up_pages_follow_tokens(api):
         token = body.get("nextPageToken")
         if not token:
             break
-    # 48 hourly windows, 37 of them with steps: 10 rolled-up points a page.
-    assert sizes == [10, 10, 10, 7]
+    # 48 hourly windows, all worn (the nights' are true zeros): 10 rolled-up points a page.
+    assert sizes == [10, 10, 10, 10, 8]
     assert points == whole["rollupDataPoints"]
     changed = api().rollup(
         "steps", "2026-11-10T00:00:00Z", "2026-11-12T00:00:00Z", "1800s", pageToken=body_token(api)
