@@ -48,18 +48,18 @@ SPINE_TABLES: tuple[str, ...] = tuple(
 STREAM = "reconciled"
 
 # A paired device's feature (PairedDevice.features) -> the tables a day it is worn
-# should have rows in. Only types that come every worn day: steps and distance send
-# explicit zero points while the device is on the wrist (Google Health API, "data
-# presence and true zeros"); heart rate is sampled all the time the device is worn and
-# the resting heart rate is computed each such day; the main sleep is recorded when it
-# is worn at night. Left out, as they do not come every worn day: floors and altitude
-# (ELEVATION: true zeros in the API, but the simulator sends floors only on minutes
-# climbed), the daily SpO2, breathing rate and HRV (SPO2...: only after a night's
-# sleep with stages), active zone minutes (only minutes in a zone), energy
-# (CALORIES: total calories, the true-zero type, is a roll-up without a table of points).
+# should have rows in. Only types that come every worn day: steps, distance, floors
+# and altitude send explicit zero points while the device is on the wrist (Google
+# Health API, "data presence and true zeros"); heart rate is sampled all the time the
+# device is worn and the resting heart rate is computed each such day; the main sleep
+# is recorded when it is worn at night. Left out, as they do not come every worn day:
+# the daily SpO2, breathing rate and HRV (SPO2...: only after a night's sleep with
+# stages), active zone minutes (only minutes in a zone), energy (CALORIES: total
+# calories, the true-zero type, is a roll-up without a table of points).
 EXPECTED_TABLES: dict[str, tuple[str, ...]] = {
     "STEPS": ("steps",),
     "DISTANCE": ("distance",),
+    "ELEVATION": ("floors", "altitude"),
     "HEART_RATE": ("heart_rate", "daily_resting_heart_rate"),
     "SLEEP": ("sleep",),
 }

@@ -69,6 +69,8 @@ def test_the_feature_map_is_in_the_statement():
     assert pairs == [
         ("STEPS", "steps"),
         ("DISTANCE", "distance"),
+        ("ELEVATION", "floors"),
+        ("ELEVATION", "altitude"),
         ("HEART_RATE", "heart_rate"),
         ("HEART_RATE", "daily_resting_heart_rate"),
         ("SLEEP", "sleep"),
@@ -102,7 +104,14 @@ def test_every_worn_simulated_day_has_every_expected_table(index):
     user = synth.make_user(0, index, dt.date(2026, 1, 1))
     version = synth.SOURCES[user.watch]["device"]["displayName"]
     expected = study_views.expected_tables(devices.FEATURES[version])
-    assert expected == ("daily_resting_heart_rate", "distance", "heart_rate", "sleep", "steps")
+    tracker = ("daily_resting_heart_rate", "distance", "heart_rate", "sleep", "steps")
+    assert (
+        expected
+        == {
+            "Charge 6": tracker,
+            "Pixel Watch 3": tuple(sorted((*tracker, "floors", "altitude"))),
+        }[version]
+    )
     # A fortnight across the spring DST change (user-1 is in New York).
     worn = _worn_days(user, dt.date(2026, 3, 1), 14)
     assert len(worn) >= 10
