@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery, pubsub_v1
 
+from bench.scorecard import QUICK_TYPES
 from healthapi import datatypes
 from localdev import emulators
 from localdev.demo import emulator_bigquery_client
@@ -19,6 +20,12 @@ from rows import datapoints
 from simulator import Simulator
 
 INGEST = dt.datetime(2026, 11, 28, tzinfo=dt.UTC)
+# One data type of each kind and shape, as `make bench BENCH_ARGS=--quick` loads: interval
+# (steps), sample (heart rate), daily (resting heart rate), session (sleep), exercise with
+# its TCX detail, a logged measurement (weight), the daily roll-up (total calories) and a
+# raw-only type with a waveform (electrocardiogram). Only tests/e2e/test_batch.py's
+# complete run loads every type; the other runs are about something else and load these.
+ONE_OF_EACH_KIND = QUICK_TYPES
 
 
 def bq_client() -> bigquery.Client:

@@ -5,6 +5,12 @@ every (user, table) the set of record keys must be exactly the one that the
 ground-truth points give, so nothing is missing and nothing is extra on any
 civil day. The window 2026-10-31..2026-11-01 holds the end of daylight saving
 time in New York (user-1) and a day of the user at UTC+13 (user-2).
+
+The complete run is the one end-to-end run over every data type and user
+table: each table gets rows and each `<table>_current` view is checked. The
+other runs (here and in the other files) are about something else (faults and
+replay, request files, re-runs, streaming, secrets) and load one type of each
+kind (tests/e2e/helpers.py ONE_OF_EACH_KIND).
 """
 
 from __future__ import annotations
@@ -16,20 +22,16 @@ from pathlib import Path
 from healthapi import datatypes, user_resources
 from healthapi.auth.file_store import LocalFileTokenStore
 from healthapi.auth.store import token_store_from_uri
-from healthapi.elements import ApiCall
 from healthapi.messages import request_message
 from localdev import emulators
 from localdev.demo import authorise_users
 from pipeline import main
-from rows.load_windows import load_table
 from simulator import Simulator, SimulatorConfig, devices
 from tests.e2e.helpers import (
     bq_client,
-    count_in,
-    current_keys,
+    current,
     expected_keys,
     keys_in,
-    recorded_keys_in,
 )
 from tests.e2e.helpers import dead_letters as read_dead_letters
 from tests.fakes.secret_manager import FakeSecretManager
@@ -85,6 +87,9 @@ def test_batch_rows_equal_the_ground_truth(local_gcp, tmp_path):
         assert len(loaded - keys) == 0, f"{table}: extra rows"
         assert len(keys - loaded) == 0, f"{table}: missing rows"
         assert report.rows.get(table, 0) == len(keys), table
+        # Every table's view shows each of its points once (the only run over every type:
+        # the other runs load one type of each kind).
+        assert current(client, "complete", table) == (keys, len(keys)), f"{table}_current"
     # One row per user of the profile, settings and IRN profile; one per paired device.
     for table, per_user in [
         ("user_profile", dict.fromkeys(USERS, 1)),
@@ -98,11 +103,16 @@ def test_batch_rows_equal_the_ground_truth(local_gcp, tmp_path):
         ).result()
         assert {r["user_key"]: r["n"] for r in rows} == per_user, table
         assert report.rows[table] == sum(per_user.values()), table
+        loaded = keys_in(client, "complete", table, "e2e-complete")
+        assert current(client, "complete", table) == (loaded, len(loaded)), f"{table}_current"
     assert set(report.rows) - set(expected) == {
         "exercise_tcx_trackpoints",
         *user_resources.TABLES,
     }
     assert report.rows["exercise_tcx_trackpoints"] > 0
+    tracked = keys_in(client, "complete", "exercise_tcx_trackpoints", "e2e-complete")
+    shown = current(client, "complete", "exercise_tcx_trackpoints")
+    assert shown == (tracked, len(tracked))
     written = json.loads((tmp_path / "report.json").read_text())
     assert written["rows"] == report.rows
     assert dead_letters("e2e-complete") == []
@@ -133,72 +143,6 @@ def test_batch_rows_equal_the_ground_truth(local_gcp, tmp_path):
     assert ("user-1", -4 * 3600) in offsets
     assert ("user-1", -5 * 3600) in offsets
     assert ("user-2", 13 * 3600) in offsets
-
-
-def test_with_faults_rows_plus_dead_letters_account_for_every_point(local_gcp, tmp_path):
-    """Then, with the faults cleared, a replay of the dead letters completes every table."""
-    faults = "mixed=0.05,page-drop=1"
-    with Simulator(SimulatorConfig(users=3, clock_speed=0, start_time=START, faults=faults)) as sim:
-        report = run_batch(sim, tmp_path, "faulty", "e2e-faulty", "--max_attempts=1")
-        expected = expected_for_window(sim, "e2e-faulty")
-        stats = sim.stats()
-        sim.set_faults("")
-        replayed = main.run(
-            [
-                f"--dead_letters=gs://{emulators.DEFAULT_BUCKET}/dead-letters/e2e-faulty/*.jsonl",
-                f"--api_base_url={sim.base_url}",
-                f"--token_store={tmp_path / 'tokens'}",
-                f"--dataset={emulators.PROJECT}:faulty",
-                f"--dead_letter_root=gs://{emulators.DEFAULT_BUCKET}/dead-letters",
-                f"--temp_location=gs://{emulators.DEFAULT_BUCKET}/bigquery-loads",
-                f"--project={emulators.PROJECT}",
-                "--run_id=e2e-faulty-replay",
-            ],
-            today=dt.date(2026, 11, 28),
-            sleep=lambda s: None,
-            out=lambda s: None,
-        )
-    client = bq_client()
-    assert report.state == "DONE"
-    letters = dead_letters("e2e-faulty")
-    # One attempt per request: every injected fault on a call is a dead letter.
-    assert report.dead_letters_total > 0, stats
-    assert len(letters) == report.dead_letters_total
-    # Windows that failed, per user and table.
-    failed: dict[tuple, list] = {}
-    for letter in letters:
-        assert letter["stage"] in ("fetch", "fetch_detail"), letter
-        call = letter["original"]
-        assert letter["attempts"] == 1
-        assert letter["replayable"] is True
-        table = load_table(ApiCall.from_json(call))
-        failed.setdefault((call["user_key"], table), []).append(call)
-    unaccounted = missing = 0
-    for table, keys in expected.items():
-        loaded = keys_in(client, "faulty", table, "e2e-faulty")
-        assert not loaded - keys, f"{table}: extra rows"
-        for user, _key in keys - loaded:
-            missing += 1
-            if not failed.get((user, table)):
-                unaccounted += 1
-    assert missing > 0
-    assert unaccounted == 0
-
-    # The replay fetched exactly the failed calls: the two runs' recorded loads together
-    # hold every ground-truth point once.
-    assert replayed.state == "DONE"
-    assert replayed.dead_letters == {}
-    assert replayed.replayed == {"replayed_calls": len(letters)}
-    for table, keys in expected.items():
-        # Rows of an answer that failed after some of its pages stay in the table under a
-        # load that was never recorded; a recorded load holds none of them, and the view
-        # shows every point once.
-        first = recorded_keys_in(client, "faulty", table, "e2e-faulty")
-        second = keys_in(client, "faulty", table, "e2e-faulty-replay")
-        assert first | second == keys, table
-        assert not first & second, table
-        assert current_keys(client, "faulty", table) == keys, table
-        assert count_in(client, "faulty", f"{table}_current") == len(keys), table
 
 
 def test_requests_file_with_tokens_in_secret_manager(local_gcp, tmp_path):
