@@ -12,6 +12,7 @@ import datetime as dt
 
 import pytest
 
+from rows import datapoints
 from simulator import synth, timefmt
 from tests.simulator.conftest import day_filter
 
@@ -197,3 +198,29 @@ def test_total_calories_roll_up_nothing_on_a_day_not_worn(sim, api):
         str(UNWORN - DAY),
         str(UNWORN + DAY),
     ]
+
+
+@pytest.mark.parametrize(
+    ("data_type", "column"),
+    [
+        ("steps", "step_count"),
+        ("distance", "distance_millimeters"),
+        ("floors", "floor_count"),
+        ("altitude", "gain_millimeters"),
+    ],
+)
+def test_zero_points_load_as_zero_rows(sim, api, data_type, column):
+    """The pipeline's rows read a true zero as 0 (not NULL) and find no field unmapped."""
+    ctx = datapoints.RowContext("user-1", "run-1", dt.datetime(2026, 11, 28, tzinfo=dt.UTC))
+    field = TRUE_ZERO_TYPES[data_type]
+    for verb, stream in (("", "raw"), (":reconcile", "reconciled")):
+        zeros = [
+            p
+            for p in listed(api, data_type, WORN, verb=verb)
+            if p[body_key(data_type)][field] == "0"
+        ]
+        assert len(zeros) > 600
+        for p in zeros[:50]:
+            assert datapoints.unmapped_fields(data_type, p) == []
+            ((table, row),) = datapoints.rows_for_point(data_type, p, ctx, stream)
+            assert (table, row[column], row["stream"]) == (data_type.replace("-", "_"), 0, stream)
