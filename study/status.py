@@ -18,7 +18,8 @@ Where each field comes from (docs/study.md says more):
 - days with data and valid days: over the last 7 and 30 complete civil days in
   the participant's time zone, from `participant_days`: a day has data when
   any table has a row that day, and is valid when `worn_minutes` reaches the
-  valid-day rule (600 minutes by default, configurable).
+  valid-day rule (600 minutes by default, configurable). Too few valid days is
+  fewer than 4 of the last 7, or than the days of them that were loaded.
 - open dead letters (`is_open`): a letter whose failed call's table and
   window have not all been loaded again since the letter was written; a letter
   without a window stays open until any later load of the user.
@@ -54,7 +55,9 @@ _LOGGER = logging.getLogger(__name__)
 NO_SYNC_DAYS = 3  # no device sync for this many days
 LOW_BATTERY_PERCENT = 20  # at or below, or status Low or Empty
 NO_DATA_DAYS = 3  # no data on any of the last this many complete days
-MIN_VALID_DAYS_7 = 4  # fewer valid days than this in the last 7 (a common 4-of-7 rule)
+# Fewer valid days than this in the last 7 (a common 4-of-7 rule), or than the days
+# loaded of them when fewer were (a participant enrolled 3 days ago can have 3).
+MIN_VALID_DAYS_7 = 4
 
 # Attention reasons, most urgent first: the first words of each reason.
 URGENCY = (
@@ -274,6 +277,7 @@ def attention(
     valid_days_7: int,
     open_dead_letters: int,
     now: dt.datetime,
+    loaded_days_7: int = 7,
 ) -> tuple[str, ...]:
     """Why a participant needs attention, most urgent first (`URGENCY`); () when fine.
 
@@ -281,6 +285,7 @@ def attention(
 
     Args:
         days_with_data_recent: days with data of the last `NO_DATA_DAYS` complete days.
+        loaded_days_7: of the last 7 complete days, those in participant_days (loaded).
     """
     if consent == CONSENT_WITHDRAWN:
         return ("withdrawn",)
@@ -299,8 +304,8 @@ def attention(
         reasons.append(f"battery {status or 'low'}{level}".rstrip())
     if days_with_data_recent == 0:
         reasons.append(f"no data for {NO_DATA_DAYS} days")
-    if valid_days_7 < MIN_VALID_DAYS_7:
-        reasons.append(f"valid days {valid_days_7}/7")
+    if valid_days_7 < min(MIN_VALID_DAYS_7, loaded_days_7):
+        reasons.append(f"valid days {valid_days_7}/{loaded_days_7}")
     if open_dead_letters:
         plural = "s" if open_dead_letters != 1 else ""
         reasons.append(f"{open_dead_letters} open dead letter{plural}")
@@ -411,7 +416,7 @@ def _recent_days(client, dataset: str, now: dt.datetime) -> dict[str, list[Mappi
 def day_counts(
     rows: list[Mapping], now: dt.datetime, valid_day_minutes: int, time_zone: str | None
 ) -> dict[str, int]:
-    """Days with data and valid days over the last 3, 7 and 30 complete days.
+    """Days loaded, with data and valid over the last 3, 7 and 30 complete days.
 
     Args:
         rows: the user's participant_days rows (civil_date, worn_minutes, type_count).
@@ -421,6 +426,7 @@ def day_counts(
     out = {}
     for count in (NO_DATA_DAYS, 7, 30):
         window = [by_date[d] for d in complete_days(now, time_zone, count) if d in by_date]
+        out[f"loaded_{count}"] = len(window)
         out[f"data_{count}"] = sum(1 for r in window if (r["type_count"] or 0) > 0)
         out[f"valid_{count}"] = sum(1 for r in window if r["worn_minutes"] >= valid_day_minutes)
     return out
@@ -508,6 +514,7 @@ def participant_statuses(
                     consent=consent,
                     days_with_data_recent=counts[f"data_{NO_DATA_DAYS}"],
                     valid_days_7=counts["valid_7"],
+                    loaded_days_7=counts["loaded_7"],
                     open_dead_letters=open_letters,
                     now=now,
                     **fields,

@@ -209,10 +209,13 @@ def test_day_counts_over_the_last_3_7_and_30_days():
         {"civil_date": dt.date(2026, 11, 1), "worn_minutes": 900, "type_count": 5},  # too old
     ]
     assert status.day_counts(rows, NOW, 600, "UTC") == {
+        "loaded_3": 2,
         "data_3": 2,
         "valid_3": 1,
+        "loaded_7": 3,
         "data_7": 3,
         "valid_7": 2,
+        "loaded_30": 5,
         "data_30": 4,
         "valid_30": 3,
     }
@@ -268,6 +271,12 @@ def test_thresholds():
     assert reasons(battery_level=None, battery_status="Empty") == ("battery Empty",)
     assert reasons(valid_days_7=4) == ()
     assert reasons(valid_days_7=3) == ("valid days 3/7",)
+    # Only 3 of the last 7 days loaded (enrolled 3 days ago): 3 valid ones are enough.
+    assert reasons(valid_days_7=3, loaded_days_7=3) == ()
+    assert reasons(valid_days_7=2, loaded_days_7=3) == ("valid days 2/3",)
+    assert reasons(valid_days_7=0, loaded_days_7=0, days_with_data_recent=0) == (
+        "no data for 3 days",
+    )
     assert reasons(open_dead_letters=1) == ("1 open dead letter",)
 
 
