@@ -570,9 +570,11 @@ def plain_pages(sim, token, data_type, filter_text, page_size, reconcile) -> lis
 @pytest.mark.parametrize(
     ("user", "data_type", "window", "stream", "page_size"),
     [
-        ("user-1", "steps", ("2026-11-10", "2026-11-11"), STREAM_RAW, 7),
+        # A day worn is some 1,400 watch minutes (true zeros) and the phone's: pages of 25
+        # and 30 keep the reads of a day under the user's 300 requests a minute.
+        ("user-1", "steps", ("2026-11-10", "2026-11-11"), STREAM_RAW, 25),
         ("user-2", "steps", ("2026-11-10", "2026-11-13"), STREAM_RAW, 50),
-        ("user-3", "distance", ("2026-11-20", "2026-11-21"), STREAM_RAW, 10),
+        ("user-3", "distance", ("2026-11-20", "2026-11-21"), STREAM_RAW, 30),
         # Chest strap and watch share timestamps during an exercise at 09:02 local time.
         ("user-2", "heart-rate", ("2026-11-05T06:00:00", "2026-11-05T12:00:00"), STREAM_RAW, 333),
     ],
