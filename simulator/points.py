@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+from collections.abc import Sequence
 
 from simulator import health_points, minute_points, synth
 from simulator.synth import ExercisePlan, Point, SleepPlan, User
@@ -46,7 +47,7 @@ def _interval_minutes(user: User, day: dt.date, values_of) -> list[Point]:
 
 
 def _worn_minutes(
-    user: User, day: dt.date, watch_values, phone_values: tuple[int, ...] = ()
+    user: User, day: dt.date, watch_values: Sequence[int], phone_values: Sequence[int] = ()
 ) -> list[Point]:
     """A watch point for every minute worn, zeros included; a phone point per nonzero minute.
 
@@ -86,9 +87,9 @@ def _distance(user: User, day: dt.date) -> list[Point]:
     walk, run = user.walk_stride_mm, user.run_stride_mm
     strides = [run if running else walk for running in minutes.running]
     watch = [steps * stride for steps, stride in zip(minutes.steps, strides, strict=True)]
-    phone = tuple(
+    phone = [
         steps * (stride + 40) for steps, stride in zip(minutes.phone_steps, strides, strict=True)
-    )
+    ]
     return _worn_minutes(user, day, watch, phone)
 
 
