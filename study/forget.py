@@ -176,22 +176,25 @@ def _dataset_objects(client, project: str, dataset: str) -> tuple[set[str], list
 def count_rows(client, project: str, dataset: str, user_key: str) -> tuple[dict, tuple, dict]:
     """The participant's rows: per table of ALL_TABLES the dataset has, per view.
 
-    The tables in one query, the `<table>_current` views in another; any other view
-    (`participant_days`, a team's own) on its own, and left out when it has no
-    `user_key` column.
+    The tables in one query. A `<table>_current` view shows rows of its table only,
+    so only the views of tables that hold some of the participant's rows are counted
+    (in one query), the others are 0; any other view (`participant_days`, a team's
+    own) is counted on its own when some table holds their rows, and left out when
+    it has no `user_key` column.
 
     Returns:
-        (rows per table, tables of ALL_TABLES missing, rows per view that has a
-        user_key column).
+        (rows per table, tables of ALL_TABLES missing, rows per view).
     """
     tables, views = _dataset_objects(client, project, dataset)
     present = [t for t in ALL_TABLES if t in tables]
     rows = _counts(client, project, dataset, present, user_key)
     missing = tuple(t for t in ALL_TABLES if t not in tables)
-    known = {f"{t}_current" for t in ALL_TABLES}
-    view_rows = _counts(client, project, dataset, [v for v in views if v in known], user_key)
+    held = {f"{t}_current" for t, n in rows.items() if n}
+    known = [v for v in views if v in {f"{t}_current" for t in ALL_TABLES}]
+    view_rows = dict.fromkeys(known, 0)
+    view_rows.update(_counts(client, project, dataset, [v for v in known if v in held], user_key))
     for view in views:
-        if view in known:
+        if view in view_rows or not held:
             continue
         try:
             view_rows[view] = _count(client, _table_ref(project, dataset, view), user_key)

@@ -65,6 +65,8 @@ class FakeBigQuery:
             rows = []
             for part in sql.split("\nUNION ALL\n"):
                 name = re.search(r"`my-project\.fitbit\.(\w+)`", part).group(1)
+                if name == "no_user_key":
+                    raise RuntimeError("Unrecognized name: user_key")
                 keys = self.tables[self.views.get(name, name)]
                 n = sum(1 for k in keys if k == param.value)
                 rows.append({"name": name, "n": n} if "AS name" in part else {"n": n})
@@ -190,6 +192,27 @@ def test_the_survey_lists_everything_and_changes_nothing(world):
     assert (files(dl), files(archive), bq.tables) == before
     assert all("user-1" not in sql for sql in bq.sql)
     assert len(bq.sql) == 2  # the tables in one query, the views in another
+
+
+def test_views_are_counted_only_where_a_table_holds_the_users_rows(world):
+    store, bq, *_ = world
+    bq.views.update({"participant_days": "steps", "no_user_key": "steps"})
+
+    found = forget.survey(bq, DATASET, "user-1", store)
+    assert found.view_rows == {
+        "load_windows_current": 1,
+        "participant_days": 2,
+        "sleep_current": 1,
+        "steps_current": 2,
+        "user_profile_current": 0,  # its table holds none of theirs: not queried
+    }
+    assert [sql.count("UNION ALL") for sql in bq.sql] == [3, 2, 0, 0]
+
+    bq.sql.clear()
+    nobody = forget.survey(bq, DATASET, "user-99", store)
+    assert (nobody.total_rows, set(nobody.view_rows.values())) == (0, {0})
+    assert len(bq.sql) == 1  # the tables only
+    assert nobody.nothing
 
 
 def test_the_dry_run_prints_what_would_go_and_exits_0(world, capsys):
