@@ -26,6 +26,10 @@ INGEST = dt.datetime(2026, 11, 28, tzinfo=dt.UTC)
 # raw-only type with a waveform (electrocardiogram). Only tests/e2e/test_batch.py's
 # complete run loads every type; the other runs are about something else and load these.
 ONE_OF_EACH_KIND = QUICK_TYPES
+# A run's preflight makes every table and view of a new dataset: on the emulator, most of
+# a small run's time. Runs whose assertions are scoped to their run id, or that search every
+# row for what only their own simulator issued, share this dataset instead of a new one each.
+SHARED_DATASET = "shared_runs"
 
 
 def bq_client() -> bigquery.Client:

@@ -28,6 +28,7 @@ from localdev.demo import authorise_users
 from pipeline import main
 from simulator import Simulator, SimulatorConfig, devices
 from tests.e2e.helpers import (
+    SHARED_DATASET,
     bq_client,
     current,
     expected_keys,
@@ -151,7 +152,7 @@ def test_requests_file_with_tokens_in_secret_manager(local_gcp, tmp_path):
     Tokens and the OAuth client live in Secret Manager (its REST API faked
     locally, driven by the real client), as in production.
     """
-    run_id, dataset = "e2e-requests-file", "requests_file"
+    run_id, dataset = "e2e-requests-file", SHARED_DATASET  # every check is of this run's rows
     good = [
         request_message("user-1", FIRST, LAST, ["steps", "sleep"]),
         request_message("user-2", LAST, data_types=["weight", "total-calories"]),

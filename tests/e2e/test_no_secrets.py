@@ -29,14 +29,16 @@ from localdev import emulators
 from localdev.demo import authorise_users
 from pipeline import main
 from simulator import Simulator, SimulatorConfig
-from tests.e2e.helpers import bq_client
+from tests.e2e.helpers import ONE_OF_EACH_KIND, SHARED_DATASET, bq_client
 
 START = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC).timestamp()
 FIRST, LAST = dt.date(2026, 10, 31), dt.date(2026, 11, 1)
 USERS = ["user-1", "user-2", "user-3", "user-4"]
 UNLINKED, REVOKED = "user-3", "user-4"
 FAULTS = "mixed=0.1,page-drop=1,token.503=0.3,token.truncate=0.15"
-RUN_ID, DATASET = "e2e-no-secrets", "no_secrets"
+# Every row of the dataset is searched: other runs' rows too, none of which holds a secret
+# this run's simulator issued.
+RUN_ID, DATASET = "e2e-no-secrets", SHARED_DATASET
 BUCKET = f"gs://{emulators.DEFAULT_BUCKET}"
 TEMP = f"{BUCKET}/no-secrets-temp"
 # The root and every library that talks HTTP or runs the pipeline, all at DEBUG,
@@ -140,6 +142,7 @@ def faulty_run(tmp_path: Path) -> tuple[dict[str, str], frozenset[str], object, 
             f"--users={','.join(USERS)}",
             f"--start_date={FIRST}",
             f"--end_date={LAST}",
+            f"--data_types={','.join(ONE_OF_EACH_KIND)}",
             f"--api_base_url={sim.base_url}",
             f"--token_store={store.root}",
             f"--dataset={emulators.PROJECT}:{DATASET}",
