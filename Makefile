@@ -40,8 +40,18 @@ prereqs-%:
 demo: prereqs-demo venv
 	$(VENV)/bin/fitbeam demo
 
+# Every test, on two cores: the end-to-end tests (tests/e2e; mostly waiting on the emulators,
+# which run in processes of their own) beside all the others, each half's output shown when
+# it ends. Either half failing fails the target.
+.PHONY: test-e2e test-rest
 test: prereqs-test venv lint tools docs
-	$(PY) -m pytest -q
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-e2e test-rest
+
+test-e2e:
+	$(PY) -m pytest -q -p no:cacheprovider tests/e2e
+
+test-rest:
+	$(PY) -m pytest -q -p no:cacheprovider --ignore=tests/e2e
 
 # The fast loop: every test but those that start the emulators (marker `emulators`) and the
 # token race (marker `slow`), on two cores: the API tests (client, simulator, transforms)
