@@ -20,7 +20,8 @@ The consent page opens in a browser on this machine; with `--no_browser` its
 address is printed instead. The redirect goes to 127.0.0.1 on this machine, so
 open the address in a browser here (on a remote machine, forward the port that
 the address's `redirect_uri` names, e.g. `ssh -L PORT:127.0.0.1:PORT host`).
-No token is printed or logged.
+No token is printed or logged. A participant who withdrew consent (`fitbeam
+forget`) consents again this way: the store's withdrawal record is cleared.
 """
 
 from __future__ import annotations
@@ -193,6 +194,10 @@ def main(
         print(f"fitbeam authorize: {user}: {err}", file=sys.stderr)
         return 1
     try:
+        withdrawn_at = store.withdrawal(user)  # only said below: a save clears it
+    except Exception:  # the store's own retries are spent; the save below says so
+        withdrawn_at = None
+    try:
         if args.client_secrets:
             store.save_client(client_id, client_secret)
         with store.refresh_lock(user):  # never beside a running job's refresh of this user
@@ -207,6 +212,8 @@ def main(
     granted = sorted(set(token.get("scope") or []))
     missing = sorted(set(scopes) - set(granted))
     print(f"stored a token for {user} in {args.token_store}", file=out)
+    if withdrawn_at:
+        print(f"  consented again: the withdrawal of {withdrawn_at} is cleared", file=out)
     print(f"  scopes granted: {len(granted)} of {len(scopes)} asked for", file=out)
     if missing:
         print(

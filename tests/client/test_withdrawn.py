@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import io
 
 import pytest
 import requests
 from apache_beam.pvalue import TaggedOutput
 
+from commands import authorize
 from healthapi.auth import oauth
 from healthapi.auth.broker import CONSENT_RECHECK_SECONDS, ConsentWithdrawn, TokenBroker
 from healthapi.auth.file_store import LocalFileTokenStore
@@ -28,6 +30,7 @@ from healthapi.retry import RetryPolicy, Verdict
 from healthapi.user_resources import user_calls
 from localdev.demo import authorise_users
 from simulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from tests.client.conftest import visit
 from transforms.dead_letters import DeadLetter
 from transforms.fetch import FetchFn
 
@@ -183,6 +186,20 @@ def test_consenting_again_makes_calls_work(sim, store):
     assert caught.value.verdict.reason == CONSENT_WITHDRAWN
     clock.now += CONSENT_RECHECK_SECONDS
     assert run_call(runner, api(sim), LIST).points
+
+
+def test_fitbeam_authorize_says_it_clears_a_withdrawal(sim, store):
+    store.mark_withdrawn("user-1", WHEN)
+    out = io.StringIO()
+    argv = ["--user=user-1", f"--token_store={store.root}", "--login_hint=user-1"]
+    code = authorize.main([*argv, f"--api_base_url={sim.base_url}"], open_url=visit, out=out)
+    assert code == 0
+    assert out.getvalue().splitlines()[:2] == [
+        f"stored a token for user-1 in {store.root}",
+        "  consented again: the withdrawal of 2026-12-06T11:05:00Z is cleared",
+    ]
+    assert store.withdrawal("user-1") is None
+    assert store.load("user-1")["refresh_token"]
 
 
 def test_a_job_holding_a_token_when_it_is_forgotten_refuses_after_the_grant_is_revoked(sim, store):
