@@ -300,13 +300,20 @@ def fault_causes(api: FaultLog, token: FaultLog) -> collections.Counter:
 # -- the runs ----------------------------------------------------------------------------
 
 
-def matrix_config() -> SimulatorConfig:
+def matrix_config(fault_seed: int = 5) -> SimulatorConfig:
     """Two users; a day of heart rate just over one page (10,000 points): one page boundary.
 
     Fault seed 5: at a rate of 0.3, one fault hits a heart-rate call's second page
     (an answer that fails midway) and one a TCX export (a `fetch_detail` letter).
     """
-    return sim_config(users=len(USERS), hr_spacing_seconds=8, fault_seed=5)
+    return sim_config(users=len(USERS), hr_spacing_seconds=8, fault_seed=fault_seed)
+
+
+# Fault seeds other than 5. All at 10%, seed 5 hits no request at its first attempt, only
+# a user's first request after the tokens expire (its 401 makes the retry a second
+# attempt), and which request that is depends on thread order. Seed 9 hits three requests
+# (a sleep and a weight read, a summary roll-up) at their first attempt and no refresh.
+FAULT_SEEDS = {MATRIX["all-at-10%"]: 9}
 
 
 @pytest.fixture(scope="module")
@@ -332,7 +339,7 @@ class Run(NamedTuple):
 def run_with_faults(tmp_path, faults: str) -> Run:
     """One run of the graph with `faults` injected after consent."""
     slept: list[float] = []
-    sim = Simulator(matrix_config(), sleep=slept.append)
+    sim = Simulator(matrix_config(FAULT_SEEDS.get(faults, 5)), sleep=slept.append)
     sim.app.faults = api_log = FaultLog(sim.app.faults)
     sim.app.token_faults = token_log = FaultLog(sim.app.token_faults)
     with sim:
