@@ -12,6 +12,8 @@ Built from the run's Beam counters (namespace `fitbeam`):
 - `api_retries`, `token_refreshes`;
 - `needs_consent_<user>`: calls that failed because the user's grant is gone
   (`invalid_grant`, or no token): the report lists those users;
+- `consent_withdrawn_<user>`: calls refused because the user withdrew consent
+  (`fitbeam forget`): the report lists those users;
 - `unmapped_fields/<data type>/<field path>`: fields of the API's points that no
   column holds (`transforms.rows`): the report lists them per data type, so an
   API change is seen.
@@ -27,7 +29,7 @@ from apache_beam.metrics.metric import MetricsFilter
 
 from schemas.bigquery import LOAD_LOG_TABLE
 from transforms.dead_letters import FETCH_STAGES
-from transforms.fetch import API_STATUS_PREFIX, NEEDS_CONSENT_PREFIX
+from transforms.fetch import API_STATUS_PREFIX, CONSENT_WITHDRAWN_PREFIX, NEEDS_CONSENT_PREFIX
 from transforms.rows import UNMAPPED_PREFIX
 
 NAMESPACE = "fitbeam"
@@ -57,6 +59,7 @@ class RunReport:
     loads: int = 0
     replayed: dict[str, int] = dataclasses.field(default_factory=dict)
     needs_consent: list[str] = dataclasses.field(default_factory=list)
+    consent_withdrawn: list[str] = dataclasses.field(default_factory=list)
     api_calls_by_type: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
     unmapped_fields: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
     note: str = ""
@@ -111,6 +114,12 @@ class RunReport:
                 f"dead letters, replayable once they have): {', '.join(self.needs_consent)} "
                 "(fitbeam authorize --user KEY)"
             )
+        if self.consent_withdrawn:
+            lines.append(
+                f"  users refused because they withdrew consent ({len(self.consent_withdrawn)}; "
+                f"not replayable; take them out of the run's users): "
+                f"{', '.join(self.consent_withdrawn)}"
+            )
         if self.unmapped_fields:
             lines.append(
                 "  fields the API sent that no column holds (a change in the API?), "
@@ -157,6 +166,7 @@ def from_counters(values: dict[str, int], **fields) -> RunReport:
         loads=loads,
         replayed={k: v for k, v in values.items() if k.startswith("replay") and v},
         needs_consent=sorted(group(NEEDS_CONSENT_PREFIX)),
+        consent_withdrawn=sorted(group(CONSENT_WITHDRAWN_PREFIX)),
         api_calls_by_type=_by_type(group(API_STATUS_PREFIX)),
         unmapped_fields=_unmapped(group(UNMAPPED_PREFIX)),
         **fields,

@@ -54,6 +54,7 @@ _LOGGER = logging.getLogger(__name__)
 
 NAMESPACE = "fitbeam"
 NEEDS_CONSENT_PREFIX = "needs_consent_"
+CONSENT_WITHDRAWN_PREFIX = "consent_withdrawn_"
 API_STATUS_PREFIX = "api_status_"
 # Beam's AdaptiveThrottler as Beam's own connectors set it up (Datastore, Firestore): two
 # minutes of history in one-second buckets. At 1.25 it holds requests back only once more
@@ -429,6 +430,9 @@ class FetchFn(beam.DoFn):
         if v.reason == calls.NEEDS_CONSENT:
             # One counter per user: the run report lists who must consent again.
             Metrics.counter(NAMESPACE, f"{NEEDS_CONSENT_PREFIX}{call.user_key}").inc()
+        elif v.reason == calls.CONSENT_WITHDRAWN:
+            # The run report lists who is refused for a withdrawal (fitbeam forget).
+            Metrics.counter(NAMESPACE, f"{CONSENT_WITHDRAWN_PREFIX}{call.user_key}").inc()
         letter = DeadLetter(
             stage=self.stage,
             original=call,

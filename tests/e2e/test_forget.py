@@ -238,6 +238,7 @@ def test_forget_removes_a_participant_everywhere_and_leaves_the_other_untouched(
         for line in data.splitlines()
     ]
     assert refused.calls_planned == len(letters) > 0
+    assert (refused.consent_withdrawn, refused.needs_consent) == (["user-1"], [])
     assert {
         (x["error_class"], x["user_key"], x["replayable"], x["http_status"], x["attempts"])
         for x in letters

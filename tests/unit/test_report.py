@@ -35,9 +35,22 @@ def test_users_who_must_consent_again_come_from_their_counters():
     ]
 
 
+def test_users_who_withdrew_consent_come_from_their_counters():
+    values = {"dead_letters_fetch": 4, "consent_withdrawn_user-9": 4, "needs_consent_user-3": 1}
+    built = report.from_counters(values, **FIELDS)
+    assert built.consent_withdrawn == ["user-9"]
+    assert built.needs_consent == ["user-3"]
+    assert built.to_json()["consent_withdrawn"] == ["user-9"]
+    assert built.render().splitlines()[-2] == (
+        "  users refused because they withdrew consent (1; not replayable; take them out of "
+        "the run's users): user-9"
+    )
+
+
 def test_no_consent_line_when_every_grant_works():
     built = report.from_counters({"rows_valid_steps": 10}, **FIELDS)
     assert built.needs_consent == []
+    assert built.consent_withdrawn == []
     assert "consent" not in built.render()
 
 
