@@ -82,9 +82,11 @@ _PARTICIPANT_DAYS_VIEW = string.Template(
   GROUP BY user_key
 ),
 zones AS (
-  SELECT user_key, MAX(time_zone) AS time_zone
+  -- The zone of the participant's latest settings snapshot.
+  SELECT user_key, time_zone
   FROM $user_settings
-  GROUP BY user_key
+  WHERE TRUE
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY user_key ORDER BY loaded_at DESC) = 1
 ),
 spine AS (
   SELECT w.user_key, civil_date, z.time_zone, COALESCE(z.time_zone, 'UTC') AS zone
@@ -173,9 +175,16 @@ feature_tables AS (
     $feature_rows
   ])
 ),
+latest_devices AS (
+  -- The devices of the participant's latest snapshot: one unpaired since expects nothing.
+  SELECT user_key, features
+  FROM $paired_devices
+  WHERE TRUE
+  QUALIFY loaded_at = MAX(loaded_at) OVER (PARTITION BY user_key)
+),
 expected_pairs AS (
   SELECT DISTINCT d.user_key, m.table_name
-  FROM $paired_devices AS d
+  FROM latest_devices AS d
   CROSS JOIN UNNEST(d.features) AS device_feature
   JOIN feature_tables AS m ON m.feature = device_feature
 ),

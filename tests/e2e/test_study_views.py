@@ -269,6 +269,15 @@ def dataset(local_gcp):
         [
             row("user_settings", user_key="spring", time_zone=NY, **snapshot),
             row("user_settings", user_key="fall", time_zone=NY, **snapshot),
+            # An older snapshot of another zone: the latest one counts, not the greatest.
+            row(
+                "user_settings",
+                user_key="fall",
+                time_zone="Pacific/Auckland",
+                civil_date="2026-11-20",
+                loaded_at="2026-11-20T00:00:00Z",
+                record_key="fall-settings-older",
+            ),
         ],
     )
     insert(
@@ -284,6 +293,18 @@ def dataset(local_gcp):
                 device_version="Charge 6",
                 features=CHARGE_6,
                 **snapshot,
+            ),
+            # A tracker of an older snapshot, unpaired since: it expects nothing.
+            row(
+                "paired_devices",
+                user_key="spring",
+                device_id="0",
+                device_type="TRACKER",
+                device_version="Inspire 2",
+                features=["STEPS", "ELEVATION"],
+                civil_date="2026-11-20",
+                loaded_at="2026-11-20T00:00:00Z",
+                record_key="spring-tracker-older",
             ),
         ],
     )
