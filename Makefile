@@ -48,7 +48,7 @@ test: prereqs-test venv lint tools docs
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-e2e test-rest
 
 test-e2e:
-	$(PY) -m pytest -q -p no:cacheprovider tests/e2e
+	$(PY) -m pytest -q -p no:cacheprovider --durations=10 tests/e2e
 
 test-rest:
 	$(PY) -m pytest -q -p no:cacheprovider --ignore=tests/e2e
