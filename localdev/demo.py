@@ -21,6 +21,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -99,6 +100,10 @@ def run_demo(
     state_dir.mkdir(parents=True, exist_ok=True)
     names = [f"user-{i}" for i in range(1, users + 1)]
     out("starting the BigQuery and GCS emulators (first run installs them, about 30 s)")
+    # Each demo starts from empty emulators: the tables are append-only, so the rows
+    # and dead letters of earlier demos would pile up beside this one's (and the views
+    # and the study report read them all).
+    shutil.rmtree(state_dir / "demo-emulators", ignore_errors=True)
     with (
         emulators.LocalEmulators(state_dir / "demo-emulators") as emu,
         SimulatorProcess(SimulatorConfig(users=max(users, 3))) as sim,
