@@ -27,6 +27,7 @@ import sys
 from healthapi.auth import oauth
 from healthapi.auth.store import check_user_key, token_store_from_uri
 from study import forget
+from study.days import bigquery_client
 
 AUDIT_FOLDER = "forget-audit"
 
@@ -90,23 +91,6 @@ def default_audit_root(dead_letter_root: str) -> str:
         return f"gs://{bucket_and_path.rsplit('/', 1)[0]}/{AUDIT_FOLDER}"
     parent = os.path.dirname(os.path.abspath(root)) if root else ""
     return os.path.join(parent, AUDIT_FOLDER) if parent else ""
-
-
-def bigquery_client(project: str):
-    """A BigQuery client of the project; of the emulator BIGQUERY_EMULATOR_HOST names, if set."""
-    from google.cloud import bigquery
-
-    endpoint = os.environ.get("BIGQUERY_EMULATOR_HOST")
-    if not endpoint:
-        return bigquery.Client(project=project)
-    from google.api_core.client_options import ClientOptions
-    from google.auth.credentials import AnonymousCredentials
-
-    return bigquery.Client(
-        project=project,
-        credentials=AnonymousCredentials(),
-        client_options=ClientOptions(api_endpoint=endpoint),
-    )
 
 
 def _operator(value: str) -> str:

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 
 from healthapi.settings import OptionsError
+from study.days import bigquery_client
 from study.model import DEFAULT_VALID_DAY_MINUTES
 
 EXIT_OK, EXIT_BAD_OPTIONS = 0, 2
@@ -140,23 +140,6 @@ def project_and_dataset(value: str | None) -> tuple[str, str]:
     if not match:
         raise OptionsError("dataset", value, "is not project:dataset", DATASET_EXAMPLE)
     return match.group("project"), match.group("dataset")
-
-
-def bigquery_client(project: str, env: Mapping[str, str] = os.environ):
-    """A BigQuery client of `project`, or of the emulator BIGQUERY_EMULATOR_HOST names."""
-    from google.cloud import bigquery
-
-    host = env.get("BIGQUERY_EMULATOR_HOST")
-    if host:
-        from google.api_core.client_options import ClientOptions
-        from google.auth.credentials import AnonymousCredentials
-
-        return bigquery.Client(
-            project=project,
-            credentials=AnonymousCredentials(),
-            client_options=ClientOptions(api_endpoint=host),
-        )
-    return bigquery.Client(project=project)
 
 
 def _gather(client, dataset: str, start: dt.date, end: dt.date, **kwargs):

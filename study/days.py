@@ -43,17 +43,15 @@ def table_ref(dataset: str, name: str) -> str:
     return f"`{project}.{dataset_id}.{name}`"
 
 
-def client_for(dataset: str):
-    """A BigQuery client for the dataset's project; the emulator's when
-    `BIGQUERY_EMULATOR_HOST` is set (as `source .local/emulators.env` sets it).
+def bigquery_client(project: str, env: Mapping[str, str] = os.environ):
+    """A BigQuery client of `project`; the emulator's when `BIGQUERY_EMULATOR_HOST` is set
+    (as `source .local/emulators.env` sets it), with or without its scheme.
 
-    Raises:
-        ValueError: a malformed dataset.
+    The one such client of the study commands (status, report, forget).
     """
     from google.cloud import bigquery
 
-    project, _ = split_dataset(dataset)
-    host = os.environ.get("BIGQUERY_EMULATOR_HOST")
+    host = env.get("BIGQUERY_EMULATOR_HOST")
     if not host:
         return bigquery.Client(project=project)
     from google.api_core.client_options import ClientOptions
@@ -65,6 +63,15 @@ def client_for(dataset: str):
         credentials=AnonymousCredentials(),
         client_options=ClientOptions(api_endpoint=endpoint),
     )
+
+
+def client_for(dataset: str):
+    """`bigquery_client` of the dataset's project.
+
+    Raises:
+        ValueError: a malformed dataset.
+    """
+    return bigquery_client(split_dataset(dataset)[0])
 
 
 def day_from_row(row: Mapping) -> ParticipantDay:

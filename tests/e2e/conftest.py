@@ -55,15 +55,9 @@ def drop_datasets():
     yield
     if not _RUNNING:
         return
-    from google.api_core.client_options import ClientOptions
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import bigquery
+    from study.days import bigquery_client
 
-    client = bigquery.Client(
-        project=emulators.PROJECT,
-        credentials=AnonymousCredentials(),
-        client_options=ClientOptions(api_endpoint=_RUNNING[0].env["BIGQUERY_EMULATOR_HOST"]),
-    )
+    client = bigquery_client(emulators.PROJECT, env=_RUNNING[0].env)
     for dataset in client.list_datasets():
         if not _kept(dataset.dataset_id):
             client.delete_dataset(dataset.reference, delete_contents=True, not_found_ok=True)
