@@ -304,27 +304,29 @@ def _device_hover(p: ParticipantStatus) -> str:
     )
 
 
+def _histogram(
+    values: list, colour: str, hover: str, median_text: str, xaxis: str, yaxis: str, **bins
+) -> go.Figure:
+    """A histogram with its median as a dashed line (`median_text` formats the median)."""
+    fig = go.Figure(go.Histogram(x=values, marker_color=colour, hovertemplate=hover, **bins))
+    median = statistics.median(values)
+    fig.add_vline(x=median, line_dash="dash", annotation_text=median_text.format(median))
+    return _layout(fig, height=320, bargap=0.05, xaxis=dict(title=xaxis), yaxis=dict(title=yaxis))
+
+
 def steps_figure(data: ReportData) -> go.Figure | None:
     """Histogram of daily steps over all participant-days with steps; None without any."""
     steps = [d.step_count for d in data.days if d.step_count is not None]
     if not steps:
         return None
-    fig = go.Figure(
-        go.Histogram(
-            x=steps,
-            nbinsx=30,
-            marker_color="#6a1b9a",
-            hovertemplate="%{x} steps: %{y} participant-days<extra></extra>",
-        )
-    )
-    median = statistics.median(steps)
-    fig.add_vline(x=median, line_dash="dash", annotation_text=f"median {median:,.0f}")
-    return _layout(
-        fig,
-        height=320,
-        bargap=0.05,
-        xaxis=dict(title="steps per day"),
-        yaxis=dict(title="participant-days"),
+    return _histogram(
+        steps,
+        "#6a1b9a",
+        "%{x} steps: %{y} participant-days<extra></extra>",
+        "median {:,.0f}",
+        "steps per day",
+        "participant-days",
+        nbinsx=30,
     )
 
 
@@ -337,22 +339,14 @@ def sleep_figure(data: ReportData) -> go.Figure | None:
     ]
     if not hours:
         return None
-    fig = go.Figure(
-        go.Histogram(
-            x=hours,
-            xbins=dict(size=0.5),
-            marker_color="#00695c",
-            hovertemplate="%{x} h asleep: %{y} nights<extra></extra>",
-        )
-    )
-    median = statistics.median(hours)
-    fig.add_vline(x=median, line_dash="dash", annotation_text=f"median {median:.1f} h")
-    return _layout(
-        fig,
-        height=320,
-        bargap=0.05,
-        xaxis=dict(title="hours asleep in the main sleep (by wake-up day)"),
-        yaxis=dict(title="nights"),
+    return _histogram(
+        hours,
+        "#00695c",
+        "%{x} h asleep: %{y} nights<extra></extra>",
+        "median {:.1f} h",
+        "hours asleep in the main sleep (by wake-up day)",
+        "nights",
+        xbins=dict(size=0.5),
     )
 
 
