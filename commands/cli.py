@@ -4,6 +4,11 @@ Subcommands:
     run        a load into BigQuery, batch or streaming (`fitbeam run --help`)
     replay     re-feed dead letters once their cause is fixed (`fitbeam run` flags
                plus --dead_letters)
+    rebuild    re-derive rows from the raw archive with today's code, no API call
+               (`fitbeam run` flags plus --from_archive)
+    import     history the API cannot serve: `fitbeam import takeout PATH` (a Google
+               Takeout export) or `fitbeam import legacy PATH` (the original system's
+               archive of legacy Fitbit Web API responses)
     enqueue    publish the daily request messages to Pub/Sub (`fitbeam enqueue --help`)
     authorize  a user consents; their token goes into the token store
     relay      serve the webhook endpoint: Google Health API notifications become
@@ -111,6 +116,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("flags", nargs=argparse.REMAINDER)
 
+    p = sub.add_parser(
+        "rebuild",
+        help="re-derive rows from the raw archive, no API call (--from_archive GLOB)",
+        add_help=False,
+    )
+    p.add_argument("flags", nargs=argparse.REMAINDER)
+
+    p = sub.add_parser(
+        "import",
+        help="import history: takeout PATH (Google Takeout) or legacy PATH (legacy archive)",
+        add_help=False,
+    )
+    p.add_argument("flags", nargs=argparse.REMAINDER)
+
     for name, text in (
         ("status", "each participant now: consent, last load and sync, wear, dead letters"),
         ("report", "a study report: one self-contained HTML file with charts"),
@@ -181,10 +200,46 @@ def _use_local_emulators() -> None:
         use_emulator_endpoints()
 
 
+_IMPORT_USAGE = (
+    "usage: fitbeam import takeout PATH --user_key KEY [--time_zone ZONE] [run flags]\n"
+    "       fitbeam import legacy PATH (--user_key KEY | --legacy_users CSV) [run flags]\n"
+    "PATH: a folder, a .zip or a glob, local or gs://; e.g. fitbeam import takeout "
+    "takeout-20261201.zip --user_key p-0042 --dataset my-project:fitbit "
+    "--dead_letter_root gs://my-bucket/dead-letters --temp_location gs://my-bucket/tmp"
+)
+
+
+def _history_flags(argv: list[str]) -> list[str] | int:
+    """`rebuild ...` and `import takeout|legacy PATH ...` as `fitbeam run` flags (2: misuse)."""
+    command, rest = argv[0], argv[1:]
+    wants_help = bool({"-h", "--help"} & set(rest))
+    if command == "rebuild":
+        if not wants_help and not any(f.startswith("--from_archive") for f in rest):
+            print(
+                "fitbeam rebuild: --from_archive is required, e.g. "
+                "--from_archive='gs://my-bucket/raw/user_key=p-0042/**'",
+                file=sys.stderr,
+            )
+            return 2
+        return rest
+    if wants_help:
+        print(_IMPORT_USAGE)
+        return 0
+    if len(rest) < 2 or rest[0] not in ("takeout", "legacy") or rest[1].startswith("--"):
+        print(f"fitbeam import: {_IMPORT_USAGE}", file=sys.stderr)
+        return 2
+    return [f"--import_{rest[0]}={rest[1]}", *rest[2:]]
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] in (["run"], ["replay"]):
+    if argv[:1] in (["run"], ["replay"], ["rebuild"], ["import"]):
         _use_local_emulators()
+    if argv[:1] in (["rebuild"], ["import"]):
+        from pipeline import main as batch
+
+        flags = _history_flags(argv)
+        return flags if isinstance(flags, int) else batch.main(flags)
     if argv[:1] == ["run"]:
         from pipeline import main as batch
 

@@ -181,6 +181,11 @@ class ApiPage:
         part: which page of the answer this is, from 0.
         final: the answer's last page: its load is complete once this one is in.
         load_key: the same for every page of one answer (empty: a one-page answer).
+        answered_at: when the API answered this page (RFC 3339 UTC; empty: unknown).
+            A rebuild carries the archived time, so its load ranks where the original's
+            did (`schemas.views`).
+        source: where the answer was read from instead of the API: the raw-archive
+            object of a rebuild (empty for a fetched answer).
     """
 
     call: ApiCall
@@ -190,3 +195,5 @@ class ApiPage:
     part: int = 0
     final: bool = True
     load_key: str = ""
+    answered_at: str = ""
+    source: str = ""

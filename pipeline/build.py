@@ -20,6 +20,12 @@ read once per user per run (per request message when streaming) by a third
 (`transforms.user_tables`), unless `--user_tables=false`; a replay sends the
 user-level calls among its failed calls there too.
 
+With `--raw_archive`, every answer the three fetches get is also written to the
+raw archive (`transforms.archive.ArchivePages`). A rebuild (`--from_archive`) and
+an import (`--import_takeout`, `--import_legacy`) make no API call: archived
+answers or imported files take the place of the fetches, and their rows go the
+same way to BigQuery (`_history_graph`).
+
 Rows are never gathered in one place: each branch validates and writes its own
 rows, so fetch -> rows -> validate -> write runs fused, one API answer at a
 time, and a run's memory does not grow with its rows (a Flatten of all rows
@@ -39,8 +45,11 @@ from healthapi.auth.broker import TokenBroker
 from healthapi.planning import requests_for
 from healthapi.retry import RetryPolicy
 from pipeline.options import RunConfig
+from rows.load_windows import ORIGIN_ARCHIVE
+from transforms.archive import ArchivePages, PairArchivedTcx, ReadArchive
 from transforms.dead_letters import WriteDeadLetters
 from transforms.fetch import FetchPages
+from transforms.imports import ImportFiles
 from transforms.plan import PlanCalls
 from transforms.replay import ReplayDeadLetters
 from transforms.requests import ReadRequests
@@ -81,6 +90,9 @@ def build_pipeline(
     """
     policy = RetryPolicy(max_attempts=config.max_attempts)
 
+    if config.from_archive or config.import_layout:
+        return _history_graph(p, config, ingest_time, clock, write_tables)
+
     def fetch(stage: str) -> FetchPages:
         return FetchPages(
             api_base_url=config.api_base_url,
@@ -94,18 +106,10 @@ def build_pipeline(
             concurrent_calls=config.concurrent_calls,
             project_budget=config.project_budget,
             source_family=config.source_family,
+            clock=clock,
         )
 
-    def load(rows: beam.PCollection, branch: str) -> tuple[beam.PCollection, ...]:
-        """Validates and writes one branch's rows: its valid rows and its dead letters."""
-        valid = rows | f"Validate{branch}Rows" >> ValidateRows()
-        write = (
-            write_tables(config)
-            if write_tables
-            else WriteTables(config.dataset, config.bq_write_method, config.temp_location or None)
-        )
-        refused = valid.rows | f"Write{branch}Tables" >> write
-        return valid.rows, valid.dead_letter, refused
+    load = _loader(config, write_tables)
 
     loaded: list[tuple[beam.PCollection, ...]] = []
     user_calls = None
@@ -153,6 +157,17 @@ def build_pipeline(
         )
         loaded.append(load(user_built.rows, "User"))
         user_letters = (user_fetched.dead_letter, user_built.dead_letter)
+    archive_letters: tuple[beam.PCollection, ...] = ()
+    if config.raw_archive:
+        answers = [fetched.pages, detail.pages]
+        if user_calls is not None:
+            answers.append(user_fetched.pages)
+        archived = (
+            tuple(answers)
+            | "AllAnswers" >> beam.Flatten()
+            | "Archive" >> ArchivePages(config.raw_archive, config.run_id, clock=clock)
+        )
+        archive_letters = (archived.dead_letter,)
     dead_letters = (
         bad_input,
         fetched.dead_letter,
@@ -160,9 +175,87 @@ def build_pipeline(
         detail.dead_letter,
         detail_built.dead_letter,
         *user_letters,
+        *archive_letters,
         *(letters for _, schema, bigquery in loaded for letters in (schema, bigquery)),
     ) | "AllDeadLetters" >> beam.Flatten()
     _ = dead_letters | "WriteDeadLetters" >> WriteDeadLetters(
         config.dead_letter_root, config.run_id, streaming=config.streaming
     )
     return {"rows": tuple(rows for rows, _, _ in loaded), "dead_letters": dead_letters}
+
+
+def _loader(config: RunConfig, write_tables):
+    """Validates and writes one branch's rows: (valid rows, schema letters, BigQuery letters)."""
+
+    def load(rows: beam.PCollection, branch: str) -> tuple[beam.PCollection, ...]:
+        valid = rows | f"Validate{branch}Rows" >> ValidateRows()
+        write = (
+            write_tables(config)
+            if write_tables
+            else WriteTables(config.dataset, config.bq_write_method, config.temp_location or None)
+        )
+        refused = valid.rows | f"Write{branch}Tables" >> write
+        return valid.rows, valid.dead_letter, refused
+
+    return load
+
+
+def _history_graph(
+    p: beam.Pipeline,
+    config: RunConfig,
+    ingest_time: dt.datetime,
+    clock: Callable[[], dt.datetime] | None,
+    write_tables: Callable[[RunConfig], beam.PTransform] | None,
+) -> dict[str, beam.PCollection]:
+    """A rebuild from the raw archive, or an import: the same rows -> BigQuery path, no API.
+
+    rebuild:  ReadArchive -> Rows -> ... ; TCX exports paired with the rebuilt
+              exercises' TCX calls -> DetailRows -> ... ; user-level answers -> UserRows
+    import:   ImportFiles -> ValidateRows -> WriteTables
+    """
+    load = _loader(config, write_tables)
+    loaded: list[tuple[beam.PCollection, ...]] = []
+    letters: list[beam.PCollection] = []
+    if config.from_archive:
+        archived = p | "ReadArchive" >> ReadArchive(config.from_archive, clock=clock)
+        answers, exports, user_answers = archived["pages"] | "SplitAnswers" >> beam.Partition(
+            lambda page, _: _ANSWER_BRANCH[page.call.kind], 3
+        )
+        built = answers | "Rows" >> ToRows(config.run_id, ingest_time, origin=ORIGIN_ARCHIVE)
+        detail = built.detail | "PairTcx" >> PairArchivedTcx(exports)
+        detail_built = detail | "DetailRows" >> ToRows(
+            config.run_id, ingest_time, fan_out_tcx=False, origin=ORIGIN_ARCHIVE
+        )
+        loaded += [load(built.rows, ""), load(detail_built.rows, "Detail")]
+        letters += [archived["dead_letter"], built.dead_letter, detail_built.dead_letter]
+        if config.user_tables:
+            user_built = user_answers | "UserRows" >> UserRows(
+                config.run_id, ingest_time, clock=clock
+            )
+            loaded.append(load(user_built.rows, "User"))
+            letters.append(user_built.dead_letter)
+    else:
+        imported = p | "Import" >> ImportFiles(
+            config.import_layout,
+            config.import_path,
+            config.run_id,
+            ingest_time,
+            user_key=config.user_key,
+            time_zone=config.time_zone,
+            legacy_users=config.legacy_users,
+            clock=clock,
+        )
+        loaded.append(load(imported["rows"], ""))
+        letters.append(imported["dead_letter"])
+    dead_letters = (
+        *letters,
+        *(found for _, schema, bigquery in loaded for found in (schema, bigquery)),
+    ) | "AllDeadLetters" >> beam.Flatten()
+    _ = dead_letters | "WriteDeadLetters" >> WriteDeadLetters(
+        config.dead_letter_root, config.run_id, streaming=False
+    )
+    return {"rows": tuple(rows for rows, _, _ in loaded), "dead_letters": dead_letters}
+
+
+# Which branch of a rebuild an archived answer takes: rows, the TCX pairing, user rows.
+_ANSWER_BRANCH = {"list": 0, "summary": 0, "tcx": 1, "user": 2}

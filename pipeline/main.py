@@ -26,6 +26,7 @@ options (`--runner`, `--project`, `--temp_location`, ...) pass through.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import logging
 import signal
@@ -160,6 +161,10 @@ def run(
     _direct_defaults(options, argv)
     started = time.monotonic()
     preflight.prepare_dataset(config.dataset)
+    if config.import_layout and config.user_key and not config.time_zone:
+        config = dataclasses.replace(
+            config, time_zone=preflight.settings_time_zone(config.dataset, config.user_key)
+        )
     ingest_time = dt.datetime.now(dt.UTC)
     p = beam.Pipeline(options=options)
     clock = None
@@ -174,7 +179,7 @@ def run(
         progress_to or sys.stderr,
         local=_in_this_process(options),
         started=started,
-        calls_known=not config.dead_letters,
+        calls_known=not config.dead_letters and config.calls_api,
     )
     state = "FAILED"
     try:
@@ -215,7 +220,13 @@ def run(
         users=len(config.users),
         start_date=config.start_date.isoformat() if config.start_date else "",
         end_date=config.end_date.isoformat() if config.end_date else "",
-        requests_from=config.requests_subscription or config.requests_file or config.dead_letters,
+        requests_from=(
+            config.requests_subscription
+            or config.requests_file
+            or config.dead_letters
+            or config.from_archive
+            or config.import_path
+        ),
         data_types=list(config.data_types),
         dead_letter_path=f"{config.dead_letter_root}/{config.run_id}/",
     )

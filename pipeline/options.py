@@ -12,15 +12,25 @@ Requests come from exactly one place:
 - `--requests_file`: a batch over request messages, one JSON object per line
   (the contract of `healthapi.messages`);
 - `--streaming --requests_subscription`: request messages from Pub/Sub;
-- `--dead_letters`: a batch replaying dead-letter files (`transforms.replay`).
+- `--dead_letters`: a batch replaying dead-letter files (`transforms.replay`);
+- `--from_archive`: a batch rebuilding rows from the raw archive, no API call
+  (`fitbeam rebuild`, `transforms.archive`);
+- `--import_takeout` / `--import_legacy`: a batch importing a Google Takeout
+  export or the original system's archive of legacy responses, no API call
+  (`fitbeam import`, `transforms.imports`).
+
+`--raw_archive` keeps every API answer a run uses (`transforms.archive`).
 """
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as dt
+import io
 import re
 import secrets
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import (
@@ -30,7 +40,7 @@ from apache_beam.options.pipeline_options import (
 )
 
 from healthapi import datatypes
-from healthapi.auth.store import token_store_from_uri
+from healthapi.auth.store import check_user_key, token_store_from_uri
 from healthapi.client import ALL_SOURCES
 from healthapi.elements import STREAM_RAW, STREAM_RECONCILED
 from healthapi.messages import DEFAULT_MAX_RANGE_DAYS
@@ -49,6 +59,7 @@ from healthapi.settings import (  # noqa: F401 - re-exported: fitbeam run's flag
     parse_users,
     resolve_token_url,
 )
+from schemas.views import IMPORT_RUN_PREFIX
 from transforms.write import FILE_LOADS, STREAMING_INSERTS
 
 MAX_RANGE_DAYS = 366 * 5
@@ -90,6 +101,53 @@ class FitbeamOptions(PipelineOptions):
             default="",
             help="Instead of requests: replay these dead-letter files (local or gs://, globs "
             "allowed), e.g. 'gs://my-bucket/dead-letters/run-*/*.jsonl'.",
+        )
+        parser.add_argument(
+            "--from_archive",
+            default="",
+            help="Instead of requests: rebuild rows from raw-archive objects (local or gs://, "
+            "globs allowed) with no API call, e.g. 'gs://my-bucket/raw/user_key=p-0042/**'.",
+        )
+        parser.add_argument(
+            "--import_takeout",
+            default="",
+            help="Instead of requests: import one person's Google Takeout export of Fitbit "
+            "data: a .zip, a folder, or their gs:// copies, e.g. gs://my-bucket/takeout-p-0042.zip "
+            "(with --user_key).",
+        )
+        parser.add_argument(
+            "--import_legacy",
+            default="",
+            help="Instead of requests: import the original system's archive of legacy Fitbit "
+            "Web API responses ({endpoint}/{YYYYMMDD}/...json|tcx), a folder local or gs://, e.g. "
+            "gs://my-old-bucket.",
+        )
+        parser.add_argument(
+            "--user_key",
+            default="",
+            help="With --import_takeout: whose export it is; with --import_legacy: the user "
+            "every file is loaded as (else --legacy_users maps them), e.g. p-0042.",
+        )
+        parser.add_argument(
+            "--time_zone",
+            default="",
+            help="With an import: the IANA time zone of local times without an offset "
+            "(default: the user's time zone in the user_settings the API returned, from "
+            "an earlier fitbeam run), e.g. America/New_York.",
+        )
+        parser.add_argument(
+            "--legacy_users",
+            default="",
+            help="With --import_legacy: a CSV file (local or gs://) with the header "
+            "legacy_user_id,user_key,time_zone mapping the archive's Fitbit user ids to user "
+            "keys and zones, e.g. gs://my-bucket/legacy-users.csv.",
+        )
+        parser.add_argument(
+            "--raw_archive",
+            default="",
+            help="Keep every API answer the run uses (list pages, roll-ups, TCX, user-level "
+            "resources), gzipped JSON under this folder by user, data type and date, for "
+            "fitbeam rebuild (default: off), e.g. gs://my-bucket/raw.",
         )
         parser.add_argument(
             "--requests_subscription",
@@ -232,6 +290,18 @@ class RunConfig:
     temp_location: str
     source_family: str = ALL_SOURCES
     user_tables: bool = True
+    raw_archive: str = ""
+    from_archive: str = ""
+    import_layout: str = ""  # "takeout" or "legacy"
+    import_path: str = ""
+    user_key: str = ""
+    time_zone: str = ""
+    legacy_users: tuple[tuple[str, str, str], ...] = ()
+
+    @property
+    def calls_api(self) -> bool:
+        """Whether the run calls the API (a rebuild or an import does not)."""
+        return not (self.from_archive or self.import_layout)
 
 
 _RELATIVE_DATE = re.compile(r"today-([1-9][0-9]{0,3})")
@@ -271,6 +341,17 @@ def _read_any(path: str) -> bytes:
         return f.read()
 
 
+# Where a run's work comes from, besides --users and dates: at most one of these.
+REQUEST_SOURCES = (
+    "requests_subscription",
+    "requests_file",
+    "dead_letters",
+    "from_archive",
+    "import_takeout",
+    "import_legacy",
+)
+
+
 def _one_request_source(o: FitbeamOptions, streaming: bool) -> None:
     """Requests come from the CLI range, a file, or a subscription: exactly one."""
     ranged = [f for f in ("users", "start_date", "end_date") if getattr(o, f)]
@@ -288,9 +369,7 @@ def _one_request_source(o: FitbeamOptions, streaming: bool) -> None:
             "needs --streaming (a subscription never ends)",
             "projects/my-project/subscriptions/fitbeam-requests --streaming",
         )
-    sources = [
-        f for f in ("requests_subscription", "requests_file", "dead_letters") if getattr(o, f)
-    ]
+    sources = [f for f in REQUEST_SOURCES if getattr(o, f)]
     if len(sources) > 1:
         raise OptionsError(
             sources[1], getattr(o, sources[1]), f"cannot be used with --{sources[0]}", None
@@ -390,7 +469,7 @@ def resolve(options: PipelineOptions, today: dt.date | None = None) -> RunConfig
                 "is not projects/PROJECT/subscriptions/NAME",
                 "projects/my-project/subscriptions/fitbeam-requests",
             )
-    elif not (o.requests_file or o.dead_letters):
+    elif not any(getattr(o, f) for f in REQUEST_SOURCES):
         users = parse_users(o.users, read=_read_any)
         start, end = _dates(o, today or dt.datetime.now(dt.UTC).date())
     if not 1 <= o.max_range_days <= MAX_RANGE_DAYS:
@@ -404,11 +483,16 @@ def resolve(options: PipelineOptions, today: dt.date | None = None) -> RunConfig
     user_tables = parse_switch(o.user_tables, "user_tables")
     api = check_url(o.api_base_url, "api_base_url", GOOGLE_HEALTH_API)
     token_url = resolve_token_url(api, o.token_url)
-    store = _require(o.token_store, "token_store", "file:///var/fitbeam/tokens")
-    try:
-        token_store_from_uri(store)
-    except ValueError as err:
-        raise OptionsError("token_store", store, str(err), "file:///var/fitbeam/tokens") from None
+    history = _history(o, streaming)
+    store = o.token_store or ""
+    if not (o.from_archive or o.import_takeout or o.import_legacy) or store:
+        store = _require(o.token_store, "token_store", "file:///var/fitbeam/tokens")
+        try:
+            token_store_from_uri(store)
+        except ValueError as err:
+            raise OptionsError(
+                "token_store", store, str(err), "file:///var/fitbeam/tokens"
+            ) from None
     dataset = _require(o.dataset, "dataset", "my-project:fitbit")
     if not _DATASET.fullmatch(dataset):
         raise OptionsError("dataset", dataset, "is not project:dataset", "my-project:fitbit")
@@ -443,10 +527,20 @@ def resolve(options: PipelineOptions, today: dt.date | None = None) -> RunConfig
         raise OptionsError("concurrent_calls", o.concurrent_calls, "must be 1..64", "8")
     if not 1 <= o.max_attempts <= 20:
         raise OptionsError("max_attempts", o.max_attempts, "must be 1..20", "6")
-    run_id = o.run_id or default_run_id()
+    layout = history.get("import_layout", "")
+    run_id = o.run_id or default_run_id(prefix=f"{IMPORT_RUN_PREFIX}{layout}" if layout else "run")
     if not _RUN_ID.fullmatch(run_id):
         raise OptionsError(
             "run_id", run_id, "may hold letters, digits, '_', '.', '-' only", "backfill-2026-11"
+        )
+    # The views tell imported rows by their load ids' prefix (schemas.views), so an
+    # import's run id has it, and no other run's may.
+    if bool(layout) != run_id.startswith(IMPORT_RUN_PREFIX):
+        raise OptionsError(
+            "run_id",
+            run_id,
+            f"must start with {IMPORT_RUN_PREFIX!r} for an import, and only for one",
+            f"{IMPORT_RUN_PREFIX}takeout-p-0042" if layout else "backfill-2026-11",
         )
     return RunConfig(
         users=users,
@@ -474,10 +568,130 @@ def resolve(options: PipelineOptions, today: dt.date | None = None) -> RunConfig
         temp_location=temp,
         source_family=source_family,
         user_tables=user_tables,
+        raw_archive=(o.raw_archive or "").rstrip("/"),
+        **history,
     )
 
 
-def default_run_id(now: dt.datetime | None = None) -> str:
-    """`run-YYYYMMDDTHHMMSSZ-xxxxxx`: sortable by start, unique across concurrent runs."""
+def default_run_id(now: dt.datetime | None = None, prefix: str = "run") -> str:
+    """`run-YYYYMMDDTHHMMSSZ-xxxxxx`: sortable by start, unique across concurrent runs.
+
+    An import's is `import-takeout-...` or `import-legacy-...` (`IMPORT_RUN_PREFIX`).
+    """
     moment = now or dt.datetime.now(dt.UTC)
-    return f"run-{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    return f"{prefix}-{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+_ZONE_EXAMPLE = "America/New_York"
+
+
+def check_time_zone(value: str, flag: str = "time_zone") -> str:
+    """An IANA time zone name that this machine's zone database knows.
+
+    Raises:
+        OptionsError: naming the flag and an example.
+    """
+    try:
+        if not value or value != value.strip() or "\\" in value:
+            raise ValueError
+        ZoneInfo(value)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise OptionsError(flag, value, "is not an IANA time zone", _ZONE_EXAMPLE) from None
+    return value
+
+
+def parse_legacy_users(text: str, source: str) -> tuple[tuple[str, str, str], ...]:
+    """`--legacy_users`: CSV `legacy_user_id,user_key,time_zone` -> (id, key, zone) rows.
+
+    Raises:
+        OptionsError: a bad header, a bad or repeated id or key, or an unknown zone.
+    """
+    example = "legacy_user_id,user_key,time_zone\\n7ABCDE,p-0042,Europe/London"
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows or [c.strip() for c in rows[0]] != ["legacy_user_id", "user_key", "time_zone"]:
+        raise OptionsError(
+            "legacy_users",
+            source,
+            "must start with the header legacy_user_id,user_key,time_zone",
+            example,
+        )
+    out, seen = [], set()
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(c.strip() for c in row):
+            continue
+        if len(row) != 3:
+            raise OptionsError("legacy_users", source, f"line {number} has not 3 fields", example)
+        legacy_id, key, zone = (c.strip() for c in row)
+        if not _LEGACY_ID.fullmatch(legacy_id) or legacy_id in seen:
+            raise OptionsError(
+                "legacy_users", source, f"line {number}: a bad or repeated legacy user id", example
+            )
+        try:
+            check_user_key(key)
+        except ValueError as err:
+            raise OptionsError("legacy_users", source, f"line {number}: {err}", example) from None
+        check_time_zone(zone, "legacy_users")
+        seen.add(legacy_id)
+        out.append((legacy_id, key, zone))
+    if not out:
+        raise OptionsError("legacy_users", source, "maps no user", example)
+    return tuple(out)
+
+
+_LEGACY_ID = re.compile(r"[A-Za-z0-9]{1,32}")
+
+
+def _history(o: FitbeamOptions, streaming: bool) -> dict:
+    """The settings of a rebuild or an import (empty for a run that calls the API)."""
+    flags = [f for f in ("from_archive", "import_takeout", "import_legacy") if getattr(o, f)]
+    for flag in ("user_key", "time_zone", "legacy_users"):
+        if getattr(o, flag) and not (o.import_takeout or o.import_legacy):
+            raise OptionsError(
+                flag, getattr(o, flag), "goes with --import_takeout or --import_legacy", None
+            )
+    if not flags:
+        return {}
+    if streaming:
+        raise OptionsError(
+            flags[0], getattr(o, flags[0]), "is a batch job: leave out --streaming", None
+        )
+    if o.raw_archive:
+        raise OptionsError(
+            "raw_archive", o.raw_archive, f"archives API answers; --{flags[0]} calls no API", None
+        )
+    if o.from_archive:
+        return {"from_archive": o.from_archive}
+    out: dict = {"import_path": (o.import_takeout or o.import_legacy).rstrip("/")}
+    if o.time_zone:
+        out["time_zone"] = check_time_zone(o.time_zone)
+    if o.import_takeout:
+        out["import_layout"] = "takeout"
+        out["user_key"] = _require(o.user_key, "user_key", "p-0042")
+        if o.legacy_users:
+            raise OptionsError("legacy_users", o.legacy_users, "goes with --import_legacy", None)
+    else:
+        out["import_layout"] = "legacy"
+        if bool(o.user_key) == bool(o.legacy_users):
+            raise OptionsError(
+                "user_key",
+                o.user_key,
+                "--import_legacy needs exactly one of --user_key (one person's archive) and "
+                "--legacy_users (a study's)",
+                "p-0042",
+            )
+        if o.legacy_users:
+            try:
+                text = _read_any(o.legacy_users).decode("utf-8")
+            except (OSError, UnicodeDecodeError) as err:
+                raise OptionsError(
+                    "legacy_users", o.legacy_users, f"cannot be read ({err})", None
+                ) from None
+            out["legacy_users"] = parse_legacy_users(text, o.legacy_users)
+            if o.time_zone:
+                raise OptionsError("time_zone", o.time_zone, "comes from --legacy_users", None)
+    if o.user_key:
+        try:
+            out["user_key"] = check_user_key(o.user_key)
+        except ValueError as err:
+            raise OptionsError("user_key", o.user_key, str(err), "p-0042") from None
+    return out

@@ -66,3 +66,37 @@ def prepare_dataset(dataset: str, client: bigquery.Client | None = None) -> None
             if fingerprint in description:
                 continue
         client.query(views.fingerprinted(statement)).result()
+
+
+def settings_time_zone(dataset: str, user_key: str, client: bigquery.Client | None = None) -> str:
+    """The time zone of the user's latest settings the API returned (`user_settings_current`).
+
+    An import of local times without an offset reads them in it when `--time_zone`
+    is not given.
+
+    Raises:
+        OptionsError: no settings of the user are loaded, or they hold no zone.
+    """
+    from pipeline.options import OptionsError
+
+    project, dataset_id = dataset.split(":", 1)
+    client = client or bigquery.Client(project=project)
+    # The dataset was checked (pipeline.options); the user key is a parameter.
+    view = f"`{project}.{dataset_id}.{views.view_name('user_settings')}`"
+    job = client.query(
+        f"SELECT time_zone FROM {view} WHERE user_key = @user_key "  # noqa: S608
+        "AND time_zone IS NOT NULL LIMIT 1",
+        job_config=bigquery.QueryJobConfig(
+            query_parameters=[bigquery.ScalarQueryParameter("user_key", "STRING", user_key)]
+        ),
+    )
+    zones = [row["time_zone"] for row in job.result()]
+    if not zones:
+        raise OptionsError(
+            "time_zone",
+            "",
+            f"is needed: {dataset} holds no user_settings of {user_key} (fitbeam run loads them) "
+            "to read the zone of local times from",
+            "America/New_York",
+        )
+    return zones[0]

@@ -16,7 +16,12 @@ Built from the run's Beam counters (namespace `fitbeam`):
   (`fitbeam forget`): the report lists those users;
 - `unmapped_fields/<data type>/<field path>`: fields of the API's points that no
   column holds (`transforms.rows`): the report lists them per data type, so an
-  API change is seen.
+  API change is seen;
+- `archive_*`: objects written to the raw archive, and for a rebuild objects
+  read, answers passed over and TCX exports without their exercise
+  (`transforms.archive`);
+- `import_files_read`, `import_files_skipped/<reason>`, `import_units`: an
+  import's files (`transforms.imports`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from schemas.bigquery import LOAD_LOG_TABLE
 from transforms.dead_letters import FETCH_STAGES
 from transforms.fetch import API_STATUS_PREFIX, CONSENT_WITHDRAWN_PREFIX, NEEDS_CONSENT_PREFIX
+from transforms.imports import SKIPPED_PREFIX
 from transforms.rows import UNMAPPED_PREFIX
 
 NAMESPACE = "fitbeam"
@@ -62,6 +68,9 @@ class RunReport:
     consent_withdrawn: list[str] = dataclasses.field(default_factory=list)
     api_calls_by_type: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
     unmapped_fields: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
+    archive: dict[str, int] = dataclasses.field(default_factory=dict)
+    files_read: int = 0
+    files_skipped: dict[str, int] = dataclasses.field(default_factory=dict)
     note: str = ""
 
     @property
@@ -99,6 +108,16 @@ class RunReport:
         if self.replayed:
             lines.append(
                 "  replay: " + ", ".join(f"{k} {n:,}" for k, n in sorted(self.replayed.items()))
+            )
+        if self.files_read or self.files_skipped:
+            skipped = ", ".join(f"{r} {n:,}" for r, n in sorted(self.files_skipped.items()))
+            lines.append(
+                f"  files imported: {self.files_read:,}; skipped: "
+                f"{sum(self.files_skipped.values()):,}" + (f" ({skipped})" if skipped else "")
+            )
+        if self.archive:
+            lines.append(
+                "  raw archive: " + ", ".join(f"{k} {n:,}" for k, n in sorted(self.archive.items()))
             )
         if self.calls_planned or self.calls_done:
             lines.append(
@@ -169,6 +188,9 @@ def from_counters(values: dict[str, int], **fields) -> RunReport:
         consent_withdrawn=sorted(group(CONSENT_WITHDRAWN_PREFIX)),
         api_calls_by_type=_by_type(group(API_STATUS_PREFIX)),
         unmapped_fields=_unmapped(group(UNMAPPED_PREFIX)),
+        archive=group("archive_"),
+        files_read=values.get("import_files_read", 0),
+        files_skipped=group(SKIPPED_PREFIX),
         **fields,
     )
 

@@ -16,8 +16,17 @@ from healthapi.elements import ApiCall
 from rows import tcx
 from rows.datapoints import RowContext
 from schemas.bigquery import LOAD_LOG_TABLE
+from schemas.views import IMPORT_ORIGINS, IMPORT_RUN_PREFIX  # noqa: F401 - used by imports
 
 TABLE = LOAD_LOG_TABLE
+# Where a load's answer came from. Answers of the API (fetched, or rebuilt from the raw
+# archive) win over imported history where both cover a time (`schemas.views`).
+ORIGIN_API = "api"
+ORIGIN_ARCHIVE = "archive"
+ORIGIN_TAKEOUT, ORIGIN_LEGACY = IMPORT_ORIGINS
+ORIGINS = (ORIGIN_API, ORIGIN_ARCHIVE, *IMPORT_ORIGINS)
+# Every import's run id starts with IMPORT_RUN_PREFIX, and its rows' load ids with it:
+# the views tell an imported row from a fetched one by it (`schemas.views`).
 
 
 def load_table(call: ApiCall) -> str:
@@ -32,13 +41,29 @@ def load_table(call: ApiCall) -> str:
 
 
 def load_row(
-    call: ApiCall, ctx: RowContext, table: str, count: int, loaded_at: dt.datetime
+    call: ApiCall,
+    ctx: RowContext,
+    table: str,
+    count: int,
+    loaded_at: dt.datetime,
+    origin: str = ORIGIN_API,
+    answered_at: dt.datetime | None = None,
+    source_uri: str | None = None,
 ) -> dict:
     """The `load_windows` row of one complete answer: who, which table, which civil window.
 
     A list call's window is its civil [start, end); a summary call's its civil
     dates from 00:00; a TCX export has no window but its exercise's id.
+
+    Args:
+        origin: where the answer came from (`ORIGINS`).
+        answered_at: when the API answered (None: unknown); a rebuild gives the
+            archived answer's time.
+        source_uri: the file the answer was read from (a rebuild's archive object,
+            an import's file); None for a fetched answer.
     """
+    if origin not in ORIGINS:
+        raise ValueError(f"origin {origin[:40]!r} is not one of {', '.join(ORIGINS)}")
     if call.kind == "tcx":
         parent = dict(call.parent)
         start = end = None
@@ -57,6 +82,9 @@ def load_row(
         "data_point_id": call.data_point_id or None,
         "row_count": count,
         "loaded_at": loaded_at,
+        "origin": origin,
+        "answered_at": answered_at,
+        "source_uri": source_uri,
         "load_id": ctx.load_id,
         "record_key": ctx.load_id,
         "run_id": ctx.run_id,

@@ -13,6 +13,18 @@ export of their exercise, while the exercise itself is current). So:
 - a window whose call failed keeps showing what it held (a failed call
   records no load).
 
+Which load of a window is "latest" (`load_windows` columns):
+
+1. answers of the API (origin `api`, or `archive` for a `fitbeam rebuild` of
+   them) win over imported history (`takeout`, `legacy`) wherever both cover a
+   time; an API answer that held no rows for its window does not hide imported
+   rows, though (the API no longer serving old days must not erase them from
+   the views). An imported row is told by its load id, which starts with the
+   import's run id, always `import-...`;
+2. then the latest `answered_at` (when the API answered; a rebuild keeps the
+   archived answer's, so it replaces that answer and never a newer one);
+3. then the latest `loaded_at`, so a rebuild replaces the load it re-derives.
+
 Run it with `fitbeam ddl`, or let `fitbeam run` create the views before it
 starts (`pipeline.preflight`).
 """
@@ -27,6 +39,11 @@ from schemas.bigquery import _check_dataset as check_dataset
 from schemas.bigquery import _check_project as check_project
 
 TRACKPOINTS = "exercise_tcx_trackpoints"
+# Imports' origins in load_windows, and the run id prefix of their loads (rows.load_windows
+# holds the same; schemas stays free of the row builders).
+IMPORT_ORIGINS = ("takeout", "legacy")
+IMPORT_RUN_PREFIX = "import-"
+_IMPORTED = ", ".join(f"'{origin}'" for origin in IMPORT_ORIGINS)
 # Replaced, when a view is made, by a hash of its statement: unchanged views are left alone.
 FINGERPRINT = "definition $fingerprint"
 
@@ -78,7 +95,10 @@ WINDOW_COLUMN: dict[str, str] = {
 # Identifiers only: the table names are constants, project and dataset are checked.
 _WINDOW_VIEW = string.Template(
     """WITH loads AS (
-  SELECT user_key, stream, window_start, window_end, load_id, MAX(loaded_at) AS loaded_at
+  SELECT user_key, stream, window_start, window_end, load_id, MAX(loaded_at) AS loaded_at,
+    MAX(COALESCE(answered_at, loaded_at)) AS answered_at,
+    MAX(IF(COALESCE(origin, 'api') IN ($imported), 1, 0)) AS imported,
+    SUM(row_count) AS row_count
   FROM $loads
   WHERE table_name = '$name'
   GROUP BY user_key, stream, window_start, window_end, load_id
@@ -87,12 +107,13 @@ covered AS (
   SELECT t.*, l.load_id AS _latest_load_id,
     ROW_NUMBER() OVER (
       PARTITION BY t.user_key, t.record_key, t.load_id
-      ORDER BY l.loaded_at DESC, l.load_id DESC
+      ORDER BY l.imported, l.answered_at DESC, l.loaded_at DESC, l.load_id DESC
     ) AS _cover_rank
   FROM $table AS t
   JOIN loads AS l
     ON l.user_key = t.user_key$stream
     AND $column >= l.window_start AND $column < l.window_end
+    AND (l.row_count > 0 OR l.imported = 1 OR NOT STARTS_WITH(t.load_id, '$prefix'))
 )
 SELECT * EXCEPT (_latest_load_id, _cover_rank)
 FROM covered
@@ -102,7 +123,9 @@ QUALIFY ROW_NUMBER() OVER (PARTITION BY user_key, record_key) = 1
 )
 _TRACKPOINTS_VIEW = string.Template(
     """WITH loads AS (
-  SELECT user_key, stream, data_point_id, load_id, MAX(loaded_at) AS loaded_at
+  SELECT user_key, stream, data_point_id, load_id, MAX(loaded_at) AS loaded_at,
+    MAX(COALESCE(answered_at, loaded_at)) AS answered_at,
+    MAX(IF(COALESCE(origin, 'api') IN ($imported), 1, 0)) AS imported
   FROM $loads
   WHERE table_name = 'exercise_tcx_trackpoints'
   GROUP BY user_key, stream, data_point_id, load_id
@@ -111,7 +134,8 @@ latest AS (
   SELECT * FROM loads
   WHERE TRUE
   QUALIFY ROW_NUMBER() OVER (
-    PARTITION BY user_key, stream, data_point_id ORDER BY loaded_at DESC, load_id DESC
+    PARTITION BY user_key, stream, data_point_id
+    ORDER BY imported, answered_at DESC, loaded_at DESC, load_id DESC
   ) = 1
 )
 SELECT t.*
@@ -129,14 +153,16 @@ QUALIFY ROW_NUMBER() OVER (PARTITION BY t.user_key, t.record_key) = 1
 
 
 # User-level tables hold snapshots, one per user (and paired device) per load: the view
-# keeps each user's latest snapshot, so an unpaired device leaves it.
+# keeps each user's latest snapshot, so an unpaired device leaves it. A rebuilt snapshot
+# has the archived answer's loaded_at: of two snapshots so, the later run's wins.
 _SNAPSHOT_VIEW = string.Template(
-    """SELECT * EXCEPT (_latest_loaded_at)
+    """SELECT * EXCEPT (_latest_loaded_at, _latest_ingest_time)
 FROM (
-  SELECT t.*, MAX(t.loaded_at) OVER (PARTITION BY t.user_key) AS _latest_loaded_at
+  SELECT t.*, MAX(t.loaded_at) OVER (PARTITION BY t.user_key) AS _latest_loaded_at,
+    MAX(t.ingest_time) OVER (PARTITION BY t.user_key, t.loaded_at) AS _latest_ingest_time
   FROM $table AS t
 )
-WHERE loaded_at = _latest_loaded_at
+WHERE loaded_at = _latest_loaded_at AND ingest_time = _latest_ingest_time
 QUALIFY ROW_NUMBER() OVER (PARTITION BY user_key, record_key ORDER BY ingest_time DESC) = 1
 """
 )
@@ -174,7 +200,10 @@ def current_view_sql(project: str, dataset: str, table: str) -> str:
     )
     if table == TRACKPOINTS:
         body = _TRACKPOINTS_VIEW.substitute(
-            loads=loads, table=f"{ref}.{TRACKPOINTS}`", exercise=f"{ref}.{view_name('exercise')}`"
+            loads=loads,
+            table=f"{ref}.{TRACKPOINTS}`",
+            exercise=f"{ref}.{view_name('exercise')}`",
+            imported=_IMPORTED,
         )
     else:
         column = WINDOW_COLUMN[table]
@@ -184,6 +213,8 @@ def current_view_sql(project: str, dataset: str, table: str) -> str:
             table=f"{ref}.{table}`",
             stream=" AND l.stream = t.stream" if _has_stream(table) else "",
             column=column,
+            imported=_IMPORTED,
+            prefix=IMPORT_RUN_PREFIX,
         )
     return head + body
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import dataclasses
+import datetime as dt
 import logging
 import queue
 import random
@@ -252,6 +253,8 @@ class FetchFn(beam.DoFn):
         project_budget: the project's budget (default: the API's, shared by its 429s).
         source_family: the data source family list, reconcile and dailyRollUp read
             (`healthapi.client.SOURCE_FAMILIES`; not sent on sleep's list).
+        clock: the UTC time each page is stamped as answered at (`ApiPage.answered_at`;
+            test seam, default: the wall clock).
     """
 
     DEAD_LETTER = "dead_letter"
@@ -269,7 +272,9 @@ class FetchFn(beam.DoFn):
         concurrent_calls: int = 1,
         project_budget: ProjectBudget | None = None,
         source_family: str = ALL_SOURCES,
+        clock: Callable[[], dt.datetime] | None = None,
     ):
+        self.clock = clock
         self.api_base_url = api_base_url
         self.token_store_uri = token_store_uri
         self.token_url = token_url
@@ -357,7 +362,8 @@ class FetchFn(beam.DoFn):
         started = time.monotonic()
         try:
             for page in calls.call_pages(runner, self.client, call, load_key):
-                yield _PAGE, page
+                answered = utc_now_rfc3339(self.clock() if self.clock else None)
+                yield _PAGE, dataclasses.replace(page, answered_at=answered)
             end: tuple = (_DONE, None)
         except calls.CallFailed as failed:
             end = (_FAILED, failed)
@@ -480,6 +486,7 @@ class FetchPages(beam.PTransform):
         concurrent_calls: int = 8,
         project_budget: ProjectBudget | None = None,
         source_family: str = ALL_SOURCES,
+        clock: Callable[[], dt.datetime] | None = None,
     ):
         super().__init__()
         oauth.check_transport(api_base_url, token_url)
@@ -517,6 +524,7 @@ class FetchPages(beam.PTransform):
             "concurrent_calls": concurrent_calls,
             "project_budget": project_budget,
             "source_family": source_family,
+            "clock": clock,
         }
 
     def expand(self, calls_pc):

@@ -64,6 +64,7 @@ class _ToRowsFn(beam.DoFn):
         ingest_time: the run's start (UTC), stamped on every row.
         fan_out_tcx: emit a TCX call for every exercise.
         clock: the UTC time a load is recorded at (test seam).
+        origin: where the pages came from, recorded on each load (`rows.load_windows.ORIGINS`).
     """
 
     DEAD_LETTER = "dead_letter"
@@ -75,11 +76,13 @@ class _ToRowsFn(beam.DoFn):
         ingest_time: dt.datetime,
         fan_out_tcx: bool = True,
         clock: Callable[[], dt.datetime] | None = None,
+        origin: str = load_windows.ORIGIN_API,
     ):
         self.run_id = run_id
         self.ingest_time = ingest_time
         self.fan_out_tcx = fan_out_tcx
         self.clock = clock
+        self.origin = origin
         self.partial: dict[str, int] = {}  # see start_bundle
         self.planned = Metrics.counter(NAMESPACE, "calls_planned")
         self.answered = Metrics.counter(NAMESPACE, "calls_answered")
@@ -142,7 +145,16 @@ class _ToRowsFn(beam.DoFn):
         count += partial.pop(key, 0)
         if complete:
             loaded_at = self.clock() if self.clock else dt.datetime.now(dt.UTC)
-            yield load_windows.TABLE, load_windows.load_row(call, ctx, table, count, loaded_at)
+            yield load_windows.TABLE, load_windows.load_row(
+                call,
+                ctx,
+                table,
+                count,
+                loaded_at,
+                origin=self.origin,
+                answered_at=answered_time(page.answered_at),
+                source_uri=page.source or None,
+            )
 
     def _count_calls(self, details: int, final: bool) -> None:
         """The page's TCX calls, planned; its call, done when this is its last page."""
@@ -207,6 +219,13 @@ class _ToRowsFn(beam.DoFn):
             yield from pairs
 
 
+def answered_time(text: str) -> dt.datetime | None:
+    """`ApiPage.answered_at` (RFC 3339 UTC) as a datetime; None when it is empty."""
+    if not text:
+        return None
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def check_run_stamp(run_id: str, ingest_time: dt.datetime) -> None:
     """Checks the run id and ingest time that every row of a run is stamped with.
 
@@ -228,11 +247,13 @@ class ToRows(beam.PTransform):
     Args:
         run_id: the run's id, stamped on every row.
         ingest_time: the run's start (UTC), stamped on every row.
-        fan_out_tcx: emit a TCX call for every exercise (off for the detail rows).
+        fan_out_tcx: emit a TCX call for every exercise (off for the detail rows and for
+            a rebuild, whose archive holds the TCX exports themselves).
         clock: the UTC time a load is recorded at (test seam).
+        origin: where the pages came from: `api`, or `archive` for a rebuild.
 
     Raises:
-        ValueError: an empty run id or an ingest time that is not UTC.
+        ValueError: an empty run id, an ingest time that is not UTC, or an unknown origin.
     """
 
     def __init__(
@@ -241,16 +262,22 @@ class ToRows(beam.PTransform):
         ingest_time: dt.datetime,
         fan_out_tcx: bool = True,
         clock: Callable[[], dt.datetime] | None = None,
+        origin: str = load_windows.ORIGIN_API,
     ):
         super().__init__()
         check_run_stamp(run_id, ingest_time)
+        if origin not in load_windows.ORIGINS:
+            raise ValueError(
+                f"origin {str(origin)[:40]!r} is not one of {', '.join(load_windows.ORIGINS)}"
+            )
         self.run_id = run_id
         self.ingest_time = ingest_time
         self.fan_out_tcx = fan_out_tcx
         self.clock = clock
+        self.origin = origin
 
     def expand(self, pages):
-        fn = _ToRowsFn(self.run_id, self.ingest_time, self.fan_out_tcx, self.clock)
+        fn = _ToRowsFn(self.run_id, self.ingest_time, self.fan_out_tcx, self.clock, self.origin)
         return pages | "Build" >> beam.ParDo(fn).with_outputs(
             _ToRowsFn.DEAD_LETTER, _ToRowsFn.DETAIL, main="rows"
         )

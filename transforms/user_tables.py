@@ -28,7 +28,7 @@ from pipeline import progress
 from rows import user_level
 from rows.datapoints import RowContext
 from transforms.dead_letters import DeadLetter, utc_now_rfc3339
-from transforms.rows import check_run_stamp
+from transforms.rows import answered_time, check_run_stamp
 
 NAMESPACE = "fitbeam"
 _TOO_DEEP = f"[not kept: nested more than {MAX_NESTING} levels deep]"
@@ -115,7 +115,11 @@ class _UserRowsFn(beam.DoFn):
         call = page.call
         key = page.load_key or uuid.uuid4().hex[:16]
         ctx = RowContext(call.user_key, self.run_id, self.ingest_time, f"{self.run_id}-{key}")
-        loaded_at = self.clock() if self.clock else dt.datetime.now(dt.UTC)
+        # The time the API answered: a rebuild of the archived answer has the same, so its
+        # snapshot takes the original's place and not a newer one's (`schemas.views`).
+        loaded_at = answered_time(page.answered_at) or (
+            self.clock() if self.clock else dt.datetime.now(dt.UTC)
+        )
         for item in page.points:
             try:
                 yield user_level.user_row(call.data_type, item, ctx, loaded_at)
