@@ -15,8 +15,9 @@ share no disk.
 
 An option is optional when it has a default or when it is one of the request sources
 that exclude each other (`--users`/`--start_date`/`--end_date`, `--requests_file`,
-`--dead_letters`, `--requests_subscription`); `resolve` checks the combination at
-launch. Beam's own options (`--streaming`, `--temp_location`, `--sdk_container_image`,
+`--dead_letters`, `--requests_subscription`, `--from_archive`, `--import_takeout`,
+`--import_legacy`); `resolve` checks the combination at launch. The rebuild and the
+imports are batch jobs of the same template (`fitbeam rebuild`, `fitbeam import`). Beam's own options (`--streaming`, `--temp_location`, `--sdk_container_image`,
 ...) are not declared here; Dataflow passes them through.
 
 `launch(argv)` is what the image's Flex Template main file calls with the template's
@@ -41,7 +42,17 @@ from transforms.write import FILE_LOADS, STREAMING_INSERTS
 
 # Request sources that exclude each other: none is required on its own.
 REQUEST_SOURCES = frozenset(
-    {"users", "start_date", "end_date", "requests_file", "dead_letters", "requests_subscription"}
+    {
+        "users",
+        "start_date",
+        "end_date",
+        "requests_file",
+        "dead_letters",
+        "requests_subscription",
+        "from_archive",
+        "import_takeout",
+        "import_legacy",
+    }
 )
 
 _BUCKET = r"gs://[a-z0-9][-_.a-z0-9]{1,220}[a-z0-9]"
@@ -123,6 +134,64 @@ PARAMETERS: dict[str, Parameter] = {
         example="gs://my-bucket/dead-letters/run-*/*.jsonl",
         regex=_GCS_FILE,
         bad=("dead-letters/*.jsonl", "s3://my-bucket/dead-letters/x.jsonl"),
+    ),
+    "from_archive": Parameter(
+        label="Rebuild from the raw archive",
+        text="Instead of requests: rebuild rows from these raw-archive objects in Cloud "
+        "Storage (globs allowed), with no API call",
+        example="gs://my-bucket/raw/user_key=p-0042/**",
+        regex=_GCS_FILE,
+        bad=("raw/**", "/data/raw/**", "gs://my-bucket/"),
+    ),
+    "import_takeout": Parameter(
+        label="Google Takeout export to import",
+        text="Instead of requests: one person's Google Takeout export of Fitbit data in Cloud "
+        "Storage: a .zip, a folder or a glob (with user_key)",
+        example="gs://my-bucket/takeout/p-0042/takeout-20261201T000000Z-001.zip",
+        regex=_GCS_FILE,
+        bad=("takeout.zip", "/data/takeout.zip", "gs://my-bucket/"),
+    ),
+    "import_legacy": Parameter(
+        label="Legacy archive to import",
+        text="Instead of requests: the original system's archive of legacy Fitbit Web API "
+        "responses in Cloud Storage ({endpoint}/{YYYYMMDD}/... files; with user_key or "
+        "legacy_users)",
+        example="gs://my-old-bucket/fitbit-archive",
+        regex=_GCS_FOLDER,
+        bad=("fitbit-archive", "/data/fitbit-archive", "s3://my-old-bucket"),
+    ),
+    "user_key": Parameter(
+        label="User key of an import",
+        text="With import_takeout: whose export it is; with import_legacy: the user every "
+        "file is loaded as",
+        example="p-0042",
+        regex=rf"^{_USER}$",
+        bad=("-p", "p 42", "p" * 129),
+    ),
+    "time_zone": Parameter(
+        label="Time zone of an import",
+        text="With an import: the IANA time zone of local times without an offset (default: "
+        "the zone of the user's settings from an earlier run)",
+        example="America/New_York",
+        regex=r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$",
+        bad=("New York", "/UTC", "America//New_York"),
+        good=("UTC", "America/Argentina/Buenos_Aires", "Etc/GMT+5"),
+    ),
+    "legacy_users": Parameter(
+        label="Legacy users file",
+        text="With import_legacy: a CSV file in Cloud Storage with the header "
+        "legacy_user_id,user_key,time_zone",
+        example="gs://my-bucket/legacy-users.csv",
+        regex=_GCS_FILE,
+        bad=("legacy-users.csv", "gs://my-bucket/"),
+    ),
+    "raw_archive": Parameter(
+        label="Raw archive folder",
+        text="Keep every API answer the run uses, gzipped JSON by user, data type and date, in "
+        "this Cloud Storage folder, for rebuilds (default: off)",
+        example="gs://my-bucket/raw",
+        regex=_GCS_FOLDER,
+        bad=("raw", "/data/raw", "s3://my-bucket/raw"),
     ),
     "requests_subscription": Parameter(
         label="Request subscription",
@@ -315,7 +384,9 @@ PARAMETERS: dict[str, Parameter] = {
 NAME = "fitbeam: Fitbit data (Google Health API v4) into BigQuery"
 DESCRIPTION = (
     "Loads Fitbit data from the Google Health API v4 into one BigQuery table per data type. "
-    "Batch: users with start_date and end_date, or requests_file, or dead_letters to replay. "
+    "Batch: users with start_date and end_date, or requests_file, or dead_letters to replay, "
+    "or from_archive to rebuild from the raw archive, or import_takeout / import_legacy to "
+    "import history. "
     "Streaming: streaming=true with requests_subscription. Pass sdk_container_image=<the "
     "template's image> so that the workers run the same image as the launcher."
 )
