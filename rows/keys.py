@@ -71,6 +71,11 @@ MEASUREMENT_KEY: dict[str, tuple[tuple[str, ...], ...]] = {
     "irregular_rhythm_notification": _INTERVAL_KEY,
     "exercise_tcx_trackpoints": (("data_point_id",), ("trackpoint_index",)),
     SUMMARY_TABLE: _DAILY_KEY,
+    "legacy_daily_activity": _DAILY_KEY,
+    "legacy_heart_rate_zones": _DAILY_KEY,
+    "legacy_sleep": (("data_point_id",),),
+    "legacy_cardio_score": _DAILY_KEY,
+    "legacy_weight": (("data_point_id",),),
 }
 
 

@@ -93,6 +93,11 @@ TABLES: tuple[str, ...] = (
     "irregular_rhythm_notification",
     "exercise_tcx_trackpoints",
     "daily_activity_summary",
+    "legacy_daily_activity",
+    "legacy_heart_rate_zones",
+    "legacy_sleep",
+    "legacy_cardio_score",
+    "legacy_weight",
 )
 
 # User-level snapshots: one row per user (and paired device) per load, not data points.
