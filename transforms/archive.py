@@ -301,7 +301,9 @@ class _ReadObjectFn(beam.DoFn):
     def process(self, readable: fileio.ReadableFile):
         path = readable.metadata.path
         try:
-            page = decode(readable.read(), path)
+            with readable.open(compression_type=CompressionTypes.UNCOMPRESSED) as f:
+                data = f.read()
+            page = decode(data, path)
         except (ArchiveError, OSError) as err:
             Metrics.counter(NAMESPACE, "dead_letters_archive_read").inc()
             yield pvalue.TaggedOutput(

@@ -1786,11 +1786,14 @@ CREATE TABLE IF NOT EXISTS `my-project.fitbit.load_windows` (
   `window_end` DATETIME OPTIONS(description="Exclusive civil end of the window (local time, no offset). Null for a TCX export."),
   `data_point_id` STRING OPTIONS(description="For a TCX export: the exercise whose trackpoints were loaded. Null otherwise."),
   `row_count` INT64 NOT NULL OPTIONS(description="Rows the load produced for the table (0 when the window held no data)."),
-  `loaded_at` TIMESTAMP NOT NULL OPTIONS(description="When the load's rows were built (UTC). The latest load of a window wins."),
+  `loaded_at` TIMESTAMP NOT NULL OPTIONS(description="When the load's rows were built (UTC). Of the loads of a window, the API's win over imported ones, then the latest answered_at, then the latest loaded_at."),
   `load_id` STRING NOT NULL OPTIONS(description="The load's id, stamped on every row it wrote (column load_id)."),
   `record_key` STRING NOT NULL OPTIONS(description="Same as load_id."),
   `run_id` STRING NOT NULL OPTIONS(description="The pipeline run that made the load."),
-  `ingest_time` TIMESTAMP NOT NULL OPTIONS(description="Start time (UTC) of that run.")
+  `ingest_time` TIMESTAMP NOT NULL OPTIONS(description="Start time (UTC) of that run."),
+  `origin` STRING OPTIONS(description="Where the load's data came from: api (fetched), archive (rebuilt from the raw archive by fitbeam rebuild), takeout (a Google Takeout export) or legacy (the original system's archive of legacy Fitbit Web API responses). Null on loads made before fitbeam 0.6.0: api."),
+  `answered_at` TIMESTAMP OPTIONS(description="When the API answered (UTC): a rebuild keeps the archived answer's time, so it replaces that answer's load and not a newer one. Null for imports and loads made before fitbeam 0.6.0."),
+  `source_uri` STRING OPTIONS(description="The file the load was read from: the raw-archive object of a rebuild, the export or archive file of an import (a zip member as ZIP!MEMBER). Null for a fetched answer.")
 )
 PARTITION BY civil_date
 CLUSTER BY user_key
@@ -1799,4 +1802,7 @@ OPTIONS(description="One row per load: one complete API answer for one user, tab
 ALTER TABLE `my-project.fitbit.load_windows`
   ADD COLUMN IF NOT EXISTS `window_start` DATETIME OPTIONS(description="Inclusive civil start of the window (local time, no offset). Null for a TCX export."),
   ADD COLUMN IF NOT EXISTS `window_end` DATETIME OPTIONS(description="Exclusive civil end of the window (local time, no offset). Null for a TCX export."),
-  ADD COLUMN IF NOT EXISTS `data_point_id` STRING OPTIONS(description="For a TCX export: the exercise whose trackpoints were loaded. Null otherwise.");
+  ADD COLUMN IF NOT EXISTS `data_point_id` STRING OPTIONS(description="For a TCX export: the exercise whose trackpoints were loaded. Null otherwise."),
+  ADD COLUMN IF NOT EXISTS `origin` STRING OPTIONS(description="Where the load's data came from: api (fetched), archive (rebuilt from the raw archive by fitbeam rebuild), takeout (a Google Takeout export) or legacy (the original system's archive of legacy Fitbit Web API responses). Null on loads made before fitbeam 0.6.0: api."),
+  ADD COLUMN IF NOT EXISTS `answered_at` TIMESTAMP OPTIONS(description="When the API answered (UTC): a rebuild keeps the archived answer's time, so it replaces that answer's load and not a newer one. Null for imports and loads made before fitbeam 0.6.0."),
+  ADD COLUMN IF NOT EXISTS `source_uri` STRING OPTIONS(description="The file the load was read from: the raw-archive object of a rebuild, the export or archive file of an import (a zip member as ZIP!MEMBER). Null for a fetched answer.");

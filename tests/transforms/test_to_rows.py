@@ -111,6 +111,9 @@ def load_row(call: ApiCall, table: str, civil_date: dt.date, count: int, **windo
         "record_key": load_of(table),
         "run_id": RUN_ID,
         "ingest_time": INGEST,
+        "origin": "api",
+        "answered_at": None,
+        "source_uri": None,
     }
 
 

@@ -394,6 +394,7 @@ def test_the_branch_loads_every_users_resources_and_letters_a_missing_scope(sim,
         quota_per_minute=10_000,
         policy=RetryPolicy(max_attempts=2),
         sleep=no_wait,
+        clock=fixed_clock,  # the answers' time: the snapshots' loaded_at
     )
     built = fetched.pages | UserRows("run-u", INGEST, clock=fixed_clock)
     assert_that(built.rows | beam.Map(without_load_id), equal_to(expected), label="rows")
