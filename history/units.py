@@ -91,7 +91,8 @@ class Skipped:
     Reasons: `no_data` (a file holding only `no data`), `not_health` (such as
     `UserSensorCompressionToken`), `unknown` (a file no parser knows), `superseded`
     (a type the export holds in both layouts: read from one only), `empty` (a file
-    with no entries).
+    with no entries), `unmapped` (health data no fitbeam table holds as it is, such
+    as per-minute total calories: each parser's docstring lists them and why).
     """
 
     source: str

@@ -139,6 +139,12 @@ _SUMMARY: dict[str, tuple[str, str, str]] = {
         "notification per stream and source (alert windows and beats nested)",
         "local date of start_time",
     ),
+    # Legacy-only values, written only by `fitbeam import legacy` (docs/history.md).
+    "legacy_daily_activity": ("daily", "day (legacy activity summary)", "the summary's date"),
+    "legacy_heart_rate_zones": ("daily", "day (legacy heart-rate zones)", "the response's date"),
+    "legacy_sleep": ("session", "sleep log (legacy-only values)", "dateOfSleep, the wake-up day"),
+    "legacy_cardio_score": ("daily", "day with a VO2 max range", "the score's date"),
+    "legacy_weight": ("sample", "weigh-in (legacy-only values)", "the log's local date"),
 }
 
 TABLE_SUMMARY: dict[str, tuple[str, str, str]] = {table: _SUMMARY[table] for table in TABLES}

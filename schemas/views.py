@@ -89,6 +89,12 @@ WINDOW_COLUMN: dict[str, str] = {
     "irregular_rhythm_notification": "t.civil_start_datetime",
     # Electrocardiograms are filtered on their physical start: their windows are UTC.
     "electrocardiogram": "DATETIME(t.start_time)",
+    # Only `fitbeam import legacy` writes these: one file per user and day.
+    "legacy_daily_activity": "DATETIME(t.civil_date)",
+    "legacy_heart_rate_zones": "DATETIME(t.civil_date)",
+    "legacy_sleep": "DATETIME(t.civil_date)",
+    "legacy_cardio_score": "DATETIME(t.civil_date)",
+    "legacy_weight": "DATETIME(t.civil_date)",
 }
 
 

@@ -309,8 +309,9 @@ class _UnitRowsFn(beam.DoFn):
 
     def _load_row(self, unit: ImportUnit, table: str, load_id: str, count: int) -> dict:
         if unit.data_point_id:
+            # A TCX export: recorded by its exercise, dated by its trackpoints.
             start = end = None
-            civil_date = None
+            civil_date = next((r.get("civil_date") for r in unit.rows), None)
         else:
             start, end = (dt.datetime.fromisoformat(t) for t in (unit.start, unit.end))
             civil_date = start.date()
