@@ -89,3 +89,13 @@ output "relay_user_map" {
   description = "Where the relay reads its user map: upload the output of `fitbeam relay user-map` here."
   value       = local.relay_user_map
 }
+
+output "raw_archive" {
+  description = "--raw_archive of every run that calls the API (the batch launch passes it): the root of the raw archive, whose objects `fitbeam rebuild --from_archive 'ROOT/user_key=KEY/**'` reads."
+  value       = local.raw_archive_root
+}
+
+output "import_folder" {
+  description = "Where to upload a Google Takeout export for `fitbeam import takeout` (the workers may read it; delete it after the import)."
+  value       = "gs://${google_storage_bucket.raw_archive.name}/imports"
+}

@@ -8,7 +8,8 @@
 #     (by default start_date = today-3, end_date = yesterday, in UTC: the days users in
 #     every time zone have finished, plus late syncs; re-loads show once through the
 #     <table>_current views). Created paused, since (a) with the streaming job is the
-#     documented daily path; set batch_paused = false to load by batch instead.
+#     documented daily path; set batch_paused = false to load by batch instead. It keeps
+#     every API answer in the raw archive (raw_archive = gs://ARCHIVE_BUCKET/raw).
 
 locals {
   token_store = "secretmanager://${var.project}/${var.name_prefix}"
@@ -16,6 +17,7 @@ locals {
   dataset_arg = "${var.project}:${var.dataset_id}"
 
   dead_letter_root = "gs://${google_storage_bucket.dead_letters.name}/dead-letters"
+  raw_archive_root = "gs://${google_storage_bucket.raw_archive.name}/raw"
   temp_location    = "gs://${google_storage_bucket.temp.name}/tmp"
   staging_location = "gs://${google_storage_bucket.staging.name}/staging"
   template_spec    = "gs://${google_storage_bucket.staging.name}/${var.flex_template_spec_object}"
@@ -106,9 +108,13 @@ resource "google_cloud_scheduler_job" "enqueue_daily" {
 # ------------------------------------------------------------------ (b) the batch launch
 
 locals {
-  # A requests file or dead letters replace the users file as the batch's request source.
-  batch_has_request_source = length(setintersection(keys(var.batch_parameters), ["requests_file", "dead_letters"])) > 0
+  # A requests file, dead letters, a rebuild or an import replace the users file as the
+  # batch's request source (pipeline/options.py REQUEST_SOURCES, less the streaming one).
+  batch_has_request_source = length(setintersection(keys(var.batch_parameters), ["requests_file", "dead_letters", "from_archive", "import_takeout", "import_legacy"])) > 0
   batch_has_dates          = length(setintersection(keys(var.batch_parameters), ["start_date", "end_date"])) == 2
+  # A rebuild or an import calls no API, and the pipeline refuses raw_archive with them;
+  # every other batch keeps the answers it gets in the raw archive.
+  batch_calls_api = length(setintersection(keys(var.batch_parameters), ["from_archive", "import_takeout", "import_legacy"])) == 0
 
   batch_launch_body = {
     launchParameter = {
@@ -124,6 +130,7 @@ locals {
           sdk_container_image = var.image
         },
         local.batch_has_request_source ? {} : { users = local.users_arg },
+        local.batch_calls_api ? { raw_archive = local.raw_archive_root } : {},
         var.batch_parameters,
       )
       environment = merge(
@@ -177,7 +184,7 @@ resource "google_cloud_scheduler_job" "batch_daily" {
   lifecycle {
     precondition {
       condition     = var.batch_paused || local.batch_has_request_source || local.batch_has_dates
-      error_message = "An unpaused batch launch needs batch_parameters with start_date and end_date, or a requests_file, or dead_letters."
+      error_message = "An unpaused batch launch needs batch_parameters with start_date and end_date, or a requests_file, dead_letters, from_archive, import_takeout or import_legacy."
     }
   }
 
@@ -185,5 +192,6 @@ resource "google_cloud_scheduler_job" "batch_daily" {
     google_project_iam_member.launcher_dataflow_developer,
     google_service_account_iam_member.launcher_acts_as_worker,
     google_storage_bucket_iam_member.staging_launcher,
+    google_storage_bucket_iam_member.raw_archive_worker,
   ]
 }

@@ -1,6 +1,7 @@
 # Buckets: staging (Flex Template spec, staged job files), temp (Dataflow and BigQuery load
-# files), dead letters (replayable JSONL) and config (the users file). All in the Dataflow
-# region, uniform bucket-level access, public access prevention enforced, granted per bucket.
+# files), dead letters (replayable JSONL), config (the users file) and raw archive (every API
+# answer, for rebuilds). All in the Dataflow region, uniform bucket-level access, public
+# access prevention enforced, granted per bucket.
 
 locals {
   bucket_prefix = "${var.project}-${var.name_prefix}"
@@ -212,4 +213,98 @@ resource "google_storage_bucket_iam_member" "config_readers" {
   bucket = google_storage_bucket.config.name
   role   = "roles/storage.objectViewer"
   member = each.value
+}
+
+# ------------------------------------------------------------------ raw archive
+
+# Every API answer a run uses, gzipped JSON (--raw_archive, transforms/archive.py), under
+# raw/user_key=KEY/data_type=TYPE/date=YYYY-MM-DD/, for `fitbeam rebuild`; and under imports/
+# the Takeout exports that `fitbeam import takeout` reads. Health data, so a bucket of its own
+# rather than a prefix of another: its own retention, and grants that let the workers add
+# objects and read them but never replace or delete one, whereas they administer the
+# dead-letter and temp buckets' objects.
+resource "google_storage_bucket" "raw_archive" {
+  #checkov:skip=CKV_GCP_62:Access is recorded by Cloud Audit Logs (admin activity always; data access where the organization enables it). Usage logs would need one more bucket, which would need its own log bucket in turn.
+  name                        = "${local.bucket_prefix}-archive"
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = false
+
+  # Objects are written once under names of their own and never rewritten: versioning only
+  # keeps what an operator (or the retention rule) deleted recoverable for a week.
+  versioning {
+    enabled = true
+  }
+
+  # Off by default (raw_archive_cold_after_days = 0): each move is billed per object, and
+  # the archive is many small objects, see the variable.
+  dynamic "lifecycle_rule" {
+    for_each = var.raw_archive_cold_after_days > 0 ? [var.raw_archive_cold_after_days] : []
+    content {
+      condition {
+        age                   = lifecycle_rule.value
+        matches_storage_class = ["STANDARD"]
+      }
+      action {
+        type          = "SetStorageClass"
+        storage_class = var.raw_archive_cold_storage_class
+      }
+    }
+  }
+
+  # Off by default (raw_archive_retention_days = 0): kept as long as the tables, see the
+  # variable. With versioning, a deleted object becomes noncurrent and goes by the next rule.
+  dynamic "lifecycle_rule" {
+    for_each = var.raw_archive_retention_days > 0 ? [var.raw_archive_retention_days] : []
+    content {
+      condition {
+        age = lifecycle_rule.value
+      }
+      action {
+        type = "Delete"
+      }
+    }
+  }
+
+  # What `fitbeam forget`, an operator or the retention rule deleted is gone a week later
+  # (then soft delete keeps it one more week, below).
+  lifecycle_rule {
+    condition {
+      days_since_noncurrent_time = 7
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  # Stated rather than left to the organization's default: a participant's objects are
+  # recoverable, and billed, for at most 7 + 7 days after `fitbeam forget` deleted them.
+  soft_delete_policy {
+    retention_duration_seconds = 604800
+  }
+
+  lifecycle {
+    precondition {
+      condition     = var.raw_archive_retention_days == 0 || var.raw_archive_cold_after_days == 0 || var.raw_archive_retention_days > var.raw_archive_cold_after_days
+      error_message = "raw_archive_retention_days must be 0 (keep) or greater than raw_archive_cold_after_days."
+    }
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+# Runs write new objects (objectCreator: create, not overwrite or delete); rebuilds and
+# imports list and read them (objectViewer). Deleting a participant's objects
+# (`fitbeam forget --archive_root`) is the operator's, with roles/storage.objectUser or
+# objectAdmin on this bucket, which no account here holds.
+resource "google_storage_bucket_iam_member" "raw_archive_worker" {
+  for_each = toset([
+    "roles/storage.objectCreator",
+    "roles/storage.objectViewer",
+  ])
+
+  bucket = google_storage_bucket.raw_archive.name
+  role   = each.value
+  member = google_service_account.worker.member
 }

@@ -128,7 +128,7 @@ variable "batch_paused" {
 }
 
 variable "batch_parameters" {
-  description = "Template parameters of the batch launch besides those this configuration sets (token_store, dataset, dead_letter_root, sdk_container_image, and users = the users file unless a requests_file or dead_letters is given). Dates may be relative to the launch day in UTC: today, yesterday, today-N."
+  description = "Template parameters of the batch launch besides those this configuration sets (token_store, dataset, dead_letter_root, sdk_container_image; users = the users file unless a requests_file, dead_letters, from_archive or import is given; raw_archive = the raw archive unless from_archive or an import is given). Dates may be relative to the launch day in UTC: today, yesterday, today-N."
   type        = map(string)
   default     = { start_date = "today-3", end_date = "yesterday" }
 }
@@ -215,6 +215,39 @@ variable "dead_letter_retention_days" {
   validation {
     condition     = var.dead_letter_retention_days >= 31
     error_message = "dead_letter_retention_days must be at least 31 (and more than dead_letter_cold_after_days, which the dead-letter bucket checks)."
+  }
+}
+
+variable "raw_archive_retention_days" {
+  description = "Days after which raw-archive objects (every API answer a run used, gzipped JSON) are deleted; 0, the default, keeps them. The archive is what `fitbeam rebuild` re-derives rows from without the API, which answers only while a participant's consent lasts: deleted sooner than the rows it made (the tables never expire), those rows can no longer be rebuilt. Set it to the retention period of the study's data management plan, e.g. 1825. `fitbeam forget` deletes a withdrawn participant's objects whatever this is."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.raw_archive_retention_days == 0 || var.raw_archive_retention_days >= 31
+    error_message = "raw_archive_retention_days must be 0 (keep) or at least 31 (and more than raw_archive_cold_after_days, which the raw-archive bucket checks)."
+  }
+}
+
+variable "raw_archive_cold_after_days" {
+  description = "Days after which raw-archive objects move to raw_archive_cold_storage_class; 0, the default, leaves them in STANDARD. Each move is billed per object (a Class A operation of the new class: about US$0.10 per 10,000 objects to NEARLINE, 0.20 to COLDLINE at list price) and the archive is many small objects (one per page of an answer, a few KB to a few hundred KB gzipped; tens per user and day), so at list prices a move costs more than it saves for years. Set it (e.g. 90) when the objects are large, e.g. the archive of long batch ranges."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.raw_archive_cold_after_days >= 0
+    error_message = "raw_archive_cold_after_days must be 0 (stay in STANDARD) or more."
+  }
+}
+
+variable "raw_archive_cold_storage_class" {
+  description = "Storage class raw-archive objects move to after raw_archive_cold_after_days: NEARLINE (30-day minimum), COLDLINE (90-day minimum) or ARCHIVE (365-day minimum). Each of them bills reading an object back, which `fitbeam rebuild` does."
+  type        = string
+  default     = "NEARLINE"
+
+  validation {
+    condition     = contains(["NEARLINE", "COLDLINE", "ARCHIVE"], var.raw_archive_cold_storage_class)
+    error_message = "raw_archive_cold_storage_class must be NEARLINE, COLDLINE or ARCHIVE."
   }
 }
 

@@ -45,6 +45,7 @@ EXPECTED_SKIPS = {
     ("CKV_GCP_49", "google_project_iam_member.launcher_dataflow_developer"),
     ("CKV_GCP_62", "google_storage_bucket.config"),
     ("CKV_GCP_62", "google_storage_bucket.dead_letters"),
+    ("CKV_GCP_62", "google_storage_bucket.raw_archive"),
     ("CKV_GCP_62", "google_storage_bucket.staging"),
     ("CKV_GCP_62", "google_storage_bucket.temp"),
     ("CKV_GCP_78", "google_storage_bucket.temp"),
@@ -379,6 +380,7 @@ def test_bucket_grants():
     temp = "${google_storage_bucket.temp.name}"
     dead = "${google_storage_bucket.dead_letters.name}"
     config = "${google_storage_bucket.config.name}"
+    raw = "${google_storage_bucket.raw_archive.name}"
     assert _grants("google_storage_bucket_iam_member", "bucket") == {
         (staging, "roles/storage.legacyBucketReader", WORKER),
         (staging, "roles/storage.objectViewer", WORKER),
@@ -391,6 +393,8 @@ def test_bucket_grants():
         (config, "roles/storage.objectViewer", WORKER),
         (config, "roles/storage.objectViewer", ENQUEUE),
         (config, "roles/storage.objectViewer", RELAY),  # the user map only (test_relay_...)
+        (raw, "roles/storage.objectCreator", WORKER),  # test_the_workers_add_to_the_raw_...
+        (raw, "roles/storage.objectViewer", WORKER),
     }
 
 
@@ -437,7 +441,7 @@ def test_secret_grants_and_no_secret_value_in_terraform():
 
 def test_every_bucket_is_uniform_and_never_public():
     buckets = _resources("google_storage_bucket")
-    assert set(buckets) == {"staging", "temp", "dead_letters", "config"}
+    assert set(buckets) == {"staging", "temp", "dead_letters", "config", "raw_archive"}
     for body in buckets.values():
         assert body["uniform_bucket_level_access"] is True
         assert body["public_access_prevention"] == "enforced"
@@ -462,6 +466,86 @@ def test_dead_letters_go_cold_then_are_deleted():
     assert ({"age": "${var.dead_letter_retention_days}"}, {"type": "Delete"}) in rules
     assert _default("dead_letter_cold_after_days") == 30
     assert _default("dead_letter_cold_storage_class") in ("NEARLINE", "COLDLINE")
+
+
+def _dynamic_rules(bucket: str) -> dict[str, tuple[dict, dict]]:
+    """The bucket's dynamic lifecycle rules, by their for_each expression."""
+    body = _resources("google_storage_bucket")[bucket]
+    out = {}
+    for block in body.get("dynamic", []):
+        rule = block["lifecycle_rule"]
+        (content,) = rule["content"]
+        out[rule["for_each"]] = (_block(content, "condition"), _block(content, "action"))
+    return out
+
+
+def test_the_raw_archive_is_a_bucket_of_its_own_like_the_dead_letter_bucket():
+    raw = _resources("google_storage_bucket")["raw_archive"]
+    dead = _resources("google_storage_bucket")["dead_letters"]
+    assert raw["name"] == "${local.bucket_prefix}-archive"
+    for key in ("location", "uniform_bucket_level_access", "public_access_prevention"):
+        assert raw[key] == dead[key], key
+    assert raw["location"] == "${var.region}"
+    assert raw["force_destroy"] is False
+    assert _block(raw, "versioning") == {"enabled": True}
+    # Stated, not the organization's default: how long a deleted object stays recoverable.
+    assert _block(raw, "soft_delete_policy") == {"retention_duration_seconds": 604800}
+    # Google-managed encryption, as every other bucket here (no KMS key ring).
+    assert not [b for b in _resources("google_storage_bucket").values() if "encryption" in b]
+    # The longest name (a 30-character project, a 20-character prefix) is a valid bucket name.
+    longest = raw["name"].replace("${local.bucket_prefix}", "p" * 30 + "-" + "n" * 20)
+    assert len(longest) <= 63
+
+
+def test_the_raw_archive_keeps_objects_unless_told_and_drops_deleted_ones_in_a_week():
+    assert _rules("raw_archive") == [({"days_since_noncurrent_time": 7}, {"type": "Delete"})]
+    assert _dynamic_rules("raw_archive") == {
+        "${var.raw_archive_cold_after_days > 0 ? [var.raw_archive_cold_after_days] : []}": (
+            {"age": "${lifecycle_rule.value}", "matches_storage_class": ["STANDARD"]},
+            {"type": "SetStorageClass", "storage_class": "${var.raw_archive_cold_storage_class}"},
+        ),
+        "${var.raw_archive_retention_days > 0 ? [var.raw_archive_retention_days] : []}": (
+            {"age": "${lifecycle_rule.value}"},
+            {"type": "Delete"},
+        ),
+    }
+    # 0 keeps every object in STANDARD, as long as the tables (variables.tf says why).
+    assert _default("raw_archive_retention_days") == 0
+    assert _default("raw_archive_cold_after_days") == 0
+    assert _default("raw_archive_cold_storage_class") == "NEARLINE"
+    variables = _config()["variable"]
+    (retention,) = variables["raw_archive_retention_days"]["validation"]
+    assert retention["condition"] == (
+        "${var.raw_archive_retention_days == 0 || var.raw_archive_retention_days >= 31}"
+    )
+    (cold_class,) = variables["raw_archive_cold_storage_class"]["validation"]
+    assert cold_class["condition"] == (
+        '${contains(["NEARLINE", "COLDLINE", "ARCHIVE"], var.raw_archive_cold_storage_class)}'
+    )
+    (precondition,) = _block(_resources("google_storage_bucket")["raw_archive"], "lifecycle")[
+        "precondition"
+    ]
+    assert precondition["condition"] == (
+        "${var.raw_archive_retention_days == 0 || var.raw_archive_cold_after_days == 0 || "
+        "var.raw_archive_retention_days > var.raw_archive_cold_after_days}"
+    )
+
+
+def test_the_workers_add_to_the_raw_archive_and_read_it_but_never_replace_or_delete():
+    raw = "${google_storage_bucket.raw_archive.name}"
+    held = {
+        (role, member)
+        for bucket, role, member in _grants("google_storage_bucket_iam_member", "bucket")
+        if bucket == raw
+    }
+    # Runs create objects under names of their own; rebuilds and imports list and read them.
+    # Deleting (fitbeam forget) is the operator's: objectCreator cannot overwrite or delete.
+    assert held == {
+        ("roles/storage.objectCreator", WORKER),
+        ("roles/storage.objectViewer", WORKER),
+    }
+    grant = _resources("google_storage_bucket_iam_member")["raw_archive_worker"]
+    assert "condition" not in grant
 
 
 # --------------------------------------------------------------------------- Pub/Sub
@@ -502,6 +586,63 @@ def test_batch_launch_calls_the_flex_template_api_as_the_launcher():
     assert "serviceAccountEmail = google_service_account.worker.email" in environment
     assert "tempLocation = local.temp_location" in environment
     assert "stagingLocation = local.staging_location" in environment
+
+
+def test_the_batch_launch_keeps_its_answers_in_the_raw_archive():
+    from pipeline import flex_template, options
+
+    locals_ = _config()["locals"]
+    assert locals_["raw_archive_root"] == "gs://${google_storage_bucket.raw_archive.name}/raw"
+    parameters = locals_["batch_launch_body"]["launchParameter"]["parameters"]
+    assert parameters == (
+        "${merge({token_store = local.token_store, dataset = local.dataset_arg, "
+        "dead_letter_root = local.dead_letter_root, sdk_container_image = var.image}, "
+        "local.batch_has_request_source ? {} : {users = local.users_arg}, "
+        "local.batch_calls_api ? {raw_archive = local.raw_archive_root} : {}, "
+        "var.batch_parameters)}"
+    )
+    # A rebuild or an import calls no API, and the pipeline refuses --raw_archive with them.
+    no_api = ["from_archive", "import_takeout", "import_legacy"]
+    assert locals_["batch_calls_api"] == (
+        f"${{length(setintersection(keys(var.batch_parameters), {json.dumps(no_api)})) == 0}}"
+    )
+    # Each source but the streaming subscription replaces the users file.
+    sources = [s for s in options.REQUEST_SOURCES if s != "requests_subscription"]
+    assert locals_["batch_has_request_source"] == (
+        f"${{length(setintersection(keys(var.batch_parameters), {json.dumps(sources)})) > 0}}"
+    )
+    assert set(no_api) <= set(sources)
+    # The root, with the longest bucket name, is one the template's raw_archive accepts.
+    root = locals_["raw_archive_root"].replace(
+        "${google_storage_bucket.raw_archive.name}", "p" * 30 + "-" + "n" * 20 + "-archive"
+    )
+    assert re.fullmatch(flex_template.PARAMETERS["raw_archive"].regex, root)
+    assert re.fullmatch(flex_template.PARAMETERS["from_archive"].regex, f"{root}/user_key=p-1/**")
+    # The first scheduled run may already write there.
+    job = _resources("google_cloud_scheduler_job")["batch_daily"]
+    assert "${google_storage_bucket_iam_member.raw_archive_worker}" in job["depends_on"]
+    outputs = _config()["output"]
+    assert outputs["raw_archive"]["value"] == "${local.raw_archive_root}"
+    assert outputs["import_folder"]["value"] == (
+        "gs://${google_storage_bucket.raw_archive.name}/imports"
+    )
+
+
+def test_the_readme_launches_only_parameters_the_template_declares():
+    """Flex Template launches in README.md: every parameter is the template's or Dataflow's."""
+    declared = {
+        p["name"] for p in json.loads((ROOT / "flex_template.json").read_text())["parameters"]
+    }
+    readme = (TF_DIR / "README.md").read_text(encoding="utf-8")
+    launches = [line.strip("\"'") for line in re.findall(r"--parameters[= ]+(.+)", readme)]
+    assert len(launches) >= 4  # streaming, rebuild, the two imports
+    used = {pair.split("=", 1)[0] for arg in launches for pair in arg.split(",")}
+    used.discard("$COMMON")
+    common = re.search(r'^COMMON="(.+)"$', readme, re.M).group(1)
+    used |= {pair.split("=", 1)[0] for pair in common.split(",")}
+    assert used - declared <= {"streaming", "sdk_container_image"}
+    assert {"raw_archive", "from_archive", "import_takeout", "import_legacy"} <= used
+    assert {"user_key", "legacy_users"} <= used
 
 
 def test_enqueue_job_runs_the_documented_command():
