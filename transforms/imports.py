@@ -15,10 +15,10 @@ only (UTC timestamps), and the Fitbit layout's files of it are counted as
 `superseded`. Each import first lists every file of the export (a zip's member
 list is its central directory: nothing is unpacked) to know which types those are.
 
-Every file read, and every file skipped, is counted by reason
-(`import_files_read`, `import_files_skipped/<reason>`); a file that cannot be
-read is a dead letter (stage `import`, naming the file and what is wrong) and
-the import goes on.
+Every file is counted once: read (it gave data: `import_files_read`), or
+skipped by reason (`import_files_skipped/<reason>`: not health data, a type no
+table holds, `no data`...); a file that cannot be read is a dead letter (stage
+`import`, naming the file and what is wrong) and the import goes on.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ from apache_beam.metrics import Metrics
 
 from healthapi import datatypes
 from history.units import ImportUnit, MalformedFile, ParseContext, Skipped
-from pipeline import progress
 from rows import datapoints, load_windows
 from transforms.dead_letters import DeadLetter, utc_now_rfc3339
 
@@ -165,7 +164,6 @@ class _ParseFilesFn(beam.DoFn):
         self, source: str, err: Exception, user_key: str | None = None
     ) -> pvalue.TaggedOutput:
         Metrics.counter(NAMESPACE, "dead_letters_import").inc()
-        progress.TALLY.add(dead=1)
         return pvalue.TaggedOutput(
             self.DEAD_LETTER,
             DeadLetter(
@@ -240,15 +238,17 @@ class _ParseFilesFn(beam.DoFn):
             ctx = self._context(parser, source.member, name)
             outcomes = list(parser.parse(source.member, data, ctx))
         except MalformedFile as err:
-            yield self._dead(name, err, self.user_key or None)
+            yield self._dead(name, err, self.user_key)
+            return
+        units = [outcome for outcome in outcomes if not isinstance(outcome, Skipped)]
+        if not units:
+            # Read, and nothing in it: counted once, as its parser says why.
+            reasons = [outcome.reason for outcome in outcomes]
+            self._skip(name, reasons[0] if reasons else "empty")
             return
         self.read.inc()
-        for outcome in outcomes:
-            if isinstance(outcome, Skipped):
-                self._skip(name, outcome.reason)
-            else:
-                self.units.inc()
-                yield outcome
+        self.units.inc(len(units))
+        yield from units
 
 
 def _shared_types(layout: str, paths: list[str]) -> frozenset[str]:
@@ -337,7 +337,6 @@ class _UnitRowsFn(beam.DoFn):
 
     def _dead(self, unit: ImportUnit, point: object, err: Exception) -> DeadLetter:
         Metrics.counter(NAMESPACE, "dead_letters_rows").inc()
-        progress.TALLY.add(dead=1)
         return DeadLetter(
             stage="rows",
             original={"file": unit.source, "data_type": unit.data_type, "point": point},
