@@ -5,7 +5,9 @@ type is readable when its scope family has a `.readonly` scope; nutrition has on
 `.writeonly` today, so its four types have no table. The test fails when the document gains
 a readable type fitbeam does not load, when fitbeam names a type the document lacks, and when
 a field of a type's schema is neither read into a column nor listed as deliberately not
-mapped (`rows.points.PointSpec.not_mapped`), so an API addition is noticed here.
+mapped (`rows.points.PointSpec.not_mapped`), so an API addition is noticed here. Every
+table comes from the document (a data type, or another method's answer) or is listed, with
+the reason, as not coming from it: the legacy-only tables of `fitbeam import legacy`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import pytest
 
 from healthapi import datatypes
+from history import legacy
 from rows import datapoints, points
 from schemas.bigquery import TABLES, load_avro_schema
 from simulator.discovery import load_discovery
@@ -60,6 +63,26 @@ COMMON = {
     "load_id",
 }
 TABLED = {s.json_key: s for s in datatypes.SPECS.values() if s.table is not None}
+# Tables filled from the answers of the document's other methods, not from one data type's
+# points: (method, its response schema).
+OTHER_METHOD_TABLES = {
+    datatypes.SUMMARY_TABLE: ("dailyRollUp", "DailyRollUpDataPointsResponse"),
+    "exercise_tcx_trackpoints": ("exportExerciseTcx", "ExportExerciseTcxResponse"),
+}
+# Tables that do not come from the discovery document at all, and why: their fields are
+# the legacy Fitbit Web API's, so nothing here can check them against the document
+# (tests/unit/test_legacy_import.py holds them equal to the legacy responses instead).
+NOT_FROM_THE_DOCUMENT = dict.fromkeys(
+    (
+        "legacy_daily_activity",
+        "legacy_heart_rate_zones",
+        "legacy_sleep",
+        "legacy_cardio_score",
+        "legacy_weight",
+    ),
+    "legacy Fitbit Web API values no Google Health API field carries, written only by "
+    "`fitbeam import legacy` from the original system's archive of legacy responses",
+)
 
 
 def leaf_paths(schema: str, prefix: str = "") -> list[str]:
@@ -107,6 +130,34 @@ def test_every_readable_data_type_has_a_spec_and_a_table():
     for spec in TABLED.values():
         assert spec.table in TABLES, spec.name
         assert datapoints.TABLE_OF[spec.name] == spec.table
+
+
+def _methods(resource: dict) -> dict[str, str | None]:
+    """Every method of the document's resources -> the schema of its response."""
+    out = {}
+    for child in resource.get("resources", {}).values():
+        for name, method in child.get("methods", {}).items():
+            out[name] = method.get("response", {}).get("$ref")
+        out |= _methods(child)
+    return out
+
+
+def test_every_table_comes_from_the_document_or_is_listed_with_its_reason():
+    of_points = {spec.table for spec in TABLED.values()}
+    others, legacy_only = set(OTHER_METHOD_TABLES), set(NOT_FROM_THE_DOCUMENT)
+    assert set(TABLES) == of_points | others | legacy_only
+    assert not of_points & others
+    assert not (of_points | others) & legacy_only
+    methods = _methods(DOCUMENT)
+    for table, (method, response) in OTHER_METHOD_TABLES.items():
+        assert methods.get(method) == response, table
+    rollup = SCHEMAS["DailyRollupDataPoint"]["properties"]
+    assert [t for t in datatypes.SUMMARY_TYPES if datatypes.SPECS[t].json_key not in rollup] == []
+    assert "tcxData" in SCHEMAS["ExportExerciseTcxResponse"]["properties"]
+    # The legacy import's own list, and each table's doc says it is not fetched.
+    assert legacy_only == set(legacy.LEGACY_TABLES)
+    for table in legacy_only:
+        assert "never fetched by the live pipeline" in load_avro_schema(table)["doc"], table
 
 
 def test_fitbeam_has_no_data_type_the_document_lacks():

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import pickle
 import re
+from zoneinfo import ZoneInfo
 
 import fastavro
 import pytest
 from fastavro.validation import validate
 
 from healthapi import datatypes
+from history import legacy
+from history.units import ImportUnit, ParseContext
 from rows import daily_summary, datapoints, tcx
 from rows.datapoints import RowContext, RowError
 from schemas.bigquery import TABLES, load_avro_schema
@@ -1502,6 +1506,8 @@ def test_measurement_keys_follow_the_schema_docs():
             ("data_point_id", "sample_time"),
         ): "data_point_id (sample_time when data_point_id is null)",
         (("data_point_id",), ("trackpoint_index",)): "data_point_id followed by trackpoint_index",
+        # legacy_sleep and legacy_weight: the legacy logId, which every log has.
+        (("data_point_id",),): "data_point_id",
     }
     for table in TABLES:
         doc = next(f["doc"] for f in load_avro_schema(table)["fields"] if f["name"] == "record_key")
@@ -1533,6 +1539,17 @@ def test_record_key_of_literal_rows():
     }
     assert datapoints.record_key("exercise_tcx_trackpoints", trackpoint) == key(
         USER, "exercise_tcx_trackpoints", "raw", *WATCH_KEY, "4740180907190888148", "12"
+    )
+    # A legacy table has no source columns: its key has six empty source values.
+    legacy_sleep = {"user_key": USER, "stream": "reconciled", **NO_SOURCE}
+    legacy_sleep |= {"civil_date": dt.date(2026, 11, 20), "data_point_id": "48309721045"}
+    assert datapoints.record_key("legacy_sleep", legacy_sleep) == key(
+        USER, "legacy_sleep", "reconciled", *NO_SOURCE_KEY, "48309721045"
+    )
+    cardio = {"user_key": USER, "stream": "reconciled", **NO_SOURCE}
+    cardio |= {"civil_date": dt.date(2026, 11, 20)}
+    assert datapoints.record_key("legacy_cardio_score", cardio) == key(
+        USER, "legacy_cardio_score", "reconciled", *NO_SOURCE_KEY, "2026-11-20"
     )
 
 
@@ -1828,6 +1845,209 @@ TCX = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
+# One response of each legacy Fitbit Web API endpoint with a legacy-only table, as the
+# original system's archive holds them (history.legacy), for a New York user on 20 Nov.
+LEGACY_ZONE = ZoneInfo("America/New_York")
+LEGACY_FILES = {
+    "get_activity_summary_by_date/20261120/get_activity_summary_by_date_A1B2C3.json": {
+        "activities": [],
+        "goals": {"activeMinutes": 30, "caloriesOut": 2500, "distance": 8.05, "steps": 10000},
+        "summary": {
+            "activeScore": -1,
+            "activityCalories": 812,
+            "caloriesBMR": 1519,
+            "caloriesOut": 2243,
+            "distances": [
+                {"activity": "total", "distance": 6.702},
+                {"activity": "tracker", "distance": 6.702},
+            ],
+            "elevation": 0,
+            "fairlyActiveMinutes": 21,
+            "floors": 0,
+            "lightlyActiveMinutes": 183,
+            "marginalCalories": 468,
+            "sedentaryMinutes": 702,
+            "steps": 9123,
+            "veryActiveMinutes": 14,
+        },
+    },
+    "get_heart_rate_by_date/20261120/get_heart_rate_by_date_A1B2C3.json": {
+        "activities-heart": [
+            {
+                "dateTime": "2026-11-20",
+                "value": {
+                    "customHeartRateZones": [
+                        {"name": "Easy run", "min": 120, "max": 140, "minutes": 25}
+                    ],
+                    "heartRateZones": [
+                        {
+                            "name": "Out of Range",
+                            "min": 30,
+                            "max": 97,
+                            "minutes": 1302,
+                            "caloriesOut": 1612.5,
+                        },
+                        {"name": "Peak", "min": 165, "max": 220, "minutes": 0, "caloriesOut": 0},
+                    ],
+                    "restingHeartRate": 58,
+                },
+            }
+        ]
+    },
+    "get_sleep_by_date/20261120/get_sleep_by_date_A1B2C3.json": {
+        "sleep": [
+            {
+                "dateOfSleep": "2026-11-20",
+                "duration": 4500000,
+                "efficiency": 93,
+                "endTime": "2026-11-20T00:25:00.000",
+                "infoCode": 0,
+                "isMainSleep": True,
+                "levels": {
+                    "data": [
+                        {"dateTime": "2026-11-19T23:10:00.000", "level": "light", "seconds": 1800},
+                        {"dateTime": "2026-11-19T23:40:00.000", "level": "deep", "seconds": 2700},
+                    ],
+                    "summary": {
+                        "deep": {"count": 1, "minutes": 45, "thirtyDayAvgMinutes": 68},
+                        "light": {"count": 1, "minutes": 30, "thirtyDayAvgMinutes": 241},
+                    },
+                },
+                "logId": 48309721045,
+                "logType": "auto_detected",
+                "minutesAsleep": 75,
+                "minutesAwake": 0,
+                "startTime": "2026-11-19T23:10:00.000",
+                "timeInBed": 75,
+                "type": "stages",
+            }
+        ]
+    },
+    "get_body_weight_by_date/20261120/get_body_weight_by_date_A1B2C3.json": {
+        "weight": [
+            {
+                "bmi": 23.65,
+                "date": "2026-11-20",
+                "logId": 1763625160000,
+                "source": "Aria",
+                "time": "07:52:40",
+                "weight": 72.45,
+            }
+        ]
+    },
+    "get_cardio_score_by_date/20261120/get_cardio_score_by_date_A1B2C3.json": {
+        "cardioScore": [{"dateTime": "2026-11-20", "value": {"vo2Max": "44-48"}}]
+    },
+}
+
+
+def legacy_rows() -> list[tuple[str, dict]]:
+    """The legacy-only rows of LEGACY_FILES, stamped with the run as the import stamps them."""
+    out = []
+    for path, body in LEGACY_FILES.items():
+        ctx = ParseContext(USER, LEGACY_ZONE, "archive.zip!" + path)
+        for unit in legacy.parse(path, json.dumps(body).encode(), ctx):
+            if isinstance(unit, ImportUnit) and unit.table:
+                stamp = {"run_id": RUN_ID, "ingest_time": INGEST, "load_id": "import-1-0"}
+                out += [(unit.table, {**row, **stamp}) for row in unit.rows]
+    return out
+
+
+def test_legacy_rows_of_literal_responses():
+    day = dt.date(2026, 11, 20)
+    common = {"user_key": USER, "civil_date": day, "stream": "reconciled"}
+
+    def expected(table: str, measurement: str, values: dict) -> tuple[str, dict]:
+        record = key(USER, table, "reconciled", *NO_SOURCE_KEY, measurement)
+        return table, {**common, **values, **tail(record), "load_id": "import-1-0"}
+
+    assert legacy_rows() == [
+        expected(
+            "legacy_daily_activity",
+            "2026-11-20",
+            {
+                "active_score": -1,
+                "calories_out_kcal": 2243,
+                "activity_calories_kcal": 812,
+                "calories_bmr_kcal": 1519,
+                "marginal_calories_kcal": 468,
+                "steps": 9123,
+                "floors": 0,
+                "elevation_meters": 0.0,
+                "sedentary_minutes": 702,
+                "lightly_active_minutes": 183,
+                "fairly_active_minutes": 21,
+                "very_active_minutes": 14,
+                "distances": [
+                    {"activity": "total", "distance_kilometers": 6.702},
+                    {"activity": "tracker", "distance_kilometers": 6.702},
+                ],
+                "goal_steps": 10000,
+                "goal_floors": None,
+                "goal_distance_kilometers": 8.05,
+                "goal_calories_out_kcal": 2500,
+                "goal_active_minutes": 30,
+            },
+        ),
+        expected(
+            "legacy_heart_rate_zones",
+            "2026-11-20",
+            {
+                "zones": [
+                    {
+                        "zone_name": "Out of Range",
+                        "min_beats_per_minute": 30,
+                        "max_beats_per_minute": 97,
+                        "minutes": 1302,
+                        "calories_out_kcal": 1612.5,
+                        "custom": False,
+                    },
+                    {
+                        "zone_name": "Peak",
+                        "min_beats_per_minute": 165,
+                        "max_beats_per_minute": 220,
+                        "minutes": 0,
+                        "calories_out_kcal": 0.0,
+                        "custom": False,
+                    },
+                    {
+                        "zone_name": "Easy run",
+                        "min_beats_per_minute": 120,
+                        "max_beats_per_minute": 140,
+                        "minutes": 25,
+                        "calories_out_kcal": None,
+                        "custom": True,
+                    },
+                ]
+            },
+        ),
+        expected(
+            "legacy_sleep",
+            "48309721045",
+            {
+                "data_point_id": "48309721045",
+                "efficiency": 93,
+                "info_code": 0,
+                "log_type": "auto_detected",
+                "thirty_day_average_minutes": [
+                    {"stage_type": "DEEP", "minutes": 68},
+                    {"stage_type": "LIGHT", "minutes": 241},
+                ],
+            },
+        ),
+        expected(
+            "legacy_weight",
+            "1763625160000",
+            {"data_point_id": "1763625160000", "bmi": 23.65, "log_source": "Aria"},
+        ),
+        expected(
+            "legacy_cardio_score",
+            "2026-11-20",
+            {"vo2_max_range": "44-48", "vo2_max_low": 44.0, "vo2_max_high": 48.0},
+        ),
+    ]
+
+
 def all_sample_rows() -> list[tuple[str, dict]]:
     # Imported here: tests.unit.test_rows_types imports this module's helpers.
     from tests.unit.test_rows_types import NEW_SAMPLE_POINTS
@@ -1846,6 +2066,7 @@ def all_sample_rows() -> list[tuple[str, dict]]:
         CTX,
     )
     out += tcx.trackpoint_rows(TCX, EXERCISE_GPS_ROW, CTX)
+    out += legacy_rows()
     return out
 
 

@@ -84,6 +84,10 @@ SOURCE = [
     ("source_application_package_name", "STRING", "NULLABLE"),
 ]
 DATA_POINT_ID = [("data_point_id", "STRING", "NULLABLE")]
+# The legacy tables (written only by `fitbeam import legacy`): no source columns, as the
+# legacy API named no source, but the stream, always 'reconciled'.
+LEGACY_DAY = [*USER, ("civil_date", "DATE", "REQUIRED"), ("stream", "STRING", "REQUIRED")]
+LEGACY_LOG_ID = [("data_point_id", "STRING", "REQUIRED")]
 TAIL = [
     ("record_key", "STRING", "REQUIRED"),
     ("run_id", "STRING", "REQUIRED"),
@@ -487,6 +491,66 @@ EXPECTED_COLUMNS: dict[str, list[tuple[str, str, str]]] = {
         ("active_zone_minutes_total", "INTEGER", "NULLABLE"),
     ]
     + TAIL,
+    "legacy_daily_activity": [
+        *LEGACY_DAY,
+        ("active_score", "INTEGER", "NULLABLE"),
+        ("calories_out_kcal", "INTEGER", "NULLABLE"),
+        ("activity_calories_kcal", "INTEGER", "NULLABLE"),
+        ("calories_bmr_kcal", "INTEGER", "NULLABLE"),
+        ("marginal_calories_kcal", "INTEGER", "NULLABLE"),
+        ("steps", "INTEGER", "NULLABLE"),
+        ("floors", "INTEGER", "NULLABLE"),
+        ("elevation_meters", "FLOAT", "NULLABLE"),
+        ("sedentary_minutes", "INTEGER", "NULLABLE"),
+        ("lightly_active_minutes", "INTEGER", "NULLABLE"),
+        ("fairly_active_minutes", "INTEGER", "NULLABLE"),
+        ("very_active_minutes", "INTEGER", "NULLABLE"),
+        ("distances", "RECORD", "REPEATED"),
+        ("distances.activity", "STRING", "REQUIRED"),
+        ("distances.distance_kilometers", "FLOAT", "REQUIRED"),
+        ("goal_steps", "INTEGER", "NULLABLE"),
+        ("goal_floors", "INTEGER", "NULLABLE"),
+        ("goal_distance_kilometers", "FLOAT", "NULLABLE"),
+        ("goal_calories_out_kcal", "INTEGER", "NULLABLE"),
+        ("goal_active_minutes", "INTEGER", "NULLABLE"),
+        *TAIL,
+    ],
+    "legacy_heart_rate_zones": [
+        *LEGACY_DAY,
+        ("zones", "RECORD", "REPEATED"),
+        ("zones.zone_name", "STRING", "REQUIRED"),
+        ("zones.min_beats_per_minute", "INTEGER", "NULLABLE"),
+        ("zones.max_beats_per_minute", "INTEGER", "NULLABLE"),
+        ("zones.minutes", "INTEGER", "NULLABLE"),
+        ("zones.calories_out_kcal", "FLOAT", "NULLABLE"),
+        ("zones.custom", "BOOLEAN", "REQUIRED"),
+        *TAIL,
+    ],
+    "legacy_sleep": [
+        *LEGACY_DAY,
+        *LEGACY_LOG_ID,
+        ("efficiency", "INTEGER", "NULLABLE"),
+        ("info_code", "INTEGER", "NULLABLE"),
+        ("log_type", "STRING", "NULLABLE"),
+        ("thirty_day_average_minutes", "RECORD", "REPEATED"),
+        ("thirty_day_average_minutes.stage_type", "STRING", "REQUIRED"),
+        ("thirty_day_average_minutes.minutes", "INTEGER", "REQUIRED"),
+        *TAIL,
+    ],
+    "legacy_cardio_score": [
+        *LEGACY_DAY,
+        ("vo2_max_range", "STRING", "REQUIRED"),
+        ("vo2_max_low", "FLOAT", "REQUIRED"),
+        ("vo2_max_high", "FLOAT", "REQUIRED"),
+        *TAIL,
+    ],
+    "legacy_weight": [
+        *LEGACY_DAY,
+        *LEGACY_LOG_ID,
+        ("bmi", "FLOAT", "NULLABLE"),
+        ("log_source", "STRING", "NULLABLE"),
+        *TAIL,
+    ],
 }
 
 SOURCE_KEY = (
@@ -526,6 +590,8 @@ NAMED_SAMPLE_TABLES = (
     "symptoms",
     "ovulation_test",
 )
+LEGACY_DAILY_TABLES = ("legacy_daily_activity", "legacy_heart_rate_zones", "legacy_cardio_score")
+LEGACY_LOG_TABLES = ("legacy_sleep", "legacy_weight")
 
 # The record_key components each table's doc must spell out, in order.
 EXPECTED_RECORD_KEY = {
@@ -558,6 +624,15 @@ EXPECTED_RECORD_KEY = {
     "measurement key, which here is data_point_id followed by trackpoint_index.",
     "daily_activity_summary": "user_key, 'daily_activity_summary', and the measurement key, "
     "which here is civil_date.",
+    # The legacy tables have no source columns: the six source_* values are empty strings.
+    **{
+        t: f"user_key, '{t}', {SOURCE_KEY}and the measurement key, which here is civil_date."
+        for t in LEGACY_DAILY_TABLES
+    },
+    **{
+        t: f"user_key, '{t}', {SOURCE_KEY}and the measurement key, which here is data_point_id."
+        for t in LEGACY_LOG_TABLES
+    },
 }
 
 # How each table's doc must state its civil_date rule.
@@ -587,6 +662,15 @@ EXPECTED_CIVIL_DATE_RULE = {
     "exercise": "civil_date is the local date the exercise starts on",
     "exercise_tcx_trackpoints": "civil_date is the exercise's civil_date",
     "daily_activity_summary": "civil_date is the local day of the roll-up window.",
+    "legacy_daily_activity": "civil_date is the day the legacy summary was requested for, "
+    "the user's local day",
+    "legacy_heart_rate_zones": "civil_date is the legacy API's activities-heart[].dateTime, "
+    "the user's local day",
+    "legacy_sleep": "civil_date is the local date the sleep ENDS on, the wake-up day (the "
+    "legacy dateOfSleep)",
+    "legacy_cardio_score": "civil_date is the legacy API's cardioScore[].dateTime, the user's "
+    "local day",
+    "legacy_weight": "civil_date is the legacy API's weight[].date, the user's local day",
 }
 
 
@@ -622,7 +706,7 @@ def test_tables_lists_exactly_the_packaged_avsc_files():
     }
     user_level = {"paired_devices", "user_profile", "user_settings", "irn_profile"}
     assert packaged == set(ALL_TABLES) == {*TABLES, *user_level, "load_windows"}
-    assert len(TABLES) == 40
+    assert len(TABLES) == 45
     assert set(EXPECTED_COLUMNS) == set(TABLES)
 
 
@@ -1136,6 +1220,97 @@ ROWS: dict[str, dict[str, Any]] = {
         "active_zone_minutes_total": 20,
         **TAIL_ROW,
     },
+    "legacy_daily_activity": {
+        "user_key": "p-0042",
+        **DAILY_ROW,
+        "stream": "reconciled",
+        "active_score": -1,
+        "calories_out_kcal": 2243,
+        "activity_calories_kcal": 812,
+        "calories_bmr_kcal": 1519,
+        "marginal_calories_kcal": 468,
+        "steps": 9123,
+        "floors": 0,
+        "elevation_meters": 0.0,
+        "sedentary_minutes": 702,
+        "lightly_active_minutes": 183,
+        "fairly_active_minutes": 21,
+        "very_active_minutes": 14,
+        "distances": [
+            {"activity": "total", "distance_kilometers": 6.702},
+            {"activity": "Run", "distance_kilometers": 5.012345},
+        ],
+        "goal_steps": 10000,
+        "goal_floors": None,
+        "goal_distance_kilometers": 8.05,
+        "goal_calories_out_kcal": 2500,
+        "goal_active_minutes": 30,
+        **TAIL_ROW,
+    },
+    "legacy_heart_rate_zones": {
+        "user_key": "p-0042",
+        **DAILY_ROW,
+        "stream": "reconciled",
+        "zones": [
+            {
+                "zone_name": "Out of Range",
+                "min_beats_per_minute": 30,
+                "max_beats_per_minute": 97,
+                "minutes": 1302,
+                "calories_out_kcal": 1612.5,
+                "custom": False,
+            },
+            {
+                "zone_name": "Peak",
+                "min_beats_per_minute": 165,
+                "max_beats_per_minute": 220,
+                "minutes": None,
+                "calories_out_kcal": None,
+                "custom": False,
+            },
+            {
+                "zone_name": "Easy run",
+                "min_beats_per_minute": 120,
+                "max_beats_per_minute": 140,
+                "minutes": 25,
+                "calories_out_kcal": 210.25,
+                "custom": True,
+            },
+        ],
+        **TAIL_ROW,
+    },
+    "legacy_sleep": {
+        "user_key": "p-0042",
+        **DAILY_ROW,
+        "stream": "reconciled",
+        "data_point_id": "48309721045",
+        "efficiency": 93,
+        "info_code": 0,
+        "log_type": "auto_detected",
+        "thirty_day_average_minutes": [
+            {"stage_type": "LIGHT", "minutes": 241},
+            {"stage_type": "DEEP", "minutes": 68},
+        ],
+        **TAIL_ROW,
+    },
+    "legacy_cardio_score": {
+        "user_key": "p-0042",
+        **DAILY_ROW,
+        "stream": "reconciled",
+        "vo2_max_range": "44-48",
+        "vo2_max_low": 44.0,
+        "vo2_max_high": 48.0,
+        **TAIL_ROW,
+    },
+    "legacy_weight": {
+        "user_key": "p-0042",
+        **DAILY_ROW,
+        "stream": "reconciled",
+        "data_point_id": "1763625160000",
+        "bmi": 23.65,
+        "log_source": None,
+        **TAIL_ROW,
+    },
 }
 
 
@@ -1163,6 +1338,9 @@ def test_example_row_round_trips_through_an_avro_file(table):
         ("sleep", "civil_date", "fitbeam.tables.sleep.civil_date"),
         ("heart_rate", "sample_time", "fitbeam.tables.heart_rate.sample_time"),
         ("exercise_tcx_trackpoints", "data_point_id", "exercise_tcx_trackpoints.data_point_id"),
+        ("legacy_sleep", "data_point_id", "fitbeam.tables.legacy_sleep.data_point_id"),
+        ("legacy_cardio_score", "vo2_max_low", "fitbeam.tables.legacy_cardio_score.vo2_max_low"),
+        ("legacy_weight", "stream", "fitbeam.tables.legacy_weight.stream"),
     ],
 )
 def test_validation_rejects_a_row_missing_a_required_field(table, missing, reported_field):
@@ -1171,6 +1349,14 @@ def test_validation_rejects_a_row_missing_a_required_field(table, missing, repor
     with pytest.raises(ValidationError) as excinfo:
         validate(row, schema, raise_errors=True)
     assert reported_field in str(excinfo.value)
+
+
+def test_validation_rejects_a_legacy_zone_missing_its_custom_flag():
+    schema = fastavro.parse_schema(load_avro_schema("legacy_heart_rate_zones"))
+    zone = {k: v for k, v in ROWS["legacy_heart_rate_zones"]["zones"][0].items() if k != "custom"}
+    row = {**ROWS["legacy_heart_rate_zones"], "zones": [zone]}
+    with pytest.raises(ValidationError, match=r"legacy_heart_rate_zone\.custom"):
+        validate(row, schema, raise_errors=True)
 
 
 def test_validation_rejects_a_nested_stage_missing_its_type():

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from healthapi import datatypes
+from history import legacy
 from schemas import views
 from schemas.bigquery import TABLES, USER_TABLES, load_avro_schema
 
@@ -37,6 +38,28 @@ def test_each_listed_type_is_viewed_on_the_member_its_filter_bounds():
     for spec in datatypes.SPECS.values():
         if spec.table is not None:
             assert views.WINDOW_COLUMN[spec.table] == expected[spec.window_member], spec.name
+
+
+def test_tables_of_no_data_type_are_viewed_on_the_day_their_windows_cover():
+    # The daily summary's windows are days; a legacy import's are the day of each file.
+    listed = {spec.table for spec in datatypes.SPECS.values() if spec.table is not None}
+    assert set(views.WINDOW_COLUMN) == set(TABLES) - {views.TRACKPOINTS}
+    others = {t: column for t, column in views.WINDOW_COLUMN.items() if t not in listed}
+    assert others == {"daily_activity_summary": "DATETIME(t.civil_date)"} | {
+        table: "DATETIME(t.civil_date)" for table in legacy.LEGACY_TABLES
+    }
+    assert {t: others[t] for t in legacy.LEGACY_TABLES} == legacy.LEGACY_WINDOW_COLUMN
+
+
+@pytest.mark.parametrize("table", legacy.LEGACY_TABLES)
+def test_a_legacy_view_compares_the_civil_date_with_its_windows(table):
+    sql = views.current_view_sql("my-project", "fitbit", table)
+    assert f"FROM `my-project.fitbit.{table}` AS t" in sql
+    assert f"WHERE table_name = '{table}'" in sql
+    assert (
+        "AND DATETIME(t.civil_date) >= l.window_start AND DATETIME(t.civil_date) < l.window_end"
+        in sql
+    )
 
 
 def test_a_user_level_view_keeps_each_users_latest_snapshot():
