@@ -130,6 +130,9 @@ from history.units import (
 LAYOUT = "takeout-fitbit"
 
 ROOTS = ("Takeout/Fitbit/", "Fitbit/")
+# Newer exports keep the same JSON under the Google Health root (its only copy of sleep and
+# exercise); `history.takeout_google` reads that root's CSVs and leaves this folder to us.
+GOOGLE_HEALTH_GLOBAL = "Takeout/Google Health/Global Export Data/"
 GLOBAL = "Global Export Data"
 HRV_FOLDER = "Heart Rate Variability"
 HRV_SUMMARY = "Daily Heart Rate Variability Summary"
@@ -257,6 +260,9 @@ DAY = dt.timedelta(days=1)
 
 def _member(path: str) -> tuple[str, ...] | None:
     """The path's parts below the Fitbit root, or None when it is not under one."""
+    if path.startswith(GOOGLE_HEALTH_GLOBAL):
+        parts = tuple(p for p in path[len("Takeout/Google Health/") :].split("/") if p)
+        return parts if len(parts) > 1 else None
     for root in ROOTS:
         if path.startswith(root):
             parts = tuple(part for part in path[len(root) :].split("/") if part)
@@ -286,7 +292,9 @@ def classify(path: str) -> str | Skipped | None:
     Returns:
         The API data type (`steps`); Skipped `not_health`, `unmapped`, `superseded` or
         `unknown` for the other files under `Takeout/Fitbit/`; None for a path that is
-        not under `Takeout/Fitbit/` (or an extracted `Fitbit/`).
+        not under `Takeout/Fitbit/` (or an extracted `Fitbit/`, or the newer exports'
+        `Takeout/Google Health/Global Export Data/`, whose JSON is the same; the other
+        files under `Takeout/Google Health/` are `history.takeout_google`'s).
     """
     parts = _member(path)
     if parts is None:

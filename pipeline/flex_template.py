@@ -55,6 +55,11 @@ REQUEST_SOURCES = frozenset(
     }
 )
 
+# Options a job of the template may leave out although they have no default: the token
+# store, which a rebuild and an import (no API call) do not use; `resolve` asks for it
+# when the job calls the API.
+NOT_NEEDED_BY_EVERY_JOB = frozenset({"token_store"})
+
 _BUCKET = r"gs://[a-z0-9][-_.a-z0-9]{1,220}[a-z0-9]"
 _GCS_FILE = rf"^{_BUCKET}/[^\s]+$"
 _GCS_FOLDER = rf"^{_BUCKET}(/[^\s]*)?$"
@@ -413,7 +418,9 @@ def metadata() -> dict:
                 "name": name,
                 "label": entry.label,
                 "helpText": entry.help_text,
-                "isOptional": default is not None or name in REQUEST_SOURCES,
+                "isOptional": default is not None
+                or name in REQUEST_SOURCES
+                or name in NOT_NEEDED_BY_EVERY_JOB,
                 "regexes": [entry.regex],
                 "paramType": entry.param_type,
             }

@@ -615,7 +615,7 @@ def parse_legacy_users(text: str, source: str) -> tuple[tuple[str, str, str], ..
             "must start with the header legacy_user_id,user_key,time_zone",
             example,
         )
-    out, seen = [], set()
+    out, seen, keys = [], set(), set()
     for number, row in enumerate(rows[1:], start=2):
         if not any(c.strip() for c in row):
             continue
@@ -630,6 +630,11 @@ def parse_legacy_users(text: str, source: str) -> tuple[tuple[str, str, str], ..
             check_user_key(key)
         except ValueError as err:
             raise OptionsError("legacy_users", source, f"line {number}: {err}", example) from None
+        if key in keys:
+            raise OptionsError(
+                "legacy_users", source, f"line {number}: the user key {key!r} is repeated", example
+            )
+        keys.add(key)
         check_time_zone(zone, "legacy_users")
         seen.add(legacy_id)
         out.append((legacy_id, key, zone))

@@ -87,15 +87,25 @@ class RunReport:
         out["dead_letters_total"] = self.dead_letters_total
         return out
 
+    def _source(self) -> str:
+        """What the run loaded from: a range, messages, dead letters, an archive or files."""
+        if not self.requests_from:
+            return (
+                f"  {self.users} users, {self.start_date} .. {self.end_date}, "
+                f"{len(self.data_types)} data types"
+            )
+        if self.replayed:
+            return f"  dead letters replayed from {self.requests_from}"
+        if "objects_read" in self.archive or "archive_read" in self.dead_letters:
+            return f"  rebuilt from the raw archive {self.requests_from} (no API call)"
+        if self.files_read or self.files_skipped or "import" in self.dead_letters:
+            return f"  imported from {self.requests_from} (no API call)"
+        return f"  {self.request_messages:,} request messages from {self.requests_from}"
+
     def render(self) -> str:
         lines = [
             f"run {self.run_id}: {self.state} in {self.wall_seconds:.1f} s",
-            f"  {self.users} users, {self.start_date} .. {self.end_date}, "
-            f"{len(self.data_types)} data types"
-            if not self.requests_from
-            else f"  {self.request_messages:,} request messages from {self.requests_from}"
-            if not self.replayed
-            else f"  dead letters replayed from {self.requests_from}",
+            self._source(),
             f"  rows loaded: {self.rows_total:,} (from {self.loads:,} loads)",
         ]
         if self.note:  # no counts to show; the note says where to look

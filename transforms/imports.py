@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import posixpath
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
@@ -84,10 +83,16 @@ class Source:
 
 
 def _relative(path: str, root: str) -> str:
+    """A plain file's path inside the export: below the import's root; for a single file,
+    from its `Takeout/` folder on, else its last three parts (a legacy
+    `{endpoint}/{YYYYMMDD}/{file}`)."""
     root = root.rstrip("/")
-    if path.startswith(root + "/"):
+    if root and path.startswith(root + "/"):
         return path[len(root) + 1 :]
-    return posixpath.basename(path)
+    _, takeout, rest = path.rpartition("/Takeout/")
+    if takeout:
+        return f"Takeout/{rest}"
+    return "/".join(path.split("/")[-3:])
 
 
 def _open(path: str):
@@ -403,8 +408,16 @@ class ImportFiles(beam.PTransform):
             return self.path
         return f"{self.path}/**"
 
+    def _root(self) -> str:
+        """What files are named relative to: the folder, or a glob's part before its first
+        wildcard (`gs://b/takeout/**/*.json` -> `gs://b/takeout`)."""
+        first = min((self.path.find(c) for c in "*?[" if c in self.path), default=-1)
+        if first < 0:
+            return self.path if not self.path.lower().endswith(_FILE_SUFFIXES) else ""
+        return self.path[:first].rpartition("/")[0]
+
     def expand(self, pbegin):
-        layout, root = self.layout, self.path
+        layout, root = self.layout, self._root()
         files = (
             pbegin
             | "Match" >> fileio.MatchFiles(self._pattern())

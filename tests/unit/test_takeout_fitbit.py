@@ -58,6 +58,9 @@ def parse(path: str, data, zone: ZoneInfo = NEW_YORK) -> list:
         (G + "exercise-0.json", "exercise"),
         (G + "exercise-100.json", "exercise"),
         (G + "exercise-2018-01-01.json", "exercise"),
+        # Newer exports: the same JSON under the Google Health root.
+        ("Takeout/Google Health/Global Export Data/sleep-2026-10-01.json", "sleep"),
+        ("Takeout/Google Health/Global Export Data/exercise-0.json", "exercise"),
         (
             "Takeout/Fitbit/Heart Rate Variability/"
             "Daily Heart Rate Variability Summary - 2021-06-(01).csv",
