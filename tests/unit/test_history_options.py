@@ -288,6 +288,10 @@ def test_a_study_import_takes_its_zones_from_the_csv(tmp_path):
             "line 3: a bad or repeated legacy user id",
         ),
         (
+            "legacy_user_id,user_key,time_zone\nA1,p-1,UTC\nB2,p-1,UTC\n",
+            "line 3: the user key 'p-1' is repeated",
+        ),
+        (
             "legacy_user_id,user_key,time_zone\nA-1,p-1,UTC\n",
             "line 2: a bad or repeated legacy user id",
         ),
@@ -405,7 +409,7 @@ FIELDS = dict(
 )
 
 
-def test_the_report_shows_an_imports_files_and_the_archive():
+def test_the_report_of_an_import_shows_its_files():
     values = {
         "rows_valid_steps": 1459,
         "rows_valid_load_windows": 3,
@@ -414,27 +418,50 @@ def test_the_report_shows_an_imports_files_and_the_archive():
         "import_files_skipped/superseded": 3,
         "import_files_skipped/no_data": 2,
         "import_files_skipped/unknown": 0,
-        "archive_objects_read": 12,
-        "archive_incomplete_answers": 1,
-        "archive_other_files": 0,
     }
     built = report.from_counters(values, **FIELDS)
     assert (built.files_read, built.files_skipped) == (7, {"superseded": 3, "no_data": 2})
-    assert built.archive == {"objects_read": 12, "incomplete_answers": 1}
+    assert built.archive == {}
     as_json = built.to_json()
-    assert as_json["files_read"] == 7
-    assert as_json["files_skipped"] == {"superseded": 3, "no_data": 2}
-    assert as_json["archive"] == {"objects_read": 12, "incomplete_answers": 1}
+    assert (as_json["files_read"], as_json["files_skipped"]) == (
+        7,
+        {"superseded": 3, "no_data": 2},
+    )
     assert built.render().splitlines() == [
         "run import-takeout-p-0042: DONE in 3.0 s",
-        "  0 request messages from takeout.zip",
+        "  imported from takeout.zip (no API call)",
         "  rows loaded: 1,459 (from 3 loads)",
         "    steps      1,459",
         "  dead letters: 0",
         "  files imported: 7; skipped: 5 (no_data 2, superseded 3)",
+        "  API answers by status: none",
+        "  retries: 0   token refreshes: 0",
+    ]
+
+
+def test_the_report_of_a_rebuild_shows_the_archive():
+    values = {
+        "rows_valid_steps": 10,
+        "archive_objects_read": 12,
+        "archive_incomplete_answers": 1,
+        "archive_other_files": 0,
+        "dead_letters_archive_read": 2,
+    }
+    fields = {**FIELDS, "run_id": "run-1", "requests_from": "gs://b/raw/**"}
+    built = report.from_counters(values, **fields)
+    assert built.archive == {"objects_read": 12, "incomplete_answers": 1}
+    assert built.to_json()["archive"] == {"objects_read": 12, "incomplete_answers": 1}
+    assert built.render().splitlines() == [
+        "run run-1: DONE in 3.0 s",
+        "  rebuilt from the raw archive gs://b/raw/** (no API call)",
+        "  rows loaded: 10 (from 0 loads)",
+        "    steps         10",
+        "  dead letters: 2",
+        "    archive_read          2",
         "  raw archive: incomplete_answers 1, objects_read 12",
         "  API answers by status: none",
         "  retries: 0   token refreshes: 0",
+        "  dead letters written under /tmp/dl/import-takeout-p-0042",
     ]
 
 

@@ -210,10 +210,24 @@ def test_a_plain_file_is_named_relative_to_the_import_root(tmp_path):
     assert imports.Source(path, "x").name == path
 
 
-def test_a_file_outside_the_root_is_named_by_its_base_name():
-    assert list(imports.list_sources("/a/b/c.json", "/elsewhere")) == [
-        imports.Source("/a/b/c.json", "c.json")
-    ]
+@pytest.mark.parametrize(
+    ("path", "member"),
+    [
+        # A single file: from its Takeout/ folder on.
+        (
+            "gs://b/dl/Takeout/Fitbit/Global Export Data/steps-2026-11-03.json",
+            "Takeout/Fitbit/Global Export Data/steps-2026-11-03.json",
+        ),
+        # Else its last three parts, as a legacy file is named.
+        (
+            "gs://old/x/get_sleep_by_date/20261030/get_sleep_by_date_A1.json",
+            "get_sleep_by_date/20261030/get_sleep_by_date_A1.json",
+        ),
+    ],
+)
+def test_a_file_outside_the_root_is_named_from_its_own_path(path, member):
+    for root in ("", "/elsewhere"):
+        assert list(imports.list_sources(path, root)) == [imports.Source(path, member)]
 
 
 def test_a_zip_is_its_members_without_folders(tmp_path):
@@ -587,6 +601,34 @@ def test_a_legacy_archive_loaded_as_one_user(legacy_root):
     assert_that(data, equal_to(rows), label="rows")
     assert_that(load_rows, equal_to(loads), label="load rows")
     assert_that(out["dead_letter"], equal_to([]), label="dead letters")
+    p.run().wait_until_finish()
+
+
+def test_a_glob_over_a_legacy_folder_imports_what_the_folder_does(legacy_root):
+    """Files matched by a glob are named from the part before its wildcard, so the legacy
+    parser still reads `{endpoint}/{YYYYMMDD}/...` from their names."""
+    root, (first, _) = legacy_root
+    folder = root.parent / "glob"
+    for path in _legacy_files(root, first.legacy_user_id):
+        if "heart_rate" not in path.name and path.suffix == ".json":
+            target = folder / path.relative_to(root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+    zone = ZoneInfo(first.time_zone)
+    units = []
+    for path in _legacy_files(folder, first.legacy_user_id):
+        member = path.relative_to(folder).as_posix()
+        if isinstance(legacy.classify(member), str):
+            ctx = ParseContext(USER_KEY, zone, str(path))
+            units += _units(legacy, member, path.read_bytes(), ctx)
+    rows, _, _ = _expected(units, LEGACY_RUN, "legacy")
+    assert len(rows) > 3
+    p = test_pipeline.TestPipeline()
+    out = p | imports.ImportFiles(
+        "legacy", f"{folder}/**", LEGACY_RUN, INGEST, USER_KEY, first.time_zone, clock=fixed_clock
+    )
+    data, _ = _split(out["rows"])
+    assert_that(data, equal_to(rows), label="rows")
     p.run().wait_until_finish()
 
 
