@@ -547,3 +547,32 @@ def test_pair_archived_tcx_meets_each_call_with_its_newest_export():
     result.wait_until_finish()
     assert counter(result, "archive_tcx_missing") == 1
     assert counter(result, "archive_tcx_without_exercise") == 2
+
+
+# --------------------------------------------------------------------------- known bugs
+# These fail against the code as committed (see the commit message): decode's contract
+# is "ArchiveError: ... a field missing or mistyped", and ReadArchive's "objects that
+# cannot be read are dead letters".
+
+
+@pytest.mark.parametrize(
+    ("record", "why"),
+    [
+        (_record(answered_at=None), "answered_at null is read as the text 'None'"),
+        (_record(answered_at=20261128), "answered_at a number"),
+        (_record(load_key=None), "load_key null is read as the text 'None'"),
+        (_record(part=True), "part true is read as part 1"),
+        (_record(call={**_record()["call"], "user_key": 42}), "a numeric user key"),
+        (_record(call={**_record()["call"], "start": None}), "a null window start"),
+        (_record(call={**_record()["call"], "stream": ["raw"]}), "a list as the stream"),
+    ],
+)
+def test_decode_refuses_mistyped_fields(record, why):
+    with pytest.raises(archive.ArchiveError):
+        archive.decode(_encoded(record), "o.json.gz")
+
+
+def test_decode_refuses_json_nested_too_deeply_instead_of_raising_recursion_error():
+    data = gzip.compress(b"[" * 200_000 + b"]" * 200_000)
+    with pytest.raises(archive.ArchiveError):
+        archive.decode(data, "o.json.gz")

@@ -660,3 +660,18 @@ def test_import_files_refuses_bad_arguments(args, message):
     with pytest.raises(ValueError) as raised:
         imports.ImportFiles(path="x.zip", ingest_time=INGEST, **args)
     assert str(raised.value) == message
+
+
+# --------------------------------------------------------------------------- known bugs
+# These fail against the code as committed (see the commit message).
+
+
+def test_a_corrupt_zips_letter_names_whose_export_it_is(tmp_path):
+    """A Takeout is one person's: its unreadable zip is theirs, as its members' letters
+    are (`user_key=self.user_key`); `fitbeam forget` finds a participant's dead-letter
+    lines by their key, and a zip's path need not name it. `_ParseFilesFn._dead`
+    defaults user_key to None (DeadLetter.user_key is a str, "" when unknown)."""
+    path = tmp_path / "broken.zip"
+    path.write_bytes(b"PK not really")
+    (out,) = _parse_fn(root=str(tmp_path)).process(str(path), frozenset())
+    assert out.value.user_key == USER_KEY
