@@ -157,17 +157,16 @@ def build_pipeline(
         )
         loaded.append(load(user_built.rows, "User"))
         user_letters = (user_fetched.dead_letter, user_built.dead_letter)
-    archive_letters: tuple[beam.PCollection, ...] = ()
+    archive_letters: list[beam.PCollection] = []
     if config.raw_archive:
-        answers = [fetched.pages, detail.pages]
+        # One archive step per fetch: a Flatten of the answers would make the local runner
+        # hold them all (as it did the rows), where each branch now runs fused.
+        answers = {"Archive": fetched.pages, "ArchiveDetail": detail.pages}
         if user_calls is not None:
-            answers.append(user_fetched.pages)
-        archived = (
-            tuple(answers)
-            | "AllAnswers" >> beam.Flatten()
-            | "Archive" >> ArchivePages(config.raw_archive, config.run_id, clock=clock)
-        )
-        archive_letters = (archived.dead_letter,)
+            answers["ArchiveUser"] = user_fetched.pages
+        for label, pages in answers.items():
+            archived = pages | label >> ArchivePages(config.raw_archive, config.run_id, clock=clock)
+            archive_letters.append(archived.dead_letter)
     dead_letters = (
         bad_input,
         fetched.dead_letter,

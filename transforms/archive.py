@@ -362,7 +362,7 @@ class ReadArchive(beam.PTransform):
     def expand(self, pbegin):
         read = (
             pbegin
-            | "Match" >> fileio.MatchFiles(self.pattern)
+            | "Find" >> fileio.MatchFiles(self.pattern)
             | "Objects" >> beam.FlatMap(_archive_objects)
             | "Open" >> fileio.ReadMatches()
             | "Decode"
@@ -416,5 +416,5 @@ class PairArchivedTcx(beam.PTransform):
         return (
             {"calls": keyed_calls, "exports": keyed_exports}
             | "Join" >> beam.CoGroupByKey()
-            | "Pair" >> beam.FlatMap(_pair_tcx)
+            | "Meet" >> beam.FlatMap(_pair_tcx)
         )

@@ -420,7 +420,7 @@ class ImportFiles(beam.PTransform):
         layout, root = self.layout, self._root()
         files = (
             pbegin
-            | "Match" >> fileio.MatchFiles(self._pattern())
+            | "Find" >> fileio.MatchFiles(self._pattern())
             | "Paths" >> beam.Map(lambda metadata: metadata.path)
             | "Spread" >> beam.Reshuffle()
         )
@@ -429,7 +429,7 @@ class ImportFiles(beam.PTransform):
             listed = (
                 files
                 | "List" >> beam.FlatMap(lambda path: [s.member for s in _safe_list(path, root)])
-                | "AllPaths" >> beam.combiners.ToList()
+                | "Gather" >> beam.CombineGlobally(beam.combiners.ToListCombineFn())
                 | "SharedTypes" >> beam.Map(lambda paths: _shared_types(layout, paths))
             )
         else:
@@ -448,7 +448,7 @@ class ImportFiles(beam.PTransform):
                 _UnitRowsFn(self.run_id, self.ingest_time, layout, self.clock)
             ).with_outputs(_UnitRowsFn.DEAD_LETTER, main="rows")
         )
-        dead = (parsed.dead_letter, built.dead_letter) | "ImportDeadLetters" >> beam.Flatten()
+        dead = (parsed.dead_letter, built.dead_letter) | "Letters" >> beam.Flatten()
         return {"rows": built.rows, "dead_letter": dead}
 
 

@@ -123,6 +123,9 @@ BEAM_COMPOSITES = {
     "NoFailures",
     "WriteFile",
     "Read",
+    # beam.Partition's step is named after its DoFn, inside and out.
+    "ParDo(ApplyPartitionFnFn)",
+    "CombinePerKey",
 }
 
 
@@ -168,3 +171,84 @@ def test_no_flatten_gathers_the_rows_only_the_dead_letters(flags):
         and not set(t.unique_name.split("/")[:-1]) & BEAM_COMPOSITES
     )
     assert flattens == ["AllDeadLetters"]
+
+
+ARCHIVE = ["--raw_archive=gs://my-bucket/raw"]
+HISTORY_COMMON = [f for f in COMMON if not f.startswith("--token_store")]
+
+
+@pytest.mark.parametrize(
+    ("flags", "streaming"),
+    [(BATCH + ARCHIVE, False), (STREAMING + ARCHIVE, True)],
+    ids=["batch", "streaming"],
+)
+def test_the_raw_archive_is_a_step_per_fetch(flags, streaming):
+    job = _translate(flags)
+    top = {label for label in _labels(job) if "/" not in label}
+    assert top == STAGES | {"Archive", "ArchiveDetail", "ArchiveUser"}
+    assert job.options.view_as(StandardOptions).streaming is streaming
+
+
+def _translate_history(flags: list[str]):
+    options = PipelineOptions(HISTORY_COMMON + flags)
+    config = resolve(options, today=TODAY)
+    p = beam.Pipeline(options=options)
+    build_pipeline(p, config, INGEST)
+    return p.run().job
+
+
+@pytest.mark.parametrize(
+    ("flags", "top"),
+    [
+        (
+            ["--from_archive=gs://my-bucket/raw/**", "--run_id=rebuild-1"],
+            {
+                "ReadArchive",
+                "SplitAnswers",
+                "Rows",
+                "ValidateRows",
+                "WriteTables",
+                "PairTcx",
+                "DetailRows",
+                "ValidateDetailRows",
+                "WriteDetailTables",
+                "UserRows",
+                "ValidateUserRows",
+                "WriteUserTables",
+                "AllDeadLetters",
+                "WriteDeadLetters",
+            },
+        ),
+        (
+            [
+                "--import_takeout=gs://my-bucket/takeout.zip",
+                "--user_key=p-0042",
+                "--time_zone=Europe/London",
+                "--run_id=import-takeout-1",
+            ],
+            {"Import", "ValidateRows", "WriteTables", "AllDeadLetters", "WriteDeadLetters"},
+        ),
+        (
+            [
+                "--import_legacy=gs://my-old-bucket",
+                "--user_key=p-0042",
+                "--time_zone=Europe/London",
+                "--run_id=import-legacy-1",
+            ],
+            {"Import", "ValidateRows", "WriteTables", "AllDeadLetters", "WriteDeadLetters"},
+        ),
+    ],
+    ids=["rebuild", "import-takeout", "import-legacy"],
+)
+def test_the_history_jobs_translate_for_dataflow(flags, top):
+    job = _translate_history(flags)
+    labels = _labels(job)
+    assert {label for label in labels if "/" not in label} == top
+    assert job.options.view_as(StandardOptions).streaming is False
+    repeated = [
+        label
+        for label in labels
+        for outer, inner in _our_label_pairs(label)
+        if inner.startswith(outer) or outer.startswith(inner)
+    ]
+    assert repeated == []
