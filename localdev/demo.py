@@ -6,7 +6,8 @@ BigQuery emulator and the GCS emulator; authorises synthetic users with
 Google's installed-app flow (PKCE, loopback redirect, state check; the
 simulator consents on each user's behalf) into a local token store; runs
 `fitbeam run` for the last complete days into the BigQuery emulator, dead
-letters to the GCS emulator; prints the run report and an example query with
+letters and the raw archive of every API answer (`--raw_archive`) to the GCS
+emulator; prints the run report and an example query with
 its answer; leaves the report's JSON at `<state_dir>/demo-report.json`; and ends
 with the study view of it: each participant's status (`fitbeam status`) and the
 study report (`fitbeam report`) at `<state_dir>/fitbeam-report.html`.
@@ -123,6 +124,7 @@ def run_demo(
         first_day = last_day - dt.timedelta(days=days - 1)
         report_path = state_dir / "demo-report.json"
         dead_letter_root = f"gs://{emulators.DEFAULT_BUCKET}/dead-letters"
+        raw_archive = f"gs://{emulators.DEFAULT_BUCKET}/raw"
         argv = [
             f"--users={','.join(names)}",
             f"--start_date={first_day}",
@@ -131,6 +133,7 @@ def run_demo(
             f"--token_store={store.root}",
             f"--dataset={emulators.PROJECT}:{DATASET}",
             f"--dead_letter_root={dead_letter_root}",
+            f"--raw_archive={raw_archive}",
             f"--report_json={report_path}",
             f"--temp_location=gs://{emulators.DEFAULT_BUCKET}/bigquery-loads",
             f"--project={emulators.PROJECT}",
@@ -144,6 +147,11 @@ def run_demo(
         run_report = batch.run(argv, out=out)
         out("")
         out(f"report JSON: {report_path}")
+        out(
+            f"every API answer is in the raw archive, {raw_archive}/user_key=.../; "
+            f"rebuild the tables from it with no API call: fitbeam rebuild "
+            f"--from_archive='{raw_archive}/**' --dataset={emulators.PROJECT}:{DATASET} ..."
+        )
         out("")
         out("example query (BigQuery emulator):")
         out(EXAMPLE_QUERY.replace("@last_day", f"DATE '{last_day}'"))

@@ -16,9 +16,11 @@ share no disk.
 An option is optional when it has a default or when it is one of the request sources
 that exclude each other (`--users`/`--start_date`/`--end_date`, `--requests_file`,
 `--dead_letters`, `--requests_subscription`, `--from_archive`, `--import_takeout`,
-`--import_legacy`); `resolve` checks the combination at launch. The rebuild and the
-imports are batch jobs of the same template (`fitbeam rebuild`, `fitbeam import`). Beam's own options (`--streaming`, `--temp_location`, `--sdk_container_image`,
-...) are not declared here; Dataflow passes them through.
+`--import_legacy`); `resolve` checks the combination at launch. The token store
+may be left out too: a rebuild or an import calls no API. The rebuild and the
+imports are batch jobs of the same template (`fitbeam rebuild`, `fitbeam import`).
+Beam's own options (`--streaming`, `--temp_location`, `--sdk_container_image`, ...)
+are not declared here; Dataflow passes them through.
 
 `launch(argv)` is what the image's Flex Template main file calls with the template's
 parameters as flags (see the Dockerfile).

@@ -355,6 +355,11 @@ REQUEST_SOURCES = (
 def _one_request_source(o: FitbeamOptions, streaming: bool) -> None:
     """Requests come from the CLI range, a file, or a subscription: exactly one."""
     ranged = [f for f in ("users", "start_date", "end_date") if getattr(o, f)]
+    history = [f for f in ("from_archive", "import_takeout", "import_legacy") if getattr(o, f)]
+    if streaming and history:
+        raise OptionsError(
+            history[0], getattr(o, history[0]), "is a batch job: leave out --streaming", None
+        )
     if streaming and not o.requests_subscription:
         raise OptionsError(
             "requests_subscription",
@@ -656,10 +661,7 @@ def _history(o: FitbeamOptions, streaming: bool) -> dict:
             )
     if not flags:
         return {}
-    if streaming:
-        raise OptionsError(
-            flags[0], getattr(o, flags[0]), "is a batch job: leave out --streaming", None
-        )
+    # (--streaming with one of them is refused first, by _one_request_source.)
     if o.raw_archive:
         raise OptionsError(
             "raw_archive", o.raw_archive, f"archives API answers; --{flags[0]} calls no API", None

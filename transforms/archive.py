@@ -73,7 +73,7 @@ def _civil_day(page: ApiPage) -> str:
         day = dict(call.parent).get("civil_date")
         if isinstance(day, dt.date):
             return day.isoformat()
-    return page.answered_at[:10]
+    return page.answered_at[:10] or "unknown"
 
 
 def object_name(page: ApiPage, run_id: str) -> str:
@@ -196,9 +196,6 @@ class ArchiveError(ValueError):
     """An archive object that is not one fitbeam wrote."""
 
 
-_CALL_KEYS = ("user_key", "kind", "data_type", "start", "end", "stream")
-
-
 def decode(data: bytes, path: str) -> ApiPage:
     """An archive object's bytes -> the page it holds (the call without its parent).
 
@@ -207,46 +204,54 @@ def decode(data: bytes, path: str) -> ApiPage:
     """
     try:
         record = json.loads(gzip.decompress(data))
-    except (OSError, EOFError, ValueError) as err:
+    except (OSError, EOFError, ValueError, RecursionError) as err:
         raise ArchiveError(f"{path}: not gzipped JSON ({type(err).__name__})") from None
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise ArchiveError(f"{path}: not a fitbeam raw archive object (format {FORMAT!r})")
     try:
-        call_json = record["call"]
-        call = ApiCall(
-            **{k: call_json[k] for k in _CALL_KEYS},
-            data_point_id=call_json.get("data_point_id", ""),
-        )
-        answer = record["answer"]
-        part, final = record["part"], record["final"]
-        if not isinstance(part, int) or not isinstance(final, bool) or part < 0:
-            raise TypeError("part and final")
+        # Only a call that planning could have made (ApiCall.from_json checks it).
+        call = ApiCall.from_json(record["call"])
+        answer, part, final = record["answer"], record["part"], record["final"]
+        load_key, answered_at = record["load_key"], record["answered_at"]
+        if type(part) is not int or part < 0 or type(final) is not bool:
+            raise TypeError("part must be a whole number from 0 and final true or false")
+        if not isinstance(load_key, str) or not load_key:
+            raise TypeError("load_key must be a non-empty string")
+        if not isinstance(answered_at, str) or not answered_at.endswith("Z"):
+            raise TypeError("answered_at must be an RFC 3339 UTC time")
+        dt.datetime.fromisoformat(answered_at.replace("Z", "+00:00"))
+        if not isinstance(answer, dict):
+            raise TypeError("answer must be an object")
         fields: dict = {}
         if call.kind == "list":
-            fields["points"] = tuple(answer["dataPoints"])
+            fields["points"] = tuple(_items(answer["dataPoints"]))
         elif call.kind == "summary":
             fields["rollups"] = tuple(
-                (data_type, tuple(windows)) for data_type, windows in answer["rollups"]
+                (data_type, tuple(_items(windows))) for data_type, windows in answer["rollups"]
             )
         elif call.kind == "tcx":
             if not isinstance(answer["tcx"], str):
-                raise TypeError("tcx")
+                raise TypeError("tcx must be text")
             fields["tcx"] = answer["tcx"]
-        elif call.kind == "user":
-            fields["points"] = tuple(answer["items"])
         else:
-            raise ValueError(f"kind {call.kind[:20]!r}")
+            fields["points"] = tuple(_items(answer["items"]))
         return ApiPage(
             call,
             part=part,
             final=final,
-            load_key=str(record["load_key"]),
-            answered_at=str(record["answered_at"]),
+            load_key=load_key,
+            answered_at=answered_at,
             source=path,
             **fields,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise ArchiveError(f"{path}: a field is missing or of the wrong type ({err})") from None
+
+
+def _items(value: object) -> list:
+    if not isinstance(value, list):
+        raise TypeError("an answer's points, windows or items must be a list")
+    return value
 
 
 def answer_key(call: ApiCall) -> tuple:

@@ -92,7 +92,11 @@ def _relative(path: str, root: str) -> str:
     _, takeout, rest = path.rpartition("/Takeout/")
     if takeout:
         return f"Takeout/{rest}"
-    return "/".join(path.split("/")[-3:])
+    scheme, _, rest = path.rpartition("://")
+    parts = [part for part in rest.split("/") if part]
+    if scheme:
+        parts = parts[1:]  # the bucket
+    return "/".join(parts[-3:])
 
 
 def _open(path: str):
@@ -209,7 +213,9 @@ class _ParseFilesFn(beam.DoFn):
         try:
             sources = list(list_sources(path, self.root))
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
-            yield self._dead(path, MalformedFile(f"{path}: not a readable zip file ({err})"))
+            yield self._dead(
+                path, MalformedFile(f"{path}: not a readable zip file ({err})"), self.user_key
+            )
             return
         wanted: list[tuple[Source, object]] = []
         for source in sources:

@@ -44,6 +44,10 @@ def test_demo_loads_a_day_with_the_simulator_in_a_child_process(tmp_path, restor
     assert "heart_rate" in text
     assert "dead letters: 0" in text
     assert (tmp_path / "demo-report.json").is_file()
+    # Every answer the run used is in the raw archive: as many objects as pages.
+    archived = re.search(r"raw archive: bytes ([\d,]+), objects ([\d,]+)", text)
+    assert archived and int(archived[2].replace(",", "")) >= report.calls_done > 0, text
+    assert "fitbeam rebuild --from_archive='gs://" in text
     assert "example query (BigQuery emulator):" in text
     assert re.search(r"^user-1 +\d{4}-\d{2}-\d{2} +\d+", text, re.MULTILINE), text
 

@@ -210,6 +210,9 @@ def _encoded(record) -> bytes:
     return gzip.compress(json.dumps(record).encode())
 
 
+WRONG = "o.json.gz: a field is missing or of the wrong type "
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
@@ -235,32 +238,44 @@ def _encoded(record) -> bytes:
         ),
         (
             _encoded(_record(part="0")),
-            "o.json.gz: a field is missing or of the wrong type (part and final)",
+            f"{WRONG}(part must be a whole number from 0 and final true or false)",
         ),
         (
             _encoded(_record(part=-1)),
-            "o.json.gz: a field is missing or of the wrong type (part and final)",
+            f"{WRONG}(part must be a whole number from 0 and final true or false)",
         ),
         (
             _encoded(_record(final="true")),
-            "o.json.gz: a field is missing or of the wrong type (part and final)",
+            f"{WRONG}(part must be a whole number from 0 and final true or false)",
         ),
         (
             _encoded(_record(call={"user_key": "user-1", "kind": "list"})),
-            "o.json.gz: a field is missing or of the wrong type ('data_type')",
+            "o.json.gz: a field is missing or of the wrong type (the call has no 'data_type')",
         ),
         (
             _encoded(_record(call={**_record()["call"], "kind": "feed"})),
-            "o.json.gz: a field is missing or of the wrong type (kind 'feed')",
+            f"{WRONG}(call kind 'feed' is not list, summary, tcx or user)",
         ),
         (
             _encoded(_record(answer={"dataPoints": None})),
             "o.json.gz: a field is missing or of the wrong type "
-            "('NoneType' object is not iterable)",
+            "(an answer's points, windows or items must be a list)",
         ),
         (
-            _encoded(_record(call={**_record()["call"], "kind": "tcx"}, answer={"tcx": 5})),
-            "o.json.gz: a field is missing or of the wrong type (tcx)",
+            _encoded(
+                _record(
+                    call={
+                        **_record()["call"],
+                        "kind": "tcx",
+                        "data_type": "exercise",
+                        "start": "",
+                        "end": "",
+                        "data_point_id": "42",
+                    },
+                    answer={"tcx": 5},
+                )
+            ),
+            "o.json.gz: a field is missing or of the wrong type (tcx must be text)",
         ),
     ],
 )

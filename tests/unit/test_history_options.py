@@ -156,12 +156,11 @@ def test_a_rebuild_still_checks_a_token_store_it_is_given():
         ),
         (
             ["--streaming", f"--requests_subscription={SUB}", "--from_archive=a"],
-            "--from_archive='a': cannot be used with --requests_subscription",
+            "--from_archive='a': is a batch job: leave out --streaming",
         ),
         (
             ["--streaming", "--import_takeout=t.zip", "--user_key=p-1"],
-            "--requests_subscription='': is required with --streaming; "
-            f"e.g. --requests_subscription={SUB}",
+            "--import_takeout='t.zip': is a batch job: leave out --streaming",
         ),
         (
             ["--from_archive=a", "--user_key=p-1"],
