@@ -145,15 +145,18 @@ class _ToRowsFn(beam.DoFn):
         count += partial.pop(key, 0)
         if complete:
             loaded_at = self.clock() if self.clock else dt.datetime.now(dt.UTC)
-            yield load_windows.TABLE, load_windows.load_row(
-                call,
-                ctx,
-                table,
-                count,
-                loaded_at,
-                origin=self.origin,
-                answered_at=answered_time(page.answered_at),
-                source_uri=page.source or None,
+            yield (
+                load_windows.TABLE,
+                load_windows.load_row(
+                    call,
+                    ctx,
+                    table,
+                    count,
+                    loaded_at,
+                    origin=self.origin,
+                    answered_at=answered_time(page.answered_at),
+                    source_uri=page.source or None,
+                ),
             )
 
     def _count_calls(self, details: int, final: bool) -> None:
