@@ -50,7 +50,7 @@ DOCS_REQUIRES = [
 
 setup(
     name="fitbeam",
-    version="0.5.0",
+    version="0.6.0",
     description="Move Fitbit data (Google Health API v4) into BigQuery with Apache Beam.",
     python_requires=">=3.11",
     packages=find_packages(
