@@ -89,8 +89,12 @@ from history.units import (
     MalformedFile,
     ParseContext,
     Skipped,
+    date_json,
+    interval,
     offset_seconds,
+    rfc3339,
     utc_instants,
+    utc_offset,
 )
 from rows.keys import SOURCE_COLUMNS, record_key
 from rows.tcx import TcxError, trackpoint_rows
@@ -309,27 +313,6 @@ def _expected(what: str, value: Any) -> str:
     return f"expected {what}, got {type(value).__name__} {str(value)[:40]!r}"
 
 
-def _rfc3339(moment: dt.datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _offset(moment: dt.datetime, ctx: ParseContext) -> str:
-    return f"{offset_seconds(moment, ctx.zone)}s"
-
-
-def _interval(start: dt.datetime, end: dt.datetime, ctx: ParseContext) -> dict:
-    return {
-        "startTime": _rfc3339(start),
-        "startUtcOffset": _offset(start, ctx),
-        "endTime": _rfc3339(end),
-        "endUtcOffset": _offset(end, ctx),
-    }
-
-
-def _date_json(day: dt.date) -> dict:
-    return {"year": day.year, "month": day.month, "day": day.day}
-
-
 def _point_name(data_type: str, log_id: int | str) -> str:
     return f"users/-/dataTypes/{data_type}/dataPoints/{log_id}"
 
@@ -445,7 +428,7 @@ def _heart(reader: _Reader, body: dict, day: dt.date, ctx: ParseContext) -> Iter
             resting.append(
                 {
                     "dailyRestingHeartRate": {
-                        "date": _date_json(day),
+                        "date": date_json(day),
                         "beatsPerMinute": str(bpm),
                     }
                 }
@@ -488,8 +471,8 @@ def _heart(reader: _Reader, body: dict, day: dt.date, ctx: ParseContext) -> Iter
                 {
                     "heartRate": {
                         "sampleTime": {
-                            "physicalTime": _rfc3339(moment),
-                            "utcOffset": _offset(moment, ctx),
+                            "physicalTime": rfc3339(moment),
+                            "utcOffset": utc_offset(moment, ctx.zone),
                         },
                         "beatsPerMinute": str(bpm),
                     }
@@ -586,7 +569,7 @@ def _exercise(reader: _Reader, activity: dict, i: int, ctx: ParseContext) -> tup
     if steps is not None:
         metrics["steps"] = str(steps)
     body = {
-        "interval": _interval(start, end, ctx),
+        "interval": interval(start, end, ctx.zone),
         "exerciseType": ACTIVITY_TYPES.get(activity_id, "OTHER"),
         "displayName": name,
     }
@@ -705,15 +688,15 @@ def _sleep_log(
     ]
     main = reader.bool(log.get("isMainSleep"), where + ".isMainSleep", True)
     sleep = {
-        "interval": _interval(start, end, ctx),
+        "interval": interval(start, end, ctx.zone),
         "type": kind.upper(),
-        "stages": [{"type": stage, **_interval(s, e, ctx)} for stage, s, e in stages],
+        "stages": [{"type": stage, **interval(s, e, ctx.zone)} for stage, s, e in stages],
         "metadata": {"mainSleep": True} if main else {},
         "summary": summary,
     }
     if short:
         sleep["shortAwakenings"] = [
-            {"type": stage, **_interval(s, e, ctx)} for stage, s, e in short
+            {"type": stage, **interval(s, e, ctx.zone)} for stage, s, e in short
         ]
     point = {"dataPointName": _point_name("sleep", log_id), "sleep": sleep}
     row = _legacy_row(
@@ -758,8 +741,8 @@ def _weight(reader: _Reader, body: dict, day: dt.date, ctx: ParseContext) -> Ite
                 "dataPointName": _point_name("weight", log_id),
                 "weight": {
                     "sampleTime": {
-                        "physicalTime": _rfc3339(moment),
-                        "utcOffset": _offset(moment, ctx),
+                        "physicalTime": rfc3339(moment),
+                        "utcOffset": utc_offset(moment, ctx.zone),
                     },
                     "weightGrams": round(kilograms * 1000, 3),
                 },
@@ -793,7 +776,7 @@ def _cardio(reader: _Reader, body: dict, day: dt.date, ctx: ParseContext) -> Ite
             text = str(text)
         text = reader.str(text, where + ".value.vo2Max").strip()
         if _NUMBER.fullmatch(text):
-            points.append({"dailyVo2Max": {"date": _date_json(day), "vo2Max": float(text)}})
+            points.append({"dailyVo2Max": {"date": date_json(day), "vo2Max": float(text)}})
             continue
         low, sep, high = text.partition("-")
         if not (sep and _NUMBER.fullmatch(low.strip()) and _NUMBER.fullmatch(high.strip())):

@@ -123,8 +123,11 @@ from history.units import (
     MalformedFile,
     ParseContext,
     Skipped,
-    offset_seconds,
+    date_json,
+    interval,
+    rfc3339,
     utc_instants,
+    utc_offset,
 )
 
 LAYOUT = "takeout-fitbit"
@@ -412,32 +415,8 @@ def _text(number: Decimal) -> str:
     return format(number.normalize(), "f") if number else "0"
 
 
-def _rfc3339(moment: dt.datetime) -> str:
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if moment.microsecond:
-        text += f".{moment.microsecond:06d}".rstrip("0")
-    return text + "Z"
-
-
-def _offset(moment: dt.datetime, f: _File) -> str:
-    return f"{offset_seconds(moment, f.ctx.zone)}s"
-
-
-def _interval(start: dt.datetime, end: dt.datetime, f: _File) -> dict:
-    return {
-        "startTime": _rfc3339(start),
-        "startUtcOffset": _offset(start, f),
-        "endTime": _rfc3339(end),
-        "endUtcOffset": _offset(end, f),
-    }
-
-
 def _local_day(moment: dt.datetime, f: _File) -> dt.date:
     return moment.astimezone(f.ctx.zone).date()
-
-
-def _date_json(day: dt.date) -> dict:
-    return {"year": day.year, "month": day.month, "day": day.day}
 
 
 def _civil(day: dt.date) -> str:
@@ -516,11 +495,14 @@ def _intraday(
     for moment, value in zip(utc_instants(times, f.ctx.zone), values, strict=True):
         if data_type == "heart-rate":
             body = {
-                "sampleTime": {"physicalTime": _rfc3339(moment), "utcOffset": _offset(moment, f)},
+                "sampleTime": {
+                    "physicalTime": rfc3339(moment),
+                    "utcOffset": utc_offset(moment, f.ctx.zone),
+                },
                 "beatsPerMinute": value,
             }
         else:
-            body = {"interval": _interval(moment, moment + MINUTE, f), **value}
+            body = {"interval": interval(moment, moment + MINUTE, f.ctx.zone), **value}
         points.append({key: body})
     start, end = _window(day, day)
     return _unit(data_type, f, start, end, points)
@@ -561,7 +543,7 @@ def _resting(entries: list, first: dt.date | None, f: _File) -> ImportUnit:
         points.append(
             {
                 "dailyRestingHeartRate": {
-                    "date": _date_json(day),
+                    "date": date_json(day),
                     "beatsPerMinute": str(_half_up(bpm)),
                 }
             }
@@ -627,10 +609,10 @@ def _sleep_point(log: dict, f: _File, where: str) -> tuple[dict, dt.date]:
 
     def segment(stage: str, moment: dt.datetime, seconds: int) -> dict:
         stop = moment + dt.timedelta(seconds=seconds)
-        return {"type": stage, **_interval(moment, stop, f)}
+        return {"type": stage, **interval(moment, stop, f.ctx.zone)}
 
     body: dict = {
-        "interval": _interval(start, end, f),
+        "interval": interval(start, end, f.ctx.zone),
         "type": kind.upper(),
         "stages": [
             segment(stage, moment, seconds)
@@ -690,7 +672,7 @@ def _exercise_point(log: dict, f: _File, where: str) -> tuple[dict, dt.date]:
     (start,) = utc_instants([local_start], f.ctx.zone)
     end = start + dt.timedelta(milliseconds=duration)
     body: dict = {
-        "interval": _interval(start, end, f),
+        "interval": interval(start, end, f.ctx.zone),
         "exerciseType": EXERCISE_TYPES.get(name.strip().lower(), "OTHER"),
         "displayName": name,
     }
@@ -773,7 +755,7 @@ def _hrv_summary(data: bytes, first: dt.date, f: _File) -> ImportUnit | Skipped:
         stamp, rmssd, nremhr, entropy = (cell.strip() for cell in row)
         day = _iso_time(stamp, f, where + " timestamp").date()
         days.append(day)
-        body: dict = {"date": _date_json(day)}
+        body: dict = {"date": date_json(day)}
         if rmssd:
             body["averageHeartRateVariabilityMilliseconds"] = float(
                 _positive(rmssd, f, where + " rmssd")

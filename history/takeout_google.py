@@ -127,7 +127,14 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from history.units import ImportUnit, MalformedFile, ParseContext, Skipped, offset_seconds
+from history.units import (
+    ImportUnit,
+    MalformedFile,
+    ParseContext,
+    Skipped,
+    rfc3339,
+    utc_offset,
+)
 
 LAYOUT = "takeout-google"
 ROOT = "Takeout/Google Health/"
@@ -218,17 +225,6 @@ def _date_label(text: str, where: str) -> dt.date:
         return dt.date(*(int(part) for part in match.groups()))
     except ValueError:
         raise MalformedFile(f"{where}: not a valid date: {text[:40]!r}") from None
-
-
-def _rfc3339(moment: dt.datetime) -> str:
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if moment.microsecond:
-        text += f".{moment.microsecond:06d}".rstrip("0")
-    return text + "Z"
-
-
-def _offset(moment: dt.datetime, ctx: ParseContext) -> str:
-    return f"{offset_seconds(moment, ctx.zone)}s"
 
 
 def _civil(moment: dt.datetime, ctx: ParseContext) -> dt.datetime:
@@ -585,15 +581,18 @@ def _timed_unit(
         start, end, values = kept[moment][1]
         if end is None:
             body = {
-                "sampleTime": {"physicalTime": _rfc3339(start), "utcOffset": _offset(start, ctx)}
+                "sampleTime": {
+                    "physicalTime": rfc3339(start),
+                    "utcOffset": utc_offset(start, ctx.zone),
+                }
             }
         else:
             body = {
                 "interval": {
-                    "startTime": _rfc3339(start),
-                    "startUtcOffset": _offset(start, ctx),
-                    "endTime": _rfc3339(end),
-                    "endUtcOffset": _offset(end, ctx),
+                    "startTime": rfc3339(start),
+                    "startUtcOffset": utc_offset(start, ctx.zone),
+                    "endTime": rfc3339(end),
+                    "endUtcOffset": utc_offset(end, ctx.zone),
                 }
             }
         body.update(values)

@@ -134,3 +134,36 @@ def utc_instants(local_times: Iterable[dt.datetime], zone: ZoneInfo) -> list[dt.
 def offset_seconds(instant: dt.datetime, zone: ZoneInfo) -> int:
     """The zone's UTC offset at an instant, in seconds (for an API point's `*UtcOffset`)."""
     return int(instant.astimezone(zone).utcoffset().total_seconds())
+
+
+# --------------------------------------------------------------------------- API shapes
+# The pieces of an API data point the parsers build, written once.
+
+
+def rfc3339(moment: dt.datetime) -> str:
+    """An instant as the API writes it: UTC, `Z`, a fraction only when there is one."""
+    moment = moment.astimezone(UTC)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if moment.microsecond:
+        text += f".{moment.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+def utc_offset(moment: dt.datetime, zone: ZoneInfo) -> str:
+    """The zone's UTC offset at an instant as an API duration string (`"-18000s"`)."""
+    return f"{offset_seconds(moment, zone)}s"
+
+
+def interval(start: dt.datetime, end: dt.datetime, zone: ZoneInfo) -> dict:
+    """An API `interval` (instants with their offsets; civil times are derived from them)."""
+    return {
+        "startTime": rfc3339(start),
+        "startUtcOffset": utc_offset(start, zone),
+        "endTime": rfc3339(end),
+        "endUtcOffset": utc_offset(end, zone),
+    }
+
+
+def date_json(day: dt.date) -> dict:
+    """An API `Date` message."""
+    return {"year": day.year, "month": day.month, "day": day.day}
