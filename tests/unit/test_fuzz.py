@@ -51,7 +51,7 @@ from rows import datapoints
 from schemas.bigquery import ALL_TABLES, USER_TABLES
 from schemas.convert import TableRow, to_bigquery_json
 from tests.unit.test_rows import SAMPLE_POINTS as OLDER_POINTS
-from tests.unit.test_rows import TCX
+from tests.unit.test_rows import TCX, legacy_rows
 from tests.unit.test_rows_types import NEW_SAMPLE_POINTS
 from transforms.dead_letters import DeadLetter
 from transforms.fetch import FetchFn
@@ -463,7 +463,9 @@ def sample_rows() -> list[tuple[str, dict]]:
     out = [
         pair for page in pages for pair in fn.process(page) if not isinstance(pair, TaggedOutput)
     ]
-    # User-level snapshots come from their own stage (transforms.user_tables), not ToRows.
+    # The legacy-only tables' rows come from `fitbeam import legacy` (transforms.imports),
+    # user-level snapshots from their own stage (transforms.user_tables), not ToRows.
+    out += legacy_rows()
     assert {table for table, _ in out} == set(ALL_TABLES) - set(USER_TABLES)
     return out
 
