@@ -87,6 +87,16 @@ class RunReport:
         out["dead_letters_total"] = self.dead_letters_total
         return out
 
+    def _imported(self) -> bool:
+        return bool(self.files_read or self.files_skipped or "import" in self.dead_letters)
+
+    def _rebuilt(self) -> bool:
+        return "objects_read" in self.archive or "archive_read" in self.dead_letters
+
+    def _without_api(self) -> bool:
+        """A rebuild or an import: it reads files, never the API."""
+        return self._imported() or self._rebuilt()
+
     def _source(self) -> str:
         """What the run loaded from: a range, messages, dead letters, an archive or files."""
         if not self.requests_from:
@@ -96,10 +106,10 @@ class RunReport:
             )
         if self.replayed:
             return f"  dead letters replayed from {self.requests_from}"
-        if "objects_read" in self.archive or "archive_read" in self.dead_letters:
-            return f"  rebuilt from the raw archive {self.requests_from} (no API call)"
-        if self.files_read or self.files_skipped or "import" in self.dead_letters:
+        if self._imported():
             return f"  imported from {self.requests_from} (no API call)"
+        if self._rebuilt():
+            return f"  rebuilt from the raw archive {self.requests_from} (no API call)"
         return f"  {self.request_messages:,} request messages from {self.requests_from}"
 
     def render(self) -> str:
@@ -135,8 +145,11 @@ class RunReport:
                 f"of {self.calls_planned:,} planned"
             )
         calls = ", ".join(f"{s}: {n:,}" for s, n in sorted(self.api_calls.items()))
-        lines.append(f"  API answers by status: {calls or 'none'}")
-        lines.append(f"  retries: {self.api_retries:,}   token refreshes: {self.token_refreshes:,}")
+        if calls or not self._without_api():
+            lines.append(f"  API answers by status: {calls or 'none'}")
+            lines.append(
+                f"  retries: {self.api_retries:,}   token refreshes: {self.token_refreshes:,}"
+            )
         if self.needs_consent:
             lines.append(
                 f"  users who must consent again ({len(self.needs_consent)}; their calls are "
