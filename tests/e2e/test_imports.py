@@ -16,9 +16,7 @@ malformed response and a stranger's file are dead letters, the rest loads.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import uuid
-import zipfile
 from zoneinfo import ZoneInfo
 
 from google.cloud import storage
@@ -30,7 +28,7 @@ from localdev import emulators
 from localdev.demo import authorise_users
 from pipeline import main
 from rows import datapoints
-from simulator import Simulator, SimulatorConfig, legacy_archive
+from simulator import Simulator, SimulatorConfig, exports, legacy_archive
 from simulator import takeout_fitbit as fitbit_export
 from simulator import takeout_google as google_export
 from tests.e2e.helpers import INGEST, bq_client, current, dead_letters, expected_keys
@@ -110,16 +108,12 @@ def test_a_takeout_export_with_both_layouts_over_an_api_load(local_gcp, tmp_path
         )
         assert loaded.state == "DONE" and loaded.dead_letters == {}
 
-        files = fitbit_export.export_files(user, FIRST, LAST)
+        files = exports.takeout_files(user, FIRST, LAST)
         google_files, _ = google_export.export_files(user, FIRST, LAST)
-        files.update(google_files)
-        data = io.BytesIO()
-        with zipfile.ZipFile(data, "w", zipfile.ZIP_DEFLATED) as archive:
-            for path, content in sorted(files.items()):
-                archive.writestr(path, content)
+        zipped = exports.write_takeout(files, tmp_path / "export", as_zip=True)
         name = f"takeout-{uuid.uuid4().hex[:8]}/takeout-20261201T000000Z-001.zip"
-        storage.Client(project=emulators.PROJECT).bucket(BUCKET).blob(name).upload_from_string(
-            data.getvalue()
+        storage.Client(project=emulators.PROJECT).bucket(BUCKET).blob(name).upload_from_filename(
+            zipped
         )
         imported = main.run(
             [f"--import_takeout=gs://{BUCKET}/{name}", "--user_key=user-1", *_flags("import-t1")],
