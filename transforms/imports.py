@@ -169,9 +169,7 @@ class _ParseFilesFn(beam.DoFn):
     def _skip(self, source: str, reason: str) -> None:
         Metrics.counter(NAMESPACE, f"{SKIPPED_PREFIX}{reason}").inc()
 
-    def _dead(
-        self, source: str, err: Exception, user_key: str | None = None
-    ) -> pvalue.TaggedOutput:
+    def _dead(self, source: str, err: Exception, user_key: str = "") -> pvalue.TaggedOutput:
         Metrics.counter(NAMESPACE, "dead_letters_import").inc()
         return pvalue.TaggedOutput(
             self.DEAD_LETTER,
@@ -240,16 +238,24 @@ class _ParseFilesFn(beam.DoFn):
                 data = err
             yield from self._parse(source, parser, data)
 
+    def _owner(self, parser, member: str) -> str:
+        """Whose file it is, for its dead letter (`fitbeam forget` finds letters by key)."""
+        if self.layout == LEGACY and self.legacy_users:
+            mapped = self.legacy_users.get(parser.legacy_user_id(member))
+            return mapped[0] if mapped else ""
+        return self.user_key
+
     def _parse(self, source: Source, parser, data: bytes | Exception):
         name = source.name
         if isinstance(data, Exception):
-            yield self._dead(name, MalformedFile(f"{source.member}: cannot be read ({data})"))
+            error = MalformedFile(f"{source.member}: cannot be read ({data})")
+            yield self._dead(name, error, self._owner(parser, source.member))
             return
         try:
             ctx = self._context(parser, source.member, name)
             outcomes = list(parser.parse(source.member, data, ctx))
         except MalformedFile as err:
-            yield self._dead(name, err, self.user_key)
+            yield self._dead(name, err, self._owner(parser, source.member))
             return
         units = [outcome for outcome in outcomes if not isinstance(outcome, Skipped)]
         if not units:
