@@ -5,7 +5,8 @@ subscription. The good ones must become exactly the simulator's ground truth
 in BigQuery (detail fan-out included), every bad one a dead letter with its
 reason in the dead-letter files, and the stream must go on. One good message
 is published twice: its rows are in the tables twice and in the
-`<table>_current` views once.
+`<table>_current` views once. Every answer the stream loaded is in the raw
+archive (`--raw_archive`).
 
 The DirectRunner's Pub/Sub read blocks for up to 30 s when the subscription
 is empty, so while it polls the test publishes "tick" requests for a day and
@@ -15,11 +16,13 @@ type without data: they cost an API call and load nothing.
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import json
 import threading
 import time
 import uuid
 
-from google.cloud import pubsub_v1
+from google.cloud import pubsub_v1, storage
 
 from healthapi.auth.file_store import LocalFileTokenStore
 from healthapi.messages import request_message
@@ -89,11 +92,22 @@ def start_streaming(argv: list[str]) -> tuple[threading.Thread, threading.Event,
     return thread, stop, outcome
 
 
+def archive_records(root: str) -> list[dict]:
+    """Every record under a raw archive's root (gs://)."""
+    bucket_name, _, prefix = root[len("gs://") :].partition("/")
+    bucket = storage.Client(project=emulators.PROJECT).bucket(bucket_name)
+    return [
+        json.loads(gzip.decompress(blob.download_as_bytes()))
+        for blob in bucket.list_blobs(prefix=prefix + "/")
+    ]
+
+
 def test_streaming_loads_good_messages_and_dead_letters_every_bad_one(local_gcp, tmp_path):
     stream = Stream()
     suffix = stream.topic.rsplit("-", 1)[-1]
     dataset, run_id = f"stream_{suffix}", f"e2e-stream-{suffix}"
     folder = f"gs://{emulators.DEFAULT_BUCKET}/stream-dead-letters"
+    archive = f"gs://{emulators.DEFAULT_BUCKET}/stream-raw-{suffix}"
     bq = bq_client()
     bq.create_dataset(f"{emulators.PROJECT}.{dataset}", exists_ok=True)
 
@@ -129,6 +143,7 @@ def test_streaming_loads_good_messages_and_dead_letters_every_bad_one(local_gcp,
             f"--dead_letter_root={folder}",
             f"--project={emulators.PROJECT}",
             f"--run_id={run_id}",
+            f"--raw_archive={archive}",
             # Loaded per message when streaming, ticks included: not this test's subject.
             "--user_tables=false",
         ]
@@ -186,3 +201,12 @@ def test_streaming_loads_good_messages_and_dead_letters_every_bad_one(local_gcp,
     exercises = distinct(bq, dataset, "exercise_current", "data_point_id")
     tracked = distinct(bq, dataset, "exercise_tcx_trackpoints_current", "data_point_id")
     assert tracked and tracked <= exercises
+
+    # The raw archive holds every answer the stream loaded: each load's last page.
+    loads = distinct(bq, dataset, "load_windows", "load_id")
+    archived = {
+        record["load_id"]
+        for record in archive_records(archive)
+        if record["final"] and record["run_id"] == run_id
+    }
+    assert loads and archived == loads
