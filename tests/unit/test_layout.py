@@ -1,7 +1,7 @@
 """The house rules of the layout: which packages are Beam-free, which are Beam only.
 
-`healthapi/`, `rows/`, `schemas/`, `relay/`, `study/` and `commands/` (but for the `run`
-dispatch, which imports the pipeline lazily) must import without Apache Beam:
+`healthapi/`, `rows/`, `schemas/`, `relay/`, `study/`, `history/` and `commands/` (but for
+the `run` dispatch, which imports the pipeline lazily) must import without Apache Beam:
 they are used by the relay on Cloud Run, by the commands and by tests without a
 pipeline. A fresh interpreter imports every module of those packages and
 reports whether `apache_beam` got loaded.
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-BEAM_FREE = ("healthapi", "rows", "schemas", "relay", "commands", "study")
+BEAM_FREE = ("healthapi", "rows", "schemas", "relay", "commands", "study", "history")
 
 
 def _modules(package: str) -> list[str]:
@@ -71,4 +71,6 @@ def test_the_stages_each_have_a_module_of_their_own():
         "dead_letters",
         "replay",
         "user_tables",
+        "archive",
+        "imports",
     }
