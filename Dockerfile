@@ -33,6 +33,8 @@ COPY relay /tmp/fitbeam/relay
 COPY commands /tmp/fitbeam/commands
 COPY localdev /tmp/fitbeam/localdev
 COPY simulator /tmp/fitbeam/simulator
+COPY study /tmp/fitbeam/study
+COPY history /tmp/fitbeam/history
 RUN pip install --no-cache-dir --disable-pip-version-check /tmp/fitbeam \
     && rm -rf /tmp/fitbeam \
     && pip check

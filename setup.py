@@ -65,6 +65,7 @@ setup(
             "localdev*",
             "simulator*",
             "study*",
+            "history*",
         ]
     ),
     package_data={"schemas": ["*.avsc"]},

@@ -226,6 +226,17 @@ def test_dockerfile_copies_the_flex_template_launcher():
     assert ("COPY", f"--from=launcher {binary} {binary}") in _instructions()
 
 
+def test_dockerfile_copies_every_package_setup_py_installs():
+    # A package setup.py lists but the image lacks installs as nothing, and the workers
+    # fail on their first import of it.
+    setup_py = (ROOT / "setup.py").read_text()
+    listed = set(re.findall(r'"([a-z_]+)\*"', setup_py))
+    copied = {
+        args.split()[0] for op, args in _instructions() if op == "COPY" and "/tmp/fitbeam/" in args
+    } - {"setup.py"}
+    assert listed and copied == listed
+
+
 def test_dockerfile_installs_without_cache_and_checks_dependencies():
     runs = " ".join(a for i, a in _instructions() if i == "RUN")
     assert "pip install --no-cache-dir" in runs
