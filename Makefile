@@ -42,16 +42,19 @@ demo: prereqs-demo venv
 
 # Every test, on two cores: the end-to-end tests (tests/e2e; mostly waiting on the emulators,
 # which run in processes of their own) beside all the others, each half's output shown when
-# it ends. Either half failing fails the target.
+# it ends. Either half failing fails the target. The end-to-end tests of the imports run in
+# the other half, after the rest of it, so that the halves take about as long.
 .PHONY: test-e2e test-rest
+E2E_IN_REST := tests/e2e/test_imports.py
 test: prereqs-test venv lint tools docs
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-e2e test-rest
 
 test-e2e:
-	$(PY) -m pytest -q -p no:cacheprovider --durations=10 tests/e2e
+	$(PY) -m pytest -q -p no:cacheprovider --durations=10 tests/e2e --ignore=$(E2E_IN_REST)
 
 test-rest:
 	$(PY) -m pytest -q -p no:cacheprovider --ignore=tests/e2e
+	$(PY) -m pytest -q -p no:cacheprovider --durations=5 $(E2E_IN_REST)
 
 # The fast loop: every test but those that start the emulators (marker `emulators`) and the
 # token race (marker `slow`), on two cores: the API tests (client, simulator, transforms)

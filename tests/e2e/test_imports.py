@@ -34,15 +34,15 @@ from simulator import takeout_google as google_export
 from tests.e2e.helpers import INGEST, bq_client, current, dead_letters, expected_keys
 
 START = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC).timestamp()
-FIRST, LAST = dt.date(2026, 10, 31), dt.date(2026, 11, 2)
+# New York's clock goes back on the last day, which the API loads too.
+FIRST, LAST = dt.date(2026, 10, 31), dt.date(2026, 11, 1)
 OVERLAP_DAY = LAST
-DATASET = "imports"
 BUCKET = emulators.DEFAULT_BUCKET
 
 
-def _flags(run_id: str) -> list[str]:
+def _flags(dataset: str, run_id: str) -> list[str]:
     return [
-        f"--dataset={emulators.PROJECT}:{DATASET}",
+        f"--dataset={emulators.PROJECT}:{dataset}",
         f"--dead_letter_root=gs://{BUCKET}/dead-letters",
         f"--temp_location=gs://{BUCKET}/bigquery-loads",
         f"--project={emulators.PROJECT}",
@@ -73,14 +73,15 @@ def _parsed(parser, files: dict[str, bytes], ctx_for) -> dict[str, set]:
     return out
 
 
-def _run_ids(client, table: str) -> set[str]:
-    sql = f"SELECT DISTINCT run_id FROM `{emulators.PROJECT}.{DATASET}.{table}_current`"  # noqa: S608
+def _run_ids(client, dataset: str, table: str) -> set[str]:
+    sql = f"SELECT DISTINCT run_id FROM `{emulators.PROJECT}.{dataset}.{table}_current`"  # noqa: S608
     return {row["run_id"] for row in client.query(sql).result()}
 
 
 def test_a_takeout_export_with_both_layouts_over_an_api_load(local_gcp, tmp_path):
+    dataset = "takeout_import"  # a dataset of its own: the views are read whole
     client = bq_client()
-    client.create_dataset(f"{emulators.PROJECT}.{DATASET}", exists_ok=True)
+    client.create_dataset(f"{emulators.PROJECT}.{dataset}", exists_ok=True)
     config = SimulatorConfig(
         users=1,
         clock_speed=0,
@@ -100,7 +101,7 @@ def test_a_takeout_export_with_both_layouts_over_an_api_load(local_gcp, tmp_path
                 f"--data_types={','.join(api_types)}",
                 f"--api_base_url={sim.base_url}",
                 f"--token_store={tmp_path / 'tokens'}",
-                *_flags("api-1"),
+                *_flags(dataset, "api-1"),
             ],
             today=dt.date(2026, 11, 28),
             sleep=lambda s: None,
@@ -116,7 +117,11 @@ def test_a_takeout_export_with_both_layouts_over_an_api_load(local_gcp, tmp_path
             zipped
         )
         imported = main.run(
-            [f"--import_takeout=gs://{BUCKET}/{name}", "--user_key=user-1", *_flags("import-t1")],
+            [
+                f"--import_takeout=gs://{BUCKET}/{name}",
+                "--user_key=user-1",
+                *_flags(dataset, "import-t1"),
+            ],
             out=lambda s: None,
         )
         carried = sorted(
@@ -147,7 +152,7 @@ def test_a_takeout_export_with_both_layouts_over_an_api_load(local_gcp, tmp_path
         parsed.setdefault(table, set()).update(keys)
     assert imported.rows == {table: len(keys) for table, keys in parsed.items()}
     for table, keys in truth.items():
-        shown, count = current(client, DATASET, table)
+        shown, count = current(client, dataset, table)
         if table in ("weight", "body_fat"):
             # The export gives weigh-ins no id: their key is their time, not the API's id.
             assert count == len(shown) == len(keys), table
@@ -155,14 +160,14 @@ def test_a_takeout_export_with_both_layouts_over_an_api_load(local_gcp, tmp_path
             assert shown == keys and count == len(keys), table
     # Where the API loaded, its rows show; the export's fill the rest.
     for table in ("steps", "heart_rate"):
-        sql = f"SELECT run_id, civil_date FROM `{emulators.PROJECT}.{DATASET}.{table}_current`"  # noqa: S608
+        sql = f"SELECT run_id, civil_date FROM `{emulators.PROJECT}.{dataset}.{table}_current`"  # noqa: S608
         by_day = {}
         for row in client.query(sql).result():
             by_day.setdefault(row["civil_date"], set()).add(row["run_id"])
         assert by_day[OVERLAP_DAY] == {"api-1"}, table
         assert by_day[FIRST] == {"import-t1"}, table
     loads = client.query(
-        f"SELECT DISTINCT origin, source_uri FROM `{emulators.PROJECT}.{DATASET}.load_windows` "  # noqa: S608
+        f"SELECT DISTINCT origin, source_uri FROM `{emulators.PROJECT}.{dataset}.load_windows` "  # noqa: S608
         "WHERE run_id = 'import-t1'"
     ).result()
     sources = {(row["origin"], row["source_uri"].partition("!")[0]) for row in loads}
@@ -170,8 +175,9 @@ def test_a_takeout_export_with_both_layouts_over_an_api_load(local_gcp, tmp_path
 
 
 def test_the_legacy_archive_of_a_study(local_gcp, tmp_path):
+    dataset = "legacy_import"  # a dataset of its own: the views are read whole
     client = bq_client()
-    client.create_dataset(f"{emulators.PROJECT}.{DATASET}", exists_ok=True)
+    client.create_dataset(f"{emulators.PROJECT}.{dataset}", exists_ok=True)
     spacing = legacy_archive.DEFAULT_HR_SPACING_SECONDS
     config = SimulatorConfig(users=2, clock_speed=0, start_time=START, hr_spacing_seconds=spacing)
     with Simulator(config) as sim:
@@ -204,7 +210,7 @@ def test_the_legacy_archive_of_a_study(local_gcp, tmp_path):
         [
             f"--import_legacy=gs://{BUCKET}/{prefix}",
             f"--legacy_users=gs://{BUCKET}/{prefix}-users.csv",
-            *_flags("import-l1"),
+            *_flags(dataset, "import-l1"),
         ],
         out=lambda s: None,
     )
@@ -226,11 +232,11 @@ def test_the_legacy_archive_of_a_study(local_gcp, tmp_path):
         if table == "weight":
             keys = {k for k in keys if k in parsed.get("weight", set())}
             assert keys == parsed.get("weight", set())
-        shown, count = current(client, DATASET, table)
+        shown, count = current(client, dataset, table)
         assert shown == keys and count == len(keys), table
     for table in legacy.LEGACY_TABLES:
-        shown, count = current(client, DATASET, table)
+        shown, count = current(client, dataset, table)
         assert shown == parsed.get(table, set()) and count == len(shown), table
-    assert _run_ids(client, "legacy_daily_activity") == {"import-l1"}
-    tracked, count = current(client, DATASET, "exercise_tcx_trackpoints")
+    assert _run_ids(client, dataset, "legacy_daily_activity") == {"import-l1"}
+    tracked, count = current(client, dataset, "exercise_tcx_trackpoints")
     assert tracked == parsed["exercise_tcx_trackpoints"] and count == len(tracked) > 0
