@@ -111,26 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("flags", nargs=argparse.REMAINDER)
 
-    p = sub.add_parser(
-        "replay", help="re-feed replayable dead letters (--dead_letters GLOB)", add_help=False
-    )
-    p.add_argument("flags", nargs=argparse.REMAINDER)
-
-    p = sub.add_parser(
-        "rebuild",
-        help="re-derive rows from the raw archive, no API call (--from_archive GLOB)",
-        add_help=False,
-    )
-    p.add_argument("flags", nargs=argparse.REMAINDER)
-
-    p = sub.add_parser(
-        "import",
-        help="import history: takeout PATH (Google Takeout) or legacy PATH (legacy archive)",
-        add_help=False,
-    )
-    p.add_argument("flags", nargs=argparse.REMAINDER)
-
+    # Commands that parse their own flags (or hand them to `fitbeam run`).
     for name, text in (
+        ("replay", "re-feed replayable dead letters (--dead_letters GLOB)"),
+        ("rebuild", "re-derive rows from the raw archive, no API call (--from_archive GLOB)"),
+        (
+            "import",
+            "import history: takeout PATH (Google Takeout) or legacy PATH (legacy archive)",
+        ),
         ("status", "each participant now: consent, last load and sync, wear, dead letters"),
         ("report", "a study report: one self-contained HTML file with charts"),
         ("forget", "consent withdrawal: revoke and delete a participant's data (dry run)"),

@@ -62,24 +62,58 @@ def load_row(
         source_uri: the file the answer was read from (a rebuild's archive object,
             an import's file); None for a fetched answer.
     """
-    if origin not in ORIGINS:
-        raise ValueError(f"origin {origin[:40]!r} is not one of {', '.join(ORIGINS)}")
     if call.kind == "tcx":
         parent = dict(call.parent)
         start = end = None
         day = parent.get("civil_date")
         civil_date = day if isinstance(day, dt.date) else ctx.ingest_time.date()
     else:
-        start, end = (_civil(text) for text in (call.start, call.end))
+        start, end = (civil_bound(text) for text in (call.start, call.end))
         civil_date = start.date()
+    return window_row(
+        ctx,
+        table,
+        call.stream,
+        (start, end),
+        call.data_point_id or None,
+        civil_date,
+        count,
+        loaded_at,
+        origin,
+        answered_at,
+        source_uri,
+    )
+
+
+def window_row(
+    ctx: RowContext,
+    table: str,
+    stream: str,
+    window: tuple[dt.datetime | None, dt.datetime | None],
+    data_point_id: str | None,
+    civil_date: dt.date,
+    count: int,
+    loaded_at: dt.datetime,
+    origin: str = ORIGIN_API,
+    answered_at: dt.datetime | None = None,
+    source_uri: str | None = None,
+) -> dict:
+    """A `load_windows` row: `load_row`'s for an API answer, an import's for a file's unit.
+
+    Raises:
+        ValueError: an origin that is not one of `ORIGINS`.
+    """
+    if origin not in ORIGINS:
+        raise ValueError(f"origin {origin[:40]!r} is not one of {', '.join(ORIGINS)}")
+    start, end = window
     return {
-        "user_key": call.user_key,
+        "user_key": ctx.user_key,
         "civil_date": civil_date,
         "table_name": table,
-        "stream": call.stream,
+        "stream": stream,
         "window_start": start,
         "window_end": end,
-        "data_point_id": call.data_point_id or None,
+        "data_point_id": data_point_id,
         "row_count": count,
         "loaded_at": loaded_at,
         "origin": origin,
@@ -92,7 +126,7 @@ def load_row(
     }
 
 
-def _civil(text: str) -> dt.datetime:
+def civil_bound(text: str) -> dt.datetime:
     """`YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SS` (civil, no offset) as a naive datetime."""
     return (
         dt.datetime.fromisoformat(text)

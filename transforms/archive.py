@@ -50,6 +50,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from healthapi.elements import ApiCall, ApiPage
 from transforms.dead_letters import DeadLetter, utc_now_rfc3339
+from transforms.rows import answered_time
 
 NAMESPACE = "fitbeam"
 FORMAT = "fitbeam-raw-archive/1"
@@ -261,7 +262,7 @@ def decode(data: bytes, path: str) -> ApiPage:
             raise TypeError("load_key must be a non-empty string")
         if not isinstance(answered_at, str) or not answered_at.endswith("Z"):
             raise TypeError("answered_at must be an RFC 3339 UTC time")
-        dt.datetime.fromisoformat(answered_at.replace("Z", "+00:00"))
+        answered_time(answered_at)
         if not isinstance(answer, dict):
             raise TypeError("answer must be an object")
         fields: dict = {}

@@ -166,7 +166,7 @@ class _ParseFilesFn(beam.DoFn):
             zone = self.zones[name] = ZoneInfo(name)
         return zone
 
-    def _skip(self, source: str, reason: str) -> None:
+    def _skip(self, reason: str) -> None:
         Metrics.counter(NAMESPACE, f"{SKIPPED_PREFIX}{reason}").inc()
 
     def _dead(self, source: str, err: Exception, user_key: str = "") -> pvalue.TaggedOutput:
@@ -219,7 +219,7 @@ class _ParseFilesFn(beam.DoFn):
         for source in sources:
             parser, held = self._claim(source.member, superseded)
             if isinstance(held, Skipped):
-                self._skip(source.name, held.reason)
+                self._skip(held.reason)
                 continue
             wanted.append((source, parser))
         if not wanted:
@@ -261,7 +261,7 @@ class _ParseFilesFn(beam.DoFn):
         if not units:
             # Read, and nothing in it: counted once, as its parser says why.
             reasons = [outcome.reason for outcome in outcomes]
-            self._skip(name, reasons[0] if reasons else "empty")
+            self._skip(reasons[0] if reasons else "empty")
             return
         self.read.inc()
         self.units.inc(len(units))
@@ -322,35 +322,29 @@ class _UnitRowsFn(beam.DoFn):
                 for pair in pairs:
                     yield pair
                     count += pair[0] == table
-        yield load_windows.TABLE, self._load_row(unit, table, load_id, count)
+        yield load_windows.TABLE, self._load_row(unit, table, ctx, count)
 
-    def _load_row(self, unit: ImportUnit, table: str, load_id: str, count: int) -> dict:
+    def _load_row(self, unit: ImportUnit, table: str, ctx: datapoints.RowContext, count: int):
+        loaded_at = self.clock() if self.clock else dt.datetime.now(dt.UTC)
         if unit.data_point_id:
             # A TCX export: recorded by its exercise, dated by its trackpoints.
-            start = end = None
-            civil_date = next((r.get("civil_date") for r in unit.rows), None)
+            window = (None, None)
+            civil_date = next((r.get("civil_date") for r in unit.rows), None) or loaded_at.date()
         else:
-            start, end = (dt.datetime.fromisoformat(t) for t in (unit.start, unit.end))
-            civil_date = start.date()
-        loaded_at = self.clock() if self.clock else dt.datetime.now(dt.UTC)
-        return {
-            "user_key": unit.user_key,
-            "civil_date": civil_date or loaded_at.date(),
-            "table_name": table,
-            "stream": "reconciled",
-            "window_start": start,
-            "window_end": end,
-            "data_point_id": unit.data_point_id or None,
-            "row_count": count,
-            "loaded_at": loaded_at,
-            "load_id": load_id,
-            "record_key": load_id,
-            "run_id": self.run_id,
-            "ingest_time": self.ingest_time,
-            "origin": self.origin,
-            "answered_at": None,
-            "source_uri": unit.source,
-        }
+            window = (load_windows.civil_bound(unit.start), load_windows.civil_bound(unit.end))
+            civil_date = window[0].date()
+        return load_windows.window_row(
+            ctx,
+            table,
+            "reconciled",
+            window,
+            unit.data_point_id or None,
+            civil_date,
+            count,
+            loaded_at,
+            origin=self.origin,
+            source_uri=unit.source,
+        )
 
     def _dead(self, unit: ImportUnit, point: object, err: Exception) -> DeadLetter:
         Metrics.counter(NAMESPACE, "dead_letters_rows").inc()
